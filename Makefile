@@ -6,7 +6,7 @@
 -include config.mak
 
 .DEFAULT_GOAL := all
-.PHONY: all check run series tree guest clean distclean
+.PHONY: all check run series tree guest clean distclean fuzz bench
 
 config.mak: configure scripts/qemu-releases scripts/debian-packages
 	./configure
@@ -41,3 +41,18 @@ clean:
 
 distclean:
 	rm -rf build config.mak
+
+# The libFuzzer targets, each run for FUZZ_SECONDS
+FUZZ_SECONDS ?= 60
+fuzz: config.mak
+	scripts/build-qemu
+	scripts/fuzz --seconds $(FUZZ_SECONDS)
+
+# Benchmarks; they print ratios against baselines measured in the same run
+BENCH_DIR = $(QEMU_TREE)/build/tests/qtest
+bench: config.mak
+	scripts/build-qemu qemu-system-x86_64 tests/qtest/firewall-bench \
+		tests/qtest/firewall-e2e-bench
+	$(BENCH_DIR)/firewall-bench
+	QTEST_QEMU_BINARY=$(QEMU_TREE)/build/qemu-system-x86_64 \
+		$(BENCH_DIR)/firewall-e2e-bench 2>/dev/null | grep -v '^#'

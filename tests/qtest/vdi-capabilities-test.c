@@ -22,7 +22,7 @@ static const struct {
     const char *name;
     const char *qom_type;
 } known_extensions[] = {
-    { "firewall", NULL },
+    { "firewall", "filter-firewall" },
     { "usb-policy", NULL },
     { "display-encoder", NULL },
 };

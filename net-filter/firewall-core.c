@@ -1,0 +1,2816 @@
+/*
+ * Per-VM firewall core: frame parser, compiled rule classifier,
+ * connection tracking and anti-spoofing
+ *
+ * Copyright (c) 2026 VDI host developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+/*
+ * Design notes
+ *
+ * Parser: fw_parse_frame() walks Ethernet, up to two VLAN tags, ARP,
+ * IPv4 (options, fragments), IPv6 (at most 8 extension headers) and
+ * TCP/UDP/UDP-Lite/SCTP/ICMP/ICMPv6 with explicit bounds checks against
+ * the IP length (itself checked against the buffer).  Every loop is
+ * bounded by a constant.  Non-first fragments carry no L4 header: their
+ * l4 is FW_L4_NONE, so port/ICMP-type rules never match them; protocol
+ * and address rules do.  A first fragment too short for its L4 header
+ * and a TCP fragment at offset 8 (RFC 1858) are errors.
+ *
+ * Classifier: tuple space search as in Open vSwitch's classifier.  Each
+ * packet is reduced to a 48-byte key (addresses, ports or ICMP
+ * type/code, ethertype, protocol, family, direction, L4 kind, conntrack
+ * state bit).  Each rule expands into (mask, value) entries: one per
+ * combination of direction, source prefix, destination prefix (lists
+ * and sets), source/destination port prefix (ranges are split into
+ * power-of-two aligned blocks) and conntrack state bit.  Entries with
+ * the same mask form a subtable, an open-addressing hash table of the
+ * masked values; for equal values only the best rule is kept.  Rules
+ * are numbered by evaluation order (priority, then id), so "best" is
+ * the lowest index.  Subtables are sorted by the best index they hold,
+ * and lookup stops once the next subtable cannot beat the match found.
+ * Before hashing, a subtable is skipped if the packet differs from the
+ * bits that all its entries share (e.g. direction, family, protocol).
+ * The cost is at most one hash probe per subtable, which depends on the
+ * number of distinct rule shapes, not on the number of rules.  The
+ * compiled ruleset keeps copies of the rules (with set contents merged
+ * in) for fw_ruleset_classify_linear() and for recompiling on set
+ * updates.
+ *
+ * Conntrack: a chained hash table with two nodes per entry (original
+ * and reply tuple, both including the direction), seeded hash, entries
+ * from 64-byte aligned slabs (at most max_entries are ever allocated).
+ * Entries sit on one list per timeout class; since all entries of a
+ * class have the same timeout, each list is ordered by expiry (lazily,
+ * see ct_touch()), so expiring is popping list heads: each lookup and
+ * commit does a small bounded amount, and expired entries found by a
+ * lookup are treated as absent, so timeouts are exact for packets.
+ * No TCP window tracking; TCP without a SYN is not picked up mid-stream.
+ *
+ * Anti-spoofing checks egress frames against the VM's MAC and allowed
+ * prefixes; fe80::/64 with the modified EUI-64 of the MAC is implied.
+ */
+
+#include "qemu/osdep.h"
+#include "net/firewall-core.h"
+
+#define ETH_P_IPV4      0x0800
+#define ETH_P_ARP       0x0806
+#define ETH_P_IPV6      0x86dd
+#define ETH_P_8021Q     0x8100
+#define ETH_P_8021AD    0x88a8
+#define ETH_P_QINQ      0x9100
+
+#define IPPROTO_NUM_ICMP      1
+#define IPPROTO_NUM_TCP       6
+#define IPPROTO_NUM_UDP       17
+#define IPPROTO_NUM_ICMPV6    58
+#define IPPROTO_NUM_SCTP      132
+#define IPPROTO_NUM_UDPLITE   136
+
+#define FW_IPV6_MAX_EXT 8
+
+/* ------------------------------------------------------------------ */
+/* Names                                                               */
+/* ------------------------------------------------------------------ */
+
+static const char *const parse_error_names[FW_PARSE__MAX] = {
+    [FW_PARSE_OK] = "ok",
+    [FW_PARSE_TRUNCATED] = "truncated",
+    [FW_PARSE_BAD_VNET_HDR] = "bad-vnet-header",
+    [FW_PARSE_TOO_MANY_VLANS] = "too-many-vlans",
+    [FW_PARSE_BAD_ARP] = "bad-arp",
+    [FW_PARSE_BAD_IP_HEADER] = "bad-ip-header",
+    [FW_PARSE_BAD_FRAGMENT] = "bad-fragment",
+    [FW_PARSE_BAD_IPV6_HEADER] = "bad-ipv6-header",
+    [FW_PARSE_BAD_IPV6_EXT] = "bad-ipv6-ext",
+    [FW_PARSE_BAD_TCP_HEADER] = "bad-tcp-header",
+    [FW_PARSE_BAD_UDP_HEADER] = "bad-udp-header",
+    [FW_PARSE_BAD_ICMP] = "bad-icmp",
+};
+
+static const char *const spoof_names[FW_SPOOF__MAX] = {
+    [FW_SPOOF_NONE] = "none",
+    [FW_SPOOF_MAC] = "spoof-mac",
+    [FW_SPOOF_IP] = "spoof-ip",
+    [FW_SPOOF_ARP] = "spoof-arp",
+    [FW_SPOOF_DHCP_SERVER] = "dhcp-server",
+    [FW_SPOOF_ROUTER_ADVERT] = "router-advert",
+};
+
+static const char *const drop_names[FW_DROP__MAX] = {
+    [FW_DROP_NONE] = "none",
+    [FW_DROP_INVALID] = "invalid",
+    [FW_DROP_SPOOF_MAC] = "spoof-mac",
+    [FW_DROP_SPOOF_IP] = "spoof-ip",
+    [FW_DROP_SPOOF_ARP] = "spoof-arp",
+    [FW_DROP_DHCP_SERVER] = "dhcp-server",
+    [FW_DROP_ROUTER_ADVERT] = "router-advert",
+    [FW_DROP_CT_FULL] = "ct-full",
+    [FW_DROP_RULE] = "rule",
+    [FW_DROP_DEFAULT] = "default",
+    [FW_DROP_QUARANTINE] = "quarantine",
+};
+
+static const char *const ct_state_names[FW_CT__MAX] = {
+    [FW_CT_NEW] = "new",
+    [FW_CT_ESTABLISHED] = "established",
+    [FW_CT_RELATED] = "related",
+    [FW_CT_INVALID] = "invalid",
+};
+
+static const char *const action_names[FW_ACTION__MAX] = {
+    [FW_ACTION_ACCEPT] = "accept",
+    [FW_ACTION_DROP] = "drop",
+    [FW_ACTION_REJECT] = "reject",
+};
+
+const char *fw_parse_error_name(FwParseError e)
+{
+    return (unsigned)e < FW_PARSE__MAX ? parse_error_names[e] : "unknown";
+}
+
+const char *fw_spoof_reason_name(FwSpoofReason r)
+{
+    return (unsigned)r < FW_SPOOF__MAX ? spoof_names[r] : "unknown";
+}
+
+const char *fw_drop_reason_name(FwDropReason r)
+{
+    return (unsigned)r < FW_DROP__MAX ? drop_names[r] : "unknown";
+}
+
+const char *fw_ct_state_name(FwCtState s)
+{
+    return (unsigned)s < FW_CT__MAX ? ct_state_names[s] : "unknown";
+}
+
+const char *fw_action_name(FwAction a)
+{
+    return (unsigned)a < FW_ACTION__MAX ? action_names[a] : "unknown";
+}
+
+const char *fw_direction_name(FwDirection dir)
+{
+    return dir == FW_DIR_INGRESS ? "ingress" :
+           dir == FW_DIR_EGRESS ? "egress" : "unknown";
+}
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                             */
+/* ------------------------------------------------------------------ */
+
+static inline uint16_t rd16(const uint8_t *p)
+{
+    return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static inline uint32_t rd32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+           ((uint32_t)p[2] << 8) | p[3];
+}
+
+static inline void wr16(uint8_t *p, uint16_t v)
+{
+    p[0] = v >> 8;
+    p[1] = v & 0xff;
+}
+
+static inline void wr32(uint8_t *p, uint32_t v)
+{
+    p[0] = v >> 24;
+    p[1] = (v >> 16) & 0xff;
+    p[2] = (v >> 8) & 0xff;
+    p[3] = v & 0xff;
+}
+
+static int addr_len(uint8_t family)
+{
+    return family == 4 ? 4 : 16;
+}
+
+static bool addr_bits_match(const uint8_t *a, const uint8_t *b, unsigned len)
+{
+    unsigned bytes = len / 8, bits = len % 8;
+
+    if (memcmp(a, b, bytes) != 0) {
+        return false;
+    }
+    if (bits) {
+        uint8_t m = (uint8_t)(0xff << (8 - bits));
+        return ((a[bytes] ^ b[bytes]) & m) == 0;
+    }
+    return true;
+}
+
+bool fw_prefix_contains(const FwPrefix *p, const FwAddr *addr)
+{
+    if (p->family != addr->family || (p->family != 4 && p->family != 6)) {
+        return false;
+    }
+    return addr_bits_match(p->addr, addr->a, p->len);
+}
+
+static void prefix_normalize(FwPrefix *p)
+{
+    unsigned n = addr_len(p->family);
+
+    for (unsigned i = 0; i < 16; i++) {
+        unsigned bit = i * 8;
+        if (i >= n || bit >= p->len) {
+            p->addr[i] = 0;
+        } else if (bit + 8 > p->len) {
+            p->addr[i] &= (uint8_t)(0xff << (8 - (p->len - bit)));
+        }
+    }
+}
+
+static bool parse_ipv4_addr(const char *s, uint8_t out[4], char **err)
+{
+    const char *c = s;
+
+    for (int i = 0; i < 4; i++) {
+        unsigned v = 0;
+        int digits = 0;
+
+        if (i > 0) {
+            if (*c != '.') {
+                *err = g_strdup_printf("'%s' is not a valid IPv4 address", s);
+                return false;
+            }
+            c++;
+        }
+        while (*c >= '0' && *c <= '9') {
+            if (digits == 3) {
+                *err = g_strdup_printf("'%s' is not a valid IPv4 address: "
+                                       "octet too long", s);
+                return false;
+            }
+            v = v * 10 + (*c - '0');
+            digits++;
+            c++;
+        }
+        if (digits == 0) {
+            *err = g_strdup_printf("'%s' is not a valid IPv4 address", s);
+            return false;
+        }
+        if (digits > 1 && c[-digits] == '0') {
+            *err = g_strdup_printf("'%s' is not a valid IPv4 address: "
+                                   "leading zero in octet", s);
+            return false;
+        }
+        if (v > 255) {
+            *err = g_strdup_printf("'%s' is not a valid IPv4 address: "
+                                   "octet %u out of range (0-255)", s, v);
+            return false;
+        }
+        out[i] = v;
+    }
+    if (*c != '\0') {
+        *err = g_strdup_printf("'%s' is not a valid IPv4 address", s);
+        return false;
+    }
+    return true;
+}
+
+bool fw_parse_prefix(const char *s, FwPrefix *p, char **errmsg)
+{
+    g_autofree char *addr = NULL;
+    const char *slash;
+    char *err = NULL;
+    unsigned maxlen, len;
+
+    memset(p, 0, sizeof(*p));
+    if (!s || !*s) {
+        err = g_strdup("empty address prefix");
+        goto fail;
+    }
+    slash = strchr(s, '/');
+    addr = slash ? g_strndup(s, slash - s) : g_strdup(s);
+    if (strchr(addr, ':')) {
+        struct in6_addr a6;
+
+        if (inet_pton(AF_INET6, addr, &a6) != 1) {
+            err = g_strdup_printf("'%s' is not a valid IPv6 address", addr);
+            goto fail;
+        }
+        p->family = 6;
+        memcpy(p->addr, &a6, 16);
+        maxlen = 128;
+    } else {
+        if (!parse_ipv4_addr(addr, p->addr, &err)) {
+            goto fail;
+        }
+        p->family = 4;
+        maxlen = 32;
+    }
+    len = maxlen;
+    if (slash) {
+        const char *c = slash + 1;
+        int digits = 0;
+
+        len = 0;
+        while (*c >= '0' && *c <= '9' && digits < 4) {
+            len = len * 10 + (*c - '0');
+            digits++;
+            c++;
+        }
+        if (digits == 0 || *c != '\0' || digits > 3 ||
+            (digits > 1 && slash[1] == '0')) {
+            err = g_strdup_printf("'%s': invalid prefix length", s);
+            goto fail;
+        }
+        if (len > maxlen) {
+            err = g_strdup_printf("'%s': prefix length %u out of range for "
+                                  "IPv%d (0-%u)", s, len, p->family, maxlen);
+            goto fail;
+        }
+    }
+    p->len = len;
+    prefix_normalize(p);
+    return true;
+
+fail:
+    memset(p, 0, sizeof(*p));
+    if (errmsg) {
+        *errmsg = err;
+    } else {
+        g_free(err);
+    }
+    return false;
+}
+
+char *fw_prefix_to_string(const FwPrefix *p)
+{
+    char buf[INET6_ADDRSTRLEN];
+
+    if (!inet_ntop(p->family == 4 ? AF_INET : AF_INET6, p->addr,
+                   buf, sizeof(buf))) {
+        return g_strdup("?");
+    }
+    return g_strdup_printf("%s/%u", buf, p->len);
+}
+
+/* ------------------------------------------------------------------ */
+/* Parser                                                              */
+/* ------------------------------------------------------------------ */
+
+static bool icmp_is_error(int family, uint8_t type)
+{
+    if (family == 4) {
+        return type == 3 || type == 4 || type == 5 || type == 11 ||
+               type == 12;
+    }
+    return type >= 1 && type <= 4;
+}
+
+static bool icmp_is_echo_request(int family, uint8_t type)
+{
+    return family == 4 ? type == 8 : type == 128;
+}
+
+static bool icmp_is_echo_reply(int family, uint8_t type)
+{
+    return family == 4 ? type == 0 : type == 129;
+}
+
+static bool proto_has_ports(uint8_t proto)
+{
+    return proto == IPPROTO_NUM_TCP || proto == IPPROTO_NUM_UDP ||
+           proto == IPPROTO_NUM_UDPLITE || proto == IPPROTO_NUM_SCTP;
+}
+
+static bool ipv6_is_ext(uint8_t nh)
+{
+    return nh == 0 || nh == 43 || nh == 44 || nh == 60 || nh == 51;
+}
+
+/* The packet quoted in an ICMP error: [off, end) */
+static FwParseError parse_embedded(const uint8_t *f, size_t off, size_t end,
+                                   int family, FwEmbedded *e)
+{
+    size_t avail = end - off, l4;
+    uint8_t proto;
+    bool later = false;
+
+    memset(e, 0, sizeof(*e));
+    if (family == 4) {
+        size_t ihl;
+
+        if (avail < 20 || (f[off] >> 4) != 4) {
+            return FW_PARSE_BAD_ICMP;
+        }
+        ihl = (f[off] & 0xf) * 4;
+        if (ihl < 20 || ihl > avail) {
+            return FW_PARSE_BAD_ICMP;
+        }
+        proto = f[off + 9];
+        later = (rd16(f + off + 6) & 0x1fff) != 0;
+        e->src.family = e->dst.family = 4;
+        memcpy(e->src.a, f + off + 12, 4);
+        memcpy(e->dst.a, f + off + 16, 4);
+        l4 = off + ihl;
+    } else {
+        if (avail < 40 || (f[off] >> 4) != 6) {
+            return FW_PARSE_BAD_ICMP;
+        }
+        proto = f[off + 6];
+        e->src.family = e->dst.family = 6;
+        memcpy(e->src.a, f + off + 8, 16);
+        memcpy(e->dst.a, f + off + 24, 16);
+        l4 = off + 40;
+        /* Extension headers in the quote are not walked */
+        later = ipv6_is_ext(proto);
+    }
+    e->proto = proto;
+    if (later) {
+        return FW_PARSE_OK;
+    }
+    if (proto_has_ports(proto)) {
+        if (end - l4 < 4) {
+            return FW_PARSE_BAD_ICMP;
+        }
+        e->l4 = FW_L4_PORTS;
+        e->sport = rd16(f + l4);
+        e->dport = rd16(f + l4 + 2);
+    } else if ((family == 4 && proto == IPPROTO_NUM_ICMP) ||
+               (family == 6 && proto == IPPROTO_NUM_ICMPV6)) {
+        if (end - l4 < 8) {
+            return FW_PARSE_BAD_ICMP;
+        }
+        e->l4 = FW_L4_ICMP;
+        e->icmp_type = f[l4];
+        e->icmp_id = rd16(f + l4 + 4);
+    }
+    return FW_PARSE_OK;
+}
+
+static FwParseError parse_nd(const uint8_t *f, size_t off, size_t end,
+                             FwPacket *pkt)
+{
+    size_t avail = end - off, opt;
+    uint8_t type = pkt->icmp_type;
+
+    pkt->nd = true;
+    switch (type) {
+    case 133:
+        opt = 8;
+        break;
+    case 134:
+        opt = 16;
+        break;
+    case 135:
+    case 136:
+        opt = 24;
+        break;
+    default:
+        opt = 40;
+        break;
+    }
+    if (avail < opt) {
+        return FW_PARSE_BAD_ICMP;
+    }
+    if (type >= 135) {
+        pkt->has_nd_target = true;
+        memcpy(pkt->nd_target, f + off + 8, 16);
+    }
+    if (type == 134 || type == 137) {
+        return FW_PARSE_OK;
+    }
+    /* Options: each at least 8 bytes, and at most 64 are looked at */
+    opt += off;
+    for (int i = 0; i < 64 && opt < end; i++) {
+        size_t olen;
+
+        if (end - opt < 8) {
+            return FW_PARSE_BAD_ICMP;
+        }
+        olen = f[opt + 1] * 8;
+        if (olen == 0 || olen > end - opt) {
+            return FW_PARSE_BAD_ICMP;
+        }
+        if (f[opt] == 1 || f[opt] == 2) {
+            pkt->has_nd_lladdr = true;
+            memcpy(pkt->nd_lladdr, f + opt + 2, 6);
+        }
+        opt += olen;
+    }
+    return FW_PARSE_OK;
+}
+
+/* L4 header at [off, end); @first_frag: more fragments follow */
+static FwParseError parse_l4(const uint8_t *f, size_t off, size_t end,
+                             FwPacket *pkt, int family, bool first_frag)
+{
+    size_t avail = end - off;
+    FwParseError trunc = first_frag ? FW_PARSE_BAD_FRAGMENT :
+                                      FW_PARSE_TRUNCATED;
+    uint8_t proto = pkt->proto;
+
+    pkt->l4_off = off;
+    pkt->l4_len = avail;
+    if (proto == IPPROTO_NUM_TCP) {
+        size_t doff;
+
+        if (avail < 20) {
+            return trunc;
+        }
+        doff = (f[off + 12] >> 4) * 4;
+        if (doff < 20) {
+            return FW_PARSE_BAD_TCP_HEADER;
+        }
+        if (doff > avail) {
+            return trunc;
+        }
+        pkt->l4 = FW_L4_PORTS;
+        pkt->sport = rd16(f + off);
+        pkt->dport = rd16(f + off + 2);
+        pkt->tcp_seq = rd32(f + off + 4);
+        pkt->tcp_ack = rd32(f + off + 8);
+        pkt->tcp_flags = f[off + 13];
+        pkt->l4_payload_len = avail - doff;
+    } else if (proto == IPPROTO_NUM_UDP || proto == IPPROTO_NUM_UDPLITE) {
+        size_t ulen;
+
+        if (avail < 8) {
+            return trunc;
+        }
+        ulen = rd16(f + off + 4);
+        if (proto == IPPROTO_NUM_UDP) {
+            if (ulen < 8 || (!first_frag && ulen > avail)) {
+                return FW_PARSE_BAD_UDP_HEADER;
+            }
+        } else {
+            ulen = avail;
+        }
+        pkt->l4 = FW_L4_PORTS;
+        pkt->sport = rd16(f + off);
+        pkt->dport = rd16(f + off + 2);
+        pkt->l4_payload_len = MIN(ulen, avail) - 8;
+        if (proto == IPPROTO_NUM_UDP &&
+            (pkt->sport == 67 || pkt->sport == 68) &&
+            (pkt->dport == 67 || pkt->dport == 68) &&
+            pkt->l4_payload_len >= 1) {
+            uint8_t op = f[off + 8];
+            pkt->dhcp = op == 1 ? FW_DHCP_REQUEST :
+                        op == 2 ? FW_DHCP_REPLY : FW_DHCP_NONE;
+        }
+    } else if (proto == IPPROTO_NUM_SCTP) {
+        if (avail < 12) {
+            return trunc;
+        }
+        pkt->l4 = FW_L4_PORTS;
+        pkt->sport = rd16(f + off);
+        pkt->dport = rd16(f + off + 2);
+        pkt->l4_payload_len = avail - 12;
+    } else if ((family == 4 && proto == IPPROTO_NUM_ICMP) ||
+               (family == 6 && proto == IPPROTO_NUM_ICMPV6)) {
+        if (avail < 8) {
+            return trunc;
+        }
+        pkt->l4 = FW_L4_ICMP;
+        pkt->icmp_type = f[off];
+        pkt->icmp_code = f[off + 1];
+        pkt->l4_payload_len = avail - 8;
+        if (icmp_is_echo_request(family, pkt->icmp_type) ||
+            icmp_is_echo_reply(family, pkt->icmp_type)) {
+            pkt->icmp_id = rd16(f + off + 4);
+        }
+        if (icmp_is_error(family, pkt->icmp_type)) {
+            FwParseError e = parse_embedded(f, off + 8, end, family,
+                                            &pkt->emb);
+            if (e != FW_PARSE_OK) {
+                return first_frag ? FW_PARSE_BAD_FRAGMENT : e;
+            }
+            pkt->icmp_error = true;
+        } else if (family == 6 && pkt->icmp_type >= 133 &&
+                   pkt->icmp_type <= 137) {
+            FwParseError e = parse_nd(f, off, end, pkt);
+            if (e != FW_PARSE_OK) {
+                return first_frag ? FW_PARSE_BAD_FRAGMENT : e;
+            }
+        }
+    }
+    return FW_PARSE_OK;
+}
+
+static FwParseError parse_ipv4(const uint8_t *f, size_t len, size_t off,
+                               FwPacket *pkt)
+{
+    size_t ihl, tot;
+    uint16_t fo, foff;
+
+    if (len - off < 20) {
+        return FW_PARSE_TRUNCATED;
+    }
+    if ((f[off] >> 4) != 4) {
+        return FW_PARSE_BAD_IP_HEADER;
+    }
+    ihl = (f[off] & 0xf) * 4;
+    if (ihl < 20) {
+        return FW_PARSE_BAD_IP_HEADER;
+    }
+    if (len - off < ihl) {
+        return FW_PARSE_TRUNCATED;
+    }
+    tot = rd16(f + off + 2);
+    if (tot < ihl) {
+        return FW_PARSE_BAD_IP_HEADER;
+    }
+    if (tot > len - off) {
+        return FW_PARSE_TRUNCATED;
+    }
+    pkt->l3 = FW_L3_IPV4;
+    pkt->l3_len = tot;
+    pkt->proto = f[off + 9];
+    pkt->ttl = f[off + 8];
+    pkt->src.family = pkt->dst.family = 4;
+    memcpy(pkt->src.a, f + off + 12, 4);
+    memcpy(pkt->dst.a, f + off + 16, 4);
+
+    fo = rd16(f + off + 6);
+    foff = fo & 0x1fff;
+    if (foff) {
+        if ((size_t)foff * 8 + (tot - ihl) > 65535 ||
+            (foff == 1 && pkt->proto == IPPROTO_NUM_TCP)) {
+            return FW_PARSE_BAD_FRAGMENT;
+        }
+        pkt->frag = FW_FRAG_LATER;
+        pkt->l4_off = off + ihl;
+        pkt->l4_len = tot - ihl;
+        return FW_PARSE_OK;
+    }
+    if (fo & 0x2000) {
+        pkt->frag = FW_FRAG_FIRST;
+    }
+    return parse_l4(f, off + ihl, off + tot, pkt, 4,
+                    pkt->frag == FW_FRAG_FIRST);
+}
+
+static FwParseError parse_ipv6(const uint8_t *f, size_t len, size_t off,
+                               FwPacket *pkt)
+{
+    size_t plen, end, pos;
+    uint8_t nh;
+
+    if (len - off < 40) {
+        return FW_PARSE_TRUNCATED;
+    }
+    if ((f[off] >> 4) != 6) {
+        return FW_PARSE_BAD_IPV6_HEADER;
+    }
+    /* Jumbograms (payload length 0 + hop-by-hop option) are refused */
+    plen = rd16(f + off + 4);
+    if (plen > len - off - 40) {
+        return FW_PARSE_TRUNCATED;
+    }
+    pkt->l3 = FW_L3_IPV6;
+    pkt->l3_len = 40 + plen;
+    pkt->ttl = f[off + 7];
+    pkt->src.family = pkt->dst.family = 6;
+    memcpy(pkt->src.a, f + off + 8, 16);
+    memcpy(pkt->dst.a, f + off + 24, 16);
+    end = off + 40 + plen;
+    pos = off + 40;
+    nh = f[off + 6];
+    for (int i = 0; ipv6_is_ext(nh); i++) {
+        size_t hl;
+
+        if (i == FW_IPV6_MAX_EXT || (nh == 0 && i != 0) || end - pos < 8) {
+            return FW_PARSE_BAD_IPV6_EXT;
+        }
+        if (nh == 44) {
+            uint16_t fo = rd16(f + pos + 2);
+
+            nh = f[pos];
+            pos += 8;
+            if (fo >> 3) {
+                pkt->proto = nh;
+                pkt->frag = FW_FRAG_LATER;
+                pkt->l4_off = pos;
+                pkt->l4_len = end - pos;
+                return FW_PARSE_OK;
+            }
+            if (fo & 1) {
+                pkt->frag = FW_FRAG_FIRST;
+            }
+            continue;
+        }
+        hl = nh == 51 ? (f[pos + 1] + 2) * 4 : (f[pos + 1] + 1) * 8;
+        if (hl > end - pos) {
+            return FW_PARSE_BAD_IPV6_EXT;
+        }
+        nh = f[pos];
+        pos += hl;
+    }
+    pkt->proto = nh;
+    return parse_l4(f, pos, end, pkt, 6, pkt->frag == FW_FRAG_FIRST);
+}
+
+static FwParseError parse_arp(const uint8_t *f, size_t len, size_t off,
+                              FwPacket *pkt)
+{
+    const uint8_t *a = f + off;
+
+    if (len - off < 28) {
+        return FW_PARSE_TRUNCATED;
+    }
+    if (rd16(a) != 1 || rd16(a + 2) != ETH_P_IPV4 || a[4] != 6 ||
+        a[5] != 4) {
+        return FW_PARSE_BAD_ARP;
+    }
+    pkt->l3 = FW_L3_ARP;
+    pkt->l3_len = 28;
+    pkt->arp_op = rd16(a + 6);
+    memcpy(pkt->arp_sha, a + 8, 6);
+    memcpy(pkt->arp_spa, a + 14, 4);
+    memcpy(pkt->arp_tha, a + 18, 6);
+    memcpy(pkt->arp_tpa, a + 24, 4);
+    return FW_PARSE_OK;
+}
+
+FwParseError fw_parse_frame(const uint8_t *frame, size_t len,
+                            size_t vnet_hdr_len, FwPacket *pkt)
+{
+    size_t off;
+    uint16_t et;
+
+    memset(pkt, 0, sizeof(*pkt));
+    if (len < vnet_hdr_len) {
+        return FW_PARSE_BAD_VNET_HDR;
+    }
+    if (len > UINT32_MAX) {
+        return FW_PARSE_BAD_IP_HEADER;
+    }
+    pkt->frame_len = len - vnet_hdr_len;
+    pkt->l2_off = vnet_hdr_len;
+    off = vnet_hdr_len;
+    if (len - off < 14) {
+        return FW_PARSE_TRUNCATED;
+    }
+    memcpy(pkt->dst_mac, frame + off, 6);
+    memcpy(pkt->src_mac, frame + off + 6, 6);
+    et = rd16(frame + off + 12);
+    off += 14;
+    while (et == ETH_P_8021Q || et == ETH_P_8021AD || et == ETH_P_QINQ) {
+        uint16_t vid;
+
+        if (pkt->n_vlans == 2) {
+            return FW_PARSE_TOO_MANY_VLANS;
+        }
+        if (len - off < 4) {
+            return FW_PARSE_TRUNCATED;
+        }
+        vid = rd16(frame + off) & 0xfff;
+        if (pkt->n_vlans == 0) {
+            pkt->vlan_id = vid;
+        } else {
+            pkt->inner_vlan_id = vid;
+        }
+        pkt->n_vlans++;
+        et = rd16(frame + off + 2);
+        off += 4;
+    }
+    pkt->ethertype = et;
+    pkt->l3_off = off;
+    switch (et) {
+    case ETH_P_ARP:
+        return parse_arp(frame, len, off, pkt);
+    case ETH_P_IPV4:
+        return parse_ipv4(frame, len, off, pkt);
+    case ETH_P_IPV6:
+        return parse_ipv6(frame, len, off, pkt);
+    default:
+        return FW_PARSE_OK;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Classifier                                                          */
+/* ------------------------------------------------------------------ */
+
+/* Key layout (bytes) */
+#define K_SRC       0
+#define K_DST       16
+#define K_SPORT     32          /* ICMP: type */
+#define K_DPORT     34          /* ICMP: code */
+#define K_ETHERTYPE 36
+#define K_PROTO     38          /* 0x100 | proto for IP, else 0 */
+#define K_FAMILY    40
+#define K_DIR       41
+#define K_L4        42
+#define K_CT        43
+#define KEY_WORDS   6
+
+typedef struct FwKey {
+    uint64_t w[KEY_WORDS];
+} FwKey;
+
+#define KB(k) ((uint8_t *)(k)->w)
+
+static inline void key_put16(FwKey *k, int off, uint16_t v)
+{
+    memcpy(KB(k) + off, &v, 2);
+}
+
+typedef struct FwSlot {
+    uint32_t hash;
+    int32_t rule;               /* -1: empty */
+} FwSlot;
+
+typedef struct FwSubtable {
+    FwKey mask;
+    FwKey cmask;                /* bits equal in all entries ... */
+    FwKey cval;                 /* ... and their value */
+    int best;                   /* lowest rule index in the subtable */
+    uint32_t size_mask;
+    FwSlot *slots;
+    FwKey *keys;
+} FwSubtable;
+
+/* A rule with its source/destination prefixes resolved (sets merged) */
+typedef struct FwResolved {
+    bool src_any;
+    bool dst_any;
+    FwPrefix *src;
+    size_t n_src;
+    FwPrefix *dst;
+    size_t n_dst;
+} FwResolved;
+
+typedef struct FwSetCopy {
+    char *name;
+    FwPrefix *prefixes;
+    size_t n_prefixes;
+} FwSetCopy;
+
+typedef struct FwIdIndex {
+    uint32_t id;
+    int index;
+} FwIdIndex;
+
+struct FwRuleset {
+    size_t n_rules;
+    FwRule *rules;              /* sorted, deep copies */
+    FwResolved *res;
+    FwIdIndex *by_id;           /* sorted by id */
+    FwSetCopy *sets;
+    size_t n_sets;
+    FwAction def_action[FW_DIR__MAX];
+    bool def_log[FW_DIR__MAX];
+    FwSubtable *subtables;
+    size_t n_subtables;
+    size_t n_entries;
+};
+
+#define FW_MAX_ENTRIES_PER_RULE   (1u << 18)
+#define FW_MAX_ENTRIES            (1u << 22)
+
+static inline uint32_t key_hash_masked(const FwKey *k, const FwKey *m,
+                                       FwKey *out)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ull;
+
+    for (int i = 0; i < KEY_WORDS; i++) {
+        uint64_t v = k->w[i] & m->w[i];
+        out->w[i] = v;
+        h = (h ^ v) * 0xff51afd7ed558ccdull;
+        h ^= h >> 31;
+    }
+    h ^= h >> 29;
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+static inline bool key_eq(const FwKey *a, const FwKey *b)
+{
+    uint64_t d = 0;
+
+    for (int i = 0; i < KEY_WORDS; i++) {
+        d |= a->w[i] ^ b->w[i];
+    }
+    return d == 0;
+}
+
+static inline int packet_family(const FwPacket *pkt)
+{
+    return pkt->l3 == FW_L3_IPV4 ? 4 : pkt->l3 == FW_L3_IPV6 ? 6 : 0;
+}
+
+static void packet_key(const FwPacket *pkt, FwDirection dir,
+                       FwCtState st, FwKey *k)
+{
+    uint8_t *b = KB(k);
+    int fam = packet_family(pkt);
+
+    memset(k, 0, sizeof(*k));
+    if (fam) {
+        memcpy(b + K_SRC, pkt->src.a, 16);
+        memcpy(b + K_DST, pkt->dst.a, 16);
+        key_put16(k, K_PROTO, 0x100 | pkt->proto);
+    }
+    if (pkt->l4 == FW_L4_PORTS) {
+        key_put16(k, K_SPORT, pkt->sport);
+        key_put16(k, K_DPORT, pkt->dport);
+    } else if (pkt->l4 == FW_L4_ICMP) {
+        key_put16(k, K_SPORT, pkt->icmp_type);
+        key_put16(k, K_DPORT, pkt->icmp_code);
+    }
+    key_put16(k, K_ETHERTYPE, pkt->ethertype);
+    b[K_FAMILY] = fam;
+    b[K_DIR] = dir;
+    b[K_L4] = pkt->l4;
+    b[K_CT] = 1u << st;
+}
+
+int fw_ruleset_classify(const FwRuleset *rs, const FwPacket *pkt,
+                        FwDirection dir, FwCtState state)
+{
+    FwKey k, mk;
+    int best = INT_MAX;
+
+    packet_key(pkt, dir, state, &k);
+    for (size_t i = 0; i < rs->n_subtables; i++) {
+        const FwSubtable *t = &rs->subtables[i];
+        uint32_t h, j;
+
+        uint64_t d = 0;
+
+        if (t->best >= best) {
+            break;
+        }
+        for (int w = 0; w < KEY_WORDS; w++) {
+            d |= (k.w[w] & t->cmask.w[w]) ^ t->cval.w[w];
+        }
+        if (d) {
+            continue;           /* differs where all entries agree */
+        }
+        h = key_hash_masked(&k, &t->mask, &mk);
+        for (j = h & t->size_mask; t->slots[j].rule >= 0;
+             j = (j + 1) & t->size_mask) {
+            if (t->slots[j].hash == h && key_eq(&t->keys[j], &mk)) {
+                if (t->slots[j].rule < best) {
+                    best = t->slots[j].rule;
+                }
+                break;
+            }
+        }
+    }
+    return best == INT_MAX ? -1 : best;
+}
+
+static bool prefix_list_match(const FwPrefix *p, size_t n, const FwAddr *a)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (fw_prefix_contains(&p[i], a)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool port_list_match(const FwPortRange *r, size_t n, uint16_t port)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (port >= r[i].lo && port <= r[i].hi) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool rule_matches(const FwRule *r, const FwResolved *res,
+                         const FwPacket *pkt, FwDirection dir,
+                         FwCtState st)
+{
+    int fam = packet_family(pkt);
+    unsigned dm = r->dir_mask & FW_DIR_MASK_BOTH;
+
+    if (dm && !(dm & (1u << dir))) {
+        return false;
+    }
+    if (r->has_ethertype && pkt->ethertype != r->ethertype) {
+        return false;
+    }
+    if (r->family && fam != r->family) {
+        return false;
+    }
+    if (r->has_proto && (!fam || pkt->proto != r->proto)) {
+        return false;
+    }
+    if (!res->src_any &&
+        (!fam || !prefix_list_match(res->src, res->n_src, &pkt->src))) {
+        return false;
+    }
+    if (!res->dst_any &&
+        (!fam || !prefix_list_match(res->dst, res->n_dst, &pkt->dst))) {
+        return false;
+    }
+    if (r->n_sports || r->n_dports) {
+        if (pkt->l4 != FW_L4_PORTS) {
+            return false;
+        }
+        if (r->n_sports && !port_list_match(r->sports, r->n_sports,
+                                            pkt->sport)) {
+            return false;
+        }
+        if (r->n_dports && !port_list_match(r->dports, r->n_dports,
+                                            pkt->dport)) {
+            return false;
+        }
+    }
+    if (r->has_icmp_type || r->has_icmp_code) {
+        if (pkt->l4 != FW_L4_ICMP) {
+            return false;
+        }
+        if (r->has_icmp_type && pkt->icmp_type != r->icmp_type) {
+            return false;
+        }
+        if (r->has_icmp_code && pkt->icmp_code != r->icmp_code) {
+            return false;
+        }
+    }
+    if (r->ct_states && !(r->ct_states & (1u << st))) {
+        return false;
+    }
+    return true;
+}
+
+int fw_ruleset_classify_linear(const FwRuleset *rs, const FwPacket *pkt,
+                               FwDirection dir, FwCtState state)
+{
+    for (size_t i = 0; i < rs->n_rules; i++) {
+        if (rule_matches(&rs->rules[i], &rs->res[i], pkt, dir, state)) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* --- compilation --- */
+
+/* One option of one dimension of a rule's expansion */
+typedef struct FwPart {
+    FwKey mask;
+    FwKey val;
+    uint8_t family;             /* 0: no family constraint */
+} FwPart;
+
+typedef struct FwBuilder {
+    FwKey mask;
+    GArray *vals;               /* FwKey */
+    GArray *rules;              /* int */
+} FwBuilder;
+
+static guint key_ghash(gconstpointer p)
+{
+    FwKey dummy, zero;
+
+    memset(&zero, 0xff, sizeof(zero));
+    return key_hash_masked(p, &zero, &dummy);
+}
+
+static gboolean key_gequal(gconstpointer a, gconstpointer b)
+{
+    return key_eq(a, b);
+}
+
+static void builder_free(gpointer p)
+{
+    FwBuilder *b = p;
+
+    g_array_free(b->vals, true);
+    g_array_free(b->rules, true);
+    g_free(b);
+}
+
+/* Split [lo, hi] into aligned power-of-two blocks; at most 32 */
+static size_t range_to_prefixes(uint16_t lo, uint16_t hi, uint16_t *vals,
+                                uint16_t *masks)
+{
+    uint32_t a = lo, b = hi;
+    size_t n = 0;
+
+    while (a <= b) {
+        uint32_t size = 1;
+
+        while (size < 65536 && (a & (size * 2 - 1)) == 0 &&
+               a + size * 2 - 1 <= b) {
+            size *= 2;
+        }
+        vals[n] = a;
+        masks[n] = (uint16_t)~(size - 1);
+        n++;
+        a += size;
+    }
+    return n;
+}
+
+static void part_wild(GArray *dim)
+{
+    FwPart p;
+
+    memset(&p, 0, sizeof(p));
+    g_array_append_val(dim, p);
+}
+
+static void dim_addr(GArray *dim, bool any, const FwPrefix *pf, size_t n,
+                     int off)
+{
+    if (any) {
+        part_wild(dim);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        FwPart p;
+        FwPrefix norm = pf[i];
+
+        memset(&p, 0, sizeof(p));
+        prefix_normalize(&norm);
+        for (unsigned bit = 0; bit < norm.len; bit++) {
+            KB(&p.mask)[off + bit / 8] |= 0x80 >> (bit % 8);
+        }
+        memcpy(KB(&p.val) + off, norm.addr, 16);
+        KB(&p.mask)[K_FAMILY] = 0xff;
+        KB(&p.val)[K_FAMILY] = norm.family;
+        p.family = norm.family;
+        g_array_append_val(dim, p);
+    }
+}
+
+static void dim_ports(GArray *dim, const FwPortRange *r, size_t n, int off)
+{
+    if (n == 0) {
+        part_wild(dim);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint16_t vals[32], masks[32];
+        size_t m = range_to_prefixes(r[i].lo, r[i].hi, vals, masks);
+
+        for (size_t j = 0; j < m; j++) {
+            FwPart p;
+
+            memset(&p, 0, sizeof(p));
+            key_put16(&p.mask, off, masks[j]);
+            key_put16(&p.val, off, vals[j] & masks[j]);
+            g_array_append_val(dim, p);
+        }
+    }
+}
+
+enum { DIM_BASE, DIM_DIR, DIM_SRC, DIM_DST, DIM_SPORT, DIM_DPORT, DIM_CT,
+       DIM__MAX };
+
+static bool expand_rule(GHashTable *builders, const FwRule *r,
+                        const FwResolved *res, int index, size_t *total,
+                        char **err)
+{
+    GArray *dim[DIM__MAX];
+    size_t idx[DIM__MAX] = { 0 };
+    size_t count = 1;
+    bool ok = true;
+    FwPart base;
+
+    for (int d = 0; d < DIM__MAX; d++) {
+        dim[d] = g_array_new(false, false, sizeof(FwPart));
+    }
+
+    memset(&base, 0, sizeof(base));
+    if (r->has_ethertype) {
+        key_put16(&base.mask, K_ETHERTYPE, 0xffff);
+        key_put16(&base.val, K_ETHERTYPE, r->ethertype);
+    }
+    if (r->family) {
+        KB(&base.mask)[K_FAMILY] = 0xff;
+        KB(&base.val)[K_FAMILY] = r->family;
+        base.family = r->family;
+    }
+    if (r->has_proto) {
+        key_put16(&base.mask, K_PROTO, 0xffff);
+        key_put16(&base.val, K_PROTO, 0x100 | r->proto);
+    }
+    if (r->n_sports || r->n_dports) {
+        KB(&base.mask)[K_L4] = 0xff;
+        KB(&base.val)[K_L4] = FW_L4_PORTS;
+    }
+    if (r->has_icmp_type || r->has_icmp_code) {
+        KB(&base.mask)[K_L4] = 0xff;
+        KB(&base.val)[K_L4] = FW_L4_ICMP;
+        if (r->has_icmp_type) {
+            key_put16(&base.mask, K_SPORT, 0xffff);
+            key_put16(&base.val, K_SPORT, r->icmp_type);
+        }
+        if (r->has_icmp_code) {
+            key_put16(&base.mask, K_DPORT, 0xffff);
+            key_put16(&base.val, K_DPORT, r->icmp_code);
+        }
+    }
+    g_array_append_val(dim[DIM_BASE], base);
+
+    if ((r->dir_mask & FW_DIR_MASK_BOTH) == FW_DIR_MASK_INGRESS ||
+        (r->dir_mask & FW_DIR_MASK_BOTH) == FW_DIR_MASK_EGRESS) {
+        FwPart p;
+
+        memset(&p, 0, sizeof(p));
+        KB(&p.mask)[K_DIR] = 0xff;
+        KB(&p.val)[K_DIR] = r->dir_mask == FW_DIR_MASK_INGRESS ?
+                            FW_DIR_INGRESS : FW_DIR_EGRESS;
+        g_array_append_val(dim[DIM_DIR], p);
+    } else {
+        part_wild(dim[DIM_DIR]);
+    }
+    dim_addr(dim[DIM_SRC], res->src_any, res->src, res->n_src, K_SRC);
+    dim_addr(dim[DIM_DST], res->dst_any, res->dst, res->n_dst, K_DST);
+    dim_ports(dim[DIM_SPORT], r->sports, r->n_sports, K_SPORT);
+    dim_ports(dim[DIM_DPORT], r->dports, r->n_dports, K_DPORT);
+    if (r->ct_states && r->ct_states != FW_CT_MASK_ALL) {
+        for (int s = 0; s < FW_CT__MAX; s++) {
+            if (r->ct_states & (1u << s)) {
+                FwPart p;
+
+                memset(&p, 0, sizeof(p));
+                KB(&p.mask)[K_CT] = 0xff;
+                KB(&p.val)[K_CT] = 1u << s;
+                g_array_append_val(dim[DIM_CT], p);
+            }
+        }
+    } else {
+        part_wild(dim[DIM_CT]);
+    }
+
+    for (int d = 0; d < DIM__MAX; d++) {
+        count *= dim[d]->len;
+        if (count > FW_MAX_ENTRIES_PER_RULE) {
+            *err = g_strdup_printf("rule %" PRIu32 " expands to too many "
+                                   "classifier entries", r->id);
+            ok = false;
+            goto out;
+        }
+    }
+    if (count == 0) {
+        goto out;
+    }
+
+    for (;;) {
+        FwKey mask, val;
+        uint8_t fam = 0;
+        bool skip = false;
+        FwBuilder *b;
+
+        memset(&mask, 0, sizeof(mask));
+        memset(&val, 0, sizeof(val));
+        for (int d = 0; d < DIM__MAX; d++) {
+            const FwPart *p = &g_array_index(dim[d], FwPart, idx[d]);
+
+            if (p->family) {
+                if (fam && fam != p->family) {
+                    skip = true;
+                }
+                fam = p->family;
+            }
+            for (int w = 0; w < KEY_WORDS; w++) {
+                mask.w[w] |= p->mask.w[w];
+                val.w[w] |= p->val.w[w];
+            }
+        }
+        if (!skip) {
+            if (*total >= FW_MAX_ENTRIES) {
+                *err = g_strdup("too many classifier entries");
+                ok = false;
+                goto out;
+            }
+            (*total)++;
+            for (int w = 0; w < KEY_WORDS; w++) {
+                val.w[w] &= mask.w[w];
+            }
+            b = g_hash_table_lookup(builders, &mask);
+            if (!b) {
+                b = g_new0(FwBuilder, 1);
+                b->mask = mask;
+                b->vals = g_array_new(false, false, sizeof(FwKey));
+                b->rules = g_array_new(false, false, sizeof(int));
+                g_hash_table_insert(builders, &b->mask, b);
+            }
+            g_array_append_val(b->vals, val);
+            g_array_append_val(b->rules, index);
+        }
+        /* odometer */
+        {
+            int d;
+
+            for (d = DIM__MAX - 1; d >= 0; d--) {
+                if (++idx[d] < dim[d]->len) {
+                    break;
+                }
+                idx[d] = 0;
+            }
+            if (d < 0) {
+                break;
+            }
+        }
+    }
+
+out:
+    for (int d = 0; d < DIM__MAX; d++) {
+        g_array_free(dim[d], true);
+    }
+    return ok;
+}
+
+static void subtable_build(FwSubtable *t, FwBuilder *b)
+{
+    size_t n = b->vals->len, size = 4;
+
+    while (size < 2 * n) {
+        size *= 2;
+    }
+    t->mask = b->mask;
+    t->size_mask = size - 1;
+    t->slots = g_new(FwSlot, size);
+    t->keys = g_new0(FwKey, size);
+    t->best = INT_MAX;
+    for (size_t i = 0; i < size; i++) {
+        t->slots[i].rule = -1;
+        t->slots[i].hash = 0;
+    }
+    /* Bits of the mask on which every entry has the same value */
+    for (int w = 0; w < KEY_WORDS; w++) {
+        uint64_t and = ~0ull, or = 0;
+
+        for (size_t i = 0; i < n; i++) {
+            uint64_t v = g_array_index(b->vals, FwKey, i).w[w];
+            and &= v;
+            or |= v;
+        }
+        t->cmask.w[w] = t->mask.w[w] & ~(and ^ or);
+        t->cval.w[w] = and & t->cmask.w[w];
+    }
+    for (size_t i = 0; i < n; i++) {
+        const FwKey *v = &g_array_index(b->vals, FwKey, i);
+        int rule = g_array_index(b->rules, int, i);
+        FwKey mk;
+        uint32_t h = key_hash_masked(v, &t->mask, &mk);
+        uint32_t j;
+
+        for (j = h & t->size_mask; t->slots[j].rule >= 0;
+             j = (j + 1) & t->size_mask) {
+            if (t->slots[j].hash == h && key_eq(&t->keys[j], &mk)) {
+                break;
+            }
+        }
+        if (t->slots[j].rule < 0 || rule < t->slots[j].rule) {
+            t->slots[j].rule = rule;
+            t->slots[j].hash = h;
+            t->keys[j] = mk;
+        }
+        if (rule < t->best) {
+            t->best = rule;
+        }
+    }
+}
+
+static int subtable_cmp(const void *a, const void *b)
+{
+    const FwSubtable *x = a, *y = b;
+
+    return x->best < y->best ? -1 : x->best > y->best;
+}
+
+static int rule_order_cmp(const void *a, const void *b)
+{
+    const FwRule *x = a, *y = b;
+
+    if (x->priority != y->priority) {
+        return x->priority < y->priority ? -1 : 1;
+    }
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int id_index_cmp(const void *a, const void *b)
+{
+    const FwIdIndex *x = a, *y = b;
+
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static void rule_free_copy(FwRule *r)
+{
+    g_free((void *)r->src.prefixes);
+    g_free((void *)r->src.set);
+    g_free((void *)r->dst.prefixes);
+    g_free((void *)r->dst.set);
+    g_free((void *)r->sports);
+    g_free((void *)r->dports);
+}
+
+static void rule_copy(FwRule *dst, const FwRule *src)
+{
+    *dst = *src;
+    dst->src.prefixes = g_memdup2(src->src.prefixes,
+                                  src->src.n_prefixes * sizeof(FwPrefix));
+    dst->src.set = g_strdup(src->src.set);
+    dst->dst.prefixes = g_memdup2(src->dst.prefixes,
+                                  src->dst.n_prefixes * sizeof(FwPrefix));
+    dst->dst.set = g_strdup(src->dst.set);
+    dst->sports = g_memdup2(src->sports, src->n_sports * sizeof(FwPortRange));
+    dst->dports = g_memdup2(src->dports, src->n_dports * sizeof(FwPortRange));
+}
+
+void fw_ruleset_free(FwRuleset *rs)
+{
+    if (!rs) {
+        return;
+    }
+    for (size_t i = 0; i < rs->n_rules; i++) {
+        rule_free_copy(&rs->rules[i]);
+        g_free(rs->res[i].src);
+        g_free(rs->res[i].dst);
+    }
+    g_free(rs->rules);
+    g_free(rs->res);
+    g_free(rs->by_id);
+    for (size_t i = 0; i < rs->n_sets; i++) {
+        g_free(rs->sets[i].name);
+        g_free(rs->sets[i].prefixes);
+    }
+    g_free(rs->sets);
+    for (size_t i = 0; i < rs->n_subtables; i++) {
+        g_free(rs->subtables[i].slots);
+        g_free(rs->subtables[i].keys);
+    }
+    g_free(rs->subtables);
+    g_free(rs);
+}
+
+static bool check_prefixes(const FwPrefix *p, size_t n, const char *what,
+                           uint32_t id, uint8_t family, char **err)
+{
+    for (size_t i = 0; i < n; i++) {
+        if ((p[i].family != 4 && p[i].family != 6) ||
+            p[i].len > (p[i].family == 4 ? 32 : 128)) {
+            *err = g_strdup_printf("rule %" PRIu32 ": invalid %s prefix",
+                                   id, what);
+            return false;
+        }
+        if (family && p[i].family != family) {
+            *err = g_strdup_printf("rule %" PRIu32 ": %s prefix is not "
+                                   "IPv%d as the rule family", id, what,
+                                   family);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool check_rule(const FwRule *r, char **err)
+{
+    bool ports = r->n_sports || r->n_dports;
+    bool icmp = r->has_icmp_type || r->has_icmp_code;
+
+    if (r->id == FW_RULE_ID_DEFAULT) {
+        *err = g_strdup_printf("rule id %" PRIu32 " is reserved", r->id);
+        return false;
+    }
+    if ((unsigned)r->action >= FW_ACTION__MAX) {
+        *err = g_strdup_printf("rule %" PRIu32 ": invalid action", r->id);
+        return false;
+    }
+    if (r->dir_mask & ~FW_DIR_MASK_BOTH) {
+        *err = g_strdup_printf("rule %" PRIu32 ": invalid direction", r->id);
+        return false;
+    }
+    if (r->family != 0 && r->family != 4 && r->family != 6) {
+        *err = g_strdup_printf("rule %" PRIu32 ": invalid family", r->id);
+        return false;
+    }
+    if (r->ct_states & ~FW_CT_MASK_ALL) {
+        *err = g_strdup_printf("rule %" PRIu32 ": invalid state mask",
+                               r->id);
+        return false;
+    }
+    if (ports && icmp) {
+        *err = g_strdup_printf("rule %" PRIu32 ": ports and ICMP type/code "
+                               "are exclusive", r->id);
+        return false;
+    }
+    if (ports && r->has_proto && !proto_has_ports(r->proto)) {
+        *err = g_strdup_printf("rule %" PRIu32 ": ports need protocol tcp, "
+                               "udp, udplite or sctp", r->id);
+        return false;
+    }
+    if (icmp && r->has_proto && r->proto != IPPROTO_NUM_ICMP &&
+        r->proto != IPPROTO_NUM_ICMPV6) {
+        *err = g_strdup_printf("rule %" PRIu32 ": ICMP type/code need "
+                               "protocol icmp or icmpv6", r->id);
+        return false;
+    }
+    for (size_t i = 0; i < r->n_sports; i++) {
+        if (r->sports[i].lo > r->sports[i].hi) {
+            *err = g_strdup_printf("rule %" PRIu32 ": source port range "
+                                   "%u-%u is empty", r->id,
+                                   r->sports[i].lo, r->sports[i].hi);
+            return false;
+        }
+    }
+    for (size_t i = 0; i < r->n_dports; i++) {
+        if (r->dports[i].lo > r->dports[i].hi) {
+            *err = g_strdup_printf("rule %" PRIu32 ": destination port "
+                                   "range %u-%u is empty", r->id,
+                                   r->dports[i].lo, r->dports[i].hi);
+            return false;
+        }
+    }
+    return check_prefixes(r->src.prefixes, r->src.n_prefixes, "source",
+                          r->id, r->family, err) &&
+           check_prefixes(r->dst.prefixes, r->dst.n_prefixes, "destination",
+                          r->id, r->family, err);
+}
+
+static const FwSetCopy *find_set(const FwRuleset *rs, const char *name)
+{
+    for (size_t i = 0; i < rs->n_sets; i++) {
+        if (strcmp(rs->sets[i].name, name) == 0) {
+            return &rs->sets[i];
+        }
+    }
+    return NULL;
+}
+
+static bool resolve_addr(const FwRuleset *rs, const FwAddrMatch *m,
+                         uint32_t id, bool *any, FwPrefix **out,
+                         size_t *n_out, char **err)
+{
+    const FwSetCopy *set = NULL;
+    size_t n;
+
+    if (m->set) {
+        set = find_set(rs, m->set);
+        if (!set) {
+            *err = g_strdup_printf("rule %" PRIu32 ": unknown address set "
+                                   "'%s'", id, m->set);
+            return false;
+        }
+    }
+    *any = !m->set && m->n_prefixes == 0;
+    n = m->n_prefixes + (set ? set->n_prefixes : 0);
+    *out = g_new(FwPrefix, MAX(n, 1));
+    *n_out = n;
+    if (m->n_prefixes) {
+        memcpy(*out, m->prefixes, m->n_prefixes * sizeof(FwPrefix));
+    }
+    if (set && set->n_prefixes) {
+        memcpy(*out + m->n_prefixes, set->prefixes,
+               set->n_prefixes * sizeof(FwPrefix));
+    }
+    for (size_t i = 0; i < n; i++) {
+        prefix_normalize(&(*out)[i]);
+    }
+    return true;
+}
+
+FwRuleset *fw_ruleset_compile(const FwPolicy *policy, char **errmsg)
+{
+    g_autoptr(FwRuleset) rs = g_new0(FwRuleset, 1);
+    g_autoptr(GHashTable) builders = NULL;
+    GHashTableIter it;
+    gpointer value;
+    char *err = NULL;
+    size_t total = 0, i;
+
+    for (int d = 0; d < FW_DIR__MAX; d++) {
+        if ((unsigned)policy->default_action[d] >= FW_ACTION__MAX) {
+            err = g_strdup("invalid default action");
+            goto fail;
+        }
+        rs->def_action[d] = policy->default_action[d];
+        rs->def_log[d] = policy->default_log[d];
+    }
+
+    /* Sets */
+    rs->sets = g_new0(FwSetCopy, MAX(policy->n_sets, 1));
+    for (i = 0; i < policy->n_sets; i++) {
+        const FwAddrSet *s = &policy->sets[i];
+
+        if (!s->name || find_set(rs, s->name)) {
+            err = g_strdup_printf("address set '%s' %s",
+                                  s->name ? s->name : "(null)",
+                                  s->name ? "given twice" : "has no name");
+            goto fail;
+        }
+        if (!check_prefixes(s->prefixes, s->n_prefixes, "set", 0, 0, &err)) {
+            g_free(err);
+            err = g_strdup_printf("address set '%s': invalid prefix",
+                                  s->name);
+            goto fail;
+        }
+        rs->sets[i].name = g_strdup(s->name);
+        rs->sets[i].prefixes = g_memdup2(s->prefixes,
+                                         s->n_prefixes * sizeof(FwPrefix));
+        rs->sets[i].n_prefixes = s->n_prefixes;
+        rs->n_sets++;
+    }
+
+    /* Rules, in evaluation order */
+    rs->rules = g_new0(FwRule, MAX(policy->n_rules, 1));
+    rs->res = g_new0(FwResolved, MAX(policy->n_rules, 1));
+    rs->by_id = g_new0(FwIdIndex, MAX(policy->n_rules, 1));
+    for (i = 0; i < policy->n_rules; i++) {
+        if (!check_rule(&policy->rules[i], &err)) {
+            goto fail;
+        }
+        rule_copy(&rs->rules[i], &policy->rules[i]);
+        rs->n_rules++;
+    }
+    qsort(rs->rules, rs->n_rules, sizeof(FwRule), rule_order_cmp);
+    for (i = 0; i < rs->n_rules; i++) {
+        rs->by_id[i].id = rs->rules[i].id;
+        rs->by_id[i].index = i;
+    }
+    qsort(rs->by_id, rs->n_rules, sizeof(FwIdIndex), id_index_cmp);
+    for (i = 1; i < rs->n_rules; i++) {
+        if (rs->by_id[i].id == rs->by_id[i - 1].id) {
+            err = g_strdup_printf("duplicate rule id %" PRIu32,
+                                  rs->by_id[i].id);
+            goto fail;
+        }
+    }
+
+    builders = g_hash_table_new_full(key_ghash, key_gequal, NULL,
+                                     builder_free);
+    for (i = 0; i < rs->n_rules; i++) {
+        const FwRule *r = &rs->rules[i];
+        FwResolved *res = &rs->res[i];
+
+        if (!resolve_addr(rs, &r->src, r->id, &res->src_any, &res->src,
+                          &res->n_src, &err) ||
+            !resolve_addr(rs, &r->dst, r->id, &res->dst_any, &res->dst,
+                          &res->n_dst, &err) ||
+            !expand_rule(builders, r, res, i, &total, &err)) {
+            goto fail;
+        }
+    }
+    rs->n_entries = total;
+
+    rs->n_subtables = g_hash_table_size(builders);
+    rs->subtables = g_new0(FwSubtable, MAX(rs->n_subtables, 1));
+    g_hash_table_iter_init(&it, builders);
+    i = 0;
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        subtable_build(&rs->subtables[i++], value);
+    }
+    qsort(rs->subtables, rs->n_subtables, sizeof(FwSubtable), subtable_cmp);
+    return g_steal_pointer(&rs);
+
+fail:
+    if (errmsg) {
+        *errmsg = err;
+    } else {
+        g_free(err);
+    }
+    return NULL;
+}
+
+FwRuleset *fw_ruleset_update_sets(const FwRuleset *old,
+                                  const FwAddrSet *sets, size_t n_sets,
+                                  char **errmsg)
+{
+    g_autofree FwAddrSet *all = g_new0(FwAddrSet, old->n_sets + n_sets + 1);
+    FwPolicy pol;
+    size_t n = 0;
+
+    for (size_t i = 0; i < old->n_sets; i++) {
+        bool replaced = false;
+
+        for (size_t j = 0; j < n_sets; j++) {
+            if (sets[j].name && !strcmp(sets[j].name, old->sets[i].name)) {
+                replaced = true;
+            }
+        }
+        if (!replaced) {
+            all[n].name = old->sets[i].name;
+            all[n].prefixes = old->sets[i].prefixes;
+            all[n].n_prefixes = old->sets[i].n_prefixes;
+            n++;
+        }
+    }
+    for (size_t j = 0; j < n_sets; j++) {
+        all[n++] = sets[j];
+    }
+    memset(&pol, 0, sizeof(pol));
+    pol.rules = old->rules;
+    pol.n_rules = old->n_rules;
+    pol.sets = all;
+    pol.n_sets = n;
+    for (int d = 0; d < FW_DIR__MAX; d++) {
+        pol.default_action[d] = old->def_action[d];
+        pol.default_log[d] = old->def_log[d];
+    }
+    return fw_ruleset_compile(&pol, errmsg);
+}
+
+size_t fw_ruleset_n_rules(const FwRuleset *rs)
+{
+    return rs->n_rules;
+}
+
+int fw_ruleset_index_of(const FwRuleset *rs, uint32_t id)
+{
+    FwIdIndex key = { .id = id };
+    const FwIdIndex *f = bsearch(&key, rs->by_id, rs->n_rules,
+                                 sizeof(FwIdIndex), id_index_cmp);
+
+    return f ? f->index : -1;
+}
+
+const FwRule *fw_ruleset_rule(const FwRuleset *rs, int index)
+{
+    if (index < 0 || (size_t)index >= rs->n_rules) {
+        return NULL;
+    }
+    return &rs->rules[index];
+}
+
+FwAction fw_ruleset_default_action(const FwRuleset *rs, FwDirection dir)
+{
+    return rs->def_action[dir];
+}
+
+bool fw_ruleset_default_log(const FwRuleset *rs, FwDirection dir)
+{
+    return rs->def_log[dir];
+}
+
+size_t fw_ruleset_n_subtables(const FwRuleset *rs)
+{
+    return rs->n_subtables;
+}
+
+size_t fw_ruleset_n_entries(const FwRuleset *rs)
+{
+    return rs->n_entries;
+}
+
+void fw_counters_carry(const FwRuleset *old_rs, const FwRuleCounters *old_c,
+                       const FwRuleset *new_rs, FwRuleCounters *new_c)
+{
+    for (size_t i = 0; i < new_rs->n_rules; i++) {
+        int o = old_rs ? fw_ruleset_index_of(old_rs, new_rs->rules[i].id)
+                       : -1;
+
+        if (o >= 0 && old_c) {
+            new_c[i] = old_c[o];
+        } else {
+            new_c[i].packets = 0;
+            new_c[i].bytes = 0;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Connection tracking                                                 */
+/* ------------------------------------------------------------------ */
+
+const FwCtTimeouts fw_ct_default_timeouts = {
+    .tcp_syn_sent = 120,
+    .tcp_syn_recv = 60,
+    .tcp_established = 432000,
+    .tcp_fin_wait = 120,
+    .tcp_last_ack = 30,
+    .tcp_time_wait = 120,
+    .tcp_close = 10,
+    .udp = 30,
+    .udp_stream = 180,
+    .icmp = 30,
+    .generic = 600,
+};
+
+/* Timeout classes; the TCP ones double as TCP states */
+enum {
+    CLS_TCP_SYN_SENT,
+    CLS_TCP_SYN_RECV,
+    CLS_TCP_ESTABLISHED,
+    CLS_TCP_FIN_WAIT,
+    CLS_TCP_LAST_ACK,
+    CLS_TCP_TIME_WAIT,
+    CLS_TCP_CLOSE,
+    CLS_UDP,
+    CLS_UDP_STREAM,
+    CLS_ICMP,
+    CLS_GENERIC,
+    CLS__MAX,
+};
+
+static const char *const cls_names[CLS__MAX] = {
+    "syn-sent", "syn-recv", "established", "fin-wait", "last-ack",
+    "time-wait", "close", "udp", "udp-stream", "icmp", "generic",
+};
+
+enum { KIND_TCP, KIND_UDP, KIND_ICMP, KIND_GENERIC };
+
+#define CTF_SEEN_REPLY  0x01
+#define CTF_FIN_ORIG    0x02
+#define CTF_FIN_REPLY   0x04
+
+#define CT_WORDS 5
+
+/*
+ * bytes: 0-15 src, 16-31 dst, 32-33 sport, 34-35 dport, 36 proto,
+ * 37 family, 38 dir
+ */
+typedef struct FwCtKey {
+    uint64_t w[CT_WORDS];
+} FwCtKey;
+
+typedef struct FwCtNode {
+    FwCtKey key;
+    struct FwCtNode *next;
+    uint32_t hash;
+    uint8_t is_reply;
+} FwCtNode;
+
+/*
+ * Three cache lines: each hash node shares a line with a rarely used
+ * list pointer, the third line holds what every packet updates.
+ */
+typedef struct QEMU_ALIGNED(64) FwCtEntry {
+    FwCtNode orig;
+    struct FwCtEntry *prev;     /* timeout class list */
+    FwCtNode reply;
+    struct FwCtEntry *next;     /* also the free list */
+    int64_t expires;
+    int64_t queued;             /* expiry when put on its list */
+    uint64_t packets[2];
+    uint64_t bytes[2];
+    uint32_t rule_id;
+    uint8_t cls;
+    uint8_t kind;
+    uint8_t flags;
+} FwCtEntry;
+
+#define CT_SLAB_ENTRIES 256
+
+typedef struct FwCtList {
+    FwCtEntry *head;
+    FwCtEntry *tail;
+} FwCtList;
+
+struct FwConntrack {
+    size_t max_entries;
+    size_t count;
+    size_t allocated;
+    FwCtEntry *free_list;
+    GPtrArray *slabs;
+    uint32_t bucket_mask;
+    FwCtNode **buckets;
+    uint64_t seed;
+    int64_t timeout_ns[CLS__MAX];
+    int64_t requeue_ns[CLS__MAX];
+    FwCtList lists[CLS__MAX];
+    unsigned gc_next;
+};
+
+#define NS_PER_SEC 1000000000LL
+
+FwConntrack *fw_conntrack_new(size_t max_entries,
+                              const FwCtTimeouts *to)
+{
+    FwConntrack *ct = g_new0(FwConntrack, 1);
+    size_t nb = 16;
+
+    if (!to) {
+        to = &fw_ct_default_timeouts;
+    }
+    ct->max_entries = MAX(max_entries, 1);
+    while (nb < ct->max_entries && nb < (1u << 22)) {
+        nb *= 2;
+    }
+    ct->bucket_mask = nb - 1;
+    ct->buckets = g_new0(FwCtNode *, nb);
+    ct->seed = ((uint64_t)g_random_int() << 32) | g_random_int();
+    ct->timeout_ns[CLS_TCP_SYN_SENT] = to->tcp_syn_sent * NS_PER_SEC;
+    ct->timeout_ns[CLS_TCP_SYN_RECV] = to->tcp_syn_recv * NS_PER_SEC;
+    ct->timeout_ns[CLS_TCP_ESTABLISHED] = to->tcp_established * NS_PER_SEC;
+    ct->timeout_ns[CLS_TCP_FIN_WAIT] = to->tcp_fin_wait * NS_PER_SEC;
+    ct->timeout_ns[CLS_TCP_LAST_ACK] = to->tcp_last_ack * NS_PER_SEC;
+    ct->timeout_ns[CLS_TCP_TIME_WAIT] = to->tcp_time_wait * NS_PER_SEC;
+    ct->timeout_ns[CLS_TCP_CLOSE] = to->tcp_close * NS_PER_SEC;
+    ct->timeout_ns[CLS_UDP] = to->udp * NS_PER_SEC;
+    ct->timeout_ns[CLS_UDP_STREAM] = to->udp_stream * NS_PER_SEC;
+    ct->timeout_ns[CLS_ICMP] = to->icmp * NS_PER_SEC;
+    ct->timeout_ns[CLS_GENERIC] = to->generic * NS_PER_SEC;
+    for (int c = 0; c < CLS__MAX; c++) {
+        ct->requeue_ns[c] = MIN(NS_PER_SEC, ct->timeout_ns[c] / 8);
+    }
+    ct->slabs = g_ptr_array_new_with_free_func(g_free);
+    return ct;
+}
+
+void fw_conntrack_free(FwConntrack *ct)
+{
+    if (!ct) {
+        return;
+    }
+    fw_conntrack_flush(ct);
+    g_ptr_array_free(ct->slabs, true);
+    g_free(ct->buckets);
+    g_free(ct);
+}
+
+size_t fw_conntrack_count(const FwConntrack *ct)
+{
+    return ct->count;
+}
+
+size_t fw_conntrack_max(const FwConntrack *ct)
+{
+    return ct->max_entries;
+}
+
+static inline uint32_t ct_hash(const FwConntrack *ct, const FwCtKey *k)
+{
+    uint64_t h = ct->seed;
+
+    for (int i = 0; i < CT_WORDS; i++) {
+        h = (h ^ k->w[i]) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    h = (h ^ (h >> 29)) * 0xc4ceb9fe1a85ec53ull;
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+static inline bool ct_key_eq(const FwCtKey *a, const FwCtKey *b)
+{
+    uint64_t d = 0;
+
+    for (int i = 0; i < CT_WORDS; i++) {
+        d |= a->w[i] ^ b->w[i];
+    }
+    return d == 0;
+}
+
+static void ct_key_make(FwCtKey *k, const FwAddr *src, const FwAddr *dst,
+                        uint16_t sport, uint16_t dport, uint8_t proto,
+                        FwDirection dir)
+{
+    uint8_t *b = (uint8_t *)k->w;
+
+    memset(k, 0, sizeof(*k));
+    memcpy(b, src->a, 16);
+    memcpy(b + 16, dst->a, 16);
+    memcpy(b + 32, &sport, 2);
+    memcpy(b + 34, &dport, 2);
+    b[36] = proto;
+    b[37] = src->family;
+    b[38] = dir;
+}
+
+static void ct_key_reverse(FwCtKey *r, const FwCtKey *k)
+{
+    const uint8_t *s = (const uint8_t *)k->w;
+    uint8_t *d = (uint8_t *)r->w;
+
+    memset(r, 0, sizeof(*r));
+    memcpy(d, s + 16, 16);
+    memcpy(d + 16, s, 16);
+    memcpy(d + 32, s + 34, 2);
+    memcpy(d + 34, s + 32, 2);
+    d[36] = s[36];
+    d[37] = s[37];
+    d[38] = !s[38];
+}
+
+/*
+ * Key of a trackable packet; false if the packet is not tracked.
+ * ICMP echo request: sport = id, dport = 0; echo reply: the reverse.
+ */
+static bool ct_packet_key(const FwPacket *pkt, FwDirection dir, FwCtKey *k,
+                          uint8_t *kind)
+{
+    int fam = packet_family(pkt);
+    uint16_t sport = 0, dport = 0;
+
+    if (!fam || (pkt->frag & FW_FRAG_LATER)) {
+        return false;
+    }
+    if (pkt->l4 == FW_L4_PORTS) {
+        *kind = pkt->proto == IPPROTO_NUM_TCP ? KIND_TCP : KIND_UDP;
+        sport = pkt->sport;
+        dport = pkt->dport;
+    } else if (pkt->l4 == FW_L4_ICMP) {
+        if (icmp_is_echo_request(fam, pkt->icmp_type)) {
+            sport = pkt->icmp_id;
+        } else if (icmp_is_echo_reply(fam, pkt->icmp_type)) {
+            dport = pkt->icmp_id;
+        } else {
+            return false;
+        }
+        *kind = KIND_ICMP;
+    } else {
+        *kind = KIND_GENERIC;
+    }
+    ct_key_make(k, &pkt->src, &pkt->dst, sport, dport, pkt->proto, dir);
+    return true;
+}
+
+static void ct_list_remove(FwConntrack *ct, FwCtEntry *e)
+{
+    FwCtList *l = &ct->lists[e->cls];
+
+    if (e->prev) {
+        e->prev->next = e->next;
+    } else {
+        l->head = e->next;
+    }
+    if (e->next) {
+        e->next->prev = e->prev;
+    } else {
+        l->tail = e->prev;
+    }
+    e->prev = e->next = NULL;
+}
+
+static void ct_list_append(FwConntrack *ct, FwCtEntry *e)
+{
+    FwCtList *l = &ct->lists[e->cls];
+
+    e->next = NULL;
+    e->prev = l->tail;
+    if (l->tail) {
+        l->tail->next = e;
+    } else {
+        l->head = e;
+    }
+    l->tail = e;
+}
+
+/*
+ * Set the timeout class and restart the timer.  Each list is ordered by
+ * 'queued', and expires lies in [queued, queued + requeue_ns]: an entry
+ * only moves to the tail when its expiry got requeue_ns ahead of its
+ * position, so a busy flow rarely touches other entries' cache lines.
+ * Expiring from the head is therefore late by at most requeue_ns (1 s).
+ */
+static void ct_touch(FwConntrack *ct, FwCtEntry *e, int cls, int64_t now)
+{
+    int64_t exp = now + ct->timeout_ns[cls];
+
+    if (e->cls != cls || exp - e->queued > ct->requeue_ns[cls]) {
+        ct_list_remove(ct, e);
+        e->cls = cls;
+        ct_list_append(ct, e);
+        e->queued = exp;
+    }
+    e->expires = exp;
+}
+
+static FwCtEntry *ct_alloc(FwConntrack *ct)
+{
+    FwCtEntry *e;
+
+    if (!ct->free_list) {
+        size_t n = MIN(CT_SLAB_ENTRIES,
+                       MAX(ct->max_entries - MIN(ct->allocated,
+                                                 ct->max_entries), 1));
+        uint8_t *mem = g_malloc(n * sizeof(FwCtEntry) + 63);
+        FwCtEntry *slab = (FwCtEntry *)(((uintptr_t)mem + 63) &
+                                        ~(uintptr_t)63);
+
+        g_ptr_array_add(ct->slabs, mem);
+        for (size_t i = 0; i < n; i++) {
+            slab[i].next = ct->free_list;
+            ct->free_list = &slab[i];
+        }
+        ct->allocated += n;
+    }
+    e = ct->free_list;
+    ct->free_list = e->next;
+    memset(e, 0, sizeof(*e));
+    return e;
+}
+
+static void ct_hash_remove(FwConntrack *ct, FwCtNode *n)
+{
+    FwCtNode **pp = &ct->buckets[n->hash & ct->bucket_mask];
+
+    while (*pp && *pp != n) {
+        pp = &(*pp)->next;
+    }
+    if (*pp) {
+        *pp = n->next;
+    }
+}
+
+static void ct_delete(FwConntrack *ct, FwCtEntry *e)
+{
+    ct_hash_remove(ct, &e->orig);
+    ct_hash_remove(ct, &e->reply);
+    ct_list_remove(ct, e);
+    ct->count--;
+    e->next = ct->free_list;
+    ct->free_list = e;
+}
+
+static FwCtEntry *ct_find(FwConntrack *ct, const FwCtKey *k, int64_t now,
+                          bool *is_reply)
+{
+    uint32_t h = ct_hash(ct, k);
+    FwCtNode *n;
+
+    for (n = ct->buckets[h & ct->bucket_mask]; n; n = n->next) {
+        if (n->hash == h && ct_key_eq(&n->key, k)) {
+            FwCtEntry *e = n->is_reply ? container_of(n, FwCtEntry, reply) :
+                                         container_of(n, FwCtEntry, orig);
+
+            if (e->expires <= now) {
+                ct_delete(ct, e);
+                return NULL;
+            }
+            *is_reply = n->is_reply;
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static size_t ct_expire_list(FwConntrack *ct, int cls, int64_t now,
+                             size_t budget)
+{
+    size_t n = 0;
+
+    while (n < budget && ct->lists[cls].head &&
+           ct->lists[cls].head->expires <= now) {
+        ct_delete(ct, ct->lists[cls].head);
+        n++;
+    }
+    return n;
+}
+
+size_t fw_conntrack_expire(FwConntrack *ct, int64_t now, size_t budget)
+{
+    size_t n = 0;
+
+    for (int c = 0; c < CLS__MAX && n < budget; c++) {
+        n += ct_expire_list(ct, c, now, budget - n);
+    }
+    return n;
+}
+
+/* Bounded incremental expiry: one class, two entries per call */
+static inline void ct_gc_step(FwConntrack *ct, int64_t now)
+{
+    unsigned c = ct->gc_next;
+
+    ct->gc_next = c + 1 == CLS__MAX ? 0 : c + 1;
+    if (ct->lists[c].head && ct->lists[c].head->expires <= now) {
+        ct_expire_list(ct, c, now, 2);
+    }
+}
+
+void fw_conntrack_flush(FwConntrack *ct)
+{
+    for (int c = 0; c < CLS__MAX; c++) {
+        while (ct->lists[c].head) {
+            ct_delete(ct, ct->lists[c].head);
+        }
+    }
+}
+
+size_t fw_conntrack_flush_rule(FwConntrack *ct, uint32_t rule_id)
+{
+    size_t n = 0;
+
+    for (int c = 0; c < CLS__MAX; c++) {
+        FwCtEntry *e = ct->lists[c].head, *next;
+
+        for (; e; e = next) {
+            next = e->next;
+            if (e->rule_id == rule_id) {
+                ct_delete(ct, e);
+                n++;
+            }
+        }
+    }
+    return n;
+}
+
+/* Linux' tcp_valid_flags, ignoring PSH, ECE and CWR */
+static bool tcp_flags_valid(uint8_t f)
+{
+    f &= FW_TCP_FIN | FW_TCP_SYN | FW_TCP_RST | FW_TCP_ACK | FW_TCP_URG;
+    switch (f) {
+    case FW_TCP_SYN:
+    case FW_TCP_SYN | FW_TCP_URG:
+    case FW_TCP_SYN | FW_TCP_ACK:
+    case FW_TCP_RST:
+    case FW_TCP_RST | FW_TCP_ACK:
+    case FW_TCP_FIN | FW_TCP_ACK:
+    case FW_TCP_FIN | FW_TCP_ACK | FW_TCP_URG:
+    case FW_TCP_ACK:
+    case FW_TCP_ACK | FW_TCP_URG:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static FwCtState tcp_track(FwConntrack *ct, FwCtEntry *e, bool is_reply,
+                           uint8_t flags, int64_t now)
+{
+    uint8_t f = flags & (FW_TCP_SYN | FW_TCP_ACK | FW_TCP_FIN | FW_TCP_RST);
+
+    if (f & FW_TCP_RST) {
+        if (e->cls != CLS_TCP_CLOSE) {
+            ct_touch(ct, e, CLS_TCP_CLOSE, now);
+        }
+        return FW_CT_ESTABLISHED;
+    }
+    switch (e->cls) {
+    case CLS_TCP_SYN_SENT:
+        if (!is_reply && f == FW_TCP_SYN) {
+            ct_touch(ct, e, CLS_TCP_SYN_SENT, now);
+            return FW_CT_NEW;
+        }
+        if (is_reply && (f == (FW_TCP_SYN | FW_TCP_ACK) || f == FW_TCP_SYN)) {
+            e->flags |= CTF_SEEN_REPLY;
+            ct_touch(ct, e, CLS_TCP_SYN_RECV, now);
+            return FW_CT_ESTABLISHED;
+        }
+        return FW_CT_INVALID;
+    case CLS_TCP_SYN_RECV:
+        if (f & FW_TCP_SYN) {
+            /* retransmitted SYN or SYN-ACK */
+            ct_touch(ct, e, CLS_TCP_SYN_RECV, now);
+            return FW_CT_ESTABLISHED;
+        }
+        if (f & FW_TCP_FIN) {
+            e->flags |= is_reply ? CTF_FIN_REPLY : CTF_FIN_ORIG;
+            ct_touch(ct, e, CLS_TCP_FIN_WAIT, now);
+            return FW_CT_ESTABLISHED;
+        }
+        ct_touch(ct, e, is_reply ? CLS_TCP_SYN_RECV : CLS_TCP_ESTABLISHED,
+                 now);
+        return FW_CT_ESTABLISHED;
+    case CLS_TCP_ESTABLISHED:
+    case CLS_TCP_FIN_WAIT:
+    case CLS_TCP_LAST_ACK:
+        if (f & FW_TCP_SYN) {
+            return FW_CT_INVALID;
+        }
+        if (f & FW_TCP_FIN) {
+            e->flags |= is_reply ? CTF_FIN_REPLY : CTF_FIN_ORIG;
+            if ((e->flags & (CTF_FIN_ORIG | CTF_FIN_REPLY)) ==
+                (CTF_FIN_ORIG | CTF_FIN_REPLY)) {
+                ct_touch(ct, e, CLS_TCP_LAST_ACK, now);
+            } else {
+                ct_touch(ct, e, CLS_TCP_FIN_WAIT, now);
+            }
+        } else if (e->cls == CLS_TCP_LAST_ACK) {
+            ct_touch(ct, e, CLS_TCP_TIME_WAIT, now);
+        } else {
+            ct_touch(ct, e, e->cls, now);
+        }
+        return FW_CT_ESTABLISHED;
+    default:
+        /* TIME_WAIT, CLOSE: the timer is not restarted */
+        if (f & FW_TCP_SYN) {
+            return FW_CT_INVALID;
+        }
+        return FW_CT_ESTABLISHED;
+    }
+}
+
+FwCtState fw_conntrack_lookup(FwConntrack *ct, const FwPacket *pkt,
+                              FwDirection dir, int64_t now)
+{
+    FwCtKey k;
+    FwCtEntry *e;
+    uint8_t kind = KIND_GENERIC;
+    bool is_reply = false;
+    int fam = packet_family(pkt);
+
+    ct_gc_step(ct, now);
+    if (!fam || (pkt->frag & FW_FRAG_LATER)) {
+        return FW_CT_NEW;
+    }
+    if (pkt->l4 == FW_L4_ICMP && pkt->icmp_error) {
+        const FwEmbedded *m = &pkt->emb;
+        uint16_t sport = 0, dport = 0;
+
+        if (m->l4 == FW_L4_PORTS) {
+            sport = m->sport;
+            dport = m->dport;
+        } else if (m->l4 == FW_L4_ICMP) {
+            if (icmp_is_echo_request(fam, m->icmp_type)) {
+                sport = m->icmp_id;
+            } else if (icmp_is_echo_reply(fam, m->icmp_type)) {
+                dport = m->icmp_id;
+            } else {
+                return FW_CT_INVALID;
+            }
+        }
+        /* The quoted packet travelled in the other direction */
+        ct_key_make(&k, &m->src, &m->dst, sport, dport, m->proto, !dir);
+        return ct_find(ct, &k, now, &is_reply) ? FW_CT_RELATED :
+                                                 FW_CT_INVALID;
+    }
+    if (!ct_packet_key(pkt, dir, &k, &kind)) {
+        return FW_CT_NEW;
+    }
+    if (kind == KIND_TCP && !tcp_flags_valid(pkt->tcp_flags)) {
+        return FW_CT_INVALID;
+    }
+    e = ct_find(ct, &k, now, &is_reply);
+    if (!e) {
+        if (kind == KIND_TCP) {
+            uint8_t f = pkt->tcp_flags & (FW_TCP_SYN | FW_TCP_ACK |
+                                          FW_TCP_FIN | FW_TCP_RST);
+            return f == FW_TCP_SYN ? FW_CT_NEW : FW_CT_INVALID;
+        }
+        if (kind == KIND_ICMP && icmp_is_echo_reply(fam, pkt->icmp_type)) {
+            return FW_CT_INVALID;
+        }
+        return FW_CT_NEW;
+    }
+    if (kind == KIND_TCP && e->cls >= CLS_TCP_TIME_WAIT && !is_reply &&
+        (pkt->tcp_flags & (FW_TCP_SYN | FW_TCP_ACK | FW_TCP_FIN |
+                           FW_TCP_RST)) == FW_TCP_SYN) {
+        /* Port reuse after the connection closed: start over */
+        ct_delete(ct, e);
+        return FW_CT_NEW;
+    }
+    e->packets[is_reply]++;
+    e->bytes[is_reply] += pkt->frame_len;
+    if (kind == KIND_TCP) {
+        return tcp_track(ct, e, is_reply, pkt->tcp_flags, now);
+    }
+    if (is_reply) {
+        e->flags |= CTF_SEEN_REPLY;
+        ct_touch(ct, e, e->cls, now);
+        return FW_CT_ESTABLISHED;
+    }
+    if (!(e->flags & CTF_SEEN_REPLY)) {
+        ct_touch(ct, e, e->cls, now);
+        return FW_CT_NEW;
+    }
+    ct_touch(ct, e, e->cls == CLS_UDP ? CLS_UDP_STREAM : e->cls, now);
+    return FW_CT_ESTABLISHED;
+}
+
+bool fw_conntrack_commit(FwConntrack *ct, const FwPacket *pkt,
+                         FwDirection dir, uint32_t rule_id, int64_t now)
+{
+    FwCtKey k;
+    FwCtEntry *e;
+    uint8_t kind = KIND_GENERIC;
+    bool is_reply;
+    int cls;
+
+    ct_gc_step(ct, now);
+    if (pkt->icmp_error || !ct_packet_key(pkt, dir, &k, &kind)) {
+        return true;
+    }
+    switch (kind) {
+    case KIND_TCP:
+        if ((pkt->tcp_flags & (FW_TCP_SYN | FW_TCP_ACK | FW_TCP_FIN |
+                               FW_TCP_RST)) != FW_TCP_SYN) {
+            return true;
+        }
+        cls = CLS_TCP_SYN_SENT;
+        break;
+    case KIND_UDP:
+        cls = CLS_UDP;
+        break;
+    case KIND_ICMP:
+        if (!icmp_is_echo_request(packet_family(pkt), pkt->icmp_type)) {
+            return true;
+        }
+        cls = CLS_ICMP;
+        break;
+    default:
+        cls = CLS_GENERIC;
+        break;
+    }
+    if (ct_find(ct, &k, now, &is_reply)) {
+        return true;
+    }
+    if (ct->count >= ct->max_entries) {
+        fw_conntrack_expire(ct, now, 64);
+        if (ct->count >= ct->max_entries) {
+            return false;
+        }
+    }
+    e = ct_alloc(ct);
+    e->orig.key = k;
+    ct_key_reverse(&e->reply.key, &k);
+    e->reply.is_reply = 1;
+    for (int i = 0; i < 2; i++) {
+        FwCtNode *n = i ? &e->reply : &e->orig;
+        FwCtNode **b;
+
+        n->hash = ct_hash(ct, &n->key);
+        b = &ct->buckets[n->hash & ct->bucket_mask];
+        n->next = *b;
+        *b = n;
+    }
+    e->kind = kind;
+    e->rule_id = rule_id;
+    e->packets[0] = 1;
+    e->bytes[0] = pkt->frame_len;
+    e->cls = cls;
+    ct_list_append(ct, e);
+    e->expires = e->queued = now + ct->timeout_ns[cls];
+    ct->count++;
+    return true;
+}
+
+size_t fw_conntrack_foreach(FwConntrack *ct, int64_t now,
+                            bool (*cb)(const FwCtInfo *info, void *opaque),
+                            void *opaque)
+{
+    size_t calls = 0;
+
+    for (int c = 0; c < CLS__MAX; c++) {
+        for (FwCtEntry *e = ct->lists[c].head; e; e = e->next) {
+            const uint8_t *b = (const uint8_t *)e->orig.key.w;
+            FwCtInfo info;
+
+            if (e->expires <= now) {
+                continue;
+            }
+            memset(&info, 0, sizeof(info));
+            info.orig_dir = b[38];
+            info.src.family = info.dst.family = b[37];
+            memcpy(info.src.a, b, 16);
+            memcpy(info.dst.a, b + 16, 16);
+            memcpy(&info.sport, b + 32, 2);
+            memcpy(&info.dport, b + 34, 2);
+            info.proto = b[36];
+            info.state = cls_names[e->cls];
+            info.seen_reply = e->flags & CTF_SEEN_REPLY;
+            info.expires_in_ns = e->expires - now;
+            info.rule_id = e->rule_id;
+            memcpy(info.packets, e->packets, sizeof(info.packets));
+            memcpy(info.bytes, e->bytes, sizeof(info.bytes));
+            calls++;
+            if (!cb(&info, opaque)) {
+                return calls;
+            }
+        }
+    }
+    return calls;
+}
+
+/* ------------------------------------------------------------------ */
+/* Anti-spoofing                                                       */
+/* ------------------------------------------------------------------ */
+
+struct FwAntispoof {
+    uint8_t mac[6];
+    FwPrefix *allowed;
+    size_t n_allowed;
+    FwAddr link_local;
+};
+
+FwAntispoof *fw_antispoof_new(const uint8_t mac[6],
+                              const FwPrefix *allowed, size_t n_allowed)
+{
+    FwAntispoof *as = g_new0(FwAntispoof, 1);
+
+    memcpy(as->mac, mac, 6);
+    as->allowed = g_new0(FwPrefix, MAX(n_allowed, 1));
+    for (size_t i = 0; i < n_allowed; i++) {
+        as->allowed[i] = allowed[i];
+        prefix_normalize(&as->allowed[i]);
+    }
+    as->n_allowed = n_allowed;
+    /* fe80::/64 + modified EUI-64: flip the U/L bit, insert ff:fe */
+    as->link_local.family = 6;
+    as->link_local.a[0] = 0xfe;
+    as->link_local.a[1] = 0x80;
+    as->link_local.a[8] = mac[0] ^ 0x02;
+    as->link_local.a[9] = mac[1];
+    as->link_local.a[10] = mac[2];
+    as->link_local.a[11] = 0xff;
+    as->link_local.a[12] = 0xfe;
+    as->link_local.a[13] = mac[3];
+    as->link_local.a[14] = mac[4];
+    as->link_local.a[15] = mac[5];
+    return as;
+}
+
+void fw_antispoof_free(FwAntispoof *as)
+{
+    if (as) {
+        g_free(as->allowed);
+        g_free(as);
+    }
+}
+
+static bool as_allowed(const FwAntispoof *as, const FwAddr *a)
+{
+    if (a->family == 6 && memcmp(a->a, as->link_local.a, 16) == 0) {
+        return true;
+    }
+    return prefix_list_match(as->allowed, as->n_allowed, a);
+}
+
+static bool addr_is_zero(const FwAddr *a)
+{
+    static const uint8_t zero[16];
+
+    return memcmp(a->a, zero, addr_len(a->family)) == 0;
+}
+
+FwSpoofReason fw_antispoof_check(const FwAntispoof *as, const FwPacket *pkt)
+{
+    if (memcmp(pkt->src_mac, as->mac, 6) != 0) {
+        return FW_SPOOF_MAC;
+    }
+    switch (pkt->l3) {
+    case FW_L3_ARP: {
+        FwAddr spa = { .family = 4 };
+
+        memcpy(spa.a, pkt->arp_spa, 4);
+        if (memcmp(pkt->arp_sha, as->mac, 6) != 0) {
+            return FW_SPOOF_ARP;
+        }
+        if (!addr_is_zero(&spa) && !as_allowed(as, &spa)) {
+            return FW_SPOOF_ARP;
+        }
+        return FW_SPOOF_NONE;
+    }
+    case FW_L3_IPV4:
+        if (pkt->proto == IPPROTO_NUM_UDP && pkt->l4 == FW_L4_PORTS &&
+            (pkt->sport == 67 || pkt->dhcp == FW_DHCP_REPLY)) {
+            return FW_SPOOF_DHCP_SERVER;
+        }
+        if (addr_is_zero(&pkt->src)) {
+            if (pkt->proto == IPPROTO_NUM_UDP && pkt->l4 == FW_L4_PORTS &&
+                pkt->sport == 68 && pkt->dport == 67 &&
+                pkt->dhcp == FW_DHCP_REQUEST) {
+                return FW_SPOOF_NONE;
+            }
+            return FW_SPOOF_IP;
+        }
+        return as_allowed(as, &pkt->src) ? FW_SPOOF_NONE : FW_SPOOF_IP;
+    case FW_L3_IPV6:
+        if (pkt->proto == IPPROTO_NUM_UDP && pkt->l4 == FW_L4_PORTS &&
+            pkt->sport == 547) {
+            return FW_SPOOF_DHCP_SERVER;
+        }
+        if (pkt->proto == IPPROTO_NUM_ICMPV6 && pkt->l4 == FW_L4_ICMP) {
+            if (pkt->icmp_type == 134 || pkt->icmp_type == 137) {
+                return FW_SPOOF_ROUTER_ADVERT;
+            }
+            if (pkt->has_nd_lladdr && memcmp(pkt->nd_lladdr, as->mac, 6)) {
+                return FW_SPOOF_MAC;
+            }
+        }
+        if (addr_is_zero(&pkt->src)) {
+            if (pkt->proto == IPPROTO_NUM_ICMPV6 && pkt->l4 == FW_L4_ICMP &&
+                (pkt->icmp_type == 133 || pkt->icmp_type == 135 ||
+                 pkt->icmp_type == 143)) {
+                return FW_SPOOF_NONE;
+            }
+            return FW_SPOOF_IP;
+        }
+        if (!as_allowed(as, &pkt->src)) {
+            return FW_SPOOF_IP;
+        }
+        if (pkt->l4 == FW_L4_ICMP && pkt->proto == IPPROTO_NUM_ICMPV6 &&
+            pkt->icmp_type == 136 && pkt->has_nd_target) {
+            FwAddr t = { .family = 6 };
+
+            memcpy(t.a, pkt->nd_target, 16);
+            if (!as_allowed(as, &t)) {
+                return FW_SPOOF_IP;
+            }
+        }
+        return FW_SPOOF_NONE;
+    default:
+        return FW_SPOOF_NONE;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Reject frames                                                       */
+/* ------------------------------------------------------------------ */
+
+static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i + 1 < n; i += 2) {
+        sum += (p[i] << 8) | p[i + 1];
+    }
+    if (i < n) {
+        sum += p[i] << 8;
+    }
+    return sum;
+}
+
+static uint16_t csum_fold(uint32_t sum)
+{
+    while (sum >> 16) {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    return (uint16_t)~sum;
+}
+
+/* Pseudo-header sum; @src/@dst are the IPv4 or IPv6 addresses */
+static uint32_t csum_pseudo(int fam, const uint8_t *src, const uint8_t *dst,
+                            uint8_t proto, uint32_t len)
+{
+    uint32_t sum = 0;
+    int alen = fam == 4 ? 4 : 16;
+
+    sum = csum_add(sum, src, alen);
+    sum = csum_add(sum, dst, alen);
+    sum += proto;
+    sum += len >> 16;
+    sum += len & 0xffff;
+    return sum;
+}
+
+static bool addr_is_multicast(const FwAddr *a)
+{
+    if (a->family == 4) {
+        return (a->a[0] & 0xf0) == 0xe0 ||
+               (a->a[0] == 255 && a->a[1] == 255 && a->a[2] == 255 &&
+                a->a[3] == 255);
+    }
+    return a->a[0] == 0xff;
+}
+
+size_t fw_build_reject(const FwPacket *pkt, const uint8_t *frame, size_t len,
+                       uint8_t *out, size_t out_size)
+{
+    int fam = packet_family(pkt);
+    size_t l2len, iphl, l4len, total;
+    uint8_t *ip, *l4;
+    uint32_t sum;
+    bool tcp;
+
+    if (!fam || (pkt->frag & FW_FRAG_LATER) || (pkt->dst_mac[0] & 1) ||
+        addr_is_multicast(&pkt->dst) || addr_is_multicast(&pkt->src) ||
+        addr_is_zero(&pkt->src)) {
+        return 0;
+    }
+    if (pkt->l3_off < pkt->l2_off + 14 || pkt->l3_off > len ||
+        pkt->l3_len > len - pkt->l3_off) {
+        return 0;
+    }
+    tcp = pkt->proto == IPPROTO_NUM_TCP && pkt->l4 == FW_L4_PORTS;
+    if (tcp && (pkt->tcp_flags & FW_TCP_RST)) {
+        return 0;
+    }
+    if (pkt->l4 == FW_L4_ICMP && pkt->icmp_error) {
+        return 0;
+    }
+    l2len = pkt->l3_off - pkt->l2_off;
+    iphl = fam == 4 ? 20 : 40;
+    if (tcp) {
+        l4len = 20;
+    } else {
+        size_t cap = fam == 4 ? 576 : 1280;
+        l4len = 8 + MIN(pkt->l3_len, cap - iphl - 8);
+    }
+    total = l2len + iphl + l4len;
+    if (total > out_size) {
+        return 0;
+    }
+    memset(out, 0, total);
+
+    /* Ethernet: swap addresses, keep VLAN tags and ethertype */
+    memcpy(out, pkt->src_mac, 6);
+    memcpy(out + 6, pkt->dst_mac, 6);
+    memcpy(out + 12, frame + pkt->l2_off + 12, l2len - 12);
+
+    ip = out + l2len;
+    l4 = ip + iphl;
+    if (fam == 4) {
+        ip[0] = 0x45;
+        wr16(ip + 2, iphl + l4len);
+        wr16(ip + 6, 0x4000);
+        ip[8] = 64;
+        ip[9] = tcp ? IPPROTO_NUM_TCP : IPPROTO_NUM_ICMP;
+        memcpy(ip + 12, pkt->dst.a, 4);
+        memcpy(ip + 16, pkt->src.a, 4);
+        wr16(ip + 10, csum_fold(csum_add(0, ip, 20)));
+    } else {
+        ip[0] = 0x60;
+        wr16(ip + 4, l4len);
+        ip[6] = tcp ? IPPROTO_NUM_TCP : IPPROTO_NUM_ICMPV6;
+        ip[7] = 64;
+        memcpy(ip + 8, pkt->dst.a, 16);
+        memcpy(ip + 24, pkt->src.a, 16);
+    }
+
+    if (tcp) {
+        wr16(l4, pkt->dport);
+        wr16(l4 + 2, pkt->sport);
+        if (pkt->tcp_flags & FW_TCP_ACK) {
+            wr32(l4 + 4, pkt->tcp_ack);
+            l4[13] = FW_TCP_RST;
+        } else {
+            uint32_t ack = pkt->tcp_seq + pkt->l4_payload_len +
+                           !!(pkt->tcp_flags & FW_TCP_SYN) +
+                           !!(pkt->tcp_flags & FW_TCP_FIN);
+            wr32(l4 + 8, ack);
+            l4[13] = FW_TCP_RST | FW_TCP_ACK;
+        }
+        l4[12] = 5 << 4;
+        sum = csum_pseudo(fam, ip + (fam == 4 ? 12 : 8),
+                          ip + (fam == 4 ? 16 : 24), IPPROTO_NUM_TCP, 20);
+        wr16(l4 + 16, csum_fold(csum_add(sum, l4, 20)));
+    } else {
+        if (fam == 4) {
+            l4[0] = 3;
+            l4[1] = 3;
+        } else {
+            l4[0] = 1;
+            l4[1] = pkt->proto == IPPROTO_NUM_UDP ? 4 : 1;
+        }
+        memcpy(l4 + 8, frame + pkt->l3_off, l4len - 8);
+        if (fam == 4) {
+            sum = 0;
+        } else {
+            sum = csum_pseudo(6, ip + 8, ip + 24, IPPROTO_NUM_ICMPV6, l4len);
+        }
+        wr16(l4 + 2, csum_fold(csum_add(sum, l4, l4len)));
+    }
+    return total;
+}
+
+/* ------------------------------------------------------------------ */
+/* Whole chain                                                         */
+/* ------------------------------------------------------------------ */
+
+void fw_process(const FwRuleset *rs, FwConntrack *ct, const FwAntispoof *as,
+                FwDirection dir, const uint8_t *frame, size_t len,
+                size_t vnet_hdr_len, int64_t now, unsigned flags,
+                FwPacket *pkt, FwVerdict *v)
+{
+    FwSpoofReason sr;
+    int idx = -1;
+    FwAction act;
+
+    memset(v, 0, sizeof(*v));
+    v->rule_index = -1;
+    v->rule_id = FW_RULE_ID_DEFAULT;
+    v->action = FW_ACTION_DROP;
+    v->parse_error = fw_parse_frame(frame, len, vnet_hdr_len, pkt);
+    if (v->parse_error != FW_PARSE_OK) {
+        v->reason = FW_DROP_INVALID;
+        v->ct_state = FW_CT_INVALID;
+        return;
+    }
+    if (flags & FW_PROCESS_QUARANTINE) {
+        v->reason = FW_DROP_QUARANTINE;
+        return;
+    }
+    if (dir == FW_DIR_EGRESS && as) {
+        sr = fw_antispoof_check(as, pkt);
+        if (sr != FW_SPOOF_NONE) {
+            static const FwDropReason map[FW_SPOOF__MAX] = {
+                [FW_SPOOF_MAC] = FW_DROP_SPOOF_MAC,
+                [FW_SPOOF_IP] = FW_DROP_SPOOF_IP,
+                [FW_SPOOF_ARP] = FW_DROP_SPOOF_ARP,
+                [FW_SPOOF_DHCP_SERVER] = FW_DROP_DHCP_SERVER,
+                [FW_SPOOF_ROUTER_ADVERT] = FW_DROP_ROUTER_ADVERT,
+            };
+            v->reason = map[sr];
+            return;
+        }
+    }
+    v->ct_state = ct ? fw_conntrack_lookup(ct, pkt, dir, now) : FW_CT_NEW;
+    if (!rs) {
+        v->action = FW_ACTION_ACCEPT;
+        v->reason = FW_DROP_NONE;
+    } else {
+        idx = fw_ruleset_classify(rs, pkt, dir, v->ct_state);
+        if (idx >= 0) {
+            act = rs->rules[idx].action;
+            v->rule_index = idx;
+            v->rule_id = rs->rules[idx].id;
+            v->need_log = rs->rules[idx].log;
+        } else {
+            act = rs->def_action[dir];
+            v->need_log = rs->def_log[dir];
+        }
+        v->action = act;
+        if (act != FW_ACTION_ACCEPT) {
+            v->reason = idx >= 0 ? FW_DROP_RULE : FW_DROP_DEFAULT;
+            return;
+        }
+        v->reason = FW_DROP_NONE;
+    }
+    if (ct && v->ct_state == FW_CT_NEW &&
+        !fw_conntrack_commit(ct, pkt, dir, v->rule_id, now)) {
+        v->action = FW_ACTION_DROP;
+        v->reason = FW_DROP_CT_FULL;
+    }
+}

@@ -1,0 +1,1041 @@
+/*
+ * QTest for the filter-firewall netfilter
+ *
+ * Frames to the guest (ingress) are written into a socket netdev; what
+ * the firewall lets through is copied by a filter-mirror behind it to a
+ * chardev the test reads.  Frames from the guest (egress) come in
+ * through a filter-redirector's chardev, pass the firewall and leave on
+ * the socket netdev.  A drop is detected without timeouts: each frame is
+ * followed by a sentinel frame that a rule always accepts, so the
+ * sentinel arriving first means the frame was dropped.
+ *
+ * Copyright (c) 2026 VDI host developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "libqtest.h"
+#include "qobject/qdict.h"
+#include "qobject/qlist.h"
+#include "qobject/qjson.h"
+#include "qapi/error.h"
+#include "qemu/iov.h"
+#include "qemu/sockets.h"
+
+#define VM_MAC      "\x52\x54\x00\x12\x34\x56"
+#define PEER_MAC    "\x52\x54\x00\xab\xcd\xef"
+#define VM_IP4      "10.0.0.5"
+#define VM_IP6      "fd00::5"
+#define SENTINEL_TYPE 0x88b5    /* IEEE local experimental ethertype */
+
+typedef struct Harness {
+    QTestState *qts;
+    int backend;        /* test side of the socket netdev */
+    int guest;          /* what reached the guest, from filter-mirror */
+    int inject;         /* frames the guest sends, into filter-redirector */
+} Harness;
+
+typedef struct Frame {
+    uint8_t data[1600];
+    size_t len;
+} Frame;
+
+/* Frame building */
+
+static void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = v >> 8;
+    p[1] = v;
+}
+
+static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i + 1 < len; i += 2) {
+        sum += (p[i] << 8) | p[i + 1];
+    }
+    if (len & 1) {
+        sum += p[len - 1] << 8;
+    }
+    return sum;
+}
+
+static uint16_t csum_fold(uint32_t sum)
+{
+    while (sum >> 16) {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    return ~sum;
+}
+
+static void eth_header(Frame *f, const char *dst, const char *src,
+                       uint16_t type)
+{
+    memcpy(f->data, dst, 6);
+    memcpy(f->data + 6, src, 6);
+    put16(f->data + 12, type);
+    f->len = 14;
+}
+
+/* An IPv4 or IPv6 packet (by the address family) with an L4 payload */
+static void ip_packet(Frame *f, const char *src_mac, const char *dst_mac,
+                      const char *src, const char *dst, uint8_t proto,
+                      const uint8_t *l4, size_t l4len)
+{
+    uint8_t a[16], b[16];
+    uint8_t *ip = f->data + 14;
+    uint8_t *l4p;
+    uint32_t sum;
+    int csum_off = proto == 6 ? 16 : proto == 17 ? 6 : 2;
+
+    if (inet_pton(AF_INET, src, a) == 1) {
+        g_assert(inet_pton(AF_INET, dst, b) == 1);
+        eth_header(f, dst_mac, src_mac, 0x0800);
+        memset(ip, 0, 20);
+        ip[0] = 0x45;
+        put16(ip + 2, 20 + l4len);
+        ip[8] = 64;
+        ip[9] = proto;
+        memcpy(ip + 12, a, 4);
+        memcpy(ip + 16, b, 4);
+        put16(ip + 10, csum_fold(csum_add(0, ip, 20)));
+        l4p = ip + 20;
+        memcpy(l4p, l4, l4len);
+        sum = csum_add(0, ip + 12, 8) + proto + l4len;
+        if (proto != 1) {
+            put16(l4p + csum_off, 0);
+            put16(l4p + csum_off, csum_fold(csum_add(sum, l4p, l4len)));
+        } else {
+            put16(l4p + 2, 0);
+            put16(l4p + 2, csum_fold(csum_add(0, l4p, l4len)));
+        }
+        f->len = 14 + 20 + l4len;
+    } else {
+        g_assert(inet_pton(AF_INET6, src, a) == 1);
+        g_assert(inet_pton(AF_INET6, dst, b) == 1);
+        eth_header(f, dst_mac, src_mac, 0x86dd);
+        memset(ip, 0, 40);
+        ip[0] = 0x60;
+        put16(ip + 4, l4len);
+        ip[6] = proto;
+        ip[7] = 64;
+        memcpy(ip + 8, a, 16);
+        memcpy(ip + 24, b, 16);
+        l4p = ip + 40;
+        memcpy(l4p, l4, l4len);
+        sum = csum_add(0, ip + 8, 32) + proto + l4len;
+        put16(l4p + csum_off, 0);
+        put16(l4p + csum_off, csum_fold(csum_add(sum, l4p, l4len)));
+        f->len = 14 + 40 + l4len;
+    }
+}
+
+static void tcp_frame(Frame *f, bool egress, const char *src,
+                      const char *dst, uint16_t sport, uint16_t dport,
+                      uint8_t flags)
+{
+    uint8_t tcp[20] = { 0 };
+
+    put16(tcp, sport);
+    put16(tcp + 2, dport);
+    tcp[7] = 1;                         /* sequence number 1 */
+    tcp[12] = 5 << 4;
+    tcp[13] = flags;
+    put16(tcp + 14, 8192);
+    ip_packet(f, egress ? VM_MAC : PEER_MAC, egress ? PEER_MAC : VM_MAC,
+              src, dst, 6, tcp, sizeof(tcp));
+}
+
+static void udp_frame(Frame *f, bool egress, const char *src,
+                      const char *dst, uint16_t sport, uint16_t dport)
+{
+    uint8_t udp[8 + 12] = { 0 };
+
+    put16(udp, sport);
+    put16(udp + 2, dport);
+    put16(udp + 4, sizeof(udp));
+    memcpy(udp + 8, "hello, world", 12);
+    ip_packet(f, egress ? VM_MAC : PEER_MAC, egress ? PEER_MAC : VM_MAC,
+              src, dst, 17, udp, sizeof(udp));
+}
+
+static void icmp_frame(Frame *f, bool egress, const char *src,
+                       const char *dst, uint8_t type, uint8_t code)
+{
+    uint8_t icmp[16] = { type, code, 0, 0, 0x12, 0x34, 0, 1 };
+    bool v6 = strchr(src, ':');
+
+    ip_packet(f, egress ? VM_MAC : PEER_MAC, egress ? PEER_MAC : VM_MAC,
+              src, dst, v6 ? 58 : 1, icmp, sizeof(icmp));
+}
+
+static void arp_frame(Frame *f, const char *sender_mac, const char *sender_ip,
+                      const char *target_ip)
+{
+    uint8_t *arp = f->data + 14;
+
+    eth_header(f, "\xff\xff\xff\xff\xff\xff", sender_mac, 0x0806);
+    put16(arp, 1);
+    put16(arp + 2, 0x0800);
+    arp[4] = 6;
+    arp[5] = 4;
+    put16(arp + 6, 1);
+    memcpy(arp + 8, sender_mac, 6);
+    inet_pton(AF_INET, sender_ip, arp + 14);
+    memset(arp + 18, 0, 6);
+    inet_pton(AF_INET, target_ip, arp + 24);
+    f->len = 14 + 28;
+}
+
+static void sentinel_frame(Frame *f, bool egress)
+{
+    eth_header(f, egress ? PEER_MAC : VM_MAC, egress ? VM_MAC : PEER_MAC,
+               SENTINEL_TYPE);
+    memcpy(f->data + 14, "sentinel", 8);
+    f->len = 14 + 46;
+}
+
+/* Frame transport: 4-byte big-endian length, then the frame */
+
+static void send_frame(int fd, const Frame *f)
+{
+    uint32_t len = htonl(f->len);
+    struct iovec iov[] = {
+        { .iov_base = &len, .iov_len = sizeof(len) },
+        { .iov_base = (void *)f->data, .iov_len = f->len },
+    };
+
+    g_assert_cmpint(iov_send(fd, iov, 2, 0, sizeof(len) + f->len), ==,
+                    sizeof(len) + f->len);
+}
+
+/* Receive one frame; false if none arrives within @timeout_ms. */
+static bool recv_frame(int fd, Frame *f, int timeout_ms)
+{
+    uint32_t len;
+    fd_set rfds;
+    struct timeval tv = {
+        .tv_sec = timeout_ms / 1000,
+        .tv_usec = (timeout_ms % 1000) * 1000,
+    };
+
+    FD_ZERO(&rfds);
+    FD_SET(fd, &rfds);
+    if (select(fd + 1, &rfds, NULL, NULL, &tv) <= 0) {
+        return false;
+    }
+    g_assert_cmpint(recv(fd, &len, sizeof(len), MSG_WAITALL), ==,
+                    sizeof(len));
+    f->len = ntohl(len);
+    g_assert_cmpint(f->len, <=, sizeof(f->data));
+    g_assert_cmpint(recv(fd, f->data, f->len, MSG_WAITALL), ==, f->len);
+    return true;
+}
+
+static bool is_sentinel(const Frame *f)
+{
+    return f->len >= 14 && f->data[12] == SENTINEL_TYPE >> 8 &&
+           f->data[13] == (SENTINEL_TYPE & 0xff);
+}
+
+/*
+ * Send @f in its direction followed by a sentinel; return whether @f
+ * came out on the other side.  Frames the firewall generates itself
+ * (rejects) are returned in @reply when not NULL.
+ */
+static bool passes(Harness *h, const Frame *f, bool egress, Frame *reply)
+{
+    Frame got, sentinel;
+    int in = egress ? h->inject : h->backend;
+    int out = egress ? h->backend : h->guest;
+    bool passed = false;
+
+    sentinel_frame(&sentinel, egress);
+    send_frame(in, f);
+    send_frame(in, &sentinel);
+    for (;;) {
+        g_assert_true(recv_frame(out, &got, 5000));
+        if (is_sentinel(&got)) {
+            break;
+        }
+        g_assert_cmpint(got.len, ==, f->len);
+        g_assert_cmpmem(got.data, got.len, f->data, f->len);
+        passed = true;
+    }
+    if (reply) {
+        reply->len = 0;
+        if (egress) {
+            recv_frame(h->guest, reply, 200);
+        }
+    }
+    return passed;
+}
+
+static bool passes_in(Harness *h, const Frame *f)
+{
+    return passes(h, f, false, NULL);
+}
+
+static bool passes_out(Harness *h, const Frame *f)
+{
+    return passes(h, f, true, NULL);
+}
+
+/* Harness set-up */
+
+static void harness_start(Harness *h, const char *extra_props)
+{
+    int backend[2], guest[2], inject[2];
+
+    g_assert_cmpint(socketpair(PF_UNIX, SOCK_STREAM, 0, backend), ==, 0);
+    g_assert_cmpint(socketpair(PF_UNIX, SOCK_STREAM, 0, guest), ==, 0);
+    g_assert_cmpint(socketpair(PF_UNIX, SOCK_STREAM, 0, inject), ==, 0);
+
+    /*
+     * The socket netdev stands for the network, the hub for the guest's
+     * NIC: unlike a NIC without a driver, a hub with a second port
+     * always accepts frames, so the socket never stops reading.
+     * Filters on the ingress path run in list order (firewall, then
+     * mirror), on the egress path in reverse order (redirector, then
+     * firewall).
+     */
+    h->qts = qtest_initf(
+        "-machine none "
+        "-netdev socket,id=bn0,fd=%d "
+        "-netdev hubport,id=hp0,hubid=0,netdev=bn0 "
+        "-netdev hubport,id=hp1,hubid=0 "
+        "-chardev socket,id=guest0,fd=%d "
+        "-chardev socket,id=inject0,fd=%d "
+        "-object '{ \"qom-type\": \"filter-firewall\", \"id\": \"fw0\","
+        "  \"netdev\": \"bn0\", \"mac\": \"52:54:00:12:34:56\","
+        "  \"addresses\": [ \"" VM_IP4 "\", \"" VM_IP6 "\" ] %s }' "
+        "-object filter-mirror,id=m0,netdev=bn0,queue=tx,outdev=guest0 "
+        "-object filter-redirector,id=r0,netdev=bn0,queue=rx,indev=inject0",
+        backend[1], guest[1], inject[1], extra_props ? extra_props : "");
+    close(backend[1]);
+    close(guest[1]);
+    close(inject[1]);
+    h->backend = backend[0];
+    h->guest = guest[0];
+    h->inject = inject[0];
+    /* the chardevs are connected once the monitor answers */
+    qtest_qmp_assert_success(h->qts, "{ 'execute': 'query-status' }");
+}
+
+static void harness_stop(Harness *h)
+{
+    qtest_quit(h->qts);
+    close(h->backend);
+    close(h->guest);
+    close(h->inject);
+}
+
+/* Set a policy: the sentinel rule plus @rules (a JSON list body). */
+static void set_policy(Harness *h, uint64_t gen, const char *defaults,
+                       const char *rules)
+{
+    g_autofree char *args = g_strdup_printf(
+        "{ 'filter': 'fw0', 'generation': %" PRIu64 ", %s"
+        "  'rules': [ { 'id': 4000000000, 'priority': -1000,"
+        "               'ethertype': %d, 'action': 'accept' } %s%s ] }",
+        gen, defaults ? defaults : "", SENTINEL_TYPE,
+        rules ? "," : "", rules ? rules : "");
+
+    qtest_qmp_assert_success(h->qts, "{ 'execute': 'firewall-set-policy',"
+                             "  'arguments': %p }",
+                             qobject_from_json(args, &error_abort));
+}
+
+static QDict *query_fw(Harness *h)
+{
+    QDict *resp = qtest_qmp(h->qts, "{ 'execute': 'query-firewall',"
+                            "  'arguments': { 'filter': 'fw0' } }");
+    QList *list = qdict_get_qlist(resp, "return");
+    QDict *info;
+
+    g_assert(list && qlist_size(list) == 1);
+    info = qobject_to(QDict, qlist_peek(list));
+    qobject_ref(info);
+    qobject_unref(resp);
+    return info;
+}
+
+static uint64_t drops(Harness *h, const char *reason)
+{
+    QDict *info = query_fw(h);
+    uint64_t n = qdict_get_int(qdict_get_qdict(info, "drops"), reason);
+
+    qobject_unref(info);
+    return n;
+}
+
+static QDict *rule_info(QDict *info, uint32_t id)
+{
+    QListEntry *e;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(info, "rules"), e) {
+        QDict *r = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (qdict_get_int(qdict_get_qdict(r, "rule"), "id") == id) {
+            return r;
+        }
+    }
+    return NULL;
+}
+
+static void assert_error(Harness *h, const char *needle, const char *fmt,
+                         ...) G_GNUC_PRINTF(3, 4);
+
+static void assert_error(Harness *h, const char *needle, const char *fmt,
+                         ...)
+{
+    va_list ap;
+    QDict *resp, *err;
+
+    va_start(ap, fmt);
+    resp = qtest_vqmp(h->qts, fmt, ap);
+    va_end(ap);
+    err = qdict_get_qdict(resp, "error");
+    g_assert_nonnull(err);
+    if (!strstr(qdict_get_str(err, "desc"), needle)) {
+        g_error("error '%s' does not mention '%s'",
+                qdict_get_str(err, "desc"), needle);
+    }
+    qobject_unref(resp);
+}
+
+/* Tests */
+
+static void test_no_policy_passes(void)
+{
+    Harness h;
+    Frame f;
+
+    harness_start(&h, NULL);
+    tcp_frame(&f, false, "192.168.1.1", VM_IP4, 40000, 22, 0x02);
+    g_assert_true(passes_in(&h, &f));
+    tcp_frame(&f, true, VM_IP4, "192.168.1.1", 40000, 443, 0x02);
+    g_assert_true(passes_out(&h, &f));
+    harness_stop(&h);
+}
+
+static void test_match_fields(void)
+{
+    Harness h;
+    Frame f;
+
+    harness_start(&h, NULL);
+    set_policy(&h, 1, "'default-ingress': 'drop',",
+        "{ 'id': 1, 'direction': 'ingress', 'protocol': 6,"
+        "  'source': [ '192.168.10.0/24' ],"
+        "  'destination-ports': [ { 'start': 3389 },"
+        "                         { 'start': 8000, 'end': 8080 } ],"
+        "  'action': 'accept' },"
+        "{ 'id': 2, 'direction': 'ingress', 'protocol': 17,"
+        "  'source-ports': [ { 'start': 53 } ], 'action': 'accept' },"
+        "{ 'id': 3, 'direction': 'ingress', 'icmp-type': 8,"
+        "  'icmp-code': 0, 'protocol': 1, 'action': 'accept' },"
+        "{ 'id': 4, 'direction': 'ingress', 'source': [ 'fd00:1::/64' ],"
+        "  'destination': [ '" VM_IP6 "' ], 'action': 'accept' },"
+        "{ 'id': 5, 'direction': 'ingress', 'ethertype': 35020,"
+        "  'action': 'accept' }");
+
+    /* protocol, source prefix, destination port and range */
+    tcp_frame(&f, false, "192.168.10.7", VM_IP4, 40000, 3389, 0x02);
+    g_assert_true(passes_in(&h, &f));
+    tcp_frame(&f, false, "192.168.10.7", VM_IP4, 40000, 8080, 0x02);
+    g_assert_true(passes_in(&h, &f));
+    tcp_frame(&f, false, "192.168.10.7", VM_IP4, 40000, 8081, 0x02);
+    g_assert_false(passes_in(&h, &f));
+    tcp_frame(&f, false, "192.168.11.7", VM_IP4, 40000, 3389, 0x02);
+    g_assert_false(passes_in(&h, &f));
+    udp_frame(&f, false, "192.168.10.7", VM_IP4, 40000, 3389);
+    g_assert_false(passes_in(&h, &f));
+    /* source port */
+    udp_frame(&f, false, "8.8.8.8", VM_IP4, 53, 33333);
+    g_assert_true(passes_in(&h, &f));
+    udp_frame(&f, false, "8.8.8.8", VM_IP4, 54, 33333);
+    g_assert_false(passes_in(&h, &f));
+    /* ICMP type and code */
+    icmp_frame(&f, false, "192.168.1.1", VM_IP4, 8, 0);
+    g_assert_true(passes_in(&h, &f));
+    icmp_frame(&f, false, "192.168.1.1", VM_IP4, 13, 0);
+    g_assert_false(passes_in(&h, &f));
+    /* IPv6 source prefix and destination address */
+    udp_frame(&f, false, "fd00:1::9", VM_IP6, 1000, 2000);
+    g_assert_true(passes_in(&h, &f));
+    udp_frame(&f, false, "fd00:2::9", VM_IP6, 1000, 2000);
+    g_assert_false(passes_in(&h, &f));
+    /* ethertype (LLDP) */
+    eth_header(&f, VM_MAC, PEER_MAC, 0x88cc);
+    memset(f.data + 14, 0, 46);
+    f.len = 60;
+    g_assert_true(passes_in(&h, &f));
+    eth_header(&f, VM_MAC, PEER_MAC, 0x88cd);
+    memset(f.data + 14, 0, 46);
+    f.len = 60;
+    g_assert_false(passes_in(&h, &f));
+    /* direction: the ingress rules do not apply to egress */
+    tcp_frame(&f, true, VM_IP4, "192.168.10.7", 3389, 40000, 0x02);
+    g_assert_true(passes_out(&h, &f));
+
+    g_assert_cmpuint(drops(&h, "default"), ==, 7);
+    harness_stop(&h);
+}
+
+static void test_priority(void)
+{
+    Harness h;
+    Frame f;
+
+    harness_start(&h, NULL);
+    set_policy(&h, 1, NULL,
+        "{ 'id': 20, 'priority': 10, 'protocol': 6, 'action': 'accept' },"
+        "{ 'id': 30, 'priority': 5, 'protocol': 6,"
+        "  'destination-ports': [ { 'start': 22 } ], 'action': 'drop' },"
+        "{ 'id': 10, 'priority': 5, 'protocol': 6,"
+        "  'destination-ports': [ { 'start': 23 } ], 'action': 'drop' },"
+        "{ 'id': 9, 'priority': 5, 'protocol': 6,"
+        "  'destination-ports': [ { 'start': 23 } ], 'action': 'accept' }");
+
+    tcp_frame(&f, false, "192.168.1.1", VM_IP4, 40000, 22, 0x02);
+    g_assert_false(passes_in(&h, &f));      /* priority 5 beats 10 */
+    tcp_frame(&f, false, "192.168.1.1", VM_IP4, 40000, 23, 0x02);
+    g_assert_true(passes_in(&h, &f));       /* id 9 beats id 10 */
+    tcp_frame(&f, false, "192.168.1.1", VM_IP4, 40000, 24, 0x02);
+    g_assert_true(passes_in(&h, &f));
+    harness_stop(&h);
+}
+
+static void test_address_sets(void)
+{
+    Harness h;
+    Frame f;
+
+    harness_start(&h, NULL);
+    qtest_qmp_assert_success(h.qts,
+        "{ 'execute': 'firewall-set-policy', 'arguments': {"
+        "  'filter': 'fw0', 'generation': 1, 'default-ingress': 'drop',"
+        "  'sets': [ { 'name': 'radiology',"
+        "              'addresses': [ '10.20.0.0/16', 'fd20::/48' ] } ],"
+        "  'rules': [ { 'id': 1, 'ethertype': %d, 'action': 'accept' },"
+        "             { 'id': 2, 'source-set': 'radiology',"
+        "               'action': 'accept' } ] } }", SENTINEL_TYPE);
+
+    udp_frame(&f, false, "10.20.3.4", VM_IP4, 1, 2);
+    g_assert_true(passes_in(&h, &f));
+    udp_frame(&f, false, "10.21.3.4", VM_IP4, 1, 2);
+    g_assert_false(passes_in(&h, &f));
+
+    /* updating the set alone changes what the rule matches */
+    qtest_qmp_assert_success(h.qts,
+        "{ 'execute': 'firewall-set-address-set', 'arguments': {"
+        "  'filter': 'fw0', 'set': { 'name': 'radiology',"
+        "                            'addresses': [ '10.21.0.0/16' ] } } }");
+    udp_frame(&f, false, "10.21.3.4", VM_IP4, 1, 2);
+    g_assert_true(passes_in(&h, &f));
+    udp_frame(&f, false, "10.20.3.4", VM_IP4, 1, 2);
+    g_assert_false(passes_in(&h, &f));
+    harness_stop(&h);
+}
+
+static void test_reject(void)
+{
+    Harness h;
+    Frame f, reply;
+
+    harness_start(&h, NULL);
+    set_policy(&h, 1, NULL,
+        "{ 'id': 1, 'direction': 'egress', 'protocol': 6,"
+        "  'destination-ports': [ { 'start': 445 } ], 'action': 'reject' },"
+        "{ 'id': 2, 'direction': 'egress', 'protocol': 17,"
+        "  'destination-ports': [ { 'start': 137 } ], 'action': 'reject' }");
+
+    /* a TCP connection attempt is answered with a RST to the guest */
+    tcp_frame(&f, true, VM_IP4, "10.0.0.9", 40001, 445, 0x02);
+    g_assert_false(passes(&h, &f, true, &reply));
+    g_assert_cmpint(reply.len, >=, 14 + 20 + 20);
+    g_assert_cmpmem(reply.data, 6, VM_MAC, 6);          /* to the guest */
+    g_assert_cmpint(reply.data[14 + 9], ==, 6);         /* TCP */
+    g_assert_cmpmem(reply.data + 14 + 12, 4, f.data + 14 + 16, 4);
+    g_assert_cmpmem(reply.data + 14 + 16, 4, f.data + 14 + 12, 4);
+    g_assert_cmpint(reply.data[14 + 20 + 13] & 0x04, ==, 0x04); /* RST */
+    g_assert_cmpmem(reply.data + 14 + 20, 2, f.data + 14 + 22, 2);
+
+    /* UDP gets an ICMP port unreachable quoting the datagram */
+    udp_frame(&f, true, VM_IP4, "10.0.0.9", 40002, 137);
+    g_assert_false(passes(&h, &f, true, &reply));
+    g_assert_cmpint(reply.len, >=, 14 + 20 + 8 + 28);
+    g_assert_cmpint(reply.data[14 + 9], ==, 1);         /* ICMP */
+    g_assert_cmpint(reply.data[14 + 20], ==, 3);        /* unreachable */
+    g_assert_cmpint(reply.data[14 + 21], ==, 3);        /* port */
+    g_assert_cmpmem(reply.data + 14 + 28, 20, f.data + 14, 20);
+
+    g_assert_cmpuint(drops(&h, "rule"), ==, 2);
+    harness_stop(&h);
+}
+
+static void test_conn_state(void)
+{
+    Harness h;
+    Frame f;
+
+    harness_start(&h, NULL);
+    set_policy(&h, 1, "'default-ingress': 'drop',",
+        "{ 'id': 1, 'direction': 'ingress',"
+        "  'state': [ 'established', 'related' ], 'action': 'accept' }");
+
+    /* an unsolicited SYN-ACK or UDP datagram does not get in */
+    tcp_frame(&f, false, "10.9.9.9", VM_IP4, 443, 40000, 0x12);
+    g_assert_false(passes_in(&h, &f));
+    udp_frame(&f, false, "10.9.9.9", VM_IP4, 53, 40001);
+    g_assert_false(passes_in(&h, &f));
+
+    /* after the guest's SYN, the reply passes */
+    tcp_frame(&f, true, VM_IP4, "10.9.9.9", 40000, 443, 0x02);
+    g_assert_true(passes_out(&h, &f));
+    tcp_frame(&f, false, "10.9.9.9", VM_IP4, 443, 40000, 0x12);
+    g_assert_true(passes_in(&h, &f));
+    tcp_frame(&f, true, VM_IP4, "10.9.9.9", 40000, 443, 0x10);
+    g_assert_true(passes_out(&h, &f));
+    tcp_frame(&f, false, "10.9.9.9", VM_IP4, 443, 40000, 0x18);
+    g_assert_true(passes_in(&h, &f));
+
+    /* same for UDP */
+    udp_frame(&f, true, VM_IP4, "10.9.9.9", 40001, 53);
+    g_assert_true(passes_out(&h, &f));
+    udp_frame(&f, false, "10.9.9.9", VM_IP4, 53, 40001);
+    g_assert_true(passes_in(&h, &f));
+
+    /* a packet with impossible flags is invalid, even in a connection */
+    tcp_frame(&f, false, "10.9.9.9", VM_IP4, 443, 40000, 0x03);
+    g_assert_false(passes_in(&h, &f));
+    g_assert_cmpuint(drops(&h, "default") + drops(&h, "conn-invalid"), ==, 3);
+    harness_stop(&h);
+}
+
+static void test_antispoof(void)
+{
+    Harness h;
+    Frame f;
+    uint8_t dhcp[8 + 240] = { 0 };
+    uint8_t ra[16] = { 134, 0 };
+
+    harness_start(&h, NULL);
+
+    /* the VM's own addresses pass */
+    udp_frame(&f, true, VM_IP4, "10.0.0.1", 1000, 2000);
+    g_assert_true(passes_out(&h, &f));
+    udp_frame(&f, true, VM_IP6, "fd00::1", 1000, 2000);
+    g_assert_true(passes_out(&h, &f));
+    arp_frame(&f, VM_MAC, VM_IP4, "10.0.0.1");
+    g_assert_true(passes_out(&h, &f));
+
+    /* another source IP, MAC or ARP sender does not */
+    udp_frame(&f, true, "10.0.0.6", "10.0.0.1", 1000, 2000);
+    g_assert_false(passes_out(&h, &f));
+    udp_frame(&f, true, "fd00::6", "fd00::1", 1000, 2000);
+    g_assert_false(passes_out(&h, &f));
+    udp_frame(&f, true, VM_IP4, "10.0.0.1", 1000, 2000);
+    memcpy(f.data + 6, "\x52\x54\x00\x00\x00\x01", 6);
+    g_assert_false(passes_out(&h, &f));
+    arp_frame(&f, VM_MAC, "10.0.0.1", "10.0.0.2");
+    g_assert_false(passes_out(&h, &f));
+    g_assert_cmpuint(drops(&h, "spoofed"), ==, 4);
+
+    /* DHCP discover from 0.0.0.0 passes, a DHCP server reply does not */
+    put16(dhcp, 68);
+    put16(dhcp + 2, 67);
+    put16(dhcp + 4, sizeof(dhcp));
+    dhcp[8] = 1;                                        /* BOOTREQUEST */
+    ip_packet(&f, VM_MAC, "\xff\xff\xff\xff\xff\xff", "0.0.0.0",
+              "255.255.255.255", 17, dhcp, sizeof(dhcp));
+    g_assert_true(passes_out(&h, &f));
+    put16(dhcp, 67);
+    put16(dhcp + 2, 68);
+    dhcp[8] = 2;                                        /* BOOTREPLY */
+    ip_packet(&f, VM_MAC, "\xff\xff\xff\xff\xff\xff", VM_IP4,
+              "255.255.255.255", 17, dhcp, sizeof(dhcp));
+    g_assert_false(passes_out(&h, &f));
+
+    /* nor does a router advertisement */
+    ip_packet(&f, VM_MAC, "\x33\x33\x00\x00\x00\x01", VM_IP6, "ff02::1", 58,
+              ra, sizeof(ra));
+    g_assert_false(passes_out(&h, &f));
+    g_assert_cmpuint(drops(&h, "rogue-server"), ==, 2);
+    harness_stop(&h);
+}
+
+static void test_bootstrap_traffic(void)
+{
+    Harness h;
+    Frame f;
+    uint8_t dhcp[8 + 240] = { 0 };
+    uint8_t ns[24] = { 135, 0 };
+
+    harness_start(&h, NULL);
+    set_policy(&h, 1, "'default-ingress': 'drop', 'default-egress': 'drop',",
+               NULL);
+    udp_frame(&f, false, "10.0.0.1", VM_IP4, 1000, 2000);
+    g_assert_false(passes_in(&h, &f));
+    udp_frame(&f, true, VM_IP4, "10.0.0.1", 2000, 1000);
+    g_assert_false(passes_out(&h, &f));
+
+    /* neighbour resolution in both directions */
+    arp_frame(&f, PEER_MAC, "10.0.0.1", VM_IP4);
+    g_assert_true(passes_in(&h, &f));
+    arp_frame(&f, VM_MAC, VM_IP4, "10.0.0.1");
+    g_assert_true(passes_out(&h, &f));
+    inet_pton(AF_INET6, VM_IP6, ns + 8);
+    ip_packet(&f, PEER_MAC, VM_MAC, "fd00::1", VM_IP6, 58, ns, sizeof(ns));
+    g_assert_true(passes_in(&h, &f));
+
+    /* the guest's DHCP exchange */
+    put16(dhcp, 68);
+    put16(dhcp + 2, 67);
+    put16(dhcp + 4, sizeof(dhcp));
+    dhcp[8] = 1;
+    ip_packet(&f, VM_MAC, "\xff\xff\xff\xff\xff\xff", "0.0.0.0",
+              "255.255.255.255", 17, dhcp, sizeof(dhcp));
+    g_assert_true(passes_out(&h, &f));
+    put16(dhcp, 67);
+    put16(dhcp + 2, 68);
+    dhcp[8] = 2;
+    ip_packet(&f, PEER_MAC, VM_MAC, "10.0.0.1", VM_IP4, 17, dhcp,
+              sizeof(dhcp));
+    g_assert_true(passes_in(&h, &f));
+    harness_stop(&h);
+}
+
+static void test_quarantine(void)
+{
+    Harness h;
+    Frame f;
+    QDict *ev, *info;
+
+    harness_start(&h, NULL);
+    qtest_qmp_assert_success(h.qts,
+        "{ 'execute': 'firewall-quarantine', 'arguments': {"
+        "  'filter': 'fw0', 'allow': [ '10.1.1.10', 'fd01::/64' ],"
+        "  'reason': 'EDR alert 42' } }");
+    ev = qtest_qmp_eventwait_ref(h.qts, "FIREWALL_QUARANTINE");
+    g_assert_true(qdict_get_bool(qdict_get_qdict(ev, "data"),
+                                 "quarantined"));
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(ev, "data"), "reason"),
+                    ==, "EDR alert 42");
+    qobject_unref(ev);
+
+    /* the sentinel is dropped too: detect drops by timeout here */
+    tcp_frame(&f, true, VM_IP4, "10.1.1.10", 40000, 443, 0x02);
+    send_frame(h.inject, &f);
+    g_assert_true(recv_frame(h.backend, &f, 2000));
+    tcp_frame(&f, false, "10.1.1.10", VM_IP4, 443, 40000, 0x12);
+    send_frame(h.backend, &f);
+    g_assert_true(recv_frame(h.guest, &f, 2000));
+    udp_frame(&f, true, VM_IP6, "fd01::7", 1, 2);
+    send_frame(h.inject, &f);
+    g_assert_true(recv_frame(h.backend, &f, 2000));
+    tcp_frame(&f, true, VM_IP4, "10.1.1.11", 40000, 443, 0x02);
+    send_frame(h.inject, &f);
+    g_assert_false(recv_frame(h.backend, &f, 300));
+    tcp_frame(&f, false, "10.1.1.11", VM_IP4, 443, 40000, 0x02);
+    send_frame(h.backend, &f);
+    g_assert_false(recv_frame(h.guest, &f, 300));
+
+    info = query_fw(&h);
+    g_assert_true(qdict_get_bool(info, "quarantined"));
+    g_assert_cmpuint(qdict_get_int(qdict_get_qdict(info, "drops"),
+                                    "quarantine"), ==, 2);
+    qobject_unref(info);
+
+    qtest_qmp_assert_success(h.qts,
+        "{ 'execute': 'firewall-unquarantine',"
+        "  'arguments': { 'filter': 'fw0' } }");
+    ev = qtest_qmp_eventwait_ref(h.qts, "FIREWALL_QUARANTINE");
+    g_assert_false(qdict_get_bool(qdict_get_qdict(ev, "data"),
+                                  "quarantined"));
+    qobject_unref(ev);
+    tcp_frame(&f, true, VM_IP4, "10.1.1.11", 40000, 443, 0x02);
+    g_assert_true(passes_out(&h, &f));
+
+    assert_error(&h, "not quarantined",
+                 "{ 'execute': 'firewall-unquarantine',"
+                 "  'arguments': { 'filter': 'fw0' } }");
+    harness_stop(&h);
+}
+
+static void test_replace_and_counters(void)
+{
+    Harness h;
+    Frame f;
+    QDict *info, *r;
+    int i;
+
+    harness_start(&h, NULL);
+    set_policy(&h, 5, "'default-ingress': 'drop',",
+        "{ 'id': 1, 'protocol': 17, 'destination-ports': [ { 'start': 9 } ],"
+        "  'action': 'accept' }");
+    udp_frame(&f, false, "10.2.2.2", VM_IP4, 1, 9);
+    for (i = 0; i < 3; i++) {
+        g_assert_true(passes_in(&h, &f));
+    }
+    info = query_fw(&h);
+    g_assert_cmpuint(qdict_get_int(info, "generation"), ==, 5);
+    r = rule_info(info, 1);
+    g_assert_nonnull(r);
+    g_assert_cmpuint(qdict_get_int(r, "packets"), ==, 3);
+    g_assert_cmpuint(qdict_get_int(r, "bytes"), ==, 3 * f.len);
+    qobject_unref(info);
+
+    /* an older generation is refused, the same one is applied again */
+    assert_error(&h, "generation",
+                 "{ 'execute': 'firewall-set-policy', 'arguments': {"
+                 "  'filter': 'fw0', 'generation': 4, 'rules': [] } }");
+    set_policy(&h, 5, "'default-ingress': 'drop',",
+        "{ 'id': 1, 'protocol': 17, 'destination-ports': [ { 'start': 9 } ],"
+        "  'action': 'accept' }");
+
+    /* the new policy takes effect at once for the next packet */
+    set_policy(&h, 6, "'default-ingress': 'drop',",
+        "{ 'id': 2, 'protocol': 17,"
+        "  'destination-ports': [ { 'start': 10 } ], 'action': 'accept' }");
+    g_assert_false(passes_in(&h, &f));
+    udp_frame(&f, false, "10.2.2.2", VM_IP4, 1, 10);
+    g_assert_true(passes_in(&h, &f));
+    info = query_fw(&h);
+    g_assert_cmpuint(qdict_get_int(info, "generation"), ==, 6);
+    g_assert_null(rule_info(info, 1));
+    g_assert_cmpstr(qdict_get_str(info, "default-ingress"), ==, "drop");
+    qobject_unref(info);
+    harness_stop(&h);
+}
+
+static void test_add_delete_rule(void)
+{
+    Harness h;
+    Frame f, back;
+    QDict *resp;
+
+    harness_start(&h, NULL);
+    set_policy(&h, 1, "'default-ingress': 'drop', 'default-egress': 'drop',",
+               NULL);
+    tcp_frame(&f, true, VM_IP4, "10.3.3.3", 40000, 80, 0x02);
+    g_assert_false(passes_out(&h, &f));
+
+    qtest_qmp_assert_success(h.qts,
+        "{ 'execute': 'firewall-add-rule', 'arguments': { 'filter': 'fw0',"
+        "  'rule': { 'id': 7, 'direction': 'egress', 'protocol': 6,"
+        "            'action': 'accept' } } }");
+    g_assert_true(passes_out(&h, &f));
+    tcp_frame(&back, false, "10.3.3.3", VM_IP4, 80, 40000, 0x12);
+    g_assert_true(passes_in(&h, &back));        /* established */
+
+    resp = qtest_qmp(h.qts, "{ 'execute': 'query-firewall-connections',"
+                     "  'arguments': { 'filter': 'fw0' } }");
+    g_assert_cmpint(qlist_size(qdict_get_qlist(resp, "return")), ==, 1);
+    qobject_unref(resp);
+
+    /* deleting the rule ends the connection it accepted */
+    qtest_qmp_assert_success(h.qts,
+        "{ 'execute': 'firewall-delete-rule',"
+        "  'arguments': { 'filter': 'fw0', 'id': 7 } }");
+    g_assert_false(passes_in(&h, &back));
+    g_assert_false(passes_out(&h, &f));
+    resp = qtest_qmp(h.qts, "{ 'execute': 'query-firewall-connections',"
+                     "  'arguments': { 'filter': 'fw0' } }");
+    g_assert_cmpint(qlist_size(qdict_get_qlist(resp, "return")), ==, 0);
+    qobject_unref(resp);
+    harness_stop(&h);
+}
+
+static void test_conn_limit(void)
+{
+    Harness h;
+    Frame f;
+    int i;
+
+    harness_start(&h, ", \"max-connections\": 4");
+    set_policy(&h, 1, "'default-ingress': 'drop',",
+        "{ 'id': 1, 'direction': 'ingress',"
+        "  'state': [ 'established', 'related' ], 'action': 'accept' }");
+    for (i = 0; i < 4; i++) {
+        udp_frame(&f, true, VM_IP4, "10.4.4.4", 1000 + i, 53);
+        g_assert_true(passes_out(&h, &f));
+    }
+    /* the table is full: a fifth flow is refused */
+    udp_frame(&f, true, VM_IP4, "10.4.4.4", 2000, 53);
+    g_assert_false(passes_out(&h, &f));
+    g_assert_cmpuint(drops(&h, "conn-table-full"), ==, 1);
+    /* the four existing ones keep working */
+    for (i = 0; i < 4; i++) {
+        udp_frame(&f, false, "10.4.4.4", VM_IP4, 53, 1000 + i);
+        g_assert_true(passes_in(&h, &f));
+    }
+    /* flushing makes room */
+    qtest_qmp_assert_success(h.qts,
+        "{ 'execute': 'firewall-flush-connections',"
+        "  'arguments': { 'filter': 'fw0' } }");
+    udp_frame(&f, true, VM_IP4, "10.4.4.4", 2000, 53);
+    g_assert_true(passes_out(&h, &f));
+    harness_stop(&h);
+}
+
+static void test_invalid_frames(void)
+{
+    Harness h;
+    Frame f, cut;
+    size_t len;
+
+    harness_start(&h, NULL);
+    tcp_frame(&f, false, "10.5.5.5", VM_IP4, 1, 2, 0x02);
+    /* every truncation inside the IP and TCP headers is dropped */
+    for (len = 15; len < f.len; len++) {
+        cut = f;
+        cut.len = len;
+        g_assert_false(passes_in(&h, &cut));
+    }
+    g_assert_cmpuint(drops(&h, "invalid"), ==, f.len - 15);
+    /* and the filter still works */
+    g_assert_true(passes_in(&h, &f));
+    harness_stop(&h);
+}
+
+static void test_log_event(void)
+{
+    Harness h;
+    Frame f;
+    QDict *ev, *data;
+
+    harness_start(&h, NULL);
+    set_policy(&h, 1, NULL,
+        "{ 'id': 3, 'protocol': 6, 'destination-ports': [ { 'start': 23 } ],"
+        "  'action': 'drop', 'log': true }");
+    tcp_frame(&f, false, "10.6.6.6", VM_IP4, 40000, 23, 0x02);
+    g_assert_false(passes_in(&h, &f));
+    ev = qtest_qmp_eventwait_ref(h.qts, "FIREWALL_LOG");
+    data = qdict_get_qdict(ev, "data");
+    g_assert_cmpuint(qdict_get_int(data, "rule"), ==, 3);
+    g_assert_cmpstr(qdict_get_str(data, "direction"), ==, "ingress");
+    g_assert_cmpstr(qdict_get_str(data, "action"), ==, "drop");
+    g_assert_cmpstr(qdict_get_str(data, "source"), ==, "10.6.6.6");
+    g_assert_cmpuint(qdict_get_int(data, "destination-port"), ==, 23);
+    qobject_unref(ev);
+    harness_stop(&h);
+}
+
+static void test_errors(void)
+{
+    Harness h;
+    QDict *info;
+
+    harness_start(&h, ", \"max-rules\": 3");
+    assert_error(&h, "nope",
+                 "{ 'execute': 'query-firewall',"
+                 "  'arguments': { 'filter': 'nope' } }");
+    assert_error(&h, "not a filter-firewall",
+                 "{ 'execute': 'firewall-flush-connections',"
+                 "  'arguments': { 'filter': 'm0' } }");
+    assert_error(&h, "10.0.0.0/33",
+                 "{ 'execute': 'firewall-add-rule', 'arguments': {"
+                 "  'filter': 'fw0', 'rule': { 'id': 1,"
+                 "  'source': [ '10.0.0.0/33' ], 'action': 'drop' } } }");
+    assert_error(&h, "300.1.1.1",
+                 "{ 'execute': 'firewall-quarantine', 'arguments': {"
+                 "  'filter': 'fw0', 'allow': [ '300.1.1.1' ] } }");
+    assert_error(&h, "port range",
+                 "{ 'execute': 'firewall-add-rule', 'arguments': {"
+                 "  'filter': 'fw0', 'rule': { 'id': 1, 'destination-ports':"
+                 "  [ { 'start': 90, 'end': 80 } ], 'action': 'drop' } } }");
+    assert_error(&h, "unknown address set",
+                 "{ 'execute': 'firewall-add-rule', 'arguments': {"
+                 "  'filter': 'fw0', 'rule': { 'id': 1,"
+                 "  'source-set': 'ghosts', 'action': 'drop' } } }");
+    assert_error(&h, "duplicate rule id 2",
+                 "{ 'execute': 'firewall-set-policy', 'arguments': {"
+                 "  'filter': 'fw0', 'generation': 1, 'rules': ["
+                 "  { 'id': 2, 'action': 'drop' },"
+                 "  { 'id': 2, 'action': 'accept' } ] } }");
+    qtest_qmp_assert_success(h.qts,
+        "{ 'execute': 'firewall-add-rule', 'arguments': {"
+        "  'filter': 'fw0', 'rule': { 'id': 1, 'action': 'accept' } } }");
+    assert_error(&h, "rule id 1 is in use",
+                 "{ 'execute': 'firewall-add-rule', 'arguments': {"
+                 "  'filter': 'fw0', 'rule': { 'id': 1, 'action': 'drop' } } }");
+    assert_error(&h, "too many rules",
+                 "{ 'execute': 'firewall-set-policy', 'arguments': {"
+                 "  'filter': 'fw0', 'generation': 1, 'rules': ["
+                 "  { 'id': 1, 'action': 'drop' }, { 'id': 2, 'action': 'drop' },"
+                 "  { 'id': 3, 'action': 'drop' },"
+                 "  { 'id': 4, 'action': 'drop' } ] } }");
+    assert_error(&h, "no rule 99",
+                 "{ 'execute': 'firewall-delete-rule',"
+                 "  'arguments': { 'filter': 'fw0', 'id': 99 } }");
+    assert_error(&h, "limit",
+                 "{ 'execute': 'query-firewall-connections',"
+                 "  'arguments': { 'filter': 'fw0', 'limit': 0 } }");
+    /* bad object properties */
+    assert_error(&h, "mac",
+                 "{ 'execute': 'object-add', 'arguments': {"
+                 "  'qom-type': 'filter-firewall', 'id': 'fw1',"
+                 "  'netdev': 'bn0', 'mac': '52:54:00:zz:00:01' } }");
+    assert_error(&h, "max-connections",
+                 "{ 'execute': 'object-add', 'arguments': {"
+                 "  'qom-type': 'filter-firewall', 'id': 'fw1',"
+                 "  'netdev': 'bn0', 'max-connections': 0 } }");
+    /* the policy in force is unchanged by the failed commands */
+    info = query_fw(&h);
+    g_assert_cmpuint(qdict_get_int(info, "generation"), ==, 0);
+    g_assert_cmpint(qlist_size(qdict_get_qlist(info, "rules")), ==, 1);
+    qobject_unref(info);
+    harness_stop(&h);
+}
+
+static void test_object_lifecycle(void)
+{
+    Harness h;
+    Frame f;
+
+    harness_start(&h, NULL);
+    qtest_qmp_assert_success(h.qts,
+        "{ 'execute': 'object-add', 'arguments': {"
+        "  'qom-type': 'filter-firewall', 'id': 'fw1', 'netdev': 'bn0',"
+        "  'position': 'head' } }");
+    qtest_qmp_assert_success(h.qts,
+        "{ 'execute': 'firewall-set-policy', 'arguments': {"
+        "  'filter': 'fw1', 'generation': 1, 'default-ingress': 'drop',"
+        "  'rules': [ { 'id': 1, 'ethertype': %d, 'action': 'accept' } ] } }",
+        SENTINEL_TYPE);
+    udp_frame(&f, false, "10.7.7.7", VM_IP4, 1, 2);
+    g_assert_false(passes_in(&h, &f));
+    qtest_qmp_assert_success(h.qts,
+        "{ 'execute': 'object-del', 'arguments': { 'id': 'fw1' } }");
+    g_assert_true(passes_in(&h, &f));
+    harness_stop(&h);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+
+    qtest_add_func("/firewall/no-policy-passes", test_no_policy_passes);
+    qtest_add_func("/firewall/match-fields", test_match_fields);
+    qtest_add_func("/firewall/priority", test_priority);
+    qtest_add_func("/firewall/address-sets", test_address_sets);
+    qtest_add_func("/firewall/reject", test_reject);
+    qtest_add_func("/firewall/conn-state", test_conn_state);
+    qtest_add_func("/firewall/antispoof", test_antispoof);
+    qtest_add_func("/firewall/bootstrap-traffic", test_bootstrap_traffic);
+    qtest_add_func("/firewall/quarantine", test_quarantine);
+    qtest_add_func("/firewall/replace-and-counters",
+                   test_replace_and_counters);
+    qtest_add_func("/firewall/add-delete-rule", test_add_delete_rule);
+    qtest_add_func("/firewall/conn-limit", test_conn_limit);
+    qtest_add_func("/firewall/invalid-frames", test_invalid_frames);
+    qtest_add_func("/firewall/log-event", test_log_event);
+    qtest_add_func("/firewall/errors", test_errors);
+    qtest_add_func("/firewall/object-lifecycle", test_object_lifecycle);
+
+    return g_test_run();
+}
