@@ -1,0 +1,235 @@
+/*
+ * VDI host: USB descriptor parser and per-VM USB device policy engine
+ *
+ * Copyright (c) 2026 VDI host developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * This core has no QEMU dependencies beyond qemu/osdep.h (GLib).  Errors
+ * are returned as a g_strdup'ed message through a char **errmsg, which may
+ * be NULL if the caller does not want it.
+ *
+ * Rules are kept in an ordered list; for each alternate setting of each
+ * interface the first matching rule decides, else the policy default.
+ * Device-level fields (dev-class/subclass/protocol, vid, pid, bcd, serial)
+ * match the device, interface-level fields (iface-class/subclass/protocol)
+ * match the alternate setting being evaluated.  A rule without any
+ * interface-level field therefore applies to every interface.
+ *
+ * Actions:
+ *  - ALLOW: the interface is passed through.
+ *  - DENY: the whole device is refused, unless the rule has the hide flag,
+ *    in which case just that interface is hidden from the guest.
+ *  - READ_ONLY: only meaningful for mass storage (interface class 08).
+ *    The interface is attached with its Bulk-Only Transport (protocol 50h)
+ *    alternate setting only, and its bulk traffic must go through the
+ *    vdi-bot-filter.  Other alternate settings (UAS, CBI, anything else)
+ *    are refused.  On any other class READ_ONLY behaves like ALLOW.  Once
+ *    one interface of a device is read-only, every mass storage interface
+ *    of that device is read-only too.
+ *
+ * See vdi-usb-policy.c for the exact evaluation order.
+ */
+
+#ifndef HW_USB_VDI_USB_POLICY_H
+#define HW_USB_VDI_USB_POLICY_H
+
+/* Bounds on what a (remote, untrusted) device may describe */
+#define VDI_USB_MAX_ALTS          64  /* interface descriptors per config */
+#define VDI_USB_MAX_ENDPOINTS     30  /* endpoints per alternate setting */
+#define VDI_USB_MAX_IADS          32  /* interface association descriptors */
+#define VDI_USB_MAX_RULES       1024
+#define VDI_USB_RULE_ID_MAX       64  /* including the NUL */
+#define VDI_USB_SERIAL_MAX       384  /* including the NUL; 126 UTF-16 units */
+#define VDI_USB_REASON_MAX       256
+
+#define VDI_USB_CLASS_MASS_STORAGE  0x08
+#define VDI_USB_MSC_PROTO_BOT       0x50
+#define VDI_USB_MSC_PROTO_UAS       0x62
+
+#define VDI_USB_DT_DEVICE        0x01
+#define VDI_USB_DT_CONFIG        0x02
+#define VDI_USB_DT_INTERFACE     0x04
+#define VDI_USB_DT_ENDPOINT      0x05
+#define VDI_USB_DT_IAD           0x0b
+
+/* Parsed standard device descriptor */
+typedef struct VdiUsbDeviceDesc {
+    uint16_t bcd_usb;
+    uint8_t dev_class;
+    uint8_t dev_subclass;
+    uint8_t dev_protocol;
+    uint8_t max_packet_size0;
+    uint16_t vid;
+    uint16_t pid;
+    uint16_t bcd_device;
+    uint8_t i_manufacturer;
+    uint8_t i_product;
+    uint8_t i_serial;
+    uint8_t num_configurations;
+} VdiUsbDeviceDesc;
+
+typedef struct VdiUsbEndpoint {
+    uint8_t address;            /* bit 7: IN */
+    uint8_t attributes;         /* bits 0-1: transfer type */
+    uint16_t max_packet_size;
+    uint8_t interval;
+} VdiUsbEndpoint;
+
+/* One interface descriptor, i.e. one alternate setting of an interface */
+typedef struct VdiUsbAltSetting {
+    uint8_t number;
+    uint8_t alt;
+    uint8_t cls;
+    uint8_t subclass;
+    uint8_t protocol;
+    uint8_t i_interface;
+    uint8_t n_endpoints;
+    VdiUsbEndpoint endpoints[VDI_USB_MAX_ENDPOINTS];
+} VdiUsbAltSetting;
+
+typedef struct VdiUsbIad {
+    uint8_t first_interface;
+    uint8_t interface_count;
+    uint8_t cls;
+    uint8_t subclass;
+    uint8_t protocol;
+} VdiUsbIad;
+
+/* Parsed configuration descriptor blob */
+typedef struct VdiUsbConfig {
+    uint16_t total_length;
+    uint8_t num_interfaces;     /* bNumInterfaces as declared */
+    uint8_t config_value;
+    uint8_t attributes;
+    uint8_t max_power;
+    unsigned n_interfaces;      /* distinct interface numbers found */
+    unsigned n_alts;            /* in descriptor order */
+    VdiUsbAltSetting alts[VDI_USB_MAX_ALTS];
+    unsigned n_iads;
+    VdiUsbIad iads[VDI_USB_MAX_IADS];
+} VdiUsbConfig;
+
+typedef enum VdiUsbAction {
+    VDI_USB_ACTION_ALLOW,
+    VDI_USB_ACTION_DENY,
+    VDI_USB_ACTION_READ_ONLY,
+} VdiUsbAction;
+
+/* Which fields of a VdiUsbRule take part in matching */
+enum {
+    VDI_USB_MATCH_DEV_CLASS      = 1 << 0,
+    VDI_USB_MATCH_DEV_SUBCLASS   = 1 << 1,
+    VDI_USB_MATCH_DEV_PROTOCOL   = 1 << 2,
+    VDI_USB_MATCH_IFACE_CLASS    = 1 << 3,
+    VDI_USB_MATCH_IFACE_SUBCLASS = 1 << 4,
+    VDI_USB_MATCH_IFACE_PROTOCOL = 1 << 5,
+    VDI_USB_MATCH_VID            = 1 << 6,
+    VDI_USB_MATCH_PID            = 1 << 7,
+    VDI_USB_MATCH_BCD            = 1 << 8,
+    VDI_USB_MATCH_SERIAL         = 1 << 9,
+    VDI_USB_MATCH_ALL            = (1 << 10) - 1,
+};
+
+typedef struct VdiUsbRule {
+    char id[VDI_USB_RULE_ID_MAX];   /* "" means: named by its index */
+    VdiUsbAction action;
+    bool hide;                  /* DENY only: hide the interface instead */
+    uint32_t match;             /* VDI_USB_MATCH_* */
+    uint8_t dev_class;
+    uint8_t dev_subclass;
+    uint8_t dev_protocol;
+    uint8_t iface_class;
+    uint8_t iface_subclass;
+    uint8_t iface_protocol;
+    uint16_t vid;
+    uint16_t pid;
+    uint16_t bcd_lo;            /* inclusive range on bcdDevice */
+    uint16_t bcd_hi;
+    char serial[VDI_USB_SERIAL_MAX];    /* exact, '*' matches any run */
+} VdiUsbRule;
+
+typedef struct VdiUsbPolicy VdiUsbPolicy;
+
+typedef enum VdiUsbIfaceDecision {
+    VDI_USB_IFACE_ALLOWED,
+    VDI_USB_IFACE_HIDDEN,
+    VDI_USB_IFACE_READ_ONLY,
+} VdiUsbIfaceDecision;
+
+typedef struct VdiUsbIfaceVerdict {
+    uint8_t number;             /* bInterfaceNumber */
+    VdiUsbIfaceDecision decision;
+    int rule_index;             /* deciding rule, -1 for the default */
+    uint8_t cls;                /* class triple of the deciding alt */
+    uint8_t subclass;
+    uint8_t protocol;
+    /* READ_ONLY: bulk endpoints of the Bulk-Only alternate setting */
+    uint8_t bot_ep_in;
+    uint8_t bot_ep_out;
+} VdiUsbIfaceVerdict;
+
+typedef struct VdiUsbAltVerdict {
+    uint8_t number;
+    uint8_t alt;
+    bool usable;                /* false: the guest must not select it */
+} VdiUsbAltVerdict;
+
+typedef struct VdiUsbVerdict {
+    VdiUsbAction action;        /* ALLOW, DENY or READ_ONLY */
+    int rule_index;             /* deciding rule, -1 for the default */
+    char rule_id[VDI_USB_RULE_ID_MAX];  /* its id, "#N" or "default" */
+    unsigned n_ifaces;          /* same order as first seen in the config */
+    VdiUsbIfaceVerdict ifaces[VDI_USB_MAX_ALTS];
+    unsigned n_alts;            /* parallel to VdiUsbConfig.alts */
+    VdiUsbAltVerdict alts[VDI_USB_MAX_ALTS];
+    char reason[VDI_USB_REASON_MAX];
+} VdiUsbVerdict;
+
+/* Names: "allow", "deny", "read-only" */
+const char *vdi_usb_action_name(VdiUsbAction action);
+
+/* Descriptor parsing; on failure *errmsg says what is wrong */
+bool vdi_usb_parse_device_desc(const uint8_t *buf, size_t len,
+                               VdiUsbDeviceDesc *dev, char **errmsg);
+bool vdi_usb_parse_config_desc(const uint8_t *buf, size_t len,
+                               VdiUsbConfig *cfg, char **errmsg);
+
+/* Rules */
+void vdi_usb_rule_init(VdiUsbRule *rule, VdiUsbAction action);
+bool vdi_usb_rule_validate(const VdiUsbRule *rule, char **errmsg);
+bool vdi_usb_rule_parse(const char *text, VdiUsbRule *rule, char **errmsg);
+char *vdi_usb_rule_to_string(const VdiUsbRule *rule);
+bool vdi_usb_glob_match(const char *pattern, const char *str);
+
+/* Policies */
+VdiUsbPolicy *vdi_usb_policy_new(VdiUsbAction default_action);
+void vdi_usb_policy_free(VdiUsbPolicy *policy);
+void vdi_usb_policy_set_default(VdiUsbPolicy *policy, VdiUsbAction action);
+VdiUsbAction vdi_usb_policy_get_default(const VdiUsbPolicy *policy);
+bool vdi_usb_policy_add_rule(VdiUsbPolicy *policy, const VdiUsbRule *rule,
+                             char **errmsg);
+bool vdi_usb_policy_add_text(VdiUsbPolicy *policy, const char *text,
+                             char **errmsg);
+size_t vdi_usb_policy_n_rules(const VdiUsbPolicy *policy);
+const VdiUsbRule *vdi_usb_policy_get_rule(const VdiUsbPolicy *policy,
+                                          size_t index);
+void vdi_usb_policy_clear(VdiUsbPolicy *policy);
+
+/* Evaluation; serial may be NULL (then serial rules never match) */
+void vdi_usb_policy_evaluate(const VdiUsbPolicy *policy,
+                             const VdiUsbDeviceDesc *dev,
+                             const VdiUsbConfig *cfg, const char *serial,
+                             VdiUsbVerdict *verdict);
+
+/* Helpers for the glue, on a verdict and the config it was computed on */
+bool vdi_usb_verdict_alt_usable(const VdiUsbVerdict *verdict,
+                                uint8_t number, uint8_t alt);
+int vdi_usb_verdict_endpoint_iface(const VdiUsbVerdict *verdict,
+                                   const VdiUsbConfig *cfg, uint8_t ep);
+bool vdi_usb_filter_config_desc(const uint8_t *buf, size_t len,
+                                const VdiUsbVerdict *verdict,
+                                uint8_t **out, size_t *out_len,
+                                char **errmsg);
+
+#endif
