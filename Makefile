@@ -52,7 +52,8 @@ fuzz: config.mak
 BENCH_DIR = $(QEMU_TREE)/build/tests/qtest
 bench: config.mak
 	scripts/build-qemu qemu-system-x86_64 tests/qtest/firewall-bench \
-		tests/qtest/firewall-e2e-bench
+		tests/qtest/firewall-e2e-bench tests/qtest/vdi-enc-bench
 	$(BENCH_DIR)/firewall-bench
 	QTEST_QEMU_BINARY=$(QEMU_TREE)/build/qemu-system-x86_64 \
 		$(BENCH_DIR)/firewall-e2e-bench 2>/dev/null | grep -v '^#'
+	$(BENCH_DIR)/vdi-enc-bench

@@ -1,0 +1,433 @@
+/*
+ * Benchmark of the VDI adaptive display encoder on synthetic desktops
+ *
+ * Copyright (c) 2026 VDI host developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Replays deterministic workloads (typing, scrolling, a web page with
+ * photos, video in a window, dragging a window) and prints, per method,
+ * the bytes sent after the first full frame, the encode CPU time per
+ * frame and the quality seen by a client (the RFB decoder shared with the
+ * unit test in vdi-rfb-dec.h).  Baselines computed here: Raw of the
+ * damaged rectangles, and one persistent zlib stream (level 6) over the
+ * damaged rectangles' 32-bit pixels (like the RFB Zlib encoding).
+ * "vdi wan 8M budget" limits each update to what 8 Mbit/s carries at 30
+ * updates/s; its PSNR then also counts what is still stale.  PSNR is over
+ * the whole frame, after each update.
+ *
+ * Usage: vdi-enc-bench [-w WIDTH] [-h HEIGHT] [-n FRAMES] [-q QUALITY]
+ */
+
+#include "qemu/osdep.h"
+#include <math.h>
+#include <zlib.h>
+#include "ui/vdi-enc.h"
+#include "vdi-rfb-dec.h"
+#include "vdi-synth.h"
+
+typedef struct Work {
+    int w, h, frame;
+    uint32_t *px;
+    uint32_t *page;         /* tall virtual page for scrolling */
+    int page_h;
+    VdiRect dmg[4];
+    int ndmg;
+} Work;
+
+typedef struct Workload {
+    const char *name;
+    void (*init)(Work *wk);
+    void (*step)(Work *wk);   /* next frame, sets the damage */
+} Workload;
+
+/* ---- workloads ---- */
+
+#define EDIT_X 40
+#define EDIT_Y 60
+
+static int type_start;
+
+static void typing_init(Work *wk)
+{
+    int cols = (wk->w - 80) / 8, line = 12;
+
+    /* start typing on a line that is not an empty paragraph break */
+    while (syn_hash(line, 11, 1) % 7 == 0) {
+        line++;
+    }
+    type_start = line * cols + 10;
+    syn_fill(wk->px, wk->w, 0, 0, wk->w, wk->h, 0xdcdcdc);
+    syn_fill(wk->px, wk->w, 0, 0, wk->w, 30, 0x2b579a);
+    syn_text(wk->px, wk->w, EDIT_X, EDIT_Y, wk->w - 80, wk->h - 100, 0, 11,
+             type_start);
+}
+
+static void typing_step(Work *wk)
+{
+    int cols = (wk->w - 80) / 8;
+    int n = type_start + wk->frame * 2 - 2;
+
+    wk->ndmg = 0;
+    for (int k = 0; k < 2; k++) {
+        int line = (n + k) / cols, col = (n + k) % cols;
+        VdiRect r = { EDIT_X + col * 8, EDIT_Y + line * 16, 8, 16 };
+
+        if (r.y + 16 > wk->h - 40) {
+            continue;
+        }
+        syn_text(wk->px, wk->w, EDIT_X, EDIT_Y + line * 16, wk->w - 80,
+                 16, line * 16, 11, n + k + 1);
+        wk->dmg[wk->ndmg++] = r;
+    }
+}
+
+static void page_make(Work *wk, bool photos)
+{
+    wk->page_h = wk->h * 6;
+    wk->page = g_new(uint32_t, (size_t)wk->w * wk->page_h);
+    syn_fill(wk->page, wk->w, 0, 0, wk->w, wk->page_h, 0xffffff);
+    syn_text(wk->page, wk->w, 80, 0, photos ? wk->w / 2 - 100 : wk->w - 160,
+             wk->page_h, 0, 21, -1);
+    if (photos) {
+        for (int y = 40, i = 0; y + 300 < wk->page_h; y += 420, i++) {
+            syn_photo(wk->page, wk->w, wk->w / 2, y, wk->w / 2 - 80, 300,
+                      0, i);
+        }
+    }
+}
+
+static void page_show(Work *wk, int off)
+{
+    syn_fill(wk->px, wk->w, 0, 0, wk->w, 50, 0x404040);
+    for (int y = 50; y < wk->h; y++) {
+        memcpy(wk->px + (size_t)y * wk->w,
+               wk->page + (size_t)(y - 50 + off) * wk->w, wk->w * 4);
+    }
+    wk->dmg[0] = (VdiRect) { 0, 50, wk->w, wk->h - 50 };
+    wk->ndmg = 1;
+}
+
+static void scroll_init(Work *wk)
+{
+    page_make(wk, false);
+    page_show(wk, 0);
+}
+
+static void scroll_step(Work *wk)
+{
+    page_show(wk, wk->frame * 24);
+}
+
+static void web_init(Work *wk)
+{
+    page_make(wk, true);
+    page_show(wk, 0);
+}
+
+static void web_step(Work *wk)
+{
+    /* scroll in bursts, then read */
+    static int off;
+
+    if (wk->frame == 1) {
+        off = 0;
+    }
+    if (wk->frame % 20 < 8) {
+        off += 40;
+        page_show(wk, off);
+    } else {
+        wk->ndmg = 0;
+    }
+}
+
+static void video_init(Work *wk)
+{
+    syn_wallpaper(wk->px, wk->w, wk->w, wk->h);
+    syn_window(wk->px, wk->w, wk->w, wk->h, 100, 60, wk->w - 200,
+               wk->h - 140, 3);
+    syn_photo(wk->px, wk->w, 300, 180, 640, 360, 0, 5);
+}
+
+static void video_step(Work *wk)
+{
+    syn_photo(wk->px, wk->w, 300, 180, 640, 360, wk->frame, 5);
+    wk->dmg[0] = (VdiRect) { 300, 180, 640, 360 };
+    wk->ndmg = 1;
+}
+
+static void drag_pos(Work *wk, int f, int *x, int *y)
+{
+    *x = 60 + f * 9;
+    *y = 40 + f * 5;
+}
+
+static void drag_init(Work *wk)
+{
+    int x, y;
+
+    syn_wallpaper(wk->px, wk->w, wk->w, wk->h);
+    drag_pos(wk, 0, &x, &y);
+    syn_window(wk->px, wk->w, wk->w, wk->h, x, y, 600, 400, 8);
+}
+
+static void drag_step(Work *wk)
+{
+    int x0, y0, x1, y1;
+
+    drag_pos(wk, wk->frame - 1, &x0, &y0);
+    drag_pos(wk, wk->frame, &x1, &y1);
+    syn_wallpaper(wk->px, wk->w, wk->w, wk->h);
+    syn_window(wk->px, wk->w, wk->w, wk->h, x1, y1, 600, 400, 8);
+    wk->dmg[0] = (VdiRect) { x0, y0, x1 - x0 + 600, y1 - y0 + 400 };
+    wk->ndmg = 1;
+}
+
+static const Workload workloads[] = {
+    { "typing", typing_init, typing_step },
+    { "scroll", scroll_init, scroll_step },
+    { "web+photos", web_init, web_step },
+    { "video", video_init, video_step },
+    { "drag", drag_init, drag_step },
+};
+
+/* ---- methods ---- */
+
+enum { M_RAW, M_ZLIB, M_LAN, M_WAN, M_WAN8, M__MAX };
+static const char *const method_name[M__MAX] = {
+    "raw (damage)", "zlib (damage)", "vdi lan", "vdi wan",
+    "vdi wan 8M budget",
+};
+
+typedef struct Result {
+    uint64_t first_bytes, bytes;
+    double cpu_ms;
+    double psnr_sum, psnr_min;
+    int frames;
+    uint64_t copy, jpeg;
+    bool exact;
+} Result;
+
+static double cpu_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void clip_all(Work *wk)
+{
+    int n = 0;
+
+    for (int i = 0; i < wk->ndmg; i++) {
+        VdiRect r = wk->dmg[i];
+        int x1 = MIN(r.x + r.w, wk->w), y1 = MIN(r.y + r.h, wk->h);
+
+        r.x = MAX(r.x, 0);
+        r.y = MAX(r.y, 0);
+        r.w = x1 - r.x;
+        r.h = y1 - r.y;
+        if (r.w > 0 && r.h > 0) {
+            wk->dmg[n++] = r;
+        }
+    }
+    wk->ndmg = n;
+}
+
+static uint64_t baseline(int m, z_stream *zs, Work *wk, bool full)
+{
+    VdiRect all = { 0, 0, wk->w, wk->h };
+    const VdiRect *rs = full ? &all : wk->dmg;
+    int n = full ? 1 : wk->ndmg;
+    uint64_t bytes = 0;
+    static uint8_t *zout;
+    static size_t zout_size;
+
+    for (int i = 0; i < n; i++) {
+        const VdiRect *r = &rs[i];
+        size_t raw = (size_t)r->w * r->h * 4;
+
+        bytes += 12;
+        if (m == M_RAW) {
+            bytes += raw;
+            continue;
+        }
+        if (zout_size < raw + 1024) {
+            zout_size = raw + 1024;
+            zout = g_realloc(zout, zout_size);
+        }
+        zs->next_out = zout;
+        zs->avail_out = zout_size;
+        for (int y = r->y; y < r->y + r->h; y++) {
+            zs->next_in = (Bytef *)(wk->px + (size_t)y * wk->w + r->x);
+            zs->avail_in = r->w * 4;
+            while (zs->avail_in) {
+                if (!zs->avail_out) {
+                    bytes += zout_size;
+                    zs->next_out = zout;
+                    zs->avail_out = zout_size;
+                }
+                deflate(zs, Z_NO_FLUSH);
+            }
+        }
+        do {
+            if (!zs->avail_out) {
+                bytes += zout_size;
+                zs->next_out = zout;
+                zs->avail_out = zout_size;
+            }
+            deflate(zs, Z_SYNC_FLUSH);
+        } while (!zs->avail_out);
+        bytes += 4 + zout_size - zs->avail_out;
+    }
+    return bytes;
+}
+
+static void run(const Workload *wl, int m, int w, int h, int nframes,
+                int quality, Result *res)
+{
+    Work wk = { .w = w, .h = h };
+    VdiEncoder *e = NULL;
+    RfbDec *d = NULL;
+    z_stream zs;
+    g_autoptr(GByteArray) out = g_byte_array_new();
+
+    memset(res, 0, sizeof(*res));
+    res->psnr_min = 99;
+    res->exact = true;
+    memset(&zs, 0, sizeof(zs));
+    wk.px = g_new0(uint32_t, (size_t)w * h);
+    if (m == M_ZLIB) {
+        deflateInit(&zs, 6);
+    }
+    if (m >= M_LAN) {
+        e = vdi_enc_new(m == M_LAN ? VDI_PROFILE_LAN : VDI_PROFILE_WAN,
+                        VDI_ENC_CAP_ALL);
+        vdi_enc_set_jpeg_quality(e, quality);
+        if (m == M_WAN8) {
+            /* 8 Mbit/s at 30 updates/s */
+            vdi_enc_set_budget(e, 8000000 / 8 / 30);
+        }
+        d = rfb_dec_new(w, h);
+    }
+    wl->init(&wk);
+    for (wk.frame = 0; wk.frame <= nframes; wk.frame++) {
+        double t0;
+        uint64_t b;
+
+        if (wk.frame) {
+            wl->step(&wk);
+            clip_all(&wk);
+        }
+        t0 = cpu_now_ms();
+        if (e) {
+            VdiEncStats st;
+            int n;
+
+            g_byte_array_set_size(out, 0);
+            n = vdi_enc_frame(e, wk.px, w, h, w * 4,
+                              wk.frame ? wk.dmg : NULL,
+                              wk.frame ? wk.ndmg : 0, out, &st);
+            if (wk.frame) {
+                res->cpu_ms += cpu_now_ms() - t0;
+            }
+            if (n < 0 || !rfb_dec_apply(d, out->data, out->len, n)) {
+                fprintf(stderr, "%s: decode error frame %d n %d len %u "
+                        "copy %u fill %u\n", wl->name, wk.frame, n,
+                        out->len, st.rects[1], st.rects[2]);
+                exit(1);
+            }
+            b = out->len;
+            res->copy += st.rects[VDI_ENC_KIND_COPYRECT];
+            res->jpeg += st.rects[VDI_ENC_KIND_JPEG];
+            if (wk.frame) {
+                double p = rfb_dec_psnr(d, wk.px, w, 0, 0, w, h);
+
+                res->psnr_sum += p;
+                res->psnr_min = MIN(res->psnr_min, p);
+                if (rfb_dec_diff(d, wk.px, w)) {
+                    res->exact = false;
+                }
+            }
+        } else {
+            b = baseline(m, &zs, &wk, wk.frame == 0);
+            if (wk.frame) {
+                res->cpu_ms += cpu_now_ms() - t0;
+                res->psnr_sum += 99;
+            }
+        }
+        if (wk.frame) {
+            res->bytes += b;
+            res->frames++;
+        } else {
+            res->first_bytes = b;
+        }
+    }
+    if (m == M_ZLIB) {
+        deflateEnd(&zs);
+    }
+    if (e) {
+        vdi_enc_free(e);
+        rfb_dec_free(d);
+    }
+    g_free(wk.page);
+    g_free(wk.px);
+}
+
+int main(int argc, char **argv)
+{
+    int w = 1280, h = 720, nframes = 60, quality = 70, opt;
+
+    while ((opt = getopt(argc, argv, "w:h:n:q:")) != -1) {
+        switch (opt) {
+        case 'w':
+            w = atoi(optarg);
+            break;
+        case 'h':
+            h = atoi(optarg);
+            break;
+        case 'n':
+            nframes = atoi(optarg);
+            break;
+        case 'q':
+            quality = atoi(optarg);
+            break;
+        default:
+            fprintf(stderr, "usage: %s [-w W] [-h H] [-n FRAMES] "
+                    "[-q QUALITY]\n", argv[0]);
+            return 2;
+        }
+    }
+    if (w < 1024 || h < 600 || w > 4096 || h > 4096 || nframes < 1) {
+        fprintf(stderr, "need 1024x600 .. 4096x4096 and >= 1 frame\n");
+        return 2;
+    }
+    printf("%dx%d, %d frames after the first, wan JPEG quality %d\n\n",
+           w, h, nframes, quality);
+    printf("| workload | method | first frame KiB | update KiB | "
+           "KiB/frame | CPU ms/frame | PSNR mean/min dB | CopyRect | "
+           "JPEG |\n");
+    printf("|---|---|---:|---:|---:|---:|---|---:|---:|\n");
+    for (int i = 0; i < ARRAY_SIZE(workloads); i++) {
+        for (int m = 0; m < M__MAX; m++) {
+            Result r;
+            char q[64];
+
+            run(&workloads[i], m, w, h, nframes, quality, &r);
+            if (m < M_LAN || r.exact) {
+                snprintf(q, sizeof(q), "exact");
+            } else {
+                snprintf(q, sizeof(q), "%.1f / %.1f",
+                         r.psnr_sum / r.frames, r.psnr_min);
+            }
+            printf("| %s | %s | %.1f | %.1f | %.2f | %.2f | %s | %" PRIu64
+                   " | %" PRIu64 " |\n", workloads[i].name, method_name[m],
+                   r.first_bytes / 1024.0, r.bytes / 1024.0,
+                   r.bytes / 1024.0 / r.frames, r.cpu_ms / r.frames, q,
+                   r.copy, r.jpeg);
+            fflush(stdout);
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,929 @@
+/*
+ * Unit tests for the VDI adaptive display encoder and link estimator
+ *
+ * Copyright (c) 2026 VDI host developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The encoder output is checked with the independent RFB decoder of
+ * vdi-rfb-dec.h against the frames the test itself generated; the link
+ * estimator is fed synthetic timelines of a simulated bottleneck link
+ * whose bandwidth and delay the test knows.
+ */
+
+#include "qemu/osdep.h"
+#include <math.h>
+#include "ui/vdi-enc.h"
+#include "ui/vdi-link.h"
+#include "vdi-rfb-dec.h"
+#include "vdi-synth.h"
+
+typedef struct Frame {
+    int w, h, sp;       /* sp: stride in pixels */
+    uint32_t *px;
+} Frame;
+
+static Frame *frame_new(int w, int h, int sp)
+{
+    Frame *f = g_new0(Frame, 1);
+
+    f->w = w;
+    f->h = h;
+    f->sp = sp ? sp : w;
+    f->px = g_new0(uint32_t, (size_t)f->sp * h);
+    /* garbage in the padding and the top byte must not matter */
+    for (size_t i = 0; i < (size_t)f->sp * h; i++) {
+        f->px[i] = 0xab000000u | (i % (size_t)f->sp >= (size_t)w ?
+                                  0x00ff00ff : 0);
+    }
+    return f;
+}
+
+static void frame_free(Frame *f)
+{
+    g_free(f->px);
+    g_free(f);
+}
+
+/* Encode, decode, return the bytes; fails the test on decode errors */
+static size_t enc_dec(VdiEncoder *e, RfbDec *d, Frame *f,
+                      const VdiRect *damage, int nd, VdiEncStats *st)
+{
+    g_autoptr(GByteArray) out = g_byte_array_new();
+    VdiEncStats local;
+    int n;
+
+    n = vdi_enc_frame(e, f->px, f->w, f->h, f->sp * 4, damage, nd, out,
+                      st ? st : &local);
+    g_assert_cmpint(n, >=, 0);
+    g_assert_cmpint(n, <=, 65535);
+    g_assert_true(rfb_dec_apply(d, out->data, out->len, n));
+    return out->len;
+}
+
+static void assert_exact(RfbDec *d, Frame *f)
+{
+    g_assert_cmpuint(rfb_dec_diff(d, f->px, f->sp), ==, 0);
+}
+
+/* ---- decoder self-check with hand-made bytes from the spec ---- */
+
+static void test_decoder_selfcheck(void)
+{
+    RfbDec *d = rfb_dec_new(4, 2);
+    /* Tight fill of (1,0) 2x2 with RGB 12 34 56 */
+    static const uint8_t fill[] = {
+        0, 1, 0, 0, 0, 2, 0, 2, 0, 0, 0, 7, 0x80, 0x12, 0x34, 0x56,
+    };
+    /* Tight mono 4x2 (explicit palette filter, 2 colours, 1 bit rows) */
+    static const uint8_t mono[] = {
+        0, 0, 0, 0, 0, 4, 0, 2, 0, 0, 0, 7, 0x40 | 0x10, 1, 1,
+        0xff, 0, 0, 0, 0, 0xff, 0xa0, 0x50,
+    };
+    /* Raw 1x1 at (3,1): B G R x */
+    static const uint8_t raw[] = {
+        0, 3, 0, 1, 0, 1, 0, 1, 0, 0, 0, 0, 0x33, 0x22, 0x11, 0,
+    };
+    /* CopyRect (0,0) 1x1 from (3,1) */
+    static const uint8_t copy[] = {
+        0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 0, 3, 0, 1,
+    };
+    static const uint8_t bad[] = {
+        0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 7, 0xa0,
+    };
+
+    g_assert_true(rfb_dec_apply(d, fill, sizeof(fill), 1));
+    g_assert_cmphex(d->fb[1], ==, 0x123456);
+    g_assert_cmphex(d->fb[4 + 2], ==, 0x123456);
+    g_assert_cmphex(d->fb[0], ==, 0);
+    g_assert_true(rfb_dec_apply(d, mono, sizeof(mono), 1));
+    /* 0xa0 = 1010: pixels 0, 2 are colour 1 (blue) */
+    g_assert_cmphex(d->fb[0], ==, 0x0000ff);
+    g_assert_cmphex(d->fb[1], ==, 0xff0000);
+    g_assert_cmphex(d->fb[4 + 1], ==, 0x0000ff);
+    g_assert_true(rfb_dec_apply(d, raw, sizeof(raw), 1));
+    g_assert_cmphex(d->fb[4 + 3], ==, 0x112233);
+    g_assert_true(rfb_dec_apply(d, copy, sizeof(copy), 1));
+    g_assert_cmphex(d->fb[0], ==, 0x112233);
+    g_assert_false(rfb_dec_apply(d, bad, sizeof(bad), 1));
+    g_assert_false(rfb_dec_apply(d, fill, sizeof(fill) - 1, 1));
+    rfb_dec_free(d);
+}
+
+/* ---- wire format checks of the encoder against the spec ---- */
+
+static void test_wire_fill(void)
+{
+    VdiEncoder *e = vdi_enc_new(VDI_PROFILE_LAN, VDI_ENC_CAP_ALL);
+    Frame *f = frame_new(64, 64, 0);
+    g_autoptr(GByteArray) out = g_byte_array_new();
+    static const uint8_t want[] = {
+        0, 0, 0, 0, 0, 64, 0, 64, 0, 0, 0, 7, 0x80, 0x12, 0x34, 0x56,
+    };
+
+    syn_fill(f->px, f->sp, 0, 0, 64, 64, 0x123456);
+    g_assert_cmpint(vdi_enc_frame(e, f->px, 64, 64, 256, NULL, 0, out,
+                                  NULL), ==, 1);
+    g_assert_cmpuint(out->len, ==, sizeof(want));
+    g_assert_cmpmem(out->data, out->len, want, sizeof(want));
+    /* unchanged frame: nothing to send */
+    g_byte_array_set_size(out, 0);
+    g_assert_cmpint(vdi_enc_frame(e, f->px, 64, 64, 256, NULL, 0, out,
+                                  NULL), ==, 0);
+    g_assert_cmpuint(out->len, ==, 0);
+    frame_free(f);
+    vdi_enc_free(e);
+}
+
+/* A full-colour rect: compact length and zlib stream 0 with reset bit */
+static void test_wire_zlib(void)
+{
+    VdiEncoder *e = vdi_enc_new(VDI_PROFILE_LAN, VDI_ENC_CAP_ALL);
+    Frame *f = frame_new(64, 64, 0);
+    g_autoptr(GByteArray) out = g_byte_array_new();
+    size_t zlen;
+    const uint8_t *p;
+
+    for (int i = 0; i < 64 * 64; i++) {
+        f->px[i] = syn_hash(i, 1, 2) & 0xffffff;
+    }
+    g_assert_cmpint(vdi_enc_frame(e, f->px, 64, 64, 256, NULL, 0, out,
+                                  NULL), ==, 1);
+    p = out->data;
+    g_assert_cmpint(p[11], ==, 7);
+    /* stream 0, copy filter (no explicit filter), reset stream 0 */
+    g_assert_cmphex(p[12], ==, 0x01);
+    /* random data does not compress: 2 byte compact length (< 2^14) */
+    g_assert_true(p[13] & 0x80);
+    g_assert_false(p[14] & 0x80);
+    zlen = (p[13] & 0x7f) | (p[14] << 7);
+    g_assert_cmpuint(zlen, >, 64 * 64 * 3);
+    g_assert_cmpuint(out->len, ==, 15 + zlen);
+    /* the data is one zlib stream (header 0x78) ending in a sync flush */
+    g_assert_cmphex(p[15], ==, 0x78);
+    g_assert_cmpmem(p + out->len - 4, 4, "\x00\x00\xff\xff", 4);
+    frame_free(f);
+    vdi_enc_free(e);
+}
+
+/* ---- lossless profile ---- */
+
+static void test_lan_exact_sequence(void)
+{
+    const int w = 320, h = 240;
+    VdiEncoder *e = vdi_enc_new(VDI_PROFILE_LAN, VDI_ENC_CAP_ALL);
+    RfbDec *d = rfb_dec_new(w, h);
+    Frame *f = frame_new(w, h, 0);
+    VdiEncStats st;
+
+    syn_wallpaper(f->px, f->sp, w, h);
+    syn_window(f->px, f->sp, w, h, 10, 10, 300, 170, 1);
+    syn_fill(f->px, f->sp, 0, 192, w, 48, 0x303030);   /* task bar */
+    enc_dec(e, d, f, NULL, 0, &st);
+    assert_exact(d, f);
+    g_assert_cmpuint(st.rects[VDI_ENC_KIND_FILL], >, 0);
+    g_assert_cmpuint(st.rects[VDI_ENC_KIND_PALETTE] +
+                     st.rects[VDI_ENC_KIND_MONO], >, 0);
+    g_assert_cmpuint(st.rects[VDI_ENC_KIND_ZLIB], >, 0);
+    g_assert_cmpuint(st.rects[VDI_ENC_KIND_JPEG], ==, 0);
+
+    for (int i = 0; i < 30; i++) {
+        switch (i % 5) {
+        case 0: /* typing */
+            syn_text(f->px, f->sp, 18, 68, 134, 130, 0, 1, i * 3);
+            break;
+        case 1: /* video-like region */
+            syn_photo(f->px, f->sp, 160, 80, 140, 100, i, 3);
+            break;
+        case 2: /* a button press */
+            syn_fill(f->px, f->sp, 18, 40, 60, 20, 0x808080 + i);
+            break;
+        case 3: /* single pixels */
+            f->px[(i * 37) % h * f->sp + (i * 91) % w] ^= 0x10101;
+            break;
+        default: /* a gradient */
+            for (int y = 100; y < 164; y++) {
+                for (int x = 0; x < 200; x++) {
+                    f->px[y * f->sp + x] = (x + i) << 8 | y;
+                }
+            }
+        }
+        enc_dec(e, d, f, NULL, 0, &st);
+        assert_exact(d, f);
+        g_assert_cmpuint(st.lossy_pending, ==, 0);
+    }
+    frame_free(f);
+    rfb_dec_free(d);
+    vdi_enc_free(e);
+}
+
+/* The document seen through a w x (h - 60) view at (0, 40) */
+static void render_doc(Frame *f, int off, int offx)
+{
+    const int vh = f->h - 60;
+    g_autofree uint32_t *doc = g_new(uint32_t, 1024 * vh);
+
+    syn_text(doc, 1024, 0, 0, 1024, vh, off, 7, -1);
+    for (int y = 0; y < vh; y++) {
+        memcpy(f->px + (y + 40) * f->sp, doc + y * 1024 + offx, f->w * 4);
+    }
+}
+
+static void scroll_case(int dy, int dx, bool expect_copy)
+{
+    const int w = 384, h = 320;
+    VdiEncoder *e = vdi_enc_new(VDI_PROFILE_LAN, VDI_ENC_CAP_ALL);
+    RfbDec *d = rfb_dec_new(w, h);
+    Frame *f = frame_new(w, h, 0);
+    VdiEncStats st;
+    size_t first, b;
+    int off = 400, offx = 200;
+
+    /* a toolbar, a document (scrollable), a status bar */
+    syn_fill(f->px, f->sp, 0, 0, w, 40, 0x3060c0);
+    syn_fill(f->px, f->sp, 0, h - 20, w, 20, 0xc0c0c0);
+    render_doc(f, off, offx);
+    first = enc_dec(e, d, f, NULL, 0, NULL);
+    assert_exact(d, f);
+    for (int i = 0; i < 4; i++) {
+        VdiRect dmg = { 0, 40, w, h - 60 };
+
+        off += dy;
+        offx += dx;
+        render_doc(f, off, offx);
+        b = enc_dec(e, d, f, &dmg, 1, &st);
+        assert_exact(d, f);
+        if (expect_copy) {
+            g_assert_cmpuint(st.rects[VDI_ENC_KIND_COPYRECT], >=, 1);
+            g_assert_cmpuint(st.copy_pixels, >=,
+                             (uint64_t)(w - 64 - abs(dx)) *
+                             (h - 60 - abs(dy) - 128));
+            /* about the newly exposed strip, plus a tile row of slack */
+            g_assert_cmpuint(b * (h - 60), <,
+                             first * (abs(dy) + abs(dx) + 80));
+        }
+    }
+    frame_free(f);
+    rfb_dec_free(d);
+    vdi_enc_free(e);
+}
+
+static void test_lan_scroll(void)
+{
+    static const int dys[] = { 16, -16, 1, -1, 7, 63, 64, -65, 120 };
+
+    for (int i = 0; i < ARRAY_SIZE(dys); i++) {
+        scroll_case(dys[i], 0, true);
+    }
+}
+
+static void test_lan_hscroll(void)
+{
+    scroll_case(0, 24, true);
+    scroll_case(0, -9, true);
+}
+
+static void test_lan_window_move(void)
+{
+    const int w = 480, h = 360;
+    VdiEncoder *e = vdi_enc_new(VDI_PROFILE_LAN, VDI_ENC_CAP_ALL);
+    RfbDec *d = rfb_dec_new(w, h);
+    Frame *f = frame_new(w, h, 0);
+    VdiEncStats st;
+    int wx = 20, wy = 30;
+    uint64_t copies = 0;
+
+    syn_wallpaper(f->px, f->sp, w, h);
+    syn_window(f->px, f->sp, w, h, wx, wy, 260, 200, 5);
+    enc_dec(e, d, f, NULL, 0, NULL);
+    for (int i = 0; i < 12; i++) {
+        /* out of the frame at the end: clipped windows */
+        wx += 13 + i;
+        wy += (i % 3) * 5 - 2;
+        syn_wallpaper(f->px, f->sp, w, h);
+        syn_window(f->px, f->sp, w, h, wx, wy, 260, 200, 5);
+        enc_dec(e, d, f, NULL, 0, &st);
+        assert_exact(d, f);
+        copies += st.rects[VDI_ENC_KIND_COPYRECT];
+    }
+    g_assert_cmpuint(copies, >=, 8);
+    frame_free(f);
+    rfb_dec_free(d);
+    vdi_enc_free(e);
+}
+
+/* ---- lossy profile ---- */
+
+static void test_wan_psnr(void)
+{
+    const int w = 320, h = 256;
+    VdiEncoder *e = vdi_enc_new(VDI_PROFILE_WAN, VDI_ENC_CAP_ALL);
+    RfbDec *d = rfb_dec_new(w, h);
+    Frame *f = frame_new(w, h, 0);
+    VdiEncStats st;
+    uint64_t diff = 0;
+
+    vdi_enc_set_jpeg_quality(e, 70);
+    vdi_enc_set_refine_delay(e, 1000);
+    for (int i = 0; i < 5; i++) {
+        syn_text(f->px, f->sp, 0, 0, 128, h, 0, 3, -1);
+        syn_photo(f->px, f->sp, 128, 0, 192, h, i, 9);
+        enc_dec(e, d, f, NULL, 0, &st);
+        g_assert_cmpuint(st.rects[VDI_ENC_KIND_JPEG], >, 0);
+        g_assert_cmpuint(st.lossy_pixels, >=, 192 * (h - 64));
+        g_assert_cmpfloat(rfb_dec_psnr(d, f->px, f->sp, 128, 0, 192, h),
+                          >=, 30.0);
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < 128; x++) {
+                diff += (f->px[y * f->sp + x] & 0xffffff) !=
+                    d->fb[y * w + x];
+            }
+        }
+        g_assert_cmpuint(diff, ==, 0);
+        g_assert_cmpuint(st.lossy_pending, >, 0);
+    }
+    /* lower quality, fewer bytes */
+    {
+        size_t hi, lo;
+
+        vdi_enc_invalidate(e, NULL);
+        enc_dec(e, d, f, NULL, 0, &st);
+        hi = st.bytes[VDI_ENC_KIND_JPEG];
+        vdi_enc_set_jpeg_quality(e, 25);
+        vdi_enc_invalidate(e, NULL);
+        enc_dec(e, d, f, NULL, 0, &st);
+        lo = st.bytes[VDI_ENC_KIND_JPEG];
+        g_assert_cmpuint(lo * 5, <, hi * 4);
+        g_assert_cmpfloat(rfb_dec_psnr(d, f->px, f->sp, 128, 0, 192, h),
+                          >=, 25.0);
+    }
+    frame_free(f);
+    rfb_dec_free(d);
+    vdi_enc_free(e);
+}
+
+static void test_wan_refine(void)
+{
+    const int w = 256, h = 192;
+    VdiEncoder *e = vdi_enc_new(VDI_PROFILE_WAN, VDI_ENC_CAP_ALL);
+    RfbDec *d = rfb_dec_new(w, h);
+    Frame *f = frame_new(w, h, 0);
+    VdiEncStats st;
+    VdiRect none;
+    int i;
+
+    vdi_enc_set_refine_delay(e, 2);
+    vdi_enc_set_budget(e, 20000);
+    syn_photo(f->px, f->sp, 0, 0, w, h, 0, 4);
+    syn_text(f->px, f->sp, 0, 0, 64, 64, 0, 2, -1);
+    /* budget-limited: several calls for the first frame */
+    for (i = 0; i < 20; i++) {
+        enc_dec(e, d, f, &none, 0, &st);
+        if (!vdi_enc_has_pending(e)) {
+            break;
+        }
+    }
+    g_assert_cmpint(i, <, 20);
+    g_assert_cmpint(i, >, 2);
+    assert_exact(d, f);
+    g_assert_cmpuint(st.lossy_pending, ==, 0);
+    g_assert_cmpuint(st.tiles_refined, >, 0);
+
+    /* a lossy change, then a switch to LAN refines it at once */
+    syn_photo(f->px, f->sp, 0, 64, w, 128, 1, 4);
+    vdi_enc_set_budget(e, 0);
+    enc_dec(e, d, f, NULL, 0, &st);
+    g_assert_cmpuint(st.lossy_pending, >, 0);
+    g_assert_cmpuint(rfb_dec_diff(d, f->px, f->sp), >, 0);
+    g_assert_true(vdi_enc_set_profile(e, VDI_PROFILE_LAN));
+    enc_dec(e, d, f, &none, 0, &st);
+    assert_exact(d, f);
+    g_assert_false(vdi_enc_has_pending(e));
+    frame_free(f);
+    rfb_dec_free(d);
+    vdi_enc_free(e);
+}
+
+/* ---- byte budget ---- */
+
+static void test_budget(void)
+{
+    const int w = 400, h = 300;
+    const size_t budget = 20000;
+    VdiEncoder *e = vdi_enc_new(VDI_PROFILE_LAN, VDI_ENC_CAP_ALL);
+    RfbDec *d = rfb_dec_new(w, h);
+    Frame *f = frame_new(w, h, 0);
+    VdiEncStats st;
+    size_t b;
+    int calls = 0;
+
+    vdi_enc_set_budget(e, budget);
+    for (int i = 0; i < w * h; i++) {
+        f->px[i] = syn_hash(i, 5, 5) & 0xffffff;
+    }
+    syn_text(f->px, f->sp, 0, 0, 200, 150, 0, 1, -1);
+    do {
+        b = enc_dec(e, d, f, NULL, 0, &st);
+        g_assert_cmpuint(b, <=, budget);
+        calls++;
+        /* change things meanwhile: deferred tiles merge with them */
+        if (calls == 3) {
+            syn_photo(f->px, f->sp, 100, 100, 200, 150, 0, 1);
+        }
+        g_assert_cmpint(calls, <, 100);
+    } while (st.budget_limited);
+    g_assert_cmpint(calls, >=, (w * h * 3 / 2) / budget);
+    g_assert_cmpuint(st.tiles_deferred, ==, 0);
+    assert_exact(d, f);
+    g_assert_false(vdi_enc_has_pending(e));
+
+    /* tiny budgets are raised to the minimum, which always progresses */
+    vdi_enc_set_budget(e, 1);
+    for (int i = 0; i < w * h; i++) {
+        f->px[i] = syn_hash(i, 6, 5) & 0xffffff;
+    }
+    calls = 0;
+    do {
+        b = enc_dec(e, d, f, NULL, 0, &st);
+        g_assert_cmpuint(b, <=, VDI_ENC_MIN_BUDGET);
+        g_assert_cmpuint(b, >, 0);
+        calls++;
+    } while (st.budget_limited && calls < 200);
+    assert_exact(d, f);
+    frame_free(f);
+    rfb_dec_free(d);
+    vdi_enc_free(e);
+}
+
+/* ---- sizes, strides, damage, caps ---- */
+
+static void odd_size_case(int w, int h, int sp, VdiProfile prof, uint32_t caps)
+{
+    VdiEncoder *e = vdi_enc_new(prof, caps);
+    RfbDec *d = rfb_dec_new(w, h);
+    Frame *f = frame_new(w, h, sp);
+
+    vdi_enc_set_refine_delay(e, 0);
+    for (int i = 0; i < 4; i++) {
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                f->px[y * f->sp + x] = i == 1 ? 0x445566 :
+                    (syn_hash(x / (i + 1), y, i) % (i ? 3 : 300)) * 0x50503;
+            }
+        }
+        enc_dec(e, d, f, NULL, 0, NULL);
+        if (prof == VDI_PROFILE_LAN) {
+            assert_exact(d, f);
+        }
+    }
+    /* unchanged frame: WAN has refined everything */
+    enc_dec(e, d, f, NULL, 0, NULL);
+    assert_exact(d, f);
+    frame_free(f);
+    rfb_dec_free(d);
+    vdi_enc_free(e);
+}
+
+static void test_odd_sizes(void)
+{
+    static const int sz[][3] = {
+        { 1, 1, 0 }, { 65, 3, 0 }, { 3, 65, 0 }, { 127, 129, 0 },
+        { 64, 64, 0 }, { 2, 200, 5 }, { 100, 70, 133 }, { 1, 1, 7 },
+    };
+
+    for (int i = 0; i < ARRAY_SIZE(sz); i++) {
+        odd_size_case(sz[i][0], sz[i][1], sz[i][2], VDI_PROFILE_LAN,
+                      VDI_ENC_CAP_ALL);
+        odd_size_case(sz[i][0], sz[i][1], sz[i][2], VDI_PROFILE_WAN,
+                      VDI_ENC_CAP_ALL);
+        odd_size_case(sz[i][0], sz[i][1], sz[i][2], VDI_PROFILE_LAN,
+                      VDI_ENC_CAP_COPYRECT);
+    }
+}
+
+static void test_raw_only(void)
+{
+    const int w = 200, h = 150;
+    VdiEncoder *e = vdi_enc_new(VDI_PROFILE_WAN, VDI_ENC_CAP_COPYRECT);
+    RfbDec *d = rfb_dec_new(w, h);
+    Frame *f = frame_new(w, h, 0);
+
+    syn_text(f->px, f->sp, 0, 0, w, h, 0, 1, -1);
+    enc_dec(e, d, f, NULL, 0, NULL);
+    assert_exact(d, f);
+    syn_text(f->px, f->sp, 0, 0, w, h, 32, 1, -1);
+    enc_dec(e, d, f, NULL, 0, NULL);
+    assert_exact(d, f);
+    g_assert_cmpuint(d->rects_by_enc[7], ==, 0);
+    g_assert_cmpuint(d->rects_by_enc[1], >=, 1);
+    g_assert_cmpuint(d->rects_by_enc[0], >, 0);
+    frame_free(f);
+    rfb_dec_free(d);
+    vdi_enc_free(e);
+}
+
+static void test_damage_and_resize(void)
+{
+    VdiEncoder *e = vdi_enc_new(VDI_PROFILE_LAN, VDI_ENC_CAP_ALL);
+    RfbDec *d = rfb_dec_new(200, 100);
+    Frame *f = frame_new(200, 100, 0);
+    VdiRect dmg[3] = {
+        { 150, 50, 1000, 1000 }, { -20, -20, 30, 30 }, { 500, 500, 1, 1 },
+    };
+    VdiEncStats st;
+
+    syn_text(f->px, f->sp, 0, 0, 200, 100, 0, 1, -1);
+    enc_dec(e, d, f, dmg, 0, NULL);  /* first frame: everything */
+    assert_exact(d, f);
+    syn_fill(f->px, f->sp, 160, 70, 30, 20, 0xff0000);
+    syn_fill(f->px, f->sp, 0, 0, 10, 10, 0x00ff00);
+    enc_dec(e, d, f, dmg, 3, &st);
+    assert_exact(d, f);
+    g_assert_cmpuint(st.tiles_dirty, ==, 2);
+    /* damage hints are trusted: an undeclared change is not seen ... */
+    syn_fill(f->px, f->sp, 100, 0, 10, 10, 0x0000ff);
+    enc_dec(e, d, f, dmg, 1, &st);
+    g_assert_cmpuint(rfb_dec_diff(d, f->px, f->sp), ==, 100);
+    /* ... until an update without hints, or an invalidation */
+    vdi_enc_invalidate(e, &dmg[1]);
+    enc_dec(e, d, f, dmg, 0, &st);
+    g_assert_cmpuint(st.tiles_dirty, ==, 1);
+    enc_dec(e, d, f, NULL, 0, &st);
+    assert_exact(d, f);
+
+    /* a new size resets the client state */
+    rfb_dec_resize(d, 130, 70);
+    frame_free(f);
+    f = frame_new(130, 70, 0);
+    syn_photo(f->px, f->sp, 0, 0, 130, 70, 0, 0);
+    enc_dec(e, d, f, dmg, 0, &st);
+    assert_exact(d, f);
+    g_assert_cmpuint(st.tiles_dirty, ==, 6);
+    frame_free(f);
+    rfb_dec_free(d);
+    vdi_enc_free(e);
+}
+
+static void test_invalid(void)
+{
+    VdiEncoder *e = vdi_enc_new(VDI_PROFILE_LAN, VDI_ENC_CAP_ALL);
+    g_autoptr(GByteArray) out = g_byte_array_new();
+    uint32_t px[64] = { 0 };
+    VdiRect neg = { 0, 0, -1, 5 };
+
+    g_assert_null(vdi_enc_new(VDI_PROFILE_AUTO, 0));
+    g_assert_false(vdi_enc_set_profile(e, VDI_PROFILE_AUTO));
+    g_assert_false(vdi_enc_set_profile(e, 42));
+    g_assert_cmpint(vdi_enc_frame(e, NULL, 8, 8, 32, NULL, 0, out, NULL),
+                    ==, -EINVAL);
+    g_assert_cmpint(vdi_enc_frame(e, px, 0, 8, 32, NULL, 0, out, NULL),
+                    ==, -EINVAL);
+    g_assert_cmpint(vdi_enc_frame(e, px, 8, -1, 32, NULL, 0, out, NULL),
+                    ==, -EINVAL);
+    g_assert_cmpint(vdi_enc_frame(e, px, 8, 8, 28, NULL, 0, out, NULL),
+                    ==, -EINVAL);
+    g_assert_cmpint(vdi_enc_frame(e, px, 4, 8, 18, NULL, 0, out, NULL),
+                    ==, -EINVAL);
+    g_assert_cmpint(vdi_enc_frame(e, px, 4, 4, -16, NULL, 0, out, NULL),
+                    ==, -EINVAL);
+    g_assert_cmpint(vdi_enc_frame(e, px, 8, 8, 32, NULL, 2, out, NULL),
+                    ==, -EINVAL);
+    g_assert_cmpint(vdi_enc_frame(e, px, 8, 8, 32, &neg, -1, out, NULL),
+                    ==, -EINVAL);
+    g_assert_cmpint(vdi_enc_frame(e, px, 8, 8, 32, &neg, 1, out, NULL),
+                    ==, -EINVAL);
+    g_assert_cmpint(vdi_enc_frame(e, px, 100000, 1, 400000, NULL, 0, out,
+                                  NULL), ==, -EINVAL);
+    g_assert_cmpint(vdi_enc_frame(e, px, 8, 8, 32, NULL, 0, NULL, NULL),
+                    ==, -EINVAL);
+    g_assert_cmpuint(out->len, ==, 0);
+    /* still usable */
+    g_assert_cmpint(vdi_enc_frame(e, px, 8, 8, 32, NULL, 0, out, NULL),
+                    ==, 1);
+    vdi_enc_invalidate(e, &neg);
+    vdi_enc_free(e);
+}
+
+/* Random frames, damage, budgets, profiles: always decodable and exact */
+static void test_random(void)
+{
+    GRand *rnd = g_rand_new_with_seed(1234);
+
+    for (int round = 0; round < 12; round++) {
+        int w = g_rand_int_range(rnd, 1, 300);
+        int h = g_rand_int_range(rnd, 1, 200);
+        int sp = w + g_rand_int_range(rnd, 0, 9);
+        VdiProfile prof = round % 2 ? VDI_PROFILE_WAN : VDI_PROFILE_LAN;
+        VdiEncoder *e = vdi_enc_new(prof, round % 3 ? VDI_ENC_CAP_ALL :
+                                    VDI_ENC_CAP_COPYRECT);
+        RfbDec *d = rfb_dec_new(w, h);
+        Frame *f = frame_new(w, h, sp);
+        VdiRect none;
+
+        syn_text(f->px, f->sp, 0, 0, w, h, 0, round, -1);
+        for (int i = 0; i < 25; i++) {
+            VdiRect dmg[4];
+            int nd = g_rand_int_range(rnd, 0, 4);
+            int x = g_rand_int_range(rnd, -10, w);
+            int y = g_rand_int_range(rnd, -10, h);
+            int rw = g_rand_int_range(rnd, 0, w + 20);
+            int rh = g_rand_int_range(rnd, 0, h + 20);
+            int shift = g_rand_int_range(rnd, -20, 21);
+
+            switch (g_rand_int_range(rnd, 0, 4)) {
+            case 0:
+                syn_text(f->px, f->sp, 0, 0, w, h, 100 + i * shift, round,
+                         -1);
+                break;
+            case 1: {
+                VdiRect r = { x, y, rw, rh };
+
+                if (r.x < 0) {
+                    r.x = 0;
+                }
+                if (r.y < 0) {
+                    r.y = 0;
+                }
+                r.w = MIN(r.w, w - r.x);
+                r.h = MIN(r.h, h - r.y);
+                syn_photo(f->px, f->sp, r.x, r.y, r.w, r.h, i, round);
+                break;
+            }
+            case 2:
+                syn_window(f->px, f->sp, w, h, x, y, 120, 90, round);
+                break;
+            default:
+                break;
+            }
+            vdi_enc_set_budget(e, g_rand_boolean(rnd) ? 0 :
+                               g_rand_int_range(rnd, 1, 60000));
+            vdi_enc_set_jpeg_quality(e, g_rand_int_range(rnd, 1, 101));
+            for (int k = 0; k < nd; k++) {
+                dmg[k].x = g_rand_int_range(rnd, -100, w + 100);
+                dmg[k].y = g_rand_int_range(rnd, -100, h + 100);
+                dmg[k].w = g_rand_int_range(rnd, 0, 2 * w);
+                dmg[k].h = g_rand_int_range(rnd, 0, 2 * h);
+            }
+            /* damage hints that miss changes would be a caller bug */
+            enc_dec(e, d, f, NULL, 0, NULL);
+            enc_dec(e, d, f, dmg, nd, NULL);
+        }
+        vdi_enc_set_budget(e, 0);
+        vdi_enc_set_profile(e, VDI_PROFILE_LAN);
+        enc_dec(e, d, f, &none, 0, NULL);
+        assert_exact(d, f);
+        frame_free(f);
+        rfb_dec_free(d);
+        vdi_enc_free(e);
+    }
+    g_rand_free(rnd);
+}
+
+/* ---- link estimator ---- */
+
+/*
+ * A bottleneck link of @bps bit/s and @rtt ns round trip (a byte is
+ * acknowledged one RTT after the bottleneck has sent it), fed by an
+ * application with endless data (video) that may send an update every
+ * 33 ms.  Like the VNC glue, it reports the unacknowledged bytes
+ * (SIOCOUTQ) every millisecond and at the exact time the queue drains,
+ * and sends an RTT probe (Fence) when the queue has drained.
+ */
+typedef struct SimSend {
+    int64_t start, finish, rtt;
+    uint64_t bytes;
+} SimSend;
+
+typedef struct SimLink {
+    double bps;
+    int64_t rtt;
+    int64_t link_free;          /* when the bottleneck is idle again */
+    GArray *sends;              /* SimSend not yet fully acknowledged */
+    uint64_t unacked_base;
+    uint64_t sent_bytes;
+    int64_t probe_reply;        /* when the pending probe's reply comes */
+} SimLink;
+
+static void sim_init(SimLink *s, double bps, int64_t rtt)
+{
+    memset(s, 0, sizeof(*s));
+    s->bps = bps;
+    s->rtt = rtt;
+    s->sends = g_array_new(false, false, sizeof(SimSend));
+    s->probe_reply = -1;
+}
+
+static void sim_send(SimLink *s, int64_t now, size_t bytes)
+{
+    SimSend ss;
+
+    ss.start = MAX(now, s->link_free);
+    ss.finish = ss.start + (int64_t)(bytes * 8 * 1e9 / s->bps);
+    ss.bytes = bytes;
+    ss.rtt = s->rtt;
+    s->link_free = ss.finish;
+    s->sent_bytes += bytes;
+    g_array_append_val(s->sends, ss);
+}
+
+/* Unacknowledged bytes at @t */
+static uint64_t sim_unacked(SimLink *s, int64_t t)
+{
+    double n = 0;
+
+    while (s->sends->len) {
+        SimSend *ss = &g_array_index(s->sends, SimSend, 0);
+
+        if (ss->finish + ss->rtt > t) {
+            break;
+        }
+        g_array_remove_index(s->sends, 0);
+    }
+    for (guint i = 0; i < s->sends->len; i++) {
+        SimSend *ss = &g_array_index(s->sends, SimSend, i);
+        double done = ss->finish > ss->start ?
+            (double)(t - ss->rtt - ss->start) / (ss->finish - ss->start) : 0;
+
+        n += ss->bytes * (1 - MAX(0.0, MIN(1.0, done)));
+    }
+    return (uint64_t)(n + 0.5);
+}
+
+/* Run the timeline from @t0 for @dur ns; returns the end time */
+static int64_t sim_run(VdiLink *l, SimLink *s, int64_t t0, int64_t dur,
+                       VdiProfile *prof, int *switches)
+{
+    const int64_t tick = 1000000, frame = 33 * tick;
+    int64_t t = t0;
+
+    while (t < t0 + dur) {
+        int64_t nt = t + tick;
+        int64_t drain = s->sends->len ?
+            s->link_free + g_array_index(s->sends, SimSend,
+                                         s->sends->len - 1).rtt : 0;
+        VdiProfile p;
+
+        if (s->sends->len && drain > t && drain <= nt) {
+            /* exact drain time, and the RTT probe goes out */
+            sim_unacked(s, drain);
+            vdi_link_on_queue(l, drain, 0);
+            s->probe_reply = drain + s->rtt;
+        }
+        if (s->probe_reply >= 0 && s->probe_reply <= nt) {
+            vdi_link_on_rtt(l, s->probe_reply, s->rtt);
+            s->probe_reply = -1;
+        }
+        t = nt;
+        vdi_link_on_queue(l, t, sim_unacked(s, t));
+        if ((t - t0) % frame == 0 && vdi_link_can_send(l, t)) {
+            size_t b = vdi_link_budget(l, t);
+
+            vdi_link_on_sent(l, t, b);
+            sim_send(s, t, b);
+        }
+        p = vdi_link_profile(l, t);
+        if (p != *prof) {
+            (*switches)++;
+            *prof = p;
+        }
+    }
+    return t;
+}
+
+static void link_case(double bps, int64_t rtt, VdiProfile hint,
+                      VdiProfile want)
+{
+    VdiLink *l = vdi_link_new(hint, 0);
+    SimLink s;
+    VdiProfile prof = hint;
+    int switches = 0;
+    int64_t t;
+
+    sim_init(&s, bps, rtt);
+    t = sim_run(l, &s, 0, 10 * 1000000000ll, &prof, &switches);
+    g_assert_cmpfloat(fabs(vdi_link_bandwidth(l) - bps) / bps, <, 0.1);
+    g_assert_cmpfloat(fabs((double)vdi_link_rtt_min(l) - rtt) / rtt, <,
+                      0.1);
+    g_assert_cmpint(prof, ==, want);
+    g_assert_cmpint(switches, <=, 1);
+    g_assert_cmpint(switches, ==, hint != want);
+    /* the link is used: at least 70% of its capacity over the run */
+    g_assert_cmpfloat(s.sent_bytes * 8.0 / (t / 1e9), >, 0.7 * bps);
+    /* in flight: about one BDP (plus a frame interval) at most */
+    g_assert_cmpuint(vdi_link_budget(l, t), <=,
+                     2.5 * bps / 8 * MAX(rtt, 33000000) / 1e9 + 65536);
+    g_array_free(s.sends, true);
+    vdi_link_free(l);
+}
+
+static void test_link_wan(void)
+{
+    /* 2 Mbit/s, 80 ms, starting from either zone hint */
+    link_case(2e6, 80 * 1000000, VDI_PROFILE_WAN, VDI_PROFILE_WAN);
+    link_case(2e6, 80 * 1000000, VDI_PROFILE_LAN, VDI_PROFILE_WAN);
+}
+
+static void test_link_lan(void)
+{
+    /* 1 Gbit/s, 0.2 ms */
+    link_case(1e9, 200 * 1000, VDI_PROFILE_LAN, VDI_PROFILE_LAN);
+    link_case(1e9, 200 * 1000, VDI_PROFILE_WAN, VDI_PROFILE_LAN);
+}
+
+static void test_link_degrade(void)
+{
+    VdiLink *l = vdi_link_new(VDI_PROFILE_LAN, 0);
+    SimLink s;
+    VdiProfile prof = VDI_PROFILE_LAN;
+    int switches = 0;
+    int64_t t;
+
+    sim_init(&s, 1e9, 200 * 1000);
+    t = sim_run(l, &s, 0, 5000000000ll, &prof, &switches);
+    g_assert_cmpint(switches, ==, 0);
+    /* the VPN kicks in: 5 Mbit/s, 40 ms */
+    s.bps = 5e6;
+    s.rtt = 40 * 1000000;
+    t = sim_run(l, &s, t, 20000000000ll, &prof, &switches);
+    g_assert_cmpint(prof, ==, VDI_PROFILE_WAN);
+    g_assert_cmpint(switches, ==, 1);
+    g_assert_cmpfloat(fabs(vdi_link_bandwidth(l) - 5e6) / 5e6, <, 0.1);
+    /* back on the LAN */
+    s.bps = 1e9;
+    s.rtt = 200 * 1000;
+    t = sim_run(l, &s, t, 20000000000ll, &prof, &switches);
+    g_assert_cmpint(prof, ==, VDI_PROFILE_LAN);
+    g_assert_cmpint(switches, ==, 2);
+    g_assert_cmpfloat(fabs(vdi_link_bandwidth(l) - 1e9) / 1e9, <, 0.1);
+
+    /* a link in between the thresholds keeps its profile: no flapping */
+    s.bps = 35e6;
+    s.rtt = 20 * 1000000;
+    sim_run(l, &s, t, 20000000000ll, &prof, &switches);
+    g_assert_cmpint(switches, ==, 2);
+    g_array_free(s.sends, true);
+    vdi_link_free(l);
+}
+
+static void test_link_quality_caps(void)
+{
+    VdiLink *l = vdi_link_new(VDI_PROFILE_WAN, 0);
+    SimLink s;
+    VdiProfile prof = VDI_PROFILE_WAN;
+    int switches = 0, q_small, q_big, n = 0;
+    int64_t t, last = -1;
+
+    sim_init(&s, 2e6, 80 * 1000000);
+    t = sim_run(l, &s, 0, 5000000000ll, &prof, &switches);
+    /* more pixels per second for the same bandwidth: lower quality */
+    q_small = vdi_link_jpeg_quality(l, 64 * 64);
+    q_big = vdi_link_jpeg_quality(l, 1920 * 1080);
+    g_assert_cmpint(q_small, <=, 90);
+    g_assert_cmpint(q_big, >=, 20);
+    g_assert_cmpint(q_small, >, q_big);
+    g_assert_cmpint(vdi_link_jpeg_quality(l, 0), ==, 90);
+
+    /* a bandwidth cap lowers the budget and the estimate used */
+    vdi_link_set_caps(l, 10, 5e5);
+    g_assert_cmpfloat(vdi_link_bandwidth(l), <=, 5e5);
+    /* the fps cap: at most 10 updates per second */
+    vdi_link_on_drained(l, t);
+    for (int64_t tt = t; tt < t + 1000000000ll; tt += 1000000) {
+        if (vdi_link_can_send(l, tt)) {
+            vdi_link_on_sent(l, tt, 100);
+            vdi_link_on_drained(l, tt + 1000);
+            g_assert_true(last < 0 || tt - last >= 100000000);
+            last = tt;
+            n++;
+        }
+    }
+    g_assert_cmpint(n, >=, 9);
+    g_assert_cmpint(n, <=, 10);
+    g_array_free(s.sends, true);
+    vdi_link_free(l);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/vdi-enc/decoder-selfcheck", test_decoder_selfcheck);
+    g_test_add_func("/vdi-enc/wire/fill", test_wire_fill);
+    g_test_add_func("/vdi-enc/wire/zlib", test_wire_zlib);
+    g_test_add_func("/vdi-enc/lan/exact-sequence", test_lan_exact_sequence);
+    g_test_add_func("/vdi-enc/lan/scroll", test_lan_scroll);
+    g_test_add_func("/vdi-enc/lan/hscroll", test_lan_hscroll);
+    g_test_add_func("/vdi-enc/lan/window-move", test_lan_window_move);
+    g_test_add_func("/vdi-enc/wan/psnr", test_wan_psnr);
+    g_test_add_func("/vdi-enc/wan/refine", test_wan_refine);
+    g_test_add_func("/vdi-enc/budget", test_budget);
+    g_test_add_func("/vdi-enc/odd-sizes", test_odd_sizes);
+    g_test_add_func("/vdi-enc/raw-only", test_raw_only);
+    g_test_add_func("/vdi-enc/damage-resize", test_damage_and_resize);
+    g_test_add_func("/vdi-enc/invalid", test_invalid);
+    g_test_add_func("/vdi-enc/random", test_random);
+    g_test_add_func("/vdi-enc/link/wan", test_link_wan);
+    g_test_add_func("/vdi-enc/link/lan", test_link_lan);
+    g_test_add_func("/vdi-enc/link/degrade-recover", test_link_degrade);
+    g_test_add_func("/vdi-enc/link/quality-caps", test_link_quality_caps);
+    return g_test_run();
+}

@@ -1,0 +1,1616 @@
+/*
+ * VDI adaptive display encoder core (RFB CopyRect, Tight and Raw)
+ *
+ * Copyright (c) 2026 VDI host developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * See vdi-enc.h for the model.  Tight is written as the RFB protocol
+ * specification (rfbproto, "Tight Encoding") and TigerVNC's TightDecoder
+ * read it: a compression-control byte whose low 4 bits reset zlib streams
+ * 0-3 and whose high 4 bits select fill (8), JPEG (9) or basic (0-7: bit 6
+ * explicit filter, bits 4-5 stream id); TPIXELs are 3 bytes R, G, B; data
+ * shorter than 12 bytes is sent as is, longer data is a compact length
+ * (1-3 bytes, 7 bits per byte, then 8) followed by zlib data that
+ * continues the client's inflater of that stream (Z_SYNC_FLUSH).
+ */
+
+#include "qemu/osdep.h"
+#include <zlib.h>
+#include <jpeglib.h>
+#include <setjmp.h>
+#include "vdi-enc.h"
+
+#define TILE VDI_ENC_TILE
+
+/* Tile flags */
+#define TF_VALID 0x01    /* the client has this tile (maybe lossy) */
+#define TF_EXACT 0x02    /* ... and has it bit-exact */
+#define TF_PENDING 0x04  /* dirty, deferred by the budget */
+#define TF_DIRTY 0x08    /* differs from the client (this call) */
+#define TF_CAND 0x10     /* to be compared (this call) */
+#define TF_DONE 0x20     /* handled (this call) */
+
+#define TIGHT_MIN_TO_COMPRESS 12
+#define TIGHT_FILL 0x80
+#define TIGHT_JPEG 0x90
+#define TIGHT_EXPLICIT_FILTER 0x40
+#define TIGHT_FILTER_PALETTE 1
+
+/* zlib stream ids, as QEMU and TigerVNC servers use them */
+#define ZS_COPY 0
+#define ZS_MONO 1
+#define ZS_PALETTE 2
+
+/* JPEG only for rects at least this large and not "runny" */
+#define JPEG_MIN_AREA 1024
+
+#define PAL_HASH_BITS 10
+#define PAL_HASH_SIZE (1 << PAL_HASH_BITS)
+
+/* Motion detection */
+#define MV_KEY_LEN 16
+#define MV_KEY_X 24
+#define MV_MAX_KEYS 8192
+#define MV_MAX_HITS 8
+#define MV_VOTES 4096
+#define MV_MIN_VOTES 4
+#define MV_SCAN_MAX_AREA (2560 * 1440)
+#define MV_HASH_MUL 0x9E3779B97F4A7C15ull
+
+typedef struct VdiPalette {
+    uint32_t key[PAL_HASH_SIZE];
+    uint32_t gen[PAL_HASH_SIZE];
+    uint8_t idx[PAL_HASH_SIZE];
+    uint32_t curgen;
+    uint32_t colors[256];
+    int n;
+} VdiPalette;
+
+typedef struct VdiJpegErr {
+    struct jpeg_error_mgr mgr;
+    jmp_buf jb;
+} VdiJpegErr;
+
+typedef struct VdiVote {
+    int dx, dy;
+    uint32_t count;
+} VdiVote;
+
+struct VdiEncoder {
+    VdiProfile profile;
+    uint32_t caps;
+    int quality;
+    size_t budget;
+    int refine_delay;
+
+    int w, h, tw, th;
+    uint32_t *shadow;           /* w * h, row stride w */
+    uint8_t *tflags;
+    uint8_t *tflags_snap;
+    uint16_t *tage;             /* calls since the tile last changed */
+    int rr_start;
+
+    z_stream zs[4];
+    int zlevel[4];              /* -1: not initialised */
+    bool zreset[4];             /* set the reset bit on the next use */
+    unsigned ztouched;          /* streams used by the current rect */
+
+    uint8_t *buf;               /* filtered tile data */
+    uint8_t *zbuf;
+    size_t zbuf_size;
+    VdiPalette pal;
+
+    struct jpeg_compress_struct cinfo;
+    VdiJpegErr jerr;
+
+    /* motion detection scratch */
+    uint64_t *key_hash;
+    int *key_x, *key_y;
+    int *key_hits;
+    int *key_table;
+    int key_table_size;
+    uint64_t *key_bloom;
+    VdiVote votes[MV_VOTES];
+};
+
+typedef struct EncCtx {
+    const uint32_t *px;         /* new frame */
+    size_t spx;                 /* its stride in pixels */
+    GByteArray *out;
+    size_t limit;               /* out->len may not exceed this */
+    VdiEncStats *st;
+    int nrects;
+    bool stopped;
+} EncCtx;
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- output helpers ---- */
+
+static void put_rect_header(GByteArray *o, int x, int y, int w, int h,
+                            int32_t enc)
+{
+    uint8_t b[12] = {
+        x >> 8, x, y >> 8, y, w >> 8, w, h >> 8, h,
+        (uint32_t)enc >> 24, enc >> 16, enc >> 8, enc,
+    };
+
+    g_byte_array_append(o, b, sizeof(b));
+}
+
+static void put_u8(GByteArray *o, uint8_t v)
+{
+    g_byte_array_append(o, &v, 1);
+}
+
+static void put_tpixel(GByteArray *o, uint32_t p)
+{
+    uint8_t b[3] = { p >> 16, p >> 8, p };
+
+    g_byte_array_append(o, b, 3);
+}
+
+static void put_compact_len(GByteArray *o, size_t len)
+{
+    uint8_t b[3];
+    int n = 0;
+
+    assert(len < (1 << 22));
+    b[n] = len & 0x7f;
+    if (len > 0x7f) {
+        b[n++] |= 0x80;
+        b[n] = (len >> 7) & 0x7f;
+        if (len > 0x3fff) {
+            b[n++] |= 0x80;
+            b[n] = (len >> 14) & 0xff;
+        }
+    }
+    g_byte_array_append(o, b, n + 1);
+}
+
+static inline const uint32_t *fb_row(const uint32_t *p, size_t spx, int y)
+{
+    return p + (size_t)y * spx;
+}
+
+/* ---- tile bookkeeping ---- */
+
+static void tile_rect(const VdiEncoder *e, int t, VdiRect *r)
+{
+    int tx = t % e->tw, ty = t / e->tw;
+
+    r->x = tx * TILE;
+    r->y = ty * TILE;
+    r->w = MIN(TILE, e->w - r->x);
+    r->h = MIN(TILE, e->h - r->y);
+}
+
+static bool rect_clip(VdiRect *r, int w, int h)
+{
+    int64_t x0 = MAX(r->x, 0), y0 = MAX(r->y, 0);
+    int64_t x1 = MIN((int64_t)r->x + r->w, w);
+    int64_t y1 = MIN((int64_t)r->y + r->h, h);
+
+    if (x1 <= x0 || y1 <= y0) {
+        return false;
+    }
+    r->x = x0;
+    r->y = y0;
+    r->w = x1 - x0;
+    r->h = y1 - y0;
+    return true;
+}
+
+static void free_state(VdiEncoder *e)
+{
+    g_free(e->shadow);
+    g_free(e->tflags);
+    g_free(e->tflags_snap);
+    g_free(e->tage);
+    e->shadow = NULL;
+    e->tflags = NULL;
+    e->tflags_snap = NULL;
+    e->tage = NULL;
+    e->w = e->h = e->tw = e->th = 0;
+}
+
+static void resize_state(VdiEncoder *e, int w, int h)
+{
+    free_state(e);
+    e->w = w;
+    e->h = h;
+    e->tw = DIV_ROUND_UP(w, TILE);
+    e->th = DIV_ROUND_UP(h, TILE);
+    e->shadow = g_new0(uint32_t, (size_t)w * h);
+    e->tflags = g_new0(uint8_t, (size_t)e->tw * e->th);
+    e->tflags_snap = g_new0(uint8_t, (size_t)e->tw * e->th);
+    e->tage = g_new0(uint16_t, (size_t)e->tw * e->th);
+    e->rr_start = 0;
+}
+
+/* ---- zlib streams ---- */
+
+static int stream_level(const VdiEncoder *e, int stream)
+{
+    if (e->profile == VDI_PROFILE_LAN) {
+        /* CPU first: full-colour data is the expensive one */
+        return stream == ZS_COPY ? 1 : 3;
+    }
+    return stream == ZS_COPY ? 6 : 7;
+}
+
+static void stream_reset_all(VdiEncoder *e)
+{
+    for (int i = 0; i < 4; i++) {
+        e->zreset[i] = true;
+    }
+}
+
+/*
+ * Compress @len bytes on @stream into e->zbuf; returns the compressed
+ * size.  Sets bit @stream in *ctl if the client must reset its inflater.
+ */
+static size_t stream_compress(VdiEncoder *e, int stream, const uint8_t *data,
+                              size_t len, uint8_t *ctl)
+{
+    z_stream *zs = &e->zs[stream];
+    int level = stream_level(e, stream);
+    size_t bound, done;
+
+    if (e->zlevel[stream] != level) {
+        if (e->zlevel[stream] >= 0) {
+            deflateEnd(zs);
+        }
+        memset(zs, 0, sizeof(*zs));
+        if (deflateInit2(zs, level, Z_DEFLATED, MAX_WBITS, MAX_MEM_LEVEL,
+                         Z_DEFAULT_STRATEGY) != Z_OK) {
+            abort();
+        }
+        e->zlevel[stream] = level;
+        e->zreset[stream] = true;
+    } else if (e->zreset[stream]) {
+        deflateReset(zs);
+    }
+    if (e->zreset[stream]) {
+        *ctl |= 1 << stream;
+        e->zreset[stream] = false;
+    }
+    e->ztouched |= 1u << stream;
+
+    bound = deflateBound(zs, len) + 64;
+    if (e->zbuf_size < bound) {
+        g_free(e->zbuf);
+        e->zbuf_size = bound;
+        e->zbuf = g_malloc(bound);
+    }
+    zs->next_in = (Bytef *)data;
+    zs->avail_in = len;
+    done = 0;
+    for (;;) {
+        zs->next_out = e->zbuf + done;
+        zs->avail_out = e->zbuf_size - done;
+        if (deflate(zs, Z_SYNC_FLUSH) == Z_STREAM_ERROR) {
+            abort();
+        }
+        done = e->zbuf_size - zs->avail_out;
+        if (zs->avail_in == 0 && zs->avail_out != 0) {
+            break;
+        }
+        e->zbuf_size *= 2;
+        e->zbuf = g_realloc(e->zbuf, e->zbuf_size);
+    }
+    return done;
+}
+
+/* ---- palette ---- */
+
+static inline unsigned pal_slot(uint32_t c)
+{
+    return (c * 0x9E3779B1u) >> (32 - PAL_HASH_BITS);
+}
+
+/* Index of @c, adding it if there is room; -1 if the palette is full */
+static inline int pal_lookup(VdiPalette *p, uint32_t c, int maxn)
+{
+    unsigned s = pal_slot(c);
+
+    for (;;) {
+        if (p->gen[s] != p->curgen) {
+            if (p->n >= maxn) {
+                return -1;
+            }
+            p->gen[s] = p->curgen;
+            p->key[s] = c;
+            p->idx[s] = p->n;
+            p->colors[p->n] = c;
+            return p->n++;
+        }
+        if (p->key[s] == c) {
+            return p->idx[s];
+        }
+        s = (s + 1) & (PAL_HASH_SIZE - 1);
+    }
+}
+
+/*
+ * Count the colours of a rect (top byte ignored) up to @maxn; returns the
+ * count or maxn + 1.  *same gets the number of pixels equal to their left
+ * neighbour (a "runniness" measure: high for text/UI, low for photos).
+ */
+static int pal_build(VdiPalette *p, const uint32_t *px, size_t spx,
+                     int w, int h, int maxn, uint64_t *same)
+{
+    uint64_t nsame = 0;
+
+    p->curgen++;
+    if (p->curgen == 0) {
+        memset(p->gen, 0, sizeof(p->gen));
+        p->curgen = 1;
+    }
+    p->n = 0;
+    for (int y = 0; y < h; y++) {
+        const uint32_t *row = fb_row(px, spx, y);
+        uint32_t prev = row[0] & 0xffffff;
+
+        if (pal_lookup(p, prev, maxn) < 0) {
+            *same = nsame;
+            return maxn + 1;
+        }
+        for (int x = 1; x < w; x++) {
+            uint32_t c = row[x] & 0xffffff;
+
+            if (c == prev) {
+                nsame++;
+                continue;
+            }
+            if (pal_lookup(p, c, maxn) < 0) {
+                *same = nsame;
+                return maxn + 1;
+            }
+            prev = c;
+        }
+    }
+    *same = nsame;
+    return p->n;
+}
+
+/* ---- JPEG ---- */
+
+static void jpeg_error_exit(j_common_ptr cinfo)
+{
+    VdiJpegErr *err = (VdiJpegErr *)cinfo->err;
+
+    longjmp(err->jb, 1);
+}
+
+static void jpeg_output_message(j_common_ptr cinfo)
+{
+}
+
+/* Returns a malloc()ed JPEG in *jbuf (free() it) or false */
+static bool jpeg_encode(VdiEncoder *e, const uint32_t *px, size_t spx,
+                        int w, int h, unsigned char **jbuf,
+                        unsigned long *jlen)
+{
+    struct jpeg_compress_struct *c = &e->cinfo;
+    JSAMPROW row;
+
+    *jbuf = NULL;
+    *jlen = 0;
+    if (setjmp(e->jerr.jb)) {
+        jpeg_abort_compress(c);
+        return false;
+    }
+    jpeg_mem_dest(c, jbuf, jlen);
+    c->image_width = w;
+    c->image_height = h;
+    c->input_components = 4;
+#if G_BYTE_ORDER == G_LITTLE_ENDIAN
+    c->in_color_space = JCS_EXT_BGRX;
+#else
+    c->in_color_space = JCS_EXT_XRGB;
+#endif
+    jpeg_set_defaults(c);
+    jpeg_set_quality(c, e->quality, TRUE);
+    if (e->quality >= 90) {
+        /* 4:4:4 at high quality */
+        c->comp_info[0].h_samp_factor = 1;
+        c->comp_info[0].v_samp_factor = 1;
+    }
+    jpeg_start_compress(c, TRUE);
+    while (c->next_scanline < c->image_height) {
+        row = (JSAMPROW)fb_row(px, spx, c->next_scanline);
+        jpeg_write_scanlines(c, &row, 1);
+    }
+    jpeg_finish_compress(c);
+    return true;
+}
+
+/* ---- rect writers ---- */
+
+static void write_raw(VdiEncoder *e, EncCtx *c, int x, int y, int w, int h)
+{
+    /* chunks of at most 32 rows keep each rect below VDI_ENC_MIN_BUDGET */
+    for (int y0 = 0; y0 < h; y0 += 32) {
+        int hh = MIN(32, h - y0);
+        size_t start = c->out->len;
+        uint8_t *d;
+
+        put_rect_header(c->out, x, y + y0, w, hh, VDI_RFB_ENC_RAW);
+        g_byte_array_set_size(c->out, start + 12 + (size_t)w * hh * 4);
+        d = c->out->data + start + 12;
+        for (int j = 0; j < hh; j++) {
+            const uint32_t *row = fb_row(c->px, c->spx, y + y0 + j) + x;
+
+            for (int i = 0; i < w; i++) {
+                uint32_t p = row[i];
+
+                *d++ = p;
+                *d++ = p >> 8;
+                *d++ = p >> 16;
+                *d++ = 0;
+            }
+        }
+        c->st->bytes[VDI_ENC_KIND_RAW] += c->out->len - start;
+        c->st->rects[VDI_ENC_KIND_RAW]++;
+        c->nrects++;
+    }
+}
+
+static void write_fill(EncCtx *c, int x, int y, int w, int h, uint32_t col)
+{
+    size_t start = c->out->len;
+
+    put_rect_header(c->out, x, y, w, h, VDI_RFB_ENC_TIGHT);
+    put_u8(c->out, TIGHT_FILL);
+    put_tpixel(c->out, col);
+    c->st->bytes[VDI_ENC_KIND_FILL] += c->out->len - start;
+    c->st->rects[VDI_ENC_KIND_FILL]++;
+    c->nrects++;
+}
+
+/* Tight basic rect: ctl, [filter, palette], [compact len], data */
+static void write_basic(VdiEncoder *e, EncCtx *c, int x, int y, int w, int h,
+                        int stream, bool palette, size_t datalen,
+                        VdiEncKind kind)
+{
+    size_t start = c->out->len;
+    uint8_t ctl = stream << 4;
+    size_t zlen = 0;
+
+    if (datalen >= TIGHT_MIN_TO_COMPRESS) {
+        zlen = stream_compress(e, stream, e->buf, datalen, &ctl);
+    }
+    put_rect_header(c->out, x, y, w, h, VDI_RFB_ENC_TIGHT);
+    if (palette) {
+        put_u8(c->out, ctl | TIGHT_EXPLICIT_FILTER);
+        put_u8(c->out, TIGHT_FILTER_PALETTE);
+        put_u8(c->out, e->pal.n - 1);
+        for (int i = 0; i < e->pal.n; i++) {
+            put_tpixel(c->out, e->pal.colors[i]);
+        }
+    } else {
+        /* copy filter is implied without the explicit-filter bit */
+        put_u8(c->out, ctl);
+    }
+    if (datalen < TIGHT_MIN_TO_COMPRESS) {
+        g_byte_array_append(c->out, e->buf, datalen);
+    } else {
+        put_compact_len(c->out, zlen);
+        g_byte_array_append(c->out, e->zbuf, zlen);
+    }
+    c->st->bytes[kind] += c->out->len - start;
+    c->st->rects[kind]++;
+    c->nrects++;
+}
+
+static void write_mono(VdiEncoder *e, EncCtx *c, int x, int y, int w, int h)
+{
+    int rowbytes = (w + 7) / 8;
+    uint32_t c0 = e->pal.colors[0];
+    uint8_t *d = e->buf;
+
+    for (int j = 0; j < h; j++) {
+        const uint32_t *row = fb_row(c->px, c->spx, y + j) + x;
+
+        memset(d, 0, rowbytes);
+        for (int i = 0; i < w; i++) {
+            if ((row[i] & 0xffffff) != c0) {
+                d[i >> 3] |= 0x80 >> (i & 7);
+            }
+        }
+        d += rowbytes;
+    }
+    write_basic(e, c, x, y, w, h, ZS_MONO, true, (size_t)rowbytes * h,
+                VDI_ENC_KIND_MONO);
+}
+
+static void write_palette(VdiEncoder *e, EncCtx *c, int x, int y, int w,
+                          int h)
+{
+    uint8_t *d = e->buf;
+
+    for (int j = 0; j < h; j++) {
+        const uint32_t *row = fb_row(c->px, c->spx, y + j) + x;
+        uint32_t prev = row[0] & 0xffffff;
+        int idx = pal_lookup(&e->pal, prev, 256);
+
+        for (int i = 0; i < w; i++) {
+            uint32_t p = row[i] & 0xffffff;
+
+            if (p != prev) {
+                prev = p;
+                idx = pal_lookup(&e->pal, p, 256);
+            }
+            *d++ = idx;
+        }
+    }
+    write_basic(e, c, x, y, w, h, ZS_PALETTE, true, (size_t)w * h,
+                VDI_ENC_KIND_PALETTE);
+}
+
+static void write_copy(VdiEncoder *e, EncCtx *c, int x, int y, int w, int h)
+{
+    uint8_t *d = e->buf;
+
+    for (int j = 0; j < h; j++) {
+        const uint32_t *row = fb_row(c->px, c->spx, y + j) + x;
+
+        for (int i = 0; i < w; i++) {
+            uint32_t p = row[i];
+
+            *d++ = p >> 16;
+            *d++ = p >> 8;
+            *d++ = p;
+        }
+    }
+    write_basic(e, c, x, y, w, h, ZS_COPY, false, (size_t)w * h * 3,
+                VDI_ENC_KIND_ZLIB);
+}
+
+static bool write_jpeg(VdiEncoder *e, EncCtx *c, int x, int y, int w, int h)
+{
+    unsigned char *jbuf;
+    unsigned long jlen;
+    size_t start = c->out->len;
+
+    if (!jpeg_encode(e, fb_row(c->px, c->spx, y) + x, c->spx, w, h,
+                     &jbuf, &jlen)) {
+        free(jbuf);
+        return false;
+    }
+    if (jlen >= (size_t)w * h * 3) {
+        /* not worth it (noise at high quality): send lossless */
+        free(jbuf);
+        return false;
+    }
+    put_rect_header(c->out, x, y, w, h, VDI_RFB_ENC_TIGHT);
+    put_u8(c->out, TIGHT_JPEG);
+    put_compact_len(c->out, jlen);
+    g_byte_array_append(c->out, jbuf, jlen);
+    free(jbuf);
+    c->st->bytes[VDI_ENC_KIND_JPEG] += c->out->len - start;
+    c->st->rects[VDI_ENC_KIND_JPEG]++;
+    c->st->lossy_pixels += (uint64_t)w * h;
+    c->nrects++;
+    return true;
+}
+
+/*
+ * Encode one rect (at most TILE x TILE) of the new frame; *lossy tells if
+ * the client gets an approximation.  Returns false if it did not fit the
+ * budget (then nothing was appended and the rect stays dirty).
+ */
+static bool encode_rect(VdiEncoder *e, EncCtx *c, int x, int y, int w, int h,
+                        bool allow_lossy, bool *lossy)
+{
+    size_t start = c->out->len;
+    VdiEncStats saved = *c->st;
+    int saved_n = c->nrects;
+    int n;
+    uint64_t same;
+    VdiEncClass cls;
+
+    *lossy = false;
+    e->ztouched = 0;
+    if (!(e->caps & VDI_ENC_CAP_TIGHT)) {
+        write_raw(e, c, x, y, w, h);
+        cls = VDI_ENC_CLASS_SMOOTH;
+    } else {
+        const uint32_t *p = fb_row(c->px, c->spx, y) + x;
+
+        n = pal_build(&e->pal, p, c->spx, w, h, 256, &same);
+        if (n == 1) {
+            cls = VDI_ENC_CLASS_SOLID;
+        } else if (n == 2) {
+            cls = VDI_ENC_CLASS_MONO;
+        } else if (n <= VDI_ENC_FEW_COLORS) {
+            cls = VDI_ENC_CLASS_PALETTE;
+        } else {
+            cls = VDI_ENC_CLASS_SMOOTH;
+        }
+        allow_lossy = allow_lossy && e->profile == VDI_PROFILE_WAN &&
+            (e->caps & VDI_ENC_CAP_JPEG) && cls == VDI_ENC_CLASS_SMOOTH &&
+            (size_t)w * h >= JPEG_MIN_AREA &&
+            same * 2 < (uint64_t)w * h;
+        if (n == 1) {
+            write_fill(c, x, y, w, h, e->pal.colors[0]);
+        } else if (allow_lossy && write_jpeg(e, c, x, y, w, h)) {
+            *lossy = true;
+        } else if (n == 2) {
+            write_mono(e, c, x, y, w, h);
+        } else if (n <= 256) {
+            write_palette(e, c, x, y, w, h);
+        } else {
+            write_copy(e, c, x, y, w, h);
+        }
+    }
+    if (c->out->len > c->limit) {
+        /* drop it; the streams it advanced get reset on their next use */
+        for (int i = 0; i < 4; i++) {
+            if (e->ztouched & (1u << i)) {
+                e->zreset[i] = true;
+            }
+        }
+        g_byte_array_set_size(c->out, start);
+        *c->st = saved;
+        c->nrects = saved_n;
+        c->stopped = true;
+        return false;
+    }
+    c->st->classes[cls]++;
+    return true;
+}
+
+/* ---- change detection ---- */
+
+static bool tile_differs(const VdiEncoder *e, const uint32_t *px, size_t spx,
+                         const VdiRect *r)
+{
+    for (int j = 0; j < r->h; j++) {
+        if (memcmp(fb_row(px, spx, r->y + j) + r->x,
+                   e->shadow + (size_t)(r->y + j) * e->w + r->x,
+                   r->w * 4)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Bounding box of the pixels of @r that differ from the shadow */
+static bool change_bbox(const VdiEncoder *e, const uint32_t *px, size_t spx,
+                        const VdiRect *r, VdiRect *bb)
+{
+    int ymin = -1, ymax = -1, xmin = r->w, xmax = -1;
+
+    for (int j = 0; j < r->h; j++) {
+        const uint32_t *a = fb_row(px, spx, r->y + j) + r->x;
+        const uint32_t *b = e->shadow + (size_t)(r->y + j) * e->w + r->x;
+        int i;
+
+        if (!memcmp(a, b, r->w * 4)) {
+            continue;
+        }
+        if (ymin < 0) {
+            ymin = j;
+        }
+        ymax = j;
+        for (i = 0; i < xmin; i++) {
+            if (a[i] != b[i]) {
+                xmin = i;
+                break;
+            }
+        }
+        for (i = r->w - 1; i > xmax; i--) {
+            if (a[i] != b[i]) {
+                xmax = i;
+                break;
+            }
+        }
+    }
+    if (ymin < 0) {
+        return false;
+    }
+    bb->x = r->x + xmin;
+    bb->y = r->y + ymin;
+    bb->w = xmax - xmin + 1;
+    bb->h = ymax - ymin + 1;
+    return true;
+}
+
+static void shadow_store(VdiEncoder *e, const uint32_t *px, size_t spx,
+                         const VdiRect *r)
+{
+    for (int j = 0; j < r->h; j++) {
+        memcpy(e->shadow + (size_t)(r->y + j) * e->w + r->x,
+               fb_row(px, spx, r->y + j) + r->x, r->w * 4);
+    }
+}
+
+/* ---- motion (scroll / window move) detection ---- */
+
+static inline uint64_t seg_hash(const uint32_t *p)
+{
+    uint64_t hsh = 0;
+
+    for (int i = 0; i < MV_KEY_LEN; i++) {
+        hsh = hsh * MV_HASH_MUL + p[i];
+    }
+    return hsh;
+}
+
+static bool seg_uniform(const uint32_t *p)
+{
+    for (int i = 1; i < MV_KEY_LEN; i++) {
+        if (p[i] != p[0]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void vote(VdiEncoder *e, int dx, int dy)
+{
+    unsigned s = ((unsigned)(dx * 31 + dy * 7919) * 0x9E3779B1u) >> 20;
+
+    if (!dx && !dy) {
+        return;
+    }
+    for (int i = 0; i < 16; i++, s = (s + 1) & (MV_VOTES - 1)) {
+        VdiVote *v = &e->votes[s];
+
+        if (!v->count) {
+            v->dx = dx;
+            v->dy = dy;
+            v->count = 1;
+            return;
+        }
+        if (v->dx == dx && v->dy == dy) {
+            v->count++;
+            return;
+        }
+    }
+}
+
+static void key_match(VdiEncoder *e, uint64_t hsh, int xo, int yo,
+                      bool same_x)
+{
+    int mask = e->key_table_size - 1;
+    int s = (hsh >> 20) & mask;
+
+    for (;;) {
+        int k = e->key_table[s];
+
+        if (k < 0) {
+            return;
+        }
+        if (e->key_hash[k] == hsh && (!same_x || e->key_x[k] == xo) &&
+            e->key_hits[k] < MV_MAX_HITS) {
+            e->key_hits[k]++;
+            vote(e, e->key_x[k] - xo, e->key_y[k] - yo);
+        }
+        s = (s + 1) & mask;
+    }
+}
+
+static bool src_valid(const VdiEncoder *e, const uint8_t *flags,
+                      int x, int y, int w, int h)
+{
+    for (int ty = y / TILE; ty <= (y + h - 1) / TILE; ty++) {
+        for (int tx = x / TILE; tx <= (x + w - 1) / TILE; tx++) {
+            if (!(flags[ty * e->tw + tx] & TF_VALID)) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+static bool src_exact(const VdiEncoder *e, const uint8_t *flags,
+                      int x, int y, int w, int h)
+{
+    for (int ty = y / TILE; ty <= (y + h - 1) / TILE; ty++) {
+        for (int tx = x / TILE; tx <= (x + w - 1) / TILE; tx++) {
+            if (!(flags[ty * e->tw + tx] & TF_EXACT)) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+/* Does new[r] == shadow[r - (dx, dy)] with a valid source inside? */
+static bool moved_match(const VdiEncoder *e, const uint32_t *px, size_t spx,
+                        int x, int y, int w, int h, int dx, int dy)
+{
+    int sx = x - dx, sy = y - dy;
+
+    if (w <= 0 || h <= 0 || x < 0 || y < 0 || x + w > e->w ||
+        y + h > e->h || sx < 0 || sy < 0 || sx + w > e->w ||
+        sy + h > e->h) {
+        return false;
+    }
+    if (!src_valid(e, e->tflags, sx, sy, w, h)) {
+        return false;
+    }
+    for (int j = 0; j < h; j++) {
+        if (memcmp(fb_row(px, spx, y + j) + x,
+                   e->shadow + (size_t)(sy + j) * e->w + sx, w * 4)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Move shadow[src] to shadow[dst] the way a client applies CopyRect */
+static void shadow_move(VdiEncoder *e, const VdiRect *d, int sx, int sy)
+{
+    if (sy < d->y) {
+        for (int j = d->h - 1; j >= 0; j--) {
+            memmove(e->shadow + (size_t)(d->y + j) * e->w + d->x,
+                    e->shadow + (size_t)(sy + j) * e->w + sx, d->w * 4);
+        }
+    } else {
+        for (int j = 0; j < d->h; j++) {
+            memmove(e->shadow + (size_t)(d->y + j) * e->w + d->x,
+                    e->shadow + (size_t)(sy + j) * e->w + sx, d->w * 4);
+        }
+    }
+}
+
+/*
+ * Emit a CopyRect for the largest area moved by (dx, dy) within the tile
+ * box [tx0, tx1) x [ty0, ty1); returns true if one was emitted.
+ */
+static bool apply_motion(VdiEncoder *e, EncCtx *c, int dx, int dy,
+                         int tx0, int ty0, int tx1, int ty1)
+{
+    int bw = tx1 - tx0;
+    g_autofree int *hist = g_new0(int, bw + 1);
+    g_autofree int *stack = g_new0(int, bw + 1);
+    int best = 0, bx = 0, by = 0, bwid = 0, bhei = 0;
+    VdiRect d;
+    bool any_dirty = false;
+    int ext;
+
+    /* largest rectangle of fully matching tiles (histogram method) */
+    for (int ty = ty0; ty < ty1; ty++) {
+        int sp = 0;
+
+        for (int tx = tx0; tx < tx1; tx++) {
+            VdiRect r;
+
+            tile_rect(e, ty * e->tw + tx, &r);
+            if (moved_match(e, c->px, c->spx, r.x, r.y, r.w, r.h, dx, dy)) {
+                hist[tx - tx0]++;
+            } else {
+                hist[tx - tx0] = 0;
+            }
+        }
+        hist[bw] = 0;
+        for (int i = 0; i <= bw; i++) {
+            while (sp > 0 && hist[stack[sp - 1]] >= hist[i]) {
+                int hh = hist[stack[--sp]];
+                int left = sp > 0 ? stack[sp - 1] + 1 : 0;
+                int area = hh * (i - left);
+
+                if (area > best) {
+                    best = area;
+                    bx = tx0 + left;
+                    bwid = i - left;
+                    by = ty - hh + 1;
+                    bhei = hh;
+                }
+            }
+            stack[sp++] = i;
+        }
+    }
+    if (!best) {
+        return false;
+    }
+    for (int ty = by; ty < by + bhei; ty++) {
+        for (int tx = bx; tx < bx + bwid; tx++) {
+            if (e->tflags[ty * e->tw + tx] & TF_DIRTY) {
+                any_dirty = true;
+            }
+        }
+    }
+    if (!any_dirty) {
+        return false;
+    }
+    d.x = bx * TILE;
+    d.y = by * TILE;
+    d.w = MIN((bx + bwid) * TILE, e->w) - d.x;
+    d.h = MIN((by + bhei) * TILE, e->h) - d.y;
+
+    /* grow to pixel precision (at most a tile each way) */
+    for (ext = 0; ext < TILE && moved_match(e, c->px, c->spx, d.x, d.y - 1,
+                                            d.w, 1, dx, dy); ext++) {
+        d.y--;
+        d.h++;
+    }
+    for (ext = 0; ext < TILE && moved_match(e, c->px, c->spx, d.x,
+                                            d.y + d.h, d.w, 1, dx, dy);
+         ext++) {
+        d.h++;
+    }
+    for (ext = 0; ext < TILE && moved_match(e, c->px, c->spx, d.x - 1, d.y,
+                                            1, d.h, dx, dy); ext++) {
+        d.x--;
+        d.w++;
+    }
+    for (ext = 0; ext < TILE && moved_match(e, c->px, c->spx, d.x + d.w,
+                                            d.y, 1, d.h, dx, dy); ext++) {
+        d.w++;
+    }
+
+    if (c->out->len + 16 > c->limit) {
+        c->stopped = true;
+        return false;
+    }
+    {
+        uint8_t src[4] = { (d.x - dx) >> 8, d.x - dx, (d.y - dy) >> 8,
+                           d.y - dy };
+
+        put_rect_header(c->out, d.x, d.y, d.w, d.h, VDI_RFB_ENC_COPYRECT);
+        g_byte_array_append(c->out, src, 4);
+    }
+    c->st->bytes[VDI_ENC_KIND_COPYRECT] += 16;
+    c->st->rects[VDI_ENC_KIND_COPYRECT]++;
+    c->st->copy_pixels += (uint64_t)d.w * d.h;
+    c->nrects++;
+
+    shadow_move(e, &d, d.x - dx, d.y - dy);
+
+    /* tile flags: the copied part inherits the source's exactness */
+    memcpy(e->tflags_snap, e->tflags, (size_t)e->tw * e->th);
+    for (int ty = d.y / TILE; ty <= (d.y + d.h - 1) / TILE; ty++) {
+        for (int tx = d.x / TILE; tx <= (d.x + d.w - 1) / TILE; tx++) {
+            int t = ty * e->tw + tx;
+            VdiRect r, in;
+            bool exact;
+
+            tile_rect(e, t, &r);
+            in.x = MAX(r.x, d.x);
+            in.y = MAX(r.y, d.y);
+            in.w = MIN(r.x + r.w, d.x + d.w) - in.x;
+            in.h = MIN(r.y + r.h, d.y + d.h) - in.y;
+            exact = src_exact(e, e->tflags_snap, in.x - dx, in.y - dy,
+                              in.w, in.h);
+            if (in.w == r.w && in.h == r.h) {
+                e->tflags[t] |= TF_VALID;
+                if (exact) {
+                    e->tflags[t] |= TF_EXACT;
+                }
+            }
+            if (!exact) {
+                e->tflags[t] &= ~TF_EXACT;
+            }
+            e->tflags[t] &= ~TF_DIRTY;
+            if (!(e->tflags[t] & TF_VALID) ||
+                tile_differs(e, c->px, c->spx, &r)) {
+                e->tflags[t] |= TF_DIRTY;
+            } else {
+                e->tflags[t] &= ~TF_PENDING;
+            }
+        }
+    }
+    return true;
+}
+
+static bool find_motion(VdiEncoder *e, EncCtx *c, int *pdx, int *pdy,
+                        int *ptx0, int *pty0, int *ptx1, int *pty1)
+{
+    int ntiles = e->tw * e->th;
+    int tx0 = e->tw, ty0 = e->th, tx1 = -1, ty1 = -1;
+    int nkeys = 0, ndirty = 0;
+    int bx0, by0, bx1, by1;
+    uint32_t bestc = 0;
+    int bdx = 0, bdy = 0;
+
+    for (int t = 0; t < ntiles; t++) {
+        if (e->tflags[t] & TF_DIRTY) {
+            int tx = t % e->tw, ty = t / e->tw;
+
+            tx0 = MIN(tx0, tx);
+            ty0 = MIN(ty0, ty);
+            tx1 = MAX(tx1, tx + 1);
+            ty1 = MAX(ty1, ty + 1);
+            ndirty++;
+        }
+    }
+    if (ndirty < 2) {
+        return false;
+    }
+    bx0 = tx0 * TILE;
+    by0 = ty0 * TILE;
+    bx1 = MIN(tx1 * TILE, e->w);
+    by1 = MIN(ty1 * TILE, e->h);
+    if (bx1 - bx0 < MV_KEY_X + MV_KEY_LEN) {
+        return false;
+    }
+
+    if (!e->key_hash) {
+        e->key_hash = g_new(uint64_t, MV_MAX_KEYS);
+        e->key_x = g_new(int, MV_MAX_KEYS);
+        e->key_y = g_new(int, MV_MAX_KEYS);
+        e->key_hits = g_new(int, MV_MAX_KEYS);
+        e->key_table_size = 2 * MV_MAX_KEYS;
+        e->key_table = g_new(int, e->key_table_size);
+        e->key_bloom = g_new(uint64_t, 1024);
+    }
+
+    /* keys: short row segments of the new frame in dirty tiles */
+    for (int t = 0; t < ntiles && nkeys < MV_MAX_KEYS; t++) {
+        VdiRect r;
+
+        if (!(e->tflags[t] & TF_DIRTY)) {
+            continue;
+        }
+        tile_rect(e, t, &r);
+        if (r.w < MV_KEY_X + MV_KEY_LEN) {
+            continue;
+        }
+        for (int j = 2; j < r.h && nkeys < MV_MAX_KEYS; j += 4) {
+            const uint32_t *p = fb_row(c->px, c->spx, r.y + j) + r.x +
+                MV_KEY_X;
+
+            if (seg_uniform(p) ||
+                !memcmp(p, e->shadow + (size_t)(r.y + j) * e->w + r.x +
+                        MV_KEY_X, MV_KEY_LEN * 4)) {
+                continue;
+            }
+            e->key_hash[nkeys] = seg_hash(p);
+            e->key_x[nkeys] = r.x + MV_KEY_X;
+            e->key_y[nkeys] = r.y + j;
+            e->key_hits[nkeys] = 0;
+            nkeys++;
+        }
+    }
+    if (nkeys < MV_MIN_VOTES) {
+        return false;
+    }
+    memset(e->key_table, -1, sizeof(int) * e->key_table_size);
+    memset(e->key_bloom, 0, sizeof(uint64_t) * 1024);
+    for (int k = 0; k < nkeys; k++) {
+        int mask = e->key_table_size - 1;
+        int s = (e->key_hash[k] >> 20) & mask;
+        unsigned b = e->key_hash[k] >> 48;
+
+        while (e->key_table[s] >= 0) {
+            s = (s + 1) & mask;
+        }
+        e->key_table[s] = k;
+        e->key_bloom[b >> 6] |= 1ull << (b & 63);
+    }
+    memset(e->votes, 0, sizeof(e->votes));
+
+    /* stage A: vertical only, same key columns in the shadow */
+    for (int y = by0; y < by1; y++) {
+        for (int x = bx0 + MV_KEY_X; x + MV_KEY_LEN <= bx1; x += TILE) {
+            const uint32_t *p = e->shadow + (size_t)y * e->w + x;
+            uint64_t hsh = seg_hash(p);
+            unsigned b = hsh >> 48;
+
+            if (e->key_bloom[b >> 6] & (1ull << (b & 63))) {
+                key_match(e, hsh, x, y, true);
+            }
+        }
+    }
+    for (int i = 0; i < MV_VOTES; i++) {
+        if (e->votes[i].count > bestc) {
+            bestc = e->votes[i].count;
+            bdx = e->votes[i].dx;
+            bdy = e->votes[i].dy;
+        }
+    }
+
+    /* stage B: any direction, rolling hash over the shadow */
+    if (bestc < MAX(MV_MIN_VOTES, nkeys / 8) &&
+        (int64_t)(bx1 - bx0) * (by1 - by0) <= MV_SCAN_MAX_AREA) {
+        uint64_t powk = 1;
+
+        for (int i = 0; i < MV_KEY_LEN; i++) {
+            powk *= MV_HASH_MUL;
+        }
+        memset(e->votes, 0, sizeof(e->votes));
+        for (int k = 0; k < nkeys; k++) {
+            e->key_hits[k] = 0;
+        }
+        for (int y = by0; y < by1; y++) {
+            const uint32_t *row = e->shadow + (size_t)y * e->w;
+            uint64_t hsh = seg_hash(row + bx0);
+
+            for (int x = bx0; ; x++) {
+                unsigned b = hsh >> 48;
+
+                if (e->key_bloom[b >> 6] & (1ull << (b & 63))) {
+                    key_match(e, hsh, x, y, false);
+                }
+                if (x + MV_KEY_LEN >= bx1) {
+                    break;
+                }
+                hsh = hsh * MV_HASH_MUL - row[x] * powk +
+                    row[x + MV_KEY_LEN];
+            }
+        }
+        bestc = 0;
+        for (int i = 0; i < MV_VOTES; i++) {
+            if (e->votes[i].count > bestc) {
+                bestc = e->votes[i].count;
+                bdx = e->votes[i].dx;
+                bdy = e->votes[i].dy;
+            }
+        }
+    }
+    if (bestc < MV_MIN_VOTES) {
+        return false;
+    }
+    *pdx = bdx;
+    *pdy = bdy;
+    *ptx0 = tx0;
+    *pty0 = ty0;
+    *ptx1 = tx1;
+    *pty1 = ty1;
+    return true;
+}
+
+static void detect_motion(VdiEncoder *e, EncCtx *c)
+{
+    for (int iter = 0; iter < 2 && !c->stopped; iter++) {
+        int dx, dy, tx0, ty0, tx1, ty1;
+
+        if (!find_motion(e, c, &dx, &dy, &tx0, &ty0, &tx1, &ty1)) {
+            return;
+        }
+        /* the source may lie outside the dirty box: widen by the motion */
+        tx0 = MAX(0, tx0 - 1);
+        ty0 = MAX(0, ty0 - 1);
+        tx1 = MIN(e->tw, tx1 + 1);
+        ty1 = MIN(e->th, ty1 + 1);
+        if (!apply_motion(e, c, dx, dy, tx0, ty0, tx1, ty1)) {
+            return;
+        }
+    }
+}
+
+/* ---- the frame ---- */
+
+static bool tile_solid(const uint32_t *px, size_t spx, const VdiRect *r,
+                       uint32_t *col)
+{
+    uint32_t c0 = fb_row(px, spx, r->y)[r->x];
+
+    for (int j = 0; j < r->h; j++) {
+        const uint32_t *row = fb_row(px, spx, r->y + j) + r->x;
+
+        for (int i = 0; i < r->w; i++) {
+            if (row[i] != c0) {
+                return false;
+            }
+        }
+    }
+    *col = c0;
+    return true;
+}
+
+static void tile_sent(VdiEncoder *e, EncCtx *c, int t, const VdiRect *r,
+                      bool whole, bool lossy)
+{
+    shadow_store(e, c->px, c->spx, r);
+    if (lossy) {
+        e->tflags[t] &= ~TF_EXACT;
+    } else if (whole) {
+        e->tflags[t] |= TF_EXACT;
+    }
+    e->tflags[t] |= TF_VALID | TF_DONE;
+    e->tflags[t] &= ~TF_PENDING;
+}
+
+/* Fill a run of solid tiles of one colour in a tile row; false: budget */
+static bool encode_solid_run(VdiEncoder *e, EncCtx *c, int t, uint32_t col)
+{
+    VdiRect r, r2;
+    int n = 1;
+    size_t start = c->out->len;
+
+    tile_rect(e, t, &r);
+    while ((t + n) % e->tw != 0) {
+        uint32_t c2;
+
+        if ((e->tflags[t + n] & (TF_DIRTY | TF_DONE)) != TF_DIRTY) {
+            break;
+        }
+        tile_rect(e, t + n, &r2);
+        if (!tile_solid(c->px, c->spx, &r2, &c2) || c2 != col) {
+            break;
+        }
+        n++;
+    }
+    write_fill(c, r.x, r.y, MIN(r.x + n * TILE, e->w) - r.x, r.h,
+               col & 0xffffff);
+    if (c->out->len > c->limit) {
+        g_byte_array_set_size(c->out, start);
+        c->nrects--;
+        c->st->rects[VDI_ENC_KIND_FILL]--;
+        c->st->bytes[VDI_ENC_KIND_FILL] -= 16;
+        c->stopped = true;
+        return false;
+    }
+    c->st->classes[VDI_ENC_CLASS_SOLID]++;
+    for (int i = 0; i < n; i++) {
+        tile_rect(e, t + i, &r2);
+        tile_sent(e, c, t + i, &r2, true, false);
+    }
+    return true;
+}
+
+static bool lossy_ok(const VdiEncoder *e)
+{
+    return e->profile == VDI_PROFILE_WAN &&
+        (e->caps & (VDI_ENC_CAP_TIGHT | VDI_ENC_CAP_JPEG)) ==
+        (VDI_ENC_CAP_TIGHT | VDI_ENC_CAP_JPEG);
+}
+
+/* Many colours and few runs: photo or video, worth JPEG */
+static bool tile_smooth(VdiEncoder *e, EncCtx *c, const VdiRect *r)
+{
+    uint64_t same;
+    int n;
+
+    if ((size_t)r->w * r->h < JPEG_MIN_AREA) {
+        return false;
+    }
+    n = pal_build(&e->pal, fb_row(c->px, c->spx, r->y) + r->x, c->spx,
+                  r->w, r->h, VDI_ENC_FEW_COLORS, &same);
+    return n > VDI_ENC_FEW_COLORS && same * 2 < (uint64_t)r->w * r->h;
+}
+
+/*
+ * One JPEG for a run of smooth dirty tiles of a tile row (JPEG headers
+ * cost ~600 bytes, too much per tile).  Returns 0 if not applicable, 1 if
+ * sent, -1 if over budget.
+ */
+#define JPEG_MAX_RUN 16
+
+static int encode_jpeg_run(VdiEncoder *e, EncCtx *c, int t)
+{
+    VdiRect r, r2;
+    int n = 1;
+
+    tile_rect(e, t, &r);
+    if (!tile_smooth(e, c, &r)) {
+        return 0;
+    }
+    while (n < JPEG_MAX_RUN && (t + n) % e->tw != 0) {
+        if ((e->tflags[t + n] & (TF_DIRTY | TF_DONE)) != TF_DIRTY) {
+            break;
+        }
+        tile_rect(e, t + n, &r2);
+        if (r2.w != TILE || !tile_smooth(e, c, &r2)) {
+            break;
+        }
+        n++;
+    }
+    for (;;) {
+        size_t start = c->out->len;
+        VdiEncStats saved = *c->st;
+        int saved_n = c->nrects;
+        int w = MIN(r.x + n * TILE, e->w) - r.x;
+
+        if (!write_jpeg(e, c, r.x, r.y, w, r.h)) {
+            return 0;
+        }
+        if (c->out->len > c->limit) {
+            g_byte_array_set_size(c->out, start);
+            *c->st = saved;
+            c->nrects = saved_n;
+            if (n > 1) {
+                n = 1;
+                continue;
+            }
+            c->stopped = true;
+            return -1;
+        }
+        break;
+    }
+    c->st->classes[VDI_ENC_CLASS_SMOOTH]++;
+    for (int i = 0; i < n; i++) {
+        tile_rect(e, t + i, &r2);
+        tile_sent(e, c, t + i, &r2, true, true);
+    }
+    return 1;
+}
+
+static bool encode_tile(VdiEncoder *e, EncCtx *c, int t, bool refine)
+{
+    VdiRect r, bb;
+    uint32_t col;
+    bool lossy, whole;
+    int ret;
+
+    tile_rect(e, t, &r);
+    if (!refine && (e->caps & VDI_ENC_CAP_TIGHT) &&
+        tile_solid(c->px, c->spx, &r, &col)) {
+        return encode_solid_run(e, c, t, col);
+    }
+    if (!refine && lossy_ok(e)) {
+        ret = encode_jpeg_run(e, c, t);
+        if (ret) {
+            return ret > 0;
+        }
+    }
+    if (refine || !(e->tflags[t] & TF_VALID) ||
+        !change_bbox(e, c->px, c->spx, &r, &bb)) {
+        bb = r;
+    }
+    whole = bb.w == r.w && bb.h == r.h;
+    if (!encode_rect(e, c, bb.x, bb.y, bb.w, bb.h, !refine, &lossy)) {
+        return false;
+    }
+    tile_sent(e, c, t, &bb, whole, lossy);
+    return true;
+}
+
+int vdi_enc_frame(VdiEncoder *e, const uint32_t *pixels, int w, int h,
+                  int stride, const VdiRect *damage, int ndamage,
+                  GByteArray *out, VdiEncStats *stats)
+{
+    VdiEncStats local;
+    EncCtx c;
+    int64_t t0 = now_ns();
+    int ntiles, t, i;
+    uint64_t pend = 0;
+
+    if (!stats) {
+        stats = &local;
+    }
+    memset(stats, 0, sizeof(*stats));
+    if (!e || !pixels || !out || w <= 0 || h <= 0 ||
+        w > VDI_ENC_MAX_DIM || h > VDI_ENC_MAX_DIM || stride <= 0 ||
+        stride % 4 || (int64_t)stride < (int64_t)w * 4 ||
+        ndamage < 0 || (ndamage > 0 && !damage)) {
+        return -EINVAL;
+    }
+    for (i = 0; i < ndamage; i++) {
+        if (damage[i].w < 0 || damage[i].h < 0) {
+            return -EINVAL;
+        }
+    }
+    if (w != e->w || h != e->h) {
+        resize_state(e, w, h);
+    }
+    ntiles = e->tw * e->th;
+
+    memset(&c, 0, sizeof(c));
+    c.px = pixels;
+    c.spx = stride / 4;
+    c.out = out;
+    c.st = stats;
+    c.limit = SIZE_MAX;
+    if (e->budget) {
+        c.limit = out->len + MAX(e->budget, VDI_ENC_MIN_BUDGET);
+    }
+
+    /* which tiles to compare */
+    if (!damage) {
+        for (t = 0; t < ntiles; t++) {
+            e->tflags[t] |= TF_CAND;
+        }
+    } else {
+        for (i = 0; i < ndamage; i++) {
+            VdiRect r = damage[i];
+
+            if (!rect_clip(&r, w, h)) {
+                continue;
+            }
+            for (int ty = r.y / TILE; ty <= (r.y + r.h - 1) / TILE; ty++) {
+                for (int tx = r.x / TILE; tx <= (r.x + r.w - 1) / TILE;
+                     tx++) {
+                    e->tflags[ty * e->tw + tx] |= TF_CAND;
+                }
+            }
+        }
+    }
+    for (t = 0; t < ntiles; t++) {
+        uint8_t f = e->tflags[t];
+
+        f &= ~(TF_DIRTY | TF_DONE);
+        if (!(f & TF_VALID) || (f & TF_PENDING)) {
+            f |= TF_CAND;
+        }
+        if (f & TF_CAND) {
+            VdiRect r;
+
+            tile_rect(e, t, &r);
+            if (!(f & TF_VALID) || tile_differs(e, pixels, c.spx, &r)) {
+                f |= TF_DIRTY;
+            } else {
+                f &= ~TF_PENDING;
+            }
+        }
+        e->tflags[t] = f & ~TF_CAND;
+    }
+
+    /* age: calls since the content last changed (moves count as change) */
+    for (t = 0; t < ntiles; t++) {
+        if (e->tflags[t] & TF_DIRTY) {
+            stats->tiles_dirty++;
+            e->tage[t] = 0;
+        } else if (e->tage[t] < UINT16_MAX) {
+            e->tage[t]++;
+        }
+    }
+
+    if (e->caps & VDI_ENC_CAP_COPYRECT) {
+        detect_motion(e, &c);
+    }
+
+    /* changed tiles, round robin from where the budget stopped us */
+    for (i = 0; i < ntiles && !c.stopped; i++) {
+        t = (e->rr_start + i) % ntiles;
+        if ((e->tflags[t] & (TF_DIRTY | TF_DONE)) != TF_DIRTY) {
+            continue;
+        }
+        if (c.nrects > 60000 || !encode_tile(e, &c, t, false)) {
+            c.stopped = true;
+            e->rr_start = t;
+        }
+    }
+    if (!c.stopped) {
+        e->rr_start = 0;
+    }
+
+    /* refinement of static lossy tiles with what is left of the budget */
+    for (t = 0; t < ntiles && !c.stopped; t++) {
+        uint8_t f = e->tflags[t];
+        int delay = e->profile == VDI_PROFILE_LAN ? 0 : e->refine_delay;
+
+        if ((f & (TF_VALID | TF_EXACT | TF_DIRTY)) != TF_VALID ||
+            e->tage[t] < delay) {
+            continue;
+        }
+        if (c.nrects > 60000 || !encode_tile(e, &c, t, true)) {
+            c.stopped = true;
+            break;
+        }
+        stats->tiles_refined++;
+    }
+
+    for (t = 0; t < ntiles; t++) {
+        uint8_t f = e->tflags[t];
+        VdiRect r;
+
+        if ((f & (TF_DIRTY | TF_DONE)) == TF_DIRTY) {
+            f |= TF_PENDING;
+            stats->tiles_deferred++;
+        }
+        e->tflags[t] = f & ~(TF_DIRTY | TF_DONE);
+        if ((f & (TF_VALID | TF_EXACT)) == TF_VALID) {
+            tile_rect(e, t, &r);
+            pend += (uint64_t)r.w * r.h;
+        }
+    }
+    stats->lossy_pending = pend;
+    stats->budget_limited = c.stopped;
+    stats->encode_ns = now_ns() - t0;
+    return c.nrects;
+}
+
+bool vdi_enc_has_pending(const VdiEncoder *e)
+{
+    for (int t = 0; t < e->tw * e->th; t++) {
+        if ((e->tflags[t] & TF_PENDING) ||
+            (e->tflags[t] & (TF_VALID | TF_EXACT)) != (TF_VALID | TF_EXACT)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void vdi_enc_invalidate(VdiEncoder *e, const VdiRect *rect)
+{
+    VdiRect r = { 0, 0, e->w, e->h };
+
+    if (rect) {
+        r = *rect;
+    }
+    if (!e->w || r.w < 0 || r.h < 0 || !rect_clip(&r, e->w, e->h)) {
+        return;
+    }
+    for (int ty = r.y / TILE; ty <= (r.y + r.h - 1) / TILE; ty++) {
+        for (int tx = r.x / TILE; tx <= (r.x + r.w - 1) / TILE; tx++) {
+            e->tflags[ty * e->tw + tx] &= ~(TF_VALID | TF_EXACT);
+        }
+    }
+}
+
+/* ---- setup ---- */
+
+VdiEncoder *vdi_enc_new(VdiProfile profile, uint32_t caps)
+{
+    VdiEncoder *e;
+
+    if (profile != VDI_PROFILE_LAN && profile != VDI_PROFILE_WAN) {
+        return NULL;
+    }
+    e = g_new0(VdiEncoder, 1);
+    e->profile = profile;
+    e->caps = caps;
+    e->quality = 75;
+    e->refine_delay = 3;
+    for (int i = 0; i < 4; i++) {
+        e->zlevel[i] = -1;
+    }
+    stream_reset_all(e);
+    e->buf = g_malloc(TILE * TILE * 4);
+    e->cinfo.err = jpeg_std_error(&e->jerr.mgr);
+    e->jerr.mgr.error_exit = jpeg_error_exit;
+    e->jerr.mgr.output_message = jpeg_output_message;
+    jpeg_create_compress(&e->cinfo);
+    return e;
+}
+
+void vdi_enc_free(VdiEncoder *e)
+{
+    if (!e) {
+        return;
+    }
+    for (int i = 0; i < 4; i++) {
+        if (e->zlevel[i] >= 0) {
+            deflateEnd(&e->zs[i]);
+        }
+    }
+    jpeg_destroy_compress(&e->cinfo);
+    free_state(e);
+    g_free(e->buf);
+    g_free(e->zbuf);
+    g_free(e->key_hash);
+    g_free(e->key_x);
+    g_free(e->key_y);
+    g_free(e->key_hits);
+    g_free(e->key_table);
+    g_free(e->key_bloom);
+    g_free(e);
+}
+
+bool vdi_enc_set_profile(VdiEncoder *e, VdiProfile profile)
+{
+    if (profile != VDI_PROFILE_LAN && profile != VDI_PROFILE_WAN) {
+        return false;
+    }
+    e->profile = profile;
+    return true;
+}
+
+VdiProfile vdi_enc_get_profile(const VdiEncoder *e)
+{
+    return e->profile;
+}
+
+void vdi_enc_set_caps(VdiEncoder *e, uint32_t caps)
+{
+    e->caps = caps;
+}
+
+void vdi_enc_set_jpeg_quality(VdiEncoder *e, int quality)
+{
+    e->quality = MAX(1, MIN(100, quality));
+}
+
+void vdi_enc_set_budget(VdiEncoder *e, size_t budget)
+{
+    e->budget = budget;
+}
+
+void vdi_enc_set_refine_delay(VdiEncoder *e, int frames)
+{
+    e->refine_delay = MAX(0, MIN(UINT16_MAX, frames));
+}

@@ -1,0 +1,373 @@
+/*
+ * VDI link estimator and rate controller for the adaptive VNC encoder
+ *
+ * Copyright (c) 2026 VDI host developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include <math.h>
+#include "vdi-link.h"
+
+#define NS_PER_S 1000000000LL
+#define MS (1000000LL)
+
+/* Windowed max of bandwidth: 8 buckets of 250 ms */
+#define BW_BUCKETS 8
+#define BW_BUCKET_NS (250 * MS)
+/* Windowed min of RTT: 10 buckets of 1 s */
+#define RTT_BUCKETS 10
+#define RTT_BUCKET_NS (1000 * MS)
+
+#define CWND_GAIN 1.25
+#define DEFAULT_FPS 30.0
+/* drain the queue at least this often so that RTT probes see it empty */
+#define PROBE_INTERVAL_NS (1000 * MS)
+#define INITIAL_DWELL_NS (2000 * MS)
+#define MIN_SEND 4096
+/* sanity limits */
+#define MAX_BPS 400e9
+#define MAX_BUDGET (256u << 20)
+
+typedef struct Bucket {
+    int64_t id;     /* time / bucket length; -1: empty */
+    double val;
+} Bucket;
+
+struct VdiLink {
+    VdiProfile profile;
+    int64_t last_switch;
+
+    double prior_bps;
+    int64_t prior_rtt;
+    Bucket bw[BW_BUCKETS];
+    double bw_last;         /* last windowed value (0: none yet) */
+    Bucket rtt[RTT_BUCKETS];
+    int64_t rtt_last;       /* last windowed value (0: none yet) */
+    int64_t srtt;
+
+    double cap_fps, cap_bps;
+
+    uint64_t sent_total;
+    uint64_t delivered;     /* acknowledged, as far as known */
+    bool busy;
+    int64_t busy_start;
+    uint64_t busy_bytes;
+    bool busy_queue_seen;   /* queue reports during this busy period */
+    bool anchor_valid;
+    int64_t anchor_t;
+    uint64_t anchor_delivered;
+
+    int64_t last_drain;
+    int64_t last_send;
+    bool have_sent;
+};
+
+static void bucket_put(Bucket *b, int n, int64_t len, int64_t now, double v,
+                       bool is_max)
+{
+    int64_t id = now / len;
+    Bucket *s = &b[id % n];
+
+    if (s->id != id) {
+        s->id = id;
+        s->val = v;
+    } else if (is_max ? v > s->val : v < s->val) {
+        s->val = v;
+    }
+}
+
+/* Windowed extreme, or @fallback if the window holds no sample */
+static double bucket_get(const Bucket *b, int n, int64_t len, int64_t now,
+                         bool is_max, double fallback)
+{
+    int64_t id = now / len;
+    bool any = false;
+    double v = 0;
+
+    for (int i = 0; i < n; i++) {
+        if (b[i].id < 0 || b[i].id <= id - n || b[i].id > id) {
+            continue;
+        }
+        if (!any || (is_max ? b[i].val > v : b[i].val < v)) {
+            v = b[i].val;
+        }
+        any = true;
+    }
+    return any ? v : fallback;
+}
+
+static void bw_sample(VdiLink *l, int64_t now, double bps)
+{
+    if (!(bps > 0)) {
+        return;
+    }
+    bps = MIN(bps, MAX_BPS);
+    bucket_put(l->bw, BW_BUCKETS, BW_BUCKET_NS, now, bps, true);
+    l->bw_last = bucket_get(l->bw, BW_BUCKETS, BW_BUCKET_NS, now, true,
+                            l->bw_last);
+}
+
+static void rtt_sample(VdiLink *l, int64_t now, int64_t rtt)
+{
+    if (rtt <= 0) {
+        return;
+    }
+    bucket_put(l->rtt, RTT_BUCKETS, RTT_BUCKET_NS, now, rtt, false);
+    l->rtt_last = bucket_get(l->rtt, RTT_BUCKETS, RTT_BUCKET_NS, now, false,
+                             l->rtt_last);
+    l->srtt = l->srtt ? l->srtt + (rtt - l->srtt) / 8 : rtt;
+}
+
+/* Let the windows move on with time, also without new samples */
+static void refresh(VdiLink *l, int64_t now)
+{
+    l->bw_last = bucket_get(l->bw, BW_BUCKETS, BW_BUCKET_NS, now, true,
+                            l->bw_last);
+    l->rtt_last = bucket_get(l->rtt, RTT_BUCKETS, RTT_BUCKET_NS, now, false,
+                             l->rtt_last);
+}
+
+static double raw_bw(const VdiLink *l)
+{
+    return l->bw_last > 0 ? l->bw_last : l->prior_bps;
+}
+
+static int64_t cur_rtt(const VdiLink *l)
+{
+    return l->rtt_last > 0 ? l->rtt_last : l->prior_rtt;
+}
+
+VdiLink *vdi_link_new(VdiProfile zone_hint, int64_t now_ns)
+{
+    VdiLink *l = g_new0(VdiLink, 1);
+
+    l->profile = zone_hint == VDI_PROFILE_WAN ? VDI_PROFILE_WAN :
+        VDI_PROFILE_LAN;
+    l->last_switch = now_ns - VDI_LINK_DWELL_NS + INITIAL_DWELL_NS;
+    if (l->profile == VDI_PROFILE_LAN) {
+        l->prior_bps = 100e6;
+        l->prior_rtt = 1 * MS;
+    } else {
+        l->prior_bps = 5e6;
+        l->prior_rtt = 50 * MS;
+    }
+    for (int i = 0; i < BW_BUCKETS; i++) {
+        l->bw[i].id = -1;
+    }
+    for (int i = 0; i < RTT_BUCKETS; i++) {
+        l->rtt[i].id = -1;
+    }
+    l->last_drain = now_ns;
+    return l;
+}
+
+void vdi_link_free(VdiLink *l)
+{
+    g_free(l);
+}
+
+void vdi_link_on_sent(VdiLink *l, int64_t now_ns, size_t bytes)
+{
+    refresh(l, now_ns);
+    if (!bytes) {
+        return;
+    }
+    if (!l->busy) {
+        l->busy = true;
+        l->busy_start = now_ns;
+        l->busy_bytes = 0;
+        l->busy_queue_seen = false;
+    }
+    l->busy_bytes += bytes;
+    l->sent_total += bytes;
+    l->last_send = now_ns;
+    l->have_sent = true;
+}
+
+static void drained(VdiLink *l, int64_t now)
+{
+    int64_t d = now - l->busy_start;
+
+    if (l->busy && !l->busy_queue_seen && d > 0) {
+        /*
+         * Drain-rate method: the busy period lasted the serialisation of
+         * its bytes plus one RTT.  Without a trustworthy RTT, the period
+         * itself gives a lower bound.
+         */
+        int64_t ser = d - (l->rtt_last > 0 ? l->rtt_last : d);
+
+        if (ser * 4 >= d) {
+            bw_sample(l, now, l->busy_bytes * 8.0 * NS_PER_S / ser);
+        } else {
+            bw_sample(l, now, l->busy_bytes * 8.0 * NS_PER_S / d);
+        }
+        /* and it is an upper bound of the RTT */
+        if (!l->rtt_last || d < l->rtt_last) {
+            rtt_sample(l, now, d);
+        }
+    }
+    l->busy = false;
+    l->anchor_valid = false;
+    l->delivered = l->sent_total;
+    l->last_drain = now;
+}
+
+void vdi_link_on_queue(VdiLink *l, int64_t now_ns, size_t unacked)
+{
+    uint64_t delivered;
+
+    refresh(l, now_ns);
+    if (unacked > l->sent_total) {
+        unacked = l->sent_total;
+    }
+    /* never backwards, whatever the caller reports */
+    delivered = MAX(l->sent_total - unacked, l->delivered);
+    if (!unacked) {
+        if (l->busy && l->anchor_valid) {
+            int64_t dt = now_ns - l->anchor_t;
+
+            if (dt >= MAX(cur_rtt(l) / 2, 2 * MS)) {
+                bw_sample(l, now_ns, (delivered - l->anchor_delivered) *
+                          8.0 * NS_PER_S / dt);
+            }
+        }
+        if (l->busy) {
+            drained(l, now_ns);
+        }
+        return;
+    }
+    l->busy_queue_seen = true;
+    l->delivered = MAX(l->delivered, delivered);
+    if (!l->anchor_valid) {
+        l->anchor_valid = true;
+        l->anchor_t = now_ns;
+        l->anchor_delivered = delivered;
+    } else if (now_ns - l->anchor_t >= MAX(cur_rtt(l), 10 * MS)) {
+        /* delivery rate over an interval the queue was never empty */
+        bw_sample(l, now_ns, (delivered - l->anchor_delivered) * 8.0 *
+                  NS_PER_S / (now_ns - l->anchor_t));
+        l->anchor_t = now_ns;
+        l->anchor_delivered = delivered;
+    }
+}
+
+void vdi_link_on_drained(VdiLink *l, int64_t now_ns)
+{
+    refresh(l, now_ns);
+    if (l->busy) {
+        drained(l, now_ns);
+    }
+    l->last_drain = now_ns;
+}
+
+void vdi_link_on_rtt(VdiLink *l, int64_t now_ns, int64_t rtt_ns)
+{
+    rtt_sample(l, now_ns, rtt_ns);
+}
+
+void vdi_link_set_caps(VdiLink *l, double max_fps, double max_bps)
+{
+    l->cap_fps = max_fps > 0 ? max_fps : 0;
+    l->cap_bps = max_bps > 0 ? max_bps : 0;
+}
+
+double vdi_link_bandwidth(const VdiLink *l)
+{
+    double bw = raw_bw(l);
+
+    return l->cap_bps ? MIN(bw, l->cap_bps) : bw;
+}
+
+int64_t vdi_link_rtt_min(const VdiLink *l)
+{
+    return cur_rtt(l);
+}
+
+int64_t vdi_link_srtt(const VdiLink *l)
+{
+    return l->srtt ? l->srtt : cur_rtt(l);
+}
+
+static double frame_interval_s(const VdiLink *l)
+{
+    return 1.0 / (l->cap_fps ? l->cap_fps : DEFAULT_FPS);
+}
+
+size_t vdi_link_budget(VdiLink *l, int64_t now_ns)
+{
+    double bps;
+    double cwnd;
+    uint64_t inflight;
+
+    refresh(l, now_ns);
+    bps = vdi_link_bandwidth(l) / 8;
+    cwnd = bps * (CWND_GAIN * cur_rtt(l) / (double)NS_PER_S +
+                         frame_interval_s(l));
+    inflight = l->busy ? l->sent_total - l->delivered : 0;
+    if (l->busy && now_ns - l->last_drain > PROBE_INTERVAL_NS) {
+        return 0;       /* let the queue drain once for the RTT probe */
+    }
+    if (cwnd <= inflight) {
+        return 0;
+    }
+    return MIN(cwnd - inflight, (double)MAX_BUDGET);
+}
+
+bool vdi_link_can_send(VdiLink *l, int64_t now_ns)
+{
+    size_t b;
+
+    if (l->cap_fps && l->have_sent &&
+        now_ns - l->last_send < NS_PER_S / l->cap_fps) {
+        return false;
+    }
+    b = vdi_link_budget(l, now_ns);
+    return b >= MIN_SEND || (b > 0 && !l->busy);
+}
+
+int vdi_link_jpeg_quality(const VdiLink *l, uint64_t pixels_per_frame)
+{
+    const double lo = log2(0.15), hi = log2(2.0);
+    double bpp, f;
+
+    if (!pixels_per_frame) {
+        return 90;
+    }
+    bpp = vdi_link_bandwidth(l) * frame_interval_s(l) / pixels_per_frame;
+    f = (log2(MAX(bpp, 0.000001)) - lo) / (hi - lo);
+    f = MAX(0.0, MIN(1.0, f));
+    return 20 + (int)(f * 70 + 0.5);
+}
+
+VdiProfile vdi_link_profile(VdiLink *l, int64_t now_ns)
+{
+    bool have_bw, have_rtt;
+    double bw;
+    int64_t rtt;
+    VdiProfile want = l->profile;
+
+    refresh(l, now_ns);
+    have_bw = l->bw_last > 0;
+    have_rtt = l->rtt_last > 0;
+    bw = raw_bw(l);
+    rtt = cur_rtt(l);
+    if (now_ns - l->last_switch < VDI_LINK_DWELL_NS) {
+        return l->profile;
+    }
+    if (l->profile == VDI_PROFILE_LAN) {
+        if ((have_bw && bw < VDI_LINK_TO_WAN_BPS) ||
+            (have_rtt && rtt > VDI_LINK_TO_WAN_RTT_NS)) {
+            want = VDI_PROFILE_WAN;
+        }
+    } else if (have_bw && have_rtt && bw > VDI_LINK_TO_LAN_BPS &&
+               rtt < VDI_LINK_TO_LAN_RTT_NS) {
+        want = VDI_PROFILE_LAN;
+    }
+    if (want != l->profile) {
+        l->profile = want;
+        l->last_switch = now_ns;
+    }
+    return l->profile;
+}
