@@ -22,6 +22,7 @@
 #include "qapi/error.h"
 #include "qemu/iov.h"
 #include "qemu/sockets.h"
+#include "qemu/thread.h"
 
 #define VM_MAC      "\x52\x54\x00\x12\x34\x56"
 #define PEER_MAC    "\x52\x54\x00\xab\xcd\xef"
@@ -812,6 +813,107 @@ static void test_replace_and_counters(void)
     harness_stop(&h);
 }
 
+typedef struct Stream {
+    int in, out;
+    int frames;
+    uint64_t got[3];            /* frames of each port that got through */
+} Stream;
+
+static const uint16_t stream_ports[] = { 9, 10, 13 };
+
+/* UDP frames to ports 9, 10 and 13 in turn, then a sentinel */
+static void *send_stream(void *opaque)
+{
+    Stream *st = opaque;
+    Frame f;
+    int i;
+
+    for (i = 0; i < st->frames; i++) {
+        udp_frame(&f, false, "10.2.2.2", VM_IP4, 1000 + i,
+                  stream_ports[i % 3]);
+        send_frame(st->in, &f);
+    }
+    sentinel_frame(&f, false);
+    send_frame(st->in, &f);
+    return NULL;
+}
+
+/* Count what gets through, reading as it comes so QEMU never blocks */
+static void *recv_stream(void *opaque)
+{
+    Stream *st = opaque;
+    Frame f;
+    int i;
+
+    while (recv_frame(st->out, &f, 10000) && !is_sentinel(&f)) {
+        for (i = 0; i < 3; i++) {
+            st->got[i] += f.data[14 + 20 + 3] == stream_ports[i];
+        }
+    }
+    return NULL;
+}
+
+static uint64_t rule_packets(QDict *info, uint32_t id)
+{
+    QDict *r = rule_info(info, id);
+
+    g_assert_nonnull(r);
+    return qdict_get_int(r, "packets");
+}
+
+/*
+ * Swap two policies back and forth while frames flow: every frame is
+ * decided by exactly one complete policy, so each is counted once by the
+ * rule for its port, and a port no policy accepts never gets through.
+ */
+static void test_replace_under_traffic(void)
+{
+    const char *accept9 =
+        "{ 'id': 1, 'protocol': 17, 'destination-ports': [ { 'start': 9 } ],"
+        "  'action': 'accept' },"
+        "{ 'id': 2, 'protocol': 17, 'destination-ports': [ { 'start': 10 } ],"
+        "  'action': 'drop' }";
+    const char *accept10 =
+        "{ 'id': 1, 'protocol': 17, 'destination-ports': [ { 'start': 9 } ],"
+        "  'action': 'drop' },"
+        "{ 'id': 2, 'protocol': 17, 'destination-ports': [ { 'start': 10 } ],"
+        "  'action': 'accept' }";
+    Stream st = { .frames = 3000 };
+    QemuThread sender, receiver;
+    Harness h;
+    QDict *info, *drops_info;
+    int gen;
+
+    harness_start(&h, NULL);
+    set_policy(&h, 1, "'default-ingress': 'drop',", accept9);
+    st.in = h.backend;
+    st.out = h.guest;
+    qemu_thread_create(&receiver, "receiver", recv_stream, &st,
+                       QEMU_THREAD_JOINABLE);
+    qemu_thread_create(&sender, "sender", send_stream, &st,
+                       QEMU_THREAD_JOINABLE);
+    for (gen = 2; gen < 60; gen++) {
+        set_policy(&h, gen, "'default-ingress': 'drop',",
+                   gen % 2 ? accept9 : accept10);
+    }
+    qemu_thread_join(&sender);
+    qemu_thread_join(&receiver);
+
+    g_test_message("through: %" PRIu64 " to port 9, %" PRIu64
+                   " to port 10 over 58 policy swaps", st.got[0], st.got[1]);
+    g_assert_cmpuint(st.got[2], ==, 0);
+    info = query_fw(&h);
+    drops_info = qdict_get_qdict(info, "drops");
+    g_assert_cmpuint(rule_packets(info, 1), ==, st.frames / 3);
+    g_assert_cmpuint(rule_packets(info, 2), ==, st.frames / 3);
+    g_assert_cmpuint(qdict_get_int(drops_info, "rule"), ==,
+                     2 * st.frames / 3 - st.got[0] - st.got[1]);
+    g_assert_cmpuint(qdict_get_int(drops_info, "default"), ==,
+                     st.frames / 3);
+    qobject_unref(info);
+    harness_stop(&h);
+}
+
 static void test_add_delete_rule(void)
 {
     Harness h;
@@ -1030,6 +1132,8 @@ int main(int argc, char **argv)
     qtest_add_func("/firewall/quarantine", test_quarantine);
     qtest_add_func("/firewall/replace-and-counters",
                    test_replace_and_counters);
+    qtest_add_func("/firewall/replace-under-traffic",
+                   test_replace_under_traffic);
     qtest_add_func("/firewall/add-delete-rule", test_add_delete_rule);
     qtest_add_func("/firewall/conn-limit", test_conn_limit);
     qtest_add_func("/firewall/invalid-frames", test_invalid_frames);
