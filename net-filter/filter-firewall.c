@@ -19,6 +19,7 @@
 #include "net/filter.h"
 #include "net/firewall-core.h"
 #include "net/net.h"
+#include "net/util.h"
 #include "qapi/clone-visitor.h"
 #include "qapi/error.h"
 #include "qapi/qapi-commands-firewall.h"
@@ -559,22 +560,6 @@ static ssize_t filter_firewall_receive_iov(NetFilterState *nf,
 
 /* Object life cycle and properties */
 
-static bool parse_mac(const char *s, uint8_t mac[6])
-{
-    unsigned int b[6];
-    char end;
-    int i;
-
-    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
-               &b[4], &b[5], &end) != 6 || strlen(s) != 17) {
-        return false;
-    }
-    for (i = 0; i < 6; i++) {
-        mac[i] = b[i];
-    }
-    return true;
-}
-
 static void filter_firewall_setup(NetFilterState *nf, Error **errp)
 {
     FilterFirewall *fw = FILTER_FIREWALL(nf);
@@ -590,7 +575,7 @@ static void filter_firewall_setup(NetFilterState *nf, Error **errp)
         return;
     }
     if (fw->mac) {
-        if (!parse_mac(fw->mac, mac)) {
+        if (strlen(fw->mac) != 17 || net_parse_macaddr(mac, fw->mac) < 0) {
             error_setg(errp, "mac: '%s' is not a MAC address "
                        "(xx:xx:xx:xx:xx:xx)", fw->mac);
             return;

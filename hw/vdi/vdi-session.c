@@ -1,0 +1,291 @@
+/*
+ * VDI sessions: the nearest printer follows the user
+ *
+ * The printer map (set over QMP) says which printer belongs to which
+ * terminal.  When a session connects from a terminal, the printer the
+ * map gives for it is plugged into the VM as a usb-printer on a socket
+ * chardev to the printer's raw port; the previous terminal's printer is
+ * removed first, and the printer goes when the session ends.
+ *
+ * Copyright (c) 2026 VDI host developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "monitor/qdev.h"
+#include "net/firewall-core.h"
+#include "net/util.h"
+#include "qapi/clone-visitor.h"
+#include "qapi/error.h"
+#include "qapi/qapi-commands-char.h"
+#include "qapi/qapi-commands-qdev.h"
+#include "qapi/qapi-commands-vdi-session.h"
+#include "qapi/qapi-events-vdi-session.h"
+#include "qapi/qapi-visit-vdi-session.h"
+#include "qobject/qdict.h"
+#include "qom/object.h"
+#include "trace.h"
+
+#define SESSION_PRINTER_DEVICE  "vdi-session-printer"
+#define SESSION_PRINTER_CHARDEV "vdi-session-printer-chr"
+#define PRINTER_DEFAULT_PORT    9100
+/* How often the chardev retries an unreachable printer, in ms */
+#define PRINTER_RECONNECT_MS    5000
+
+static VdiPrinterMappingList *printer_map;
+
+static struct {
+    bool connected;
+    VdiTerminal *terminal;
+    VdiPrinterMapping *mapping;     /* of the plugged-in printer */
+} session;
+
+/* Parse an address or CIDR prefix with the firewall's parser */
+static bool parse_prefix(const char *what, const char *s, FwPrefix *p,
+                         Error **errp)
+{
+    g_autofree char *msg = NULL;
+
+    if (!fw_parse_prefix(s, p, &msg)) {
+        error_setg(errp, "%s: invalid address '%s': %s", what, s, msg);
+        return false;
+    }
+    return true;
+}
+
+/* Only the xx:xx:xx:xx:xx:xx form: net_parse_macaddr() takes more */
+static bool mac_valid(const char *s, uint8_t mac[6])
+{
+    return strlen(s) == 17 && net_parse_macaddr(mac, s) == 0;
+}
+
+static bool parse_mac(const char *what, const char *s, uint8_t mac[6],
+                      Error **errp)
+{
+    if (!mac_valid(s, mac)) {
+        error_setg(errp, "%s: '%s' is not a MAC address", what, s);
+        return false;
+    }
+    return true;
+}
+
+static bool terminal_check(const VdiTerminal *t, Error **errp)
+{
+    FwPrefix p;
+    uint8_t mac[6];
+
+    return (!t->address || parse_prefix("terminal", t->address, &p, errp)) &&
+           (!t->mac || parse_mac("terminal", t->mac, mac, errp));
+}
+
+static bool mapping_matches(const VdiPrinterMapping *m, const VdiTerminal *t)
+{
+    FwPrefix net, host;
+    FwAddr addr;
+    uint8_t want[6], have[6];
+
+    if (m->terminal_address) {
+        if (!t->address || !fw_parse_prefix(m->terminal_address, &net, NULL) ||
+            !fw_parse_prefix(t->address, &host, NULL)) {
+            return false;
+        }
+        addr.family = host.family;
+        memcpy(addr.a, host.addr, sizeof(addr.a));
+        if (!fw_prefix_contains(&net, &addr)) {
+            return false;
+        }
+    }
+    if (m->terminal_mac) {
+        if (!t->mac || !mac_valid(m->terminal_mac, want) ||
+            !mac_valid(t->mac, have) || memcmp(want, have, 6)) {
+            return false;
+        }
+    }
+    if (m->terminal_name) {
+        g_autofree char *pattern = g_ascii_strdown(m->terminal_name, -1);
+        g_autofree char *name = t->name ? g_ascii_strdown(t->name, -1) : NULL;
+
+        if (!name || !g_pattern_match_simple(pattern, name)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void qmp_vdi_printer_map_set(VdiPrinterMappingList *mappings, Error **errp)
+{
+    g_autoptr(GHashTable) ids = g_hash_table_new(g_str_hash, g_str_equal);
+    VdiPrinterMappingList *l;
+    FwPrefix p;
+    uint8_t mac[6];
+
+    for (l = mappings; l; l = l->next) {
+        VdiPrinterMapping *m = l->value;
+
+        if (!g_hash_table_add(ids, m->id)) {
+            error_setg(errp, "mapping id '%s' is used twice", m->id);
+            return;
+        }
+        if (!m->terminal_address && !m->terminal_mac && !m->terminal_name) {
+            error_setg(errp, "mapping '%s' has no terminal-address, "
+                       "terminal-mac or terminal-name", m->id);
+            return;
+        }
+        if (m->terminal_address &&
+            !parse_prefix(m->id, m->terminal_address, &p, errp)) {
+            return;
+        }
+        if (m->terminal_mac && !parse_mac(m->id, m->terminal_mac, mac, errp)) {
+            return;
+        }
+        if (!*m->printer->host) {
+            error_setg(errp, "mapping '%s': the printer has no host", m->id);
+            return;
+        }
+    }
+    qapi_free_VdiPrinterMappingList(printer_map);
+    printer_map = QAPI_CLONE(VdiPrinterMappingList, mappings);
+}
+
+VdiPrinterMappingList *qmp_query_vdi_printer_map(Error **errp)
+{
+    return QAPI_CLONE(VdiPrinterMappingList, printer_map);
+}
+
+static void session_unplug_printer(void)
+{
+    Error *err = NULL;
+
+    if (!session.mapping) {
+        return;
+    }
+    /* A USB device leaves at once, which frees its chardev */
+    qmp_device_del(SESSION_PRINTER_DEVICE, &err);
+    if (!err) {
+        qmp_chardev_remove(SESSION_PRINTER_CHARDEV, &err);
+    }
+    if (err) {
+        /* Nothing the user can act on: leave a trace and go on */
+        trace_vdi_session_unplug_failed(error_get_pretty(err));
+        error_free(err);
+    }
+    qapi_event_send_vdi_session_printer(false, session.mapping->printer,
+                                        SESSION_PRINTER_DEVICE,
+                                        session.mapping->id);
+    qapi_free_VdiPrinterMapping(session.mapping);
+    session.mapping = NULL;
+}
+
+static bool session_plug_printer(VdiPrinterMapping *m, const char *bus,
+                                 Error **errp)
+{
+    VdiPrinter *printer = m->printer;
+    g_autofree char *port = g_strdup_printf("%u", printer->has_port ?
+                                            printer->port :
+                                            PRINTER_DEFAULT_PORT);
+    InetSocketAddress inet = {
+        .host = printer->host,
+        .port = port,
+    };
+    SocketAddressLegacy addr = {
+        .type = SOCKET_ADDRESS_TYPE_INET,
+        .u.inet.data = &inet,
+    };
+    ChardevSocket sock = {
+        .addr = &addr,
+        .has_server = true,
+        .server = false,
+        .has_reconnect_ms = true,
+        .reconnect_ms = PRINTER_RECONNECT_MS,
+    };
+    ChardevBackend backend = {
+        .type = CHARDEV_BACKEND_KIND_SOCKET,
+        .u.socket.data = &sock,
+    };
+    g_autoptr(QDict) opts = qdict_new();
+    ChardevReturn *ret;
+    DeviceState *dev;
+
+    ret = qmp_chardev_add(SESSION_PRINTER_CHARDEV, &backend, errp);
+    if (!ret) {
+        return false;
+    }
+    qapi_free_ChardevReturn(ret);
+
+    qdict_put_str(opts, "driver", "usb-printer");
+    qdict_put_str(opts, "id", SESSION_PRINTER_DEVICE);
+    qdict_put_str(opts, "chardev", SESSION_PRINTER_CHARDEV);
+    qdict_put_str(opts, "ieee1284-id", printer->ieee1284_id);
+    if (bus) {
+        qdict_put_str(opts, "bus", bus);
+    }
+    dev = qdev_device_add_from_qdict(opts, false, errp);
+    if (!dev) {
+        qmp_chardev_remove(SESSION_PRINTER_CHARDEV, NULL);
+        error_prepend(errp, "cannot plug in printer '%s': ", printer->name);
+        return false;
+    }
+    object_unref(OBJECT(dev));
+    session.mapping = QAPI_CLONE(VdiPrinterMapping, m);
+    qapi_event_send_vdi_session_printer(true, printer, SESSION_PRINTER_DEVICE,
+                                        m->id);
+    return true;
+}
+
+static VdiSessionInfo *session_info(void)
+{
+    VdiSessionInfo *info = g_new0(VdiSessionInfo, 1);
+
+    info->connected = session.connected;
+    info->terminal = QAPI_CLONE(VdiTerminal, session.terminal);
+    if (session.mapping) {
+        info->mapping = g_strdup(session.mapping->id);
+        info->printer = QAPI_CLONE(VdiPrinter, session.mapping->printer);
+        info->device = g_strdup(SESSION_PRINTER_DEVICE);
+    }
+    return info;
+}
+
+VdiSessionInfo *qmp_vdi_session_connect(VdiTerminal *terminal,
+                                        const char *bus, Error **errp)
+{
+    VdiPrinterMappingList *l;
+
+    if (!terminal_check(terminal, errp)) {
+        return NULL;
+    }
+    session_unplug_printer();
+    qapi_free_VdiTerminal(session.terminal);
+    session.terminal = QAPI_CLONE(VdiTerminal, terminal);
+    session.connected = true;
+    trace_vdi_session_connect(terminal->address ?: "", terminal->mac ?: "",
+                              terminal->name ?: "");
+
+    for (l = printer_map; l; l = l->next) {
+        if (mapping_matches(l->value, terminal)) {
+            if (!session_plug_printer(l->value, bus, errp)) {
+                return NULL;
+            }
+            break;
+        }
+    }
+    return session_info();
+}
+
+void qmp_vdi_session_disconnect(Error **errp)
+{
+    if (!session.connected) {
+        error_setg(errp, "no session is connected");
+        return;
+    }
+    session_unplug_printer();
+    qapi_free_VdiTerminal(session.terminal);
+    session.terminal = NULL;
+    session.connected = false;
+}
+
+VdiSessionInfo *qmp_query_vdi_session(Error **errp)
+{
+    return session_info();
+}

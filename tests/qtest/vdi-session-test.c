@@ -1,0 +1,189 @@
+/*
+ * QTest for VDI sessions: the nearest printer follows the user
+ *
+ * Copyright (c) 2026 VDI host developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "libqtest.h"
+#include "qobject/qdict.h"
+#include "qobject/qlist.h"
+
+#define PRINTER_PATH "/machine/peripheral/vdi-session-printer"
+
+static QTestState *start(void)
+{
+    QTestState *qts = qtest_init("-machine pc -device qemu-xhci,id=xhci");
+
+    /* printers that are not listening: the chardev keeps retrying */
+    qtest_qmp_assert_success(qts,
+        "{ 'execute': 'vdi-printer-map-set', 'arguments': { 'mappings': ["
+        "  { 'id': 'ward3', 'terminal-address': '10.20.3.0/24',"
+        "    'printer': { 'name': 'Ward 3', 'host': '127.0.0.1',"
+        "                 'port': 9,"
+        "                 'ieee1284-id': 'MFG:HP;MDL:LaserJet 4000;' } },"
+        "  { 'id': 'kiosk', 'terminal-name': 'kiosk-*',"
+        "    'printer': { 'name': 'Kiosk', 'host': '127.0.0.1',"
+        "                 'port': 9,"
+        "                 'ieee1284-id': 'MFG:Zebra;MDL:ZD420;' } },"
+        "  { 'id': 'desk', 'terminal-mac': '52:54:00:aa:bb:cc',"
+        "    'printer': { 'name': 'Desk', 'host': '127.0.0.1',"
+        "                 'ieee1284-id': 'MFG:Brother;MDL:HL-L2350DW;' } }"
+        "] } }");
+    return qts;
+}
+
+/* The 1284 ID of the session's printer device, or NULL if none */
+static char *printer_id(QTestState *qts)
+{
+    QDict *resp = qtest_qmp(qts, "{ 'execute': 'qom-get', 'arguments': {"
+                            "  'path': %s, 'property': 'ieee1284-id' } }",
+                            PRINTER_PATH);
+    char *id = NULL;
+
+    if (qdict_haskey(resp, "return")) {
+        id = g_strdup(qdict_get_str(resp, "return"));
+    }
+    qobject_unref(resp);
+    return id;
+}
+
+static void expect_event(QTestState *qts, bool attached, const char *mapping)
+{
+    QDict *ev = qtest_qmp_eventwait_ref(qts, "VDI_SESSION_PRINTER");
+    QDict *data = qdict_get_qdict(ev, "data");
+
+    g_assert_cmpint(qdict_get_bool(data, "attached"), ==, attached);
+    g_assert_cmpstr(qdict_get_str(data, "mapping"), ==, mapping);
+    qobject_unref(ev);
+}
+
+static void test_printer_follows_terminal(void)
+{
+    QTestState *qts = start();
+    QDict *info;
+    g_autofree char *id1 = NULL;
+    g_autofree char *id2 = NULL;
+    g_autofree char *id3 = NULL;
+    g_autofree char *id4 = NULL;
+
+    g_assert_null(printer_id(qts));
+
+    /* a ward terminal gets the ward printer */
+    info = qtest_qmp_assert_success_ref(qts,
+        "{ 'execute': 'vdi-session-connect', 'arguments': {"
+        "  'terminal': { 'address': '10.20.3.7', 'name': 'ward3-pc2' } } }");
+    g_assert_cmpstr(qdict_get_str(info, "mapping"), ==, "ward3");
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(info, "printer"), "name"),
+                    ==, "Ward 3");
+    qobject_unref(info);
+    expect_event(qts, true, "ward3");
+    id1 = printer_id(qts);
+    g_assert_cmpstr(id1, ==, "MFG:HP;MDL:LaserJet 4000;");
+
+    /* moving to a kiosk swaps the printer; names match without case */
+    info = qtest_qmp_assert_success_ref(qts,
+        "{ 'execute': 'vdi-session-connect', 'arguments': {"
+        "  'terminal': { 'address': '10.30.0.4', 'name': 'KIOSK-12' } } }");
+    g_assert_cmpstr(qdict_get_str(info, "mapping"), ==, "kiosk");
+    qobject_unref(info);
+    expect_event(qts, false, "ward3");
+    expect_event(qts, true, "kiosk");
+    id2 = printer_id(qts);
+    g_assert_cmpstr(id2, ==, "MFG:Zebra;MDL:ZD420;");
+
+    /* a terminal known by its MAC */
+    qobject_unref(qtest_qmp_assert_success_ref(qts,
+        "{ 'execute': 'vdi-session-connect', 'arguments': {"
+        "  'terminal': { 'mac': '52:54:00:AA:BB:CC' } } }"));
+    expect_event(qts, false, "kiosk");
+    expect_event(qts, true, "desk");
+    id3 = printer_id(qts);
+    g_assert_cmpstr(id3, ==, "MFG:Brother;MDL:HL-L2350DW;");
+
+    /* a terminal no mapping knows: no printer */
+    info = qtest_qmp_assert_success_ref(qts,
+        "{ 'execute': 'vdi-session-connect', 'arguments': {"
+        "  'terminal': { 'address': '192.168.7.7' } } }");
+    g_assert_false(qdict_haskey(info, "printer"));
+    g_assert_true(qdict_get_bool(info, "connected"));
+    qobject_unref(info);
+    expect_event(qts, false, "desk");
+    g_assert_null(printer_id(qts));
+
+    /* back to the ward, then the session ends */
+    qobject_unref(qtest_qmp_assert_success_ref(qts,
+        "{ 'execute': 'vdi-session-connect', 'arguments': {"
+        "  'terminal': { 'address': '10.20.3.8' } } }"));
+    expect_event(qts, true, "ward3");
+    qtest_qmp_assert_success(qts, "{ 'execute': 'vdi-session-disconnect' }");
+    expect_event(qts, false, "ward3");
+    g_assert_null(printer_id(qts));
+    info = qtest_qmp_assert_success_ref(qts,
+        "{ 'execute': 'query-vdi-session' }");
+    g_assert_false(qdict_get_bool(info, "connected"));
+    qobject_unref(info);
+    id4 = printer_id(qts);
+    g_assert_null(id4);
+    qtest_quit(qts);
+}
+
+static void test_errors(void)
+{
+    QTestState *qts = start();
+    QDict *resp;
+
+    resp = qtest_qmp(qts, "{ 'execute': 'vdi-printer-map-set', 'arguments': {"
+                     "  'mappings': [ { 'id': 'x', 'printer': {"
+                     "  'name': 'P', 'host': 'h', 'ieee1284-id': 'MFG:A;MDL:B;'"
+                     "  } } ] } }");
+    g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(resp, "error"),
+                                          "desc"), "no terminal-address"));
+    qobject_unref(resp);
+    resp = qtest_qmp(qts, "{ 'execute': 'vdi-printer-map-set', 'arguments': {"
+                     "  'mappings': [ { 'id': 'x',"
+                     "  'terminal-address': '10.0.0.0/33', 'printer': {"
+                     "  'name': 'P', 'host': 'h', 'ieee1284-id': 'MFG:A;MDL:B;'"
+                     "  } } ] } }");
+    g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(resp, "error"),
+                                          "desc"), "10.0.0.0/33"));
+    qobject_unref(resp);
+    resp = qtest_qmp(qts, "{ 'execute': 'vdi-printer-map-set', 'arguments': {"
+                     "  'mappings': [ { 'id': 'x', 'terminal-name': 'a',"
+                     "  'printer': { 'name': 'P', 'host': 'h',"
+                     "  'ieee1284-id': 'MFG:A;MDL:B;' } },"
+                     "  { 'id': 'x', 'terminal-name': 'b',"
+                     "  'printer': { 'name': 'P', 'host': 'h',"
+                     "  'ieee1284-id': 'MFG:A;MDL:B;' } } ] } }");
+    g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(resp, "error"),
+                                          "desc"), "used twice"));
+    qobject_unref(resp);
+    resp = qtest_qmp(qts, "{ 'execute': 'vdi-session-connect', 'arguments': {"
+                     "  'terminal': { 'mac': '52:54:zz:00:00:01' } } }");
+    g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(resp, "error"),
+                                          "desc"), "not a MAC address"));
+    qobject_unref(resp);
+    resp = qtest_qmp(qts, "{ 'execute': 'vdi-session-disconnect' }");
+    g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(resp, "error"),
+                                          "desc"), "no session"));
+    qobject_unref(resp);
+
+    /* the map in force is the one set by start() */
+    resp = qtest_qmp(qts, "{ 'execute': 'query-vdi-printer-map' }");
+    g_assert_cmpint(qlist_size(qdict_get_qlist(resp, "return")), ==, 3);
+    qobject_unref(resp);
+    qtest_quit(qts);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+
+    qtest_add_func("/vdi-session/printer-follows-terminal",
+                   test_printer_follows_terminal);
+    qtest_add_func("/vdi-session/errors", test_errors);
+
+    return g_test_run();
+}
