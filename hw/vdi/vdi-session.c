@@ -5,7 +5,8 @@
  * terminal.  When a session connects from a terminal, the printer the
  * map gives for it is plugged into the VM as a usb-printer on a socket
  * chardev to the printer's raw port; the previous terminal's printer is
- * removed first, and the printer goes when the session ends.
+ * removed first, and the printer goes when the session ends.  With
+ * follow-display, VNC and SPICE clients move the session themselves.
  *
  * Copyright (c) 2026 VDI host developers
  *
@@ -13,6 +14,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "hw/vdi/vdi-session.h"
 #include "monitor/qdev.h"
 #include "net/firewall-core.h"
 #include "net/util.h"
@@ -34,11 +36,13 @@
 #define PRINTER_RECONNECT_MS    5000
 
 static VdiPrinterMappingList *printer_map;
+static bool follow_display;
 
 static struct {
     bool connected;
     VdiTerminal *terminal;
     VdiPrinterMapping *mapping;     /* of the plugged-in printer */
+    char *display_client;           /* the client it follows, if any */
 } session;
 
 /* Parse an address or CIDR prefix with the firewall's parser */
@@ -113,7 +117,9 @@ static bool mapping_matches(const VdiPrinterMapping *m, const VdiTerminal *t)
     return true;
 }
 
-void qmp_vdi_printer_map_set(VdiPrinterMappingList *mappings, Error **errp)
+void qmp_vdi_printer_map_set(VdiPrinterMappingList *mappings,
+                             bool has_follow_display, bool follow,
+                             Error **errp)
 {
     g_autoptr(GHashTable) ids = g_hash_table_new(g_str_hash, g_str_equal);
     VdiPrinterMappingList *l;
@@ -146,6 +152,7 @@ void qmp_vdi_printer_map_set(VdiPrinterMappingList *mappings, Error **errp)
     }
     qapi_free_VdiPrinterMappingList(printer_map);
     printer_map = QAPI_CLONE(VdiPrinterMappingList, mappings);
+    follow_display = has_follow_display && follow;
 }
 
 VdiPrinterMappingList *qmp_query_vdi_printer_map(Error **errp)
@@ -239,6 +246,7 @@ static VdiSessionInfo *session_info(void)
 
     info->connected = session.connected;
     info->terminal = QAPI_CLONE(VdiTerminal, session.terminal);
+    info->display_client = g_strdup(session.display_client);
     if (session.mapping) {
         info->mapping = g_strdup(session.mapping->id);
         info->printer = QAPI_CLONE(VdiPrinter, session.mapping->printer);
@@ -247,15 +255,17 @@ static VdiSessionInfo *session_info(void)
     return info;
 }
 
-VdiSessionInfo *qmp_vdi_session_connect(VdiTerminal *terminal,
-                                        const char *bus, Error **errp)
+static bool session_connect(VdiTerminal *terminal, const char *bus,
+                            Error **errp)
 {
     VdiPrinterMappingList *l;
 
     if (!terminal_check(terminal, errp)) {
-        return NULL;
+        return false;
     }
     session_unplug_printer();
+    g_free(session.display_client);
+    session.display_client = NULL;
     qapi_free_VdiTerminal(session.terminal);
     session.terminal = QAPI_CLONE(VdiTerminal, terminal);
     session.connected = true;
@@ -264,13 +274,26 @@ VdiSessionInfo *qmp_vdi_session_connect(VdiTerminal *terminal,
 
     for (l = printer_map; l; l = l->next) {
         if (mapping_matches(l->value, terminal)) {
-            if (!session_plug_printer(l->value, bus, errp)) {
-                return NULL;
-            }
-            break;
+            return session_plug_printer(l->value, bus, errp);
         }
     }
-    return session_info();
+    return true;
+}
+
+VdiSessionInfo *qmp_vdi_session_connect(VdiTerminal *terminal,
+                                        const char *bus, Error **errp)
+{
+    return session_connect(terminal, bus, errp) ? session_info() : NULL;
+}
+
+static void session_disconnect(void)
+{
+    session_unplug_printer();
+    qapi_free_VdiTerminal(session.terminal);
+    session.terminal = NULL;
+    g_free(session.display_client);
+    session.display_client = NULL;
+    session.connected = false;
 }
 
 void qmp_vdi_session_disconnect(Error **errp)
@@ -279,10 +302,34 @@ void qmp_vdi_session_disconnect(Error **errp)
         error_setg(errp, "no session is connected");
         return;
     }
-    session_unplug_printer();
-    qapi_free_VdiTerminal(session.terminal);
-    session.terminal = NULL;
-    session.connected = false;
+    session_disconnect();
+}
+
+void vdi_session_display_opened(const char *client, const char *address)
+{
+    VdiTerminal terminal = { .address = (char *)address };
+    Error *err = NULL;
+
+    if (!follow_display || !address || !*address) {
+        return;
+    }
+    trace_vdi_session_display(client, address, true);
+    if (!session_connect(&terminal, NULL, &err)) {
+        /* The display works without a printer: only trace it */
+        trace_vdi_session_display_failed(client, error_get_pretty(err));
+        error_free(err);
+    }
+    if (session.connected) {
+        session.display_client = g_strdup(client);
+    }
+}
+
+void vdi_session_display_closed(const char *client)
+{
+    if (session.display_client && !strcmp(session.display_client, client)) {
+        trace_vdi_session_display(client, "", false);
+        session_disconnect();
+    }
 }
 
 VdiSessionInfo *qmp_query_vdi_session(Error **errp)

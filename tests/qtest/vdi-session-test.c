@@ -177,6 +177,85 @@ static void test_errors(void)
     qtest_quit(qts);
 }
 
+static void read_all(int fd, void *buf, size_t len)
+{
+    g_assert_cmpint(recv(fd, buf, len, MSG_WAITALL), ==, len);
+}
+
+/* Connect to the VNC server and go through the RFB 3.8 handshake */
+static int vnc_handshake(int port)
+{
+    struct sockaddr_in addr = {
+        .sin_family = AF_INET,
+        .sin_port = htons(port),
+        .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+    };
+    uint8_t buf[64], n, none = 1, shared = 1;
+    uint32_t name_len;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), ==,
+                    0);
+    read_all(fd, buf, 12);
+    g_assert_cmpmem(buf, 12, "RFB 003.008\n", 12);
+    g_assert_cmpint(send(fd, "RFB 003.008\n", 12, 0), ==, 12);
+    read_all(fd, &n, 1);
+    read_all(fd, buf, n);
+    g_assert_nonnull(memchr(buf, 1, n));            /* no authentication */
+    g_assert_cmpint(send(fd, &none, 1, 0), ==, 1);
+    read_all(fd, buf, 4);                           /* security result */
+    g_assert_cmpint(buf[0] | buf[1] | buf[2] | buf[3], ==, 0);
+    g_assert_cmpint(send(fd, &shared, 1, 0), ==, 1);
+    read_all(fd, buf, 20);                          /* ServerInit */
+    read_all(fd, &name_len, 4);
+    name_len = ntohl(name_len);
+    g_assert_cmpint(name_len, <, sizeof(buf));
+    read_all(fd, buf, name_len);
+    return fd;
+}
+
+static void test_follow_display(void)
+{
+    QTestState *qts = qtest_init("-machine pc -device qemu-xhci,id=xhci "
+                                 "-vnc 127.0.0.1:0,to=99");
+    QDict *vnc, *info;
+    int port, fd;
+    g_autofree char *id = NULL;
+
+    vnc = qtest_qmp_assert_success_ref(qts, "{ 'execute': 'query-vnc' }");
+    port = atoi(qdict_get_str(vnc, "service"));
+    qobject_unref(vnc);
+    qtest_qmp_assert_success(qts,
+        "{ 'execute': 'vdi-printer-map-set', 'arguments': {"
+        "  'follow-display': true, 'mappings': ["
+        "  { 'id': 'local', 'terminal-address': '127.0.0.0/8',"
+        "    'printer': { 'name': 'Local', 'host': '127.0.0.1', 'port': 9,"
+        "                 'ieee1284-id': 'MFG:HP;MDL:OfficeJet;' } } ] } }");
+
+    /* a VNC client from 127.0.0.1 brings its terminal's printer */
+    fd = vnc_handshake(port);
+    expect_event(qts, true, "local");
+    info = qtest_qmp_assert_success_ref(qts,
+        "{ 'execute': 'query-vdi-session' }");
+    g_assert_true(g_str_has_prefix(qdict_get_str(info, "display-client"),
+                                   "vnc:"));
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(info, "terminal"),
+                                  "address"), ==, "127.0.0.1");
+    qobject_unref(info);
+    id = printer_id(qts);
+    g_assert_cmpstr(id, ==, "MFG:HP;MDL:OfficeJet;");
+
+    /* and takes it away when it leaves */
+    close(fd);
+    expect_event(qts, false, "local");
+    g_assert_null(printer_id(qts));
+    info = qtest_qmp_assert_success_ref(qts,
+        "{ 'execute': 'query-vdi-session' }");
+    g_assert_false(qdict_get_bool(info, "connected"));
+    qobject_unref(info);
+    qtest_quit(qts);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -184,6 +263,7 @@ int main(int argc, char **argv)
     qtest_add_func("/vdi-session/printer-follows-terminal",
                    test_printer_follows_terminal);
     qtest_add_func("/vdi-session/errors", test_errors);
+    qtest_add_func("/vdi-session/follow-display", test_follow_display);
 
     return g_test_run();
 }
