@@ -1,0 +1,938 @@
+/*
+ * QTest for the VDI USB peripheral policy on usb-redir devices
+ *
+ * Copyright (c) 2026 VDI host developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * A fake remote USB device, written on libusbredirparser as the device
+ * side of the protocol, runs in a thread on one end of a socketpair; the
+ * other end is the chardev of a usb-redir device on a qemu-xhci.  With
+ * -accel qtest there is no guest driver, so no transfers reach the device
+ * from the guest: the tests cover the descriptor fetch, the verdicts, the
+ * QMP commands and events, and a peer that misbehaves.
+ */
+
+#include "qemu/osdep.h"
+#include <poll.h>
+#include <sys/socket.h>
+#include <usbredirparser.h>
+#include "qemu/atomic.h"
+#include "libqtest.h"
+#include "qobject/qdict.h"
+#include "qobject/qlist.h"
+#include "qobject/qjson.h"
+#include "qapi/error.h"
+
+typedef enum FakeKind {
+    FAKE_KEYBOARD,
+    FAKE_STORAGE,
+    FAKE_PRINTER,
+    FAKE_COMPOSITE,     /* storage + keyboard */
+    FAKE_BAD_CONFIG,    /* wTotalLength beyond the descriptor */
+} FakeKind;
+
+typedef enum FakeMisbehave {
+    FAKE_BEHAVE,
+    FAKE_HANGUP_ON_CONFIG,  /* close the connection mid-transfer */
+} FakeMisbehave;
+
+typedef struct FakeDev {
+    FakeKind kind;
+    FakeMisbehave misbehave;
+    int fd;                 /* our end of the socketpair */
+    struct usbredirparser *parser;
+    GThread *thread;
+    int quit;               /* atomic: stop the thread */
+    int send_garbage;       /* atomic: write garbage to QEMU */
+    int rejected;           /* atomic: QEMU sent filter_reject */
+    int eof;                /* atomic: QEMU closed the connection */
+} FakeDev;
+
+/* Descriptors */
+
+static const uint8_t keyboard_config[] = {
+    9, 2, 34, 0, 1, 1, 0, 0xa0, 50,
+    9, 4, 0, 0, 1, 3, 1, 1, 0,             /* HID boot keyboard */
+    9, 0x21, 0x11, 0x01, 0, 1, 0x22, 63, 0,
+    7, 5, 0x81, 3, 8, 0, 10,
+};
+
+static const uint8_t storage_config[] = {
+    9, 2, 32, 0, 1, 1, 0, 0x80, 100,
+    9, 4, 0, 0, 2, 8, 6, 0x50, 0,          /* SCSI, Bulk-Only */
+    7, 5, 0x81, 2, 0x00, 0x02, 0,
+    7, 5, 0x02, 2, 0x00, 0x02, 0,
+};
+
+static const uint8_t printer_config[] = {
+    9, 2, 32, 0, 1, 1, 0, 0xc0, 2,
+    9, 4, 0, 0, 2, 7, 1, 2, 0,             /* bidirectional printer */
+    7, 5, 0x01, 2, 0x40, 0x00, 0,
+    7, 5, 0x82, 2, 0x40, 0x00, 0,
+};
+
+static const uint8_t composite_config[] = {
+    9, 2, 57, 0, 2, 1, 0, 0x80, 100,
+    9, 4, 0, 0, 2, 8, 6, 0x50, 0,
+    7, 5, 0x81, 2, 0x00, 0x02, 0,
+    7, 5, 0x02, 2, 0x00, 0x02, 0,
+    9, 4, 1, 0, 1, 3, 1, 1, 0,
+    9, 0x21, 0x11, 0x01, 0, 1, 0x22, 63, 0,
+    7, 5, 0x83, 3, 8, 0, 10,
+};
+
+static const uint8_t bad_config[] = {
+    9, 2, 200, 0, 1, 1, 0, 0x80, 100,      /* claims 200 bytes */
+    9, 4, 0, 0, 0, 3, 0, 0, 0,
+};
+
+typedef struct FakeModel {
+    uint16_t vid, pid;
+    uint8_t speed;
+    const uint8_t *config;
+    size_t config_len;
+    const char *serial;
+} FakeModel;
+
+static const FakeModel models[] = {
+    [FAKE_KEYBOARD] = { 0x046d, 0xc31c, usb_redir_speed_full,
+                        keyboard_config, sizeof(keyboard_config), NULL },
+    [FAKE_STORAGE] = { 0x0781, 0x5567, usb_redir_speed_high,
+                       storage_config, sizeof(storage_config),
+                       "STORAGE-0001" },
+    [FAKE_PRINTER] = { 0x04b8, 0x0005, usb_redir_speed_high,
+                       printer_config, sizeof(printer_config), NULL },
+    [FAKE_COMPOSITE] = { 0x0781, 0x5599, usb_redir_speed_high,
+                         composite_config, sizeof(composite_config),
+                         "COMBO-7" },
+    [FAKE_BAD_CONFIG] = { 0x1234, 0x0001, usb_redir_speed_full,
+                          bad_config, sizeof(bad_config), NULL },
+};
+
+static size_t device_desc(const FakeModel *m, uint8_t *d)
+{
+    uint8_t desc[18] = {
+        18, 1, 0x00, 0x02, 0, 0, 0, 64,
+        m->vid & 0xff, m->vid >> 8, m->pid & 0xff, m->pid >> 8,
+        0x00, 0x01, 1, 2, m->serial ? 3 : 0, 1,
+    };
+
+    memcpy(d, desc, sizeof(desc));
+    return sizeof(desc);
+}
+
+static size_t string_desc(const char *s, uint8_t *d)
+{
+    size_t i, n = strlen(s);
+
+    d[0] = 2 + 2 * n;
+    d[1] = 3;
+    for (i = 0; i < n; i++) {
+        d[2 + 2 * i] = s[i];
+        d[3 + 2 * i] = 0;
+    }
+    return d[0];
+}
+
+/* Endpoint index as usbredir numbers them */
+static int ep_index(uint8_t ep)
+{
+    return ((ep & 0x80) >> 3) | (ep & 0x0f);
+}
+
+/* Build ep_info and interface_info from the configuration descriptor */
+static void send_device(FakeDev *f)
+{
+    const FakeModel *m = &models[f->kind];
+    struct usb_redir_ep_info_header ep = { 0 };
+    struct usb_redir_interface_info_header ii = { 0 };
+    struct usb_redir_device_connect_header dc = {
+        .speed = m->speed,
+        .vendor_id = m->vid,
+        .product_id = m->pid,
+        .device_version_bcd = 0x0100,
+    };
+    uint8_t iface = 0;
+    size_t off;
+
+    memset(ep.type, usb_redir_type_invalid, sizeof(ep.type));
+    ep.type[0] = ep.type[16] = usb_redir_type_control;
+    ep.max_packet_size[0] = ep.max_packet_size[16] = 64;
+    for (off = 0; off + 2 <= m->config_len && m->config[off];
+         off += m->config[off]) {
+        const uint8_t *d = m->config + off;
+
+        if (d[1] == 4 && off + 9 <= m->config_len) {
+            iface = d[2];
+            ii.interface[ii.interface_count] = d[2];
+            ii.interface_class[ii.interface_count] = d[5];
+            ii.interface_subclass[ii.interface_count] = d[6];
+            ii.interface_protocol[ii.interface_count] = d[7];
+            ii.interface_count++;
+        } else if (d[1] == 5 && off + 7 <= m->config_len) {
+            int i = ep_index(d[2]);
+
+            ep.type[i] = d[3] & 3;
+            ep.interval[i] = d[6];
+            ep.interface[i] = iface;
+            ep.max_packet_size[i] = d[4] | (d[5] << 8);
+        }
+    }
+    usbredirparser_send_ep_info(f->parser, &ep);
+    usbredirparser_send_interface_info(f->parser, &ii);
+    usbredirparser_send_device_connect(f->parser, &dc);
+}
+
+/* Parser callbacks: the device side */
+
+static int fake_read(void *priv, uint8_t *data, int count)
+{
+    FakeDev *f = priv;
+    ssize_t n = recv(f->fd, data, count, MSG_DONTWAIT);
+
+    if (n == 0) {
+        qatomic_set(&f->eof, 1);
+        return -1;
+    }
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+            return 0;
+        }
+        qatomic_set(&f->eof, 1);
+        return -1;
+    }
+    return n;
+}
+
+static int fake_write(void *priv, uint8_t *data, int count)
+{
+    FakeDev *f = priv;
+    ssize_t n = send(f->fd, data, count, MSG_NOSIGNAL);
+
+    return n < 0 ? -1 : n;
+}
+
+static void fake_log(void *priv, int level, const char *msg)
+{
+    if (level <= usbredirparser_error && g_test_verbose()) {
+        fprintf(stderr, "fake usbredir peer: %s\n", msg);
+    }
+}
+
+static void fake_hello(void *priv, struct usb_redir_hello_header *h)
+{
+    send_device(priv);
+}
+
+static void fake_control(void *priv, uint64_t id,
+                         struct usb_redir_control_packet_header *c,
+                         uint8_t *data, int data_len)
+{
+    FakeDev *f = priv;
+    const FakeModel *m = &models[f->kind];
+    uint8_t buf[256];
+    size_t len = 0;
+
+    c->status = usb_redir_stall;
+    if (c->requesttype == 0x80 && c->request == 6) {
+        c->status = usb_redir_success;
+        switch (c->value >> 8) {
+        case 1:
+            len = device_desc(m, buf);
+            break;
+        case 2:
+            if (f->misbehave == FAKE_HANGUP_ON_CONFIG && c->length > 9) {
+                shutdown(f->fd, SHUT_RDWR);
+                free(data);
+                return;
+            }
+            len = MIN(m->config_len, sizeof(buf));
+            memcpy(buf, m->config, len);
+            break;
+        case 3:
+            if ((c->value & 0xff) == 0) {
+                len = 4;
+                memcpy(buf, "\x04\x03\x09\x04", 4);
+            } else if ((c->value & 0xff) == 3 && m->serial) {
+                len = string_desc(m->serial, buf);
+            } else {
+                c->status = usb_redir_stall;
+            }
+            break;
+        default:
+            c->status = usb_redir_stall;
+        }
+    }
+    len = MIN(len, c->length);
+    c->length = len;
+    usbredirparser_send_control_packet(f->parser, id, c,
+                                       len ? buf : NULL, len);
+    free(data);
+}
+
+static void fake_set_config(void *priv, uint64_t id,
+                            struct usb_redir_set_configuration_header *h)
+{
+    FakeDev *f = priv;
+    struct usb_redir_configuration_status_header st = {
+        usb_redir_success, h->configuration
+    };
+
+    usbredirparser_send_configuration_status(f->parser, id, &st);
+}
+
+static void fake_get_config(void *priv, uint64_t id)
+{
+    FakeDev *f = priv;
+    struct usb_redir_configuration_status_header st = {
+        usb_redir_success, 1
+    };
+
+    usbredirparser_send_configuration_status(f->parser, id, &st);
+}
+
+static void fake_set_alt(void *priv, uint64_t id,
+                         struct usb_redir_set_alt_setting_header *h)
+{
+    FakeDev *f = priv;
+    struct usb_redir_alt_setting_status_header st = {
+        usb_redir_success, h->interface, h->alt
+    };
+
+    usbredirparser_send_alt_setting_status(f->parser, id, &st);
+}
+
+static void fake_get_alt(void *priv, uint64_t id,
+                         struct usb_redir_get_alt_setting_header *h)
+{
+    FakeDev *f = priv;
+    struct usb_redir_alt_setting_status_header st = {
+        usb_redir_success, h->interface, 0
+    };
+
+    usbredirparser_send_alt_setting_status(f->parser, id, &st);
+}
+
+/* No guest driver: bulk requests are only answered, with the same id */
+static void fake_bulk(void *priv, uint64_t id,
+                      struct usb_redir_bulk_packet_header *b,
+                      uint8_t *data, int data_len)
+{
+    FakeDev *f = priv;
+
+    b->status = usb_redir_stall;
+    b->length = b->length_high = 0;
+    usbredirparser_send_bulk_packet(f->parser, id, b, NULL, 0);
+    free(data);
+}
+
+static void fake_filter_reject(void *priv)
+{
+    FakeDev *f = priv;
+
+    qatomic_set(&f->rejected, 1);
+}
+
+static void fake_ignore(void *priv)
+{
+}
+
+static void fake_ignore_id(void *priv, uint64_t id)
+{
+}
+
+static void fake_ignore_filter(void *priv, struct usbredirfilter_rule *rules,
+                               int rules_count)
+{
+    free(rules);
+}
+
+static void fake_ignore_hdr(void *priv, uint64_t id, void *h)
+{
+}
+
+static void fake_ignore_data(void *priv, uint64_t id, void *h,
+                             uint8_t *data, int data_len)
+{
+    free(data);
+}
+
+static gpointer fake_thread(gpointer opaque)
+{
+    FakeDev *f = opaque;
+    static const uint8_t garbage[64] = {
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    };
+
+    while (!qatomic_read(&f->quit) && !qatomic_read(&f->eof)) {
+        struct pollfd pfd = { .fd = f->fd, .events = POLLIN };
+
+        if (qatomic_xchg(&f->send_garbage, 0)) {
+            g_assert_cmpint(send(f->fd, garbage, sizeof(garbage),
+                                 MSG_NOSIGNAL), ==, sizeof(garbage));
+        }
+        if (poll(&pfd, 1, 20) > 0) {
+            usbredirparser_do_read(f->parser);
+        }
+        while (usbredirparser_has_data_to_write(f->parser)) {
+            if (usbredirparser_do_write(f->parser) < 0) {
+                break;
+            }
+        }
+    }
+    return NULL;
+}
+
+static FakeDev *fake_new(FakeKind kind, FakeMisbehave misbehave, int *qemu_fd)
+{
+    FakeDev *f = g_new0(FakeDev, 1);
+    uint32_t caps[USB_REDIR_CAPS_SIZE] = { 0 };
+    struct usbredirparser *p;
+    int sv[2];
+
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+    /* QEMU must not inherit our end, or it would never see us hang up */
+    qemu_set_cloexec(sv[0]);
+    f->kind = kind;
+    f->misbehave = misbehave;
+    f->fd = sv[0];
+    *qemu_fd = sv[1];
+
+    p = f->parser = usbredirparser_create();
+    p->priv = f;
+    p->log_func = fake_log;
+    p->read_func = fake_read;
+    p->write_func = fake_write;
+    p->hello_func = fake_hello;
+    p->control_packet_func = fake_control;
+    p->bulk_packet_func = fake_bulk;
+    p->set_configuration_func = fake_set_config;
+    p->get_configuration_func = fake_get_config;
+    p->set_alt_setting_func = fake_set_alt;
+    p->get_alt_setting_func = fake_get_alt;
+    p->filter_reject_func = fake_filter_reject;
+    p->filter_filter_func = fake_ignore_filter;
+    p->reset_func = fake_ignore;
+    p->device_disconnect_ack_func = fake_ignore;
+    p->cancel_data_packet_func = fake_ignore_id;
+    p->start_iso_stream_func = (void *)fake_ignore_hdr;
+    p->stop_iso_stream_func = (void *)fake_ignore_hdr;
+    p->start_interrupt_receiving_func = (void *)fake_ignore_hdr;
+    p->stop_interrupt_receiving_func = (void *)fake_ignore_hdr;
+    p->alloc_bulk_streams_func = (void *)fake_ignore_hdr;
+    p->free_bulk_streams_func = (void *)fake_ignore_hdr;
+    p->start_bulk_receiving_func = (void *)fake_ignore_hdr;
+    p->stop_bulk_receiving_func = (void *)fake_ignore_hdr;
+    p->iso_packet_func = (void *)fake_ignore_data;
+    p->interrupt_packet_func = (void *)fake_ignore_data;
+
+    usbredirparser_caps_set_cap(caps, usb_redir_cap_connect_device_version);
+    usbredirparser_caps_set_cap(caps, usb_redir_cap_filter);
+    usbredirparser_caps_set_cap(caps, usb_redir_cap_ep_info_max_packet_size);
+    usbredirparser_caps_set_cap(caps, usb_redir_cap_64bits_ids);
+    usbredirparser_caps_set_cap(caps, usb_redir_cap_32bits_bulk_length);
+    usbredirparser_init(p, "usb-policy-test fake device", caps,
+                        USB_REDIR_CAPS_SIZE, usbredirparser_fl_usb_host);
+    f->thread = g_thread_new("fake-usbredir", fake_thread, f);
+    return f;
+}
+
+static void fake_free(FakeDev *f)
+{
+    qatomic_set(&f->quit, 1);
+    g_thread_join(f->thread);
+    usbredirparser_destroy(f->parser);
+    close(f->fd);
+    g_free(f);
+}
+
+/* QEMU with one usb-redir device "redir0" on chardev "usbredir0" */
+static QTestState *start(FakeKind kind, FakeMisbehave misbehave,
+                         FakeDev **fake)
+{
+    QTestState *qts;
+    int fd;
+
+    *fake = fake_new(kind, misbehave, &fd);
+    /* stopped until QMP is up, so that no event is lost */
+    qts = qtest_initf("-machine pc -device qemu-xhci,id=xhci "
+                      "-chardev socket,id=usbredir0,fd=%d "
+                      "-device usb-redir,chardev=usbredir0,id=redir0 -S", fd);
+    close(fd);
+    qtest_qmp_assert_success(qts, "{ 'execute': 'cont' }");
+    return qts;
+}
+
+static void finish(QTestState *qts, FakeDev *fake)
+{
+    qtest_quit(qts);
+    fake_free(fake);
+}
+
+/* Set the policy from JSON rules; returns the error description or NULL */
+static char *set_policy(QTestState *qts, const char *rules, const char *dflt)
+{
+    g_autofree char *json = g_strdup_printf("{ 'rules': %s, 'default': '%s' }",
+                                            rules, dflt);
+    QObject *args = qobject_from_json(json, &error_abort);
+    QDict *resp = qtest_qmp(qts, "{ 'execute': 'usb-policy-set', "
+                            "  'arguments': %p }", args);
+    char *err = NULL;
+
+    if (qdict_haskey(resp, "error")) {
+        QDict *e = qdict_get_qdict(resp, "error");
+
+        g_assert_cmpstr(qdict_get_str(e, "class"), ==, "GenericError");
+        err = g_strdup(qdict_get_str(e, "desc"));
+    } else {
+        g_assert(qdict_haskey(resp, "return"));
+    }
+    qobject_unref(resp);
+    return err;
+}
+
+static void set_policy_ok(QTestState *qts, const char *rules,
+                          const char *dflt)
+{
+    g_autofree char *err = set_policy(qts, rules, dflt);
+
+    g_assert_null(err);
+}
+
+/* The query-usb-peripherals entry of redir0 (caller unrefs the response) */
+static QDict *query_peripheral(QTestState *qts, QDict **resp)
+{
+    QList *list;
+    QDict *info;
+
+    *resp = qtest_qmp(qts, "{ 'execute': 'query-usb-peripherals' }");
+    list = qdict_get_qlist(*resp, "return");
+    g_assert(list);
+    g_assert_cmpint(qlist_size(list), ==, 1);
+    info = qobject_to(QDict, qlist_peek(list));
+    g_assert_cmpstr(qdict_get_str(info, "id"), ==, "redir0");
+    g_assert_cmpstr(qdict_get_str(info, "chardev"), ==, "usbredir0");
+    return info;
+}
+
+static char *peripheral_state(QTestState *qts)
+{
+    QDict *resp, *info = query_peripheral(qts, &resp);
+    char *state = g_strdup(qdict_get_str(info, "state"));
+
+    qobject_unref(resp);
+    return state;
+}
+
+static void wait_state(QTestState *qts, const char *state)
+{
+    int i;
+
+    for (i = 0; i < 500; i++) {
+        g_autofree char *s = peripheral_state(qts);
+
+        if (!strcmp(s, state)) {
+            return;
+        }
+        g_usleep(10 * 1000);
+    }
+    g_assert_not_reached();
+}
+
+static QDict *wait_event(QTestState *qts, const char *name)
+{
+    QDict *ev = qtest_qmp_eventwait_ref(qts, name);
+    QDict *data = qdict_get_qdict(ev, "data");
+
+    qobject_ref(data);
+    qobject_unref(ev);
+    g_assert_cmpstr(qdict_get_str(data, "id"), ==, "redir0");
+    return data;
+}
+
+static QDict *wait_attached(QTestState *qts, const char *verdict,
+                            const char *rule)
+{
+    QDict *data = wait_event(qts, "USB_PERIPHERAL_ATTACHED");
+
+    g_assert_cmpstr(qdict_get_str(data, "verdict"), ==, verdict);
+    g_assert_cmpstr(qdict_get_str(data, "rule"), ==, rule);
+    return data;
+}
+
+static void assert_rejected(QTestState *qts, const char *rule,
+                            const char *reason_part)
+{
+    QDict *data = wait_event(qts, "USB_PERIPHERAL_REJECTED");
+
+    g_assert_cmpstr(qdict_get_str(data, "rule"), ==, rule);
+    g_assert_nonnull(strstr(qdict_get_str(data, "reason"), reason_part));
+    qobject_unref(data);
+}
+
+static QDict *iface_of(QDict *info, int n)
+{
+    QList *ifaces = qdict_get_qlist(info, "interfaces");
+    QListEntry *e;
+
+    QLIST_FOREACH_ENTRY(ifaces, e) {
+        QDict *i = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (qdict_get_int(i, "number") == n) {
+            return i;
+        }
+    }
+    g_assert_not_reached();
+}
+
+/* Tests */
+
+static void test_default_allows(void)
+{
+    FakeDev *fake;
+    QTestState *qts = start(FAKE_KEYBOARD, FAKE_BEHAVE, &fake);
+    QDict *resp, *info, *ev, *i0;
+
+    ev = wait_attached(qts, "allow", "default");
+    g_assert_cmpint(qdict_get_int(ev, "vendor-id"), ==, 0x046d);
+    g_assert_cmpint(qdict_get_int(ev, "product-id"), ==, 0xc31c);
+    qobject_unref(ev);
+
+    info = query_peripheral(qts, &resp);
+    g_assert_cmpstr(qdict_get_str(info, "state"), ==, "attached");
+    g_assert_cmpint(qdict_get_int(info, "vendor-id"), ==, 0x046d);
+    g_assert_cmpint(qdict_get_int(info, "product-id"), ==, 0xc31c);
+    g_assert_cmpstr(qdict_get_str(info, "speed"), ==, "full");
+    g_assert_cmpint(qdict_get_int(info, "dev-class"), ==, 0);
+    g_assert_cmpstr(qdict_get_str(info, "verdict"), ==, "allow");
+    g_assert_cmpstr(qdict_get_str(info, "rule"), ==, "default");
+    g_assert_nonnull(strstr(qdict_get_str(info, "reason"),
+                            "allowed by the default policy"));
+    g_assert(qdict_haskey(info, "port"));
+    g_assert(qdict_haskey(info, "bytes-in"));
+    g_assert(qdict_haskey(info, "bytes-out"));
+    i0 = iface_of(info, 0);
+    g_assert_cmpint(qdict_get_int(i0, "iface-class"), ==, 3);
+    g_assert_cmpint(qdict_get_int(i0, "iface-subclass"), ==, 1);
+    g_assert_cmpint(qdict_get_int(i0, "iface-protocol"), ==, 1);
+    g_assert_cmpstr(qdict_get_str(i0, "decision"), ==, "allowed");
+    g_assert_false(qdict_haskey(i0, "bot-filter"));
+    qobject_unref(resp);
+
+    resp = qtest_qmp(qts, "{ 'execute': 'query-usb-policy' }");
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(resp, "return"),
+                                  "default"), ==, "allow");
+    qobject_unref(resp);
+    finish(qts, fake);
+}
+
+static void test_deny(void)
+{
+    FakeDev *fake;
+    QTestState *qts;
+    QDict *resp, *info;
+    int fd;
+
+    /* The policy must be there before the device: start without it */
+    fake = fake_new(FAKE_STORAGE, FAKE_BEHAVE, &fd);
+    qts = qtest_initf("-machine pc -device qemu-xhci,id=xhci "
+                      "-chardev socket,id=usbredir0,fd=%d -S", fd);
+    close(fd);
+    set_policy_ok(qts, "[ { 'id': 'hid', 'action': 'allow', "
+                  "     'iface-class': 3 }, "
+                  "  { 'id': 'no-storage', 'action': 'deny', "
+                  "    'iface-class': 8 } ]", "allow");
+    qtest_qmp_assert_success(qts, "{ 'execute': 'device_add', 'arguments': "
+                             "{ 'driver': 'usb-redir', "
+                             "  'chardev': 'usbredir0', 'id': 'redir0' } }");
+    qtest_qmp_assert_success(qts, "{ 'execute': 'cont' }");
+
+    assert_rejected(qts, "no-storage", "denied by rule 'no-storage'");
+    info = query_peripheral(qts, &resp);
+    g_assert_cmpstr(qdict_get_str(info, "state"), ==, "rejected");
+    g_assert_cmpstr(qdict_get_str(info, "verdict"), ==, "deny");
+    g_assert_cmpstr(qdict_get_str(info, "rule"), ==, "no-storage");
+    g_assert_cmpint(qdict_get_int(info, "vendor-id"), ==, 0x0781);
+    g_assert_false(qdict_haskey(info, "port"));
+    qobject_unref(resp);
+    /* the remote end was told */
+    while (!qatomic_read(&fake->rejected)) {
+        g_usleep(10 * 1000);
+    }
+    finish(qts, fake);
+}
+
+static void test_read_only(void)
+{
+    FakeDev *fake;
+    QTestState *qts;
+    QDict *resp, *info, *i0, *bot;
+    int fd;
+
+    fake = fake_new(FAKE_STORAGE, FAKE_BEHAVE, &fd);
+    qts = qtest_initf("-machine pc -device qemu-xhci,id=xhci "
+                      "-chardev socket,id=usbredir0,fd=%d -S", fd);
+    close(fd);
+    set_policy_ok(qts, "[ { 'id': 'sticks', 'action': 'read-only', "
+                  "    'iface-class': 8, 'serial': 'STORAGE-*' } ]", "deny");
+    qtest_qmp_assert_success(qts, "{ 'execute': 'device_add', 'arguments': "
+                             "{ 'driver': 'usb-redir', "
+                             "  'chardev': 'usbredir0', 'id': 'redir0' } }");
+    qtest_qmp_assert_success(qts, "{ 'execute': 'cont' }");
+
+    qobject_unref(wait_attached(qts, "read-only", "sticks"));
+    info = query_peripheral(qts, &resp);
+    g_assert_cmpstr(qdict_get_str(info, "verdict"), ==, "read-only");
+    g_assert_cmpstr(qdict_get_str(info, "speed"), ==, "high");
+    i0 = iface_of(info, 0);
+    g_assert_cmpstr(qdict_get_str(i0, "decision"), ==, "read-only");
+    g_assert_cmpint(qdict_get_int(i0, "iface-protocol"), ==, 0x50);
+    bot = qdict_get_qdict(i0, "bot-filter");
+    g_assert(bot);
+    g_assert_cmpint(qdict_get_int(bot, "commands"), ==, 0);
+    g_assert_cmpint(qdict_get_int(bot, "blocked"), ==, 0);
+    qobject_unref(resp);
+    finish(qts, fake);
+}
+
+static void test_printer_by_vendor(void)
+{
+    FakeDev *fake;
+    QTestState *qts;
+    int fd;
+
+    fake = fake_new(FAKE_PRINTER, FAKE_BEHAVE, &fd);
+    qts = qtest_initf("-machine pc -device qemu-xhci,id=xhci "
+                      "-chardev socket,id=usbredir0,fd=%d -S", fd);
+    close(fd);
+    set_policy_ok(qts, "[ { 'id': 'old-epson', 'action': 'deny', "
+                  "    'vendor-id': 1208, 'product-id': 5, "
+                  "    'bcd-min': 0, 'bcd-max': 512 }, "
+                  "  { 'id': 'printers', 'action': 'allow', "
+                  "    'iface-class': 7 } ]", "deny");
+    qtest_qmp_assert_success(qts, "{ 'execute': 'device_add', 'arguments': "
+                             "{ 'driver': 'usb-redir', "
+                             "  'chardev': 'usbredir0', 'id': 'redir0' } }");
+    qtest_qmp_assert_success(qts, "{ 'execute': 'cont' }");
+    assert_rejected(qts, "old-epson", "class 07:01:02");
+    finish(qts, fake);
+}
+
+static void test_composite_hide(void)
+{
+    FakeDev *fake;
+    QTestState *qts;
+    QDict *resp, *info;
+    int fd;
+
+    fake = fake_new(FAKE_COMPOSITE, FAKE_BEHAVE, &fd);
+    qts = qtest_initf("-machine pc -device qemu-xhci,id=xhci "
+                      "-chardev socket,id=usbredir0,fd=%d -S", fd);
+    close(fd);
+    set_policy_ok(qts, "[ { 'id': 'no-keyboards', 'action': 'deny', "
+                  "    'hide': true, 'iface-class': 3 } ]", "allow");
+    qtest_qmp_assert_success(qts, "{ 'execute': 'device_add', 'arguments': "
+                             "{ 'driver': 'usb-redir', "
+                             "  'chardev': 'usbredir0', 'id': 'redir0' } }");
+    qtest_qmp_assert_success(qts, "{ 'execute': 'cont' }");
+
+    /* the storage function goes through, the keyboard is hidden */
+    qobject_unref(wait_attached(qts, "allow", "default"));
+    info = query_peripheral(qts, &resp);
+    g_assert_cmpstr(qdict_get_str(iface_of(info, 0), "decision"), ==,
+                    "allowed");
+    g_assert_cmpstr(qdict_get_str(iface_of(info, 1), "decision"), ==,
+                    "hidden");
+    g_assert_nonnull(strstr(qdict_get_str(info, "reason"),
+                            "hidden by rule 'no-keyboards'"));
+    qobject_unref(resp);
+
+    /* without hide, the keyboard function denies the whole device */
+    set_policy_ok(qts, "[ { 'id': 'no-keyboards', 'action': 'deny', "
+                  "    'iface-class': 3 } ]", "allow");
+    assert_rejected(qts, "no-keyboards", "interface 1 (class 03:01:01)");
+    qobject_unref(wait_event(qts, "USB_PERIPHERAL_DETACHED"));
+    wait_state(qts, "rejected");
+    finish(qts, fake);
+}
+
+static void test_reevaluate(void)
+{
+    FakeDev *fake;
+    QTestState *qts = start(FAKE_STORAGE, FAKE_BEHAVE, &fake);
+    QDict *resp, *info;
+
+    qobject_unref(wait_attached(qts, "allow", "default"));
+
+    /* allow -> read-only: the guest sees the device plugged again */
+    set_policy_ok(qts, "[ { 'id': 'ro', 'action': 'read-only', "
+                  "    'iface-class': 8 } ]", "allow");
+    qobject_unref(wait_event(qts, "USB_PERIPHERAL_DETACHED"));
+    qtest_clock_step(qts, 1000 * 1000 * 1000);
+    qobject_unref(wait_attached(qts, "read-only", "ro"));
+    info = query_peripheral(qts, &resp);
+    g_assert_cmpstr(qdict_get_str(info, "state"), ==, "attached");
+    g_assert_cmpstr(qdict_get_str(iface_of(info, 0), "decision"), ==,
+                    "read-only");
+    qobject_unref(resp);
+
+    /* same verdict, another rule: nothing happens but the rule name */
+    set_policy_ok(qts, "[ { 'id': 'ro2', 'action': 'read-only', "
+                  "    'vendor-id': 1921 } ]", "allow");
+    info = query_peripheral(qts, &resp);
+    g_assert_cmpstr(qdict_get_str(info, "state"), ==, "attached");
+    g_assert_cmpstr(qdict_get_str(info, "rule"), ==, "ro2");
+    qobject_unref(resp);
+
+    /* now denied: rejected and detached */
+    set_policy_ok(qts, "[]", "deny");
+    assert_rejected(qts, "default", "denied by the default policy");
+    qobject_unref(wait_event(qts, "USB_PERIPHERAL_DETACHED"));
+    info = query_peripheral(qts, &resp);
+    g_assert_cmpstr(qdict_get_str(info, "state"), ==, "rejected");
+    g_assert_cmpstr(qdict_get_str(info, "verdict"), ==, "deny");
+    g_assert_false(qdict_haskey(info, "port"));
+    qobject_unref(resp);
+    while (!qatomic_read(&fake->rejected)) {
+        g_usleep(10 * 1000);
+    }
+    finish(qts, fake);
+}
+
+static void test_set_errors(void)
+{
+    QTestState *qts = qtest_init("-machine none");
+    QDict *resp, *ret;
+    QList *rules;
+    char *err;
+
+    set_policy_ok(qts, "[ { 'id': 'keep', 'action': 'allow', "
+                  "    'iface-class': 3, 'bcd-min': 256, 'bcd-max': 512 } ]",
+                  "deny");
+
+    err = set_policy(qts, "[ { 'id': 'r', 'action': 'deny', "
+                     "    'bcd-min': 512, 'bcd-max': 256 } ]", "allow");
+    g_assert_nonnull(strstr(err, "reversed bcd range"));
+    g_free(err);
+    err = set_policy(qts, "[ { 'id': 'h', 'action': 'allow', "
+                     "    'hide': true } ]", "allow");
+    g_assert_nonnull(strstr(err, "'hide' only applies to deny rules"));
+    g_free(err);
+    err = set_policy(qts, "[ { 'id': 'a', 'action': 'allow' }, "
+                     "  { 'id': 'a', 'action': 'deny' } ]", "allow");
+    g_assert_nonnull(strstr(err, "duplicate rule id 'a'"));
+    g_free(err);
+    err = set_policy(qts, "[ { 'id': '', 'action': 'allow' } ]", "allow");
+    g_assert_nonnull(strstr(err, "must not be empty"));
+    g_free(err);
+    err = set_policy(qts, "[ { 'id': 'bad id!', 'action': 'allow' } ]",
+                     "allow");
+    g_assert_nonnull(strstr(err, "bad character in rule id"));
+    g_free(err);
+    err = set_policy(qts, "[ { 'id': 's', 'action': 'allow', "
+                     "    'serial': '' } ]", "allow");
+    g_assert_nonnull(strstr(err, "empty serial"));
+    g_free(err);
+
+    /* out of range values are refused by the QAPI types */
+    resp = qtest_qmp(qts, "{ 'execute': 'usb-policy-set', 'arguments': "
+                     "{ 'rules': [ { 'id': 'c', 'action': 'allow', "
+                     "  'iface-class': 256 } ], 'default': 'allow' } }");
+    g_assert(qdict_haskey(resp, "error"));
+    qobject_unref(resp);
+    resp = qtest_qmp(qts, "{ 'execute': 'usb-policy-set', 'arguments': "
+                     "{ 'rules': [], 'default': 'maybe' } }");
+    g_assert(qdict_haskey(resp, "error"));
+    qobject_unref(resp);
+
+    /* errors leave the policy as it was */
+    resp = qtest_qmp(qts, "{ 'execute': 'query-usb-policy' }");
+    ret = qdict_get_qdict(resp, "return");
+    g_assert_cmpstr(qdict_get_str(ret, "default"), ==, "deny");
+    rules = qdict_get_qlist(ret, "rules");
+    g_assert_cmpint(qlist_size(rules), ==, 1);
+    g_assert_cmpstr(qdict_get_str(qobject_to(QDict, qlist_peek(rules)),
+                                  "id"), ==, "keep");
+    g_assert_cmpint(qdict_get_int(qobject_to(QDict, qlist_peek(rules)),
+                                  "bcd-max"), ==, 512);
+    qobject_unref(resp);
+
+    /* no usb-redir device: an empty list */
+    resp = qtest_qmp(qts, "{ 'execute': 'query-usb-peripherals' }");
+    g_assert_cmpint(qlist_size(qdict_get_qlist(resp, "return")), ==, 0);
+    qobject_unref(resp);
+    qtest_quit(qts);
+}
+
+static void test_bad_descriptor(void)
+{
+    FakeDev *fake;
+    QTestState *qts = start(FAKE_BAD_CONFIG, FAKE_BEHAVE, &fake);
+    QDict *resp, *info;
+
+    assert_rejected(qts, "", "configuration descriptor: wTotalLength 200");
+    info = query_peripheral(qts, &resp);
+    g_assert_cmpstr(qdict_get_str(info, "state"), ==, "rejected");
+    g_assert_cmpstr(qdict_get_str(info, "verdict"), ==, "deny");
+    qobject_unref(resp);
+    finish(qts, fake);
+}
+
+static void test_garbage(void)
+{
+    FakeDev *fake;
+    QTestState *qts = start(FAKE_KEYBOARD, FAKE_BEHAVE, &fake);
+    QDict *resp, *info;
+
+    qobject_unref(wait_attached(qts, "allow", "default"));
+    qatomic_set(&fake->send_garbage, 1);
+    qobject_unref(wait_event(qts, "USB_PERIPHERAL_DETACHED"));
+    wait_state(qts, "disconnected");
+    info = query_peripheral(qts, &resp);
+    g_assert_false(qdict_haskey(info, "vendor-id"));
+    g_assert_false(qdict_haskey(info, "port"));
+    qobject_unref(resp);
+    /* QEMU hung up on the peer and goes on running */
+    while (!qatomic_read(&fake->eof)) {
+        g_usleep(10 * 1000);
+    }
+    qtest_qmp_assert_success(qts, "{ 'execute': 'query-status' }");
+    finish(qts, fake);
+}
+
+static void test_hangup_mid_transfer(void)
+{
+    FakeDev *fake;
+    QTestState *qts = start(FAKE_STORAGE, FAKE_HANGUP_ON_CONFIG, &fake);
+
+    /* the peer goes away while QEMU waits for the configuration */
+    while (!qatomic_read(&fake->eof)) {
+        g_usleep(10 * 1000);
+    }
+    wait_state(qts, "disconnected");
+    qtest_qmp_assert_success(qts, "{ 'execute': 'query-status' }");
+    finish(qts, fake);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+
+    if (!qtest_has_device("qemu-xhci") || !qtest_has_device("usb-redir")) {
+        g_test_skip("qemu-xhci or usb-redir not available");
+        return g_test_run();
+    }
+    qtest_add_func("/usb-policy/default-allows", test_default_allows);
+    qtest_add_func("/usb-policy/deny", test_deny);
+    qtest_add_func("/usb-policy/read-only", test_read_only);
+    qtest_add_func("/usb-policy/printer-by-vendor", test_printer_by_vendor);
+    qtest_add_func("/usb-policy/composite-hide", test_composite_hide);
+    qtest_add_func("/usb-policy/reevaluate", test_reevaluate);
+    qtest_add_func("/usb-policy/set-errors", test_set_errors);
+    qtest_add_func("/usb-policy/bad-descriptor", test_bad_descriptor);
+    qtest_add_func("/usb-policy/garbage", test_garbage);
+    qtest_add_func("/usb-policy/hangup-mid-transfer",
+                   test_hangup_mid_transfer);
+    return g_test_run();
+}
