@@ -39,9 +39,19 @@
  * in) for fw_ruleset_classify_linear() and for recompiling on set
  * updates.
  *
- * Conntrack: a chained hash table with two nodes per entry (original
- * and reply tuple, both including the direction), seeded hash, entries
- * from 64-byte aligned slabs (at most max_entries are ever allocated).
+ * Conntrack: each connection has one key, its tuple in egress
+ * orientation (the guest's address and port first), so both directions
+ * find it with one probe; whether a packet is a reply follows from its
+ * direction and the direction of the first packet.  An entry is one
+ * 64-byte line with everything a packet of a known connection needs
+ * (key, timeout class, flags, expiry, small packet/byte count deltas)
+ * plus a cold part (64-bit counters, rule id, list links) that packets
+ * only touch when a count delta would overflow or the entry moves in
+ * its timeout list.  Entries are numbered and live in slabs (at most
+ * max_entries are ever allocated).  The seeded hash index is an array
+ * of 64-byte buckets of (tag, entry number) pairs, so a lookup reads
+ * one index line and one entry line.  Large slabs and indexes ask for
+ * transparent huge pages.
  * Entries sit on one list per timeout class; since all entries of a
  * class have the same timeout, each list is ordered by expiry (lazily,
  * see ct_touch()), so expiring is popping list heads: each lookup and
@@ -1810,61 +1820,122 @@ static const char *const cls_names[CLS__MAX] = {
 
 enum { KIND_TCP, KIND_UDP, KIND_ICMP, KIND_GENERIC };
 
-#define CTF_SEEN_REPLY  0x01
-#define CTF_FIN_ORIG    0x02
-#define CTF_FIN_REPLY   0x04
+/* Entry flags (FwCtKey.flags) */
+#define CTF_SEEN_REPLY      0x01
+#define CTF_FIN_ORIG        0x02
+#define CTF_FIN_REPLY       0x04
+#define CTF_ORIG_INGRESS    0x08    /* the first packet was ingress */
 
-#define CT_WORDS 5
+#define CT_KEY_WORDS    5
+#define CT_NONE         UINT32_MAX  /* no entry (index, list link) */
+#define CT_MAX_ENTRIES  (UINT32_MAX - 1)
 
 /*
- * bytes: 0-15 src, 16-31 dst, 32-33 sport, 34-35 dport, 36 proto,
- * 37 family, 38 dir
+ * A connection key in egress orientation: src/sport is the guest's end
+ * (the sender of egress packets), so a connection has one key for both
+ * directions.  The last two bytes are not part of the key: entries keep
+ * their timeout class and flags there (zero in lookup keys, masked out
+ * when hashing and comparing).
  */
-typedef struct FwCtKey {
-    uint64_t w[CT_WORDS];
+typedef union FwCtKey {
+    uint64_t w[CT_KEY_WORDS];
+    struct {
+        uint8_t src[16];
+        uint8_t dst[16];
+        uint16_t sport;
+        uint16_t dport;
+        uint8_t proto;
+        uint8_t family;
+        uint8_t cls;            /* entries only */
+        uint8_t flags;          /* entries only: CTF_* */
+    };
 } FwCtKey;
 
-typedef struct FwCtNode {
-    FwCtKey key;
-    struct FwCtNode *next;
-    uint32_t hash;
-    uint8_t is_reply;
-} FwCtNode;
+/* Bytes of the last key word that belong to the key */
+static const FwCtKey ct_key_mask = {
+    .sport = 0xffff, .dport = 0xffff, .proto = 0xff, .family = 0xff,
+};
 
 /*
- * Three cache lines: each hash node shares a line with a rarely used
- * list pointer, the third line holds what every packet updates.
+ * The hot part of an entry, one cache line: everything that a packet of
+ * a known connection reads or writes.  Packet and byte counts are kept
+ * here as small deltas and only added to the cold part when they would
+ * overflow.
  */
-typedef struct QEMU_ALIGNED(64) FwCtEntry {
-    FwCtNode orig;
-    struct FwCtEntry *prev;     /* timeout class list */
-    FwCtNode reply;
-    struct FwCtEntry *next;     /* also the free list */
+typedef struct QEMU_ALIGNED(64) FwCtHot {
+    FwCtKey k;
     int64_t expires;
-    int64_t queued;             /* expiry when put on its list */
+    int32_t qdelta;             /* expires - expiry when put on its list */
+    uint32_t bytes[2];          /* [0] original, [1] reply direction */
+    uint16_t packets[2];
+} FwCtHot;
+
+QEMU_BUILD_BUG_ON(sizeof(FwCtHot) != 64);
+
+/* The cold part of an entry */
+typedef struct FwCtCold {
     uint64_t packets[2];
     uint64_t bytes[2];
     uint32_t rule_id;
-    uint8_t cls;
-    uint8_t kind;
-    uint8_t flags;
-} FwCtEntry;
+    uint32_t prev;              /* timeout class list */
+    uint32_t next;              /* also the free list */
+} FwCtCold;
 
-#define CT_SLAB_ENTRIES 256
+/*
+ * Entries are numbered; they live in slabs of up to CT_SLAB_ENTRIES hot
+ * lines followed by as many cold parts.  Only the last slab may be
+ * short, so entry i is in slab i / CT_SLAB_ENTRIES.
+ */
+#define CT_SLAB_SHIFT   15
+#define CT_SLAB_ENTRIES (1u << CT_SLAB_SHIFT)
+
+/*
+ * The index: buckets of one cache line, each with CT_BUCKET_SLOTS
+ * (tag, entry) pairs; tag 0 is a free slot.  An entry that does not fit
+ * into its home bucket goes to the next bucket with room, and every
+ * bucket passed counts it in 'overflow', so a lookup stops at the first
+ * bucket with overflow 0 (as in folly's F14 tables) and deletion needs
+ * no tombstones.
+ */
+#define CT_BUCKET_SLOTS 7
+
+typedef struct QEMU_ALIGNED(64) FwCtBucket {
+    uint32_t tag[CT_BUCKET_SLOTS];
+    uint32_t overflow;
+    uint32_t idx[CT_BUCKET_SLOTS];
+    uint32_t pad;
+} FwCtBucket;
+
+QEMU_BUILD_BUG_ON(sizeof(FwCtBucket) != 64);
+
+/*
+ * Initial index size: max_entries / 4 buckets (the index stays less
+ * than 60% full), at most this many; beyond that it grows by doubling
+ * once 3/4 full.
+ */
+#ifndef CT_INDEX_MAX_INITIAL
+#define CT_INDEX_MAX_INITIAL    (1u << 19)
+#endif
 
 typedef struct FwCtList {
-    FwCtEntry *head;
-    FwCtEntry *tail;
+    uint32_t head;
+    uint32_t tail;
 } FwCtList;
 
 struct FwConntrack {
     size_t max_entries;
     size_t count;
-    size_t allocated;
-    FwCtEntry *free_list;
-    GPtrArray *slabs;
+    uint32_t limit;             /* max_entries, limited to CT_MAX_ENTRIES */
+    uint32_t allocated;         /* entries in slabs */
+    uint32_t used;              /* entries ever used: [0, used) */
+    uint32_t free_list;
+    uint32_t n_slabs;
+    FwCtHot **hot;              /* per slab */
+    FwCtCold **cold;
+    void **slab_mem;
+    FwCtBucket *buckets;
+    void *buckets_mem;
     uint32_t bucket_mask;
-    FwCtNode **buckets;
     uint64_t seed;
     int64_t timeout_ns[CLS__MAX];
     int64_t requeue_ns[CLS__MAX];
@@ -1874,21 +1945,65 @@ struct FwConntrack {
 
 #define NS_PER_SEC 1000000000LL
 
+static inline FwCtHot *ct_hot(const FwConntrack *ct, uint32_t i)
+{
+    return &ct->hot[i >> CT_SLAB_SHIFT][i & (CT_SLAB_ENTRIES - 1)];
+}
+
+static inline FwCtCold *ct_cold(const FwConntrack *ct, uint32_t i)
+{
+    return &ct->cold[i >> CT_SLAB_SHIFT][i & (CT_SLAB_ENTRIES - 1)];
+}
+
+/*
+ * Zeroed memory of @size bytes aligned to 64, or to a huge page if it is
+ * that large (on Linux, asking for transparent huge pages: the table is
+ * accessed randomly, and TLB misses would add to the cache misses);
+ * *@mem is to be freed.
+ */
+#define CT_HUGE_PAGE    (2u << 20)
+
+static void *ct_alloc_aligned(size_t size, void **mem)
+{
+    size_t align = size >= CT_HUGE_PAGE ? CT_HUGE_PAGE : 64;
+    void *p;
+
+    *mem = g_malloc0(size + align - 1);
+    p = (void *)(((uintptr_t)*mem + align - 1) & ~(uintptr_t)(align - 1));
+#if defined(CONFIG_LINUX) && defined(MADV_HUGEPAGE)
+    if (align == CT_HUGE_PAGE) {
+        madvise(p, size & ~(size_t)(CT_HUGE_PAGE - 1), MADV_HUGEPAGE);
+    }
+#endif
+    return p;
+}
+
+static void ct_index_alloc(FwConntrack *ct, size_t nb)
+{
+    ct->buckets = ct_alloc_aligned(nb * sizeof(FwCtBucket),
+                                   &ct->buckets_mem);
+    ct->bucket_mask = nb - 1;
+}
+
 FwConntrack *fw_conntrack_new(size_t max_entries,
                               const FwCtTimeouts *to)
 {
     FwConntrack *ct = g_new0(FwConntrack, 1);
-    size_t nb = 16;
+    size_t nb = 1;
 
     if (!to) {
         to = &fw_ct_default_timeouts;
     }
     ct->max_entries = MAX(max_entries, 1);
-    while (nb < ct->max_entries && nb < (1u << 22)) {
+    ct->limit = MIN(ct->max_entries, CT_MAX_ENTRIES);
+    while (nb * 4 < ct->limit && nb < CT_INDEX_MAX_INITIAL) {
         nb *= 2;
     }
-    ct->bucket_mask = nb - 1;
-    ct->buckets = g_new0(FwCtNode *, nb);
+    ct_index_alloc(ct, nb);
+    ct->free_list = CT_NONE;
+    for (int c = 0; c < CLS__MAX; c++) {
+        ct->lists[c].head = ct->lists[c].tail = CT_NONE;
+    }
     ct->seed = ((uint64_t)g_random_int() << 32) | g_random_int();
     ct->timeout_ns[CLS_TCP_SYN_SENT] = to->tcp_syn_sent * NS_PER_SEC;
     ct->timeout_ns[CLS_TCP_SYN_RECV] = to->tcp_syn_recv * NS_PER_SEC;
@@ -1904,7 +2019,6 @@ FwConntrack *fw_conntrack_new(size_t max_entries,
     for (int c = 0; c < CLS__MAX; c++) {
         ct->requeue_ns[c] = MIN(NS_PER_SEC, ct->timeout_ns[c] / 8);
     }
-    ct->slabs = g_ptr_array_new_with_free_func(g_free);
     return ct;
 }
 
@@ -1913,9 +2027,13 @@ void fw_conntrack_free(FwConntrack *ct)
     if (!ct) {
         return;
     }
-    fw_conntrack_flush(ct);
-    g_ptr_array_free(ct->slabs, true);
-    g_free(ct->buckets);
+    for (uint32_t s = 0; s < ct->n_slabs; s++) {
+        g_free(ct->slab_mem[s]);
+    }
+    g_free(ct->slab_mem);
+    g_free(ct->hot);
+    g_free(ct->cold);
+    g_free(ct->buckets_mem);
     g_free(ct);
 }
 
@@ -1929,57 +2047,59 @@ size_t fw_conntrack_max(const FwConntrack *ct)
     return ct->max_entries;
 }
 
-static inline uint32_t ct_hash(const FwConntrack *ct, const FwCtKey *k)
+/* Hash of the key part of @k (entries' class and flags are ignored) */
+static inline uint64_t ct_hash(const FwConntrack *ct, const FwCtKey *k)
 {
     uint64_t h = ct->seed;
 
-    for (int i = 0; i < CT_WORDS; i++) {
-        h = (h ^ k->w[i]) * 0xff51afd7ed558ccdull;
+    for (int i = 0; i < CT_KEY_WORDS; i++) {
+        uint64_t w = k->w[i];
+
+        if (i == CT_KEY_WORDS - 1) {
+            w &= ct_key_mask.w[i];
+        }
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
         h ^= h >> 32;
     }
     h = (h ^ (h >> 29)) * 0xc4ceb9fe1a85ec53ull;
-    return (uint32_t)(h ^ (h >> 32));
+    return h ^ (h >> 32);
 }
 
-static inline bool ct_key_eq(const FwCtKey *a, const FwCtKey *b)
+/* Index tag of a hash: never 0, which marks a free slot */
+static inline uint32_t ct_tag(uint64_t h)
 {
-    uint64_t d = 0;
+    return (uint32_t)(h >> 32) | 1;
+}
 
-    for (int i = 0; i < CT_WORDS; i++) {
-        d |= a->w[i] ^ b->w[i];
+/* Does entry key @e equal lookup key @k? */
+static inline bool ct_key_eq(const FwCtKey *e, const FwCtKey *k)
+{
+    uint64_t d = (e->w[CT_KEY_WORDS - 1] ^ k->w[CT_KEY_WORDS - 1]) &
+                 ct_key_mask.w[CT_KEY_WORDS - 1];
+
+    for (int i = 0; i < CT_KEY_WORDS - 1; i++) {
+        d |= e->w[i] ^ k->w[i];
     }
     return d == 0;
 }
 
+/*
+ * Key of a packet @src -> @dst travelling in @dir, in egress
+ * orientation: ingress packets have their ends swapped.
+ */
 static void ct_key_make(FwCtKey *k, const FwAddr *src, const FwAddr *dst,
                         uint16_t sport, uint16_t dport, uint8_t proto,
                         FwDirection dir)
 {
-    uint8_t *b = (uint8_t *)k->w;
+    bool in = dir == FW_DIR_INGRESS;
 
     memset(k, 0, sizeof(*k));
-    memcpy(b, src->a, 16);
-    memcpy(b + 16, dst->a, 16);
-    memcpy(b + 32, &sport, 2);
-    memcpy(b + 34, &dport, 2);
-    b[36] = proto;
-    b[37] = src->family;
-    b[38] = dir;
-}
-
-static void ct_key_reverse(FwCtKey *r, const FwCtKey *k)
-{
-    const uint8_t *s = (const uint8_t *)k->w;
-    uint8_t *d = (uint8_t *)r->w;
-
-    memset(r, 0, sizeof(*r));
-    memcpy(d, s + 16, 16);
-    memcpy(d + 16, s, 16);
-    memcpy(d + 32, s + 34, 2);
-    memcpy(d + 34, s + 32, 2);
-    d[36] = s[36];
-    d[37] = s[37];
-    d[38] = !s[38];
+    memcpy(k->src, in ? dst->a : src->a, 16);
+    memcpy(k->dst, in ? src->a : dst->a, 16);
+    k->sport = in ? dport : sport;
+    k->dport = in ? sport : dport;
+    k->proto = proto;
+    k->family = src->family;
 }
 
 /*
@@ -2015,124 +2135,239 @@ static bool ct_packet_key(const FwPacket *pkt, FwDirection dir, FwCtKey *k,
     return true;
 }
 
-static void ct_list_remove(FwConntrack *ct, FwCtEntry *e)
+static void ct_index_insert(FwConntrack *ct, uint64_t h, uint32_t i)
 {
-    FwCtList *l = &ct->lists[e->cls];
+    uint32_t tag = ct_tag(h);
+    uint32_t b = h & ct->bucket_mask;
 
-    if (e->prev) {
-        e->prev->next = e->next;
-    } else {
-        l->head = e->next;
+    /* the index is never full, see ct_index_reserve() */
+    for (;;) {
+        FwCtBucket *bk = &ct->buckets[b];
+
+        for (int s = 0; s < CT_BUCKET_SLOTS; s++) {
+            if (!bk->tag[s]) {
+                bk->tag[s] = tag;
+                bk->idx[s] = i;
+                return;
+            }
+        }
+        bk->overflow++;
+        b = (b + 1) & ct->bucket_mask;
     }
-    if (e->next) {
-        e->next->prev = e->prev;
-    } else {
-        l->tail = e->prev;
-    }
-    e->prev = e->next = NULL;
 }
 
-static void ct_list_append(FwConntrack *ct, FwCtEntry *e)
+static void ct_index_remove(FwConntrack *ct, uint32_t i)
 {
-    FwCtList *l = &ct->lists[e->cls];
+    uint64_t h = ct_hash(ct, &ct_hot(ct, i)->k);
+    uint32_t tag = ct_tag(h);
+    uint32_t b = h & ct->bucket_mask;
 
-    e->next = NULL;
-    e->prev = l->tail;
-    if (l->tail) {
-        l->tail->next = e;
-    } else {
-        l->head = e;
+    for (uint32_t n = 0; n <= ct->bucket_mask; n++) {
+        FwCtBucket *bk = &ct->buckets[b];
+
+        for (int s = 0; s < CT_BUCKET_SLOTS; s++) {
+            if (bk->tag[s] == tag && bk->idx[s] == i) {
+                bk->tag[s] = 0;
+                return;
+            }
+        }
+        g_assert(bk->overflow);
+        bk->overflow--;
+        b = (b + 1) & ct->bucket_mask;
     }
-    l->tail = e;
+    g_assert_not_reached();
+}
+
+/* Make room in the index for one more entry */
+static void ct_index_reserve(FwConntrack *ct)
+{
+    size_t nb = (size_t)ct->bucket_mask + 1;
+    FwCtBucket *old = ct->buckets;
+    void *old_mem = ct->buckets_mem;
+
+    if ((ct->count + 1) * 4 <= nb * CT_BUCKET_SLOTS * 3) {
+        return;
+    }
+    ct_index_alloc(ct, nb * 2);
+    for (size_t b = 0; b < nb; b++) {
+        for (int s = 0; s < CT_BUCKET_SLOTS; s++) {
+            if (old[b].tag[s]) {
+                uint32_t i = old[b].idx[s];
+
+                ct_index_insert(ct, ct_hash(ct, &ct_hot(ct, i)->k), i);
+            }
+        }
+    }
+    g_free(old_mem);
+}
+
+static void ct_list_remove(FwConntrack *ct, uint32_t i, int cls)
+{
+    FwCtList *l = &ct->lists[cls];
+    FwCtCold *c = ct_cold(ct, i);
+
+    if (c->prev != CT_NONE) {
+        ct_cold(ct, c->prev)->next = c->next;
+    } else {
+        l->head = c->next;
+    }
+    if (c->next != CT_NONE) {
+        ct_cold(ct, c->next)->prev = c->prev;
+    } else {
+        l->tail = c->prev;
+    }
+    c->prev = c->next = CT_NONE;
+}
+
+static void ct_list_append(FwConntrack *ct, uint32_t i, int cls)
+{
+    FwCtList *l = &ct->lists[cls];
+    FwCtCold *c = ct_cold(ct, i);
+
+    c->next = CT_NONE;
+    c->prev = l->tail;
+    if (l->tail != CT_NONE) {
+        ct_cold(ct, l->tail)->next = i;
+    } else {
+        l->head = i;
+    }
+    l->tail = i;
 }
 
 /*
  * Set the timeout class and restart the timer.  Each list is ordered by
- * 'queued', and expires lies in [queued, queued + requeue_ns]: an entry
+ * the expiry an entry had when it was appended ('queued' = expires -
+ * qdelta), and expires lies in [queued, queued + requeue_ns]: an entry
  * only moves to the tail when its expiry got requeue_ns ahead of its
- * position, so a busy flow rarely touches other entries' cache lines.
- * Expiring from the head is therefore late by at most requeue_ns (1 s).
+ * position, so a busy flow rarely touches other entries' cache lines
+ * (or its own cold part).  Expiring from the head is therefore late by
+ * at most requeue_ns (1 s).
  */
-static void ct_touch(FwConntrack *ct, FwCtEntry *e, int cls, int64_t now)
+static void ct_touch(FwConntrack *ct, uint32_t i, FwCtHot *e, int cls,
+                     int64_t now)
 {
     int64_t exp = now + ct->timeout_ns[cls];
+    int64_t d = exp - (e->expires - e->qdelta);
 
-    if (e->cls != cls || exp - e->queued > ct->requeue_ns[cls]) {
-        ct_list_remove(ct, e);
-        e->cls = cls;
-        ct_list_append(ct, e);
-        e->queued = exp;
+    if (e->k.cls != cls || d > ct->requeue_ns[cls] || d < INT32_MIN) {
+        ct_list_remove(ct, i, e->k.cls);
+        e->k.cls = cls;
+        ct_list_append(ct, i, cls);
+        d = 0;
     }
     e->expires = exp;
+    e->qdelta = d;
 }
 
-static FwCtEntry *ct_alloc(FwConntrack *ct)
+/* Count a packet of @len bytes in direction @r (1: reply) */
+static inline void ct_count(FwConntrack *ct, uint32_t i, FwCtHot *e, int r,
+                            uint32_t len)
 {
-    FwCtEntry *e;
+    if (unlikely(e->packets[r] == UINT16_MAX ||
+                 e->bytes[r] > UINT32_MAX - len)) {
+        FwCtCold *c = ct_cold(ct, i);
 
-    if (!ct->free_list) {
-        size_t n = MIN(CT_SLAB_ENTRIES,
-                       MAX(ct->max_entries - MIN(ct->allocated,
-                                                 ct->max_entries), 1));
-        uint8_t *mem = g_malloc(n * sizeof(FwCtEntry) + 63);
-        FwCtEntry *slab = (FwCtEntry *)(((uintptr_t)mem + 63) &
-                                        ~(uintptr_t)63);
-
-        g_ptr_array_add(ct->slabs, mem);
-        for (size_t i = 0; i < n; i++) {
-            slab[i].next = ct->free_list;
-            ct->free_list = &slab[i];
-        }
-        ct->allocated += n;
+        c->packets[r] += e->packets[r];
+        c->bytes[r] += e->bytes[r];
+        e->packets[r] = 0;
+        e->bytes[r] = 0;
     }
-    e = ct->free_list;
-    ct->free_list = e->next;
-    memset(e, 0, sizeof(*e));
-    return e;
+    e->packets[r]++;
+    e->bytes[r] += len;
 }
 
-static void ct_hash_remove(FwConntrack *ct, FwCtNode *n)
+static void ct_add_slab(FwConntrack *ct)
 {
-    FwCtNode **pp = &ct->buckets[n->hash & ct->bucket_mask];
+    uint32_t n = MIN(CT_SLAB_ENTRIES, ct->limit - ct->allocated);
+    uint32_t s = ct->n_slabs++;
+    FwCtHot *hot;
 
-    while (*pp && *pp != n) {
-        pp = &(*pp)->next;
+    if (!(s & (s - 1))) {
+        /* grow the slab tables at powers of two */
+        uint32_t sz = s ? s * 2 : 1;
+
+        ct->hot = g_renew(FwCtHot *, ct->hot, sz);
+        ct->cold = g_renew(FwCtCold *, ct->cold, sz);
+        ct->slab_mem = g_renew(void *, ct->slab_mem, sz);
     }
-    if (*pp) {
-        *pp = n->next;
-    }
+    hot = ct_alloc_aligned(n * (sizeof(FwCtHot) + sizeof(FwCtCold)),
+                           &ct->slab_mem[s]);
+    ct->hot[s] = hot;
+    ct->cold[s] = (FwCtCold *)(hot + n);
+    ct->allocated += n;
 }
 
-static void ct_delete(FwConntrack *ct, FwCtEntry *e)
+/*
+ * A zeroed entry; the caller checked that count < limit.  Entries never
+ * used yet are handed out in order, so that memory is only touched as
+ * the table fills up.
+ */
+static uint32_t ct_alloc(FwConntrack *ct)
 {
-    ct_hash_remove(ct, &e->orig);
-    ct_hash_remove(ct, &e->reply);
-    ct_list_remove(ct, e);
+    uint32_t i = ct->free_list;
+
+    if (i != CT_NONE) {
+        ct->free_list = ct_cold(ct, i)->next;
+        memset(ct_hot(ct, i), 0, sizeof(FwCtHot));
+        memset(ct_cold(ct, i), 0, sizeof(FwCtCold));
+        return i;
+    }
+    if (ct->used == ct->allocated) {
+        ct_add_slab(ct);
+    }
+    return ct->used++;
+}
+
+static void ct_delete(FwConntrack *ct, uint32_t i)
+{
+    ct_index_remove(ct, i);
+    ct_list_remove(ct, i, ct_hot(ct, i)->k.cls);
     ct->count--;
-    e->next = ct->free_list;
-    ct->free_list = e;
+    ct_cold(ct, i)->next = ct->free_list;
+    ct->free_list = i;
 }
 
-static FwCtEntry *ct_find(FwConntrack *ct, const FwCtKey *k, int64_t now,
-                          bool *is_reply)
+/*
+ * The live entry with key @k, or CT_NONE.  An expired entry is deleted
+ * and treated as absent.
+ */
+static uint32_t ct_find(FwConntrack *ct, const FwCtKey *k, int64_t now)
 {
-    uint32_t h = ct_hash(ct, k);
-    FwCtNode *n;
+    uint64_t h = ct_hash(ct, k);
+    uint32_t tag = ct_tag(h);
+    uint32_t b = h & ct->bucket_mask;
 
-    for (n = ct->buckets[h & ct->bucket_mask]; n; n = n->next) {
-        if (n->hash == h && ct_key_eq(&n->key, k)) {
-            FwCtEntry *e = n->is_reply ? container_of(n, FwCtEntry, reply) :
-                                         container_of(n, FwCtEntry, orig);
+    for (uint32_t n = 0; n <= ct->bucket_mask; n++) {
+        const FwCtBucket *bk = &ct->buckets[b];
 
-            if (e->expires <= now) {
-                ct_delete(ct, e);
-                return NULL;
+        for (int s = 0; s < CT_BUCKET_SLOTS; s++) {
+            if (bk->tag[s] == tag) {
+                uint32_t i = bk->idx[s];
+                const FwCtHot *e = ct_hot(ct, i);
+
+                if (ct_key_eq(&e->k, k)) {
+                    if (e->expires <= now) {
+                        ct_delete(ct, i);
+                        return CT_NONE;
+                    }
+                    return i;
+                }
             }
-            *is_reply = n->is_reply;
-            return e;
         }
+        if (!bk->overflow) {
+            break;
+        }
+        b = (b + 1) & ct->bucket_mask;
     }
-    return NULL;
+    return CT_NONE;
+}
+
+static inline bool ct_head_expired(const FwConntrack *ct, int cls,
+                                   int64_t now)
+{
+    uint32_t i = ct->lists[cls].head;
+
+    return i != CT_NONE && ct_hot(ct, i)->expires <= now;
 }
 
 static size_t ct_expire_list(FwConntrack *ct, int cls, int64_t now,
@@ -2140,8 +2375,7 @@ static size_t ct_expire_list(FwConntrack *ct, int cls, int64_t now,
 {
     size_t n = 0;
 
-    while (n < budget && ct->lists[cls].head &&
-           ct->lists[cls].head->expires <= now) {
+    while (n < budget && ct_head_expired(ct, cls, now)) {
         ct_delete(ct, ct->lists[cls].head);
         n++;
     }
@@ -2164,7 +2398,7 @@ static inline void ct_gc_step(FwConntrack *ct, int64_t now)
     unsigned c = ct->gc_next;
 
     ct->gc_next = c + 1 == CLS__MAX ? 0 : c + 1;
-    if (ct->lists[c].head && ct->lists[c].head->expires <= now) {
+    if (ct_head_expired(ct, c, now)) {
         ct_expire_list(ct, c, now, 2);
     }
 }
@@ -2172,10 +2406,18 @@ static inline void ct_gc_step(FwConntrack *ct, int64_t now)
 void fw_conntrack_flush(FwConntrack *ct)
 {
     for (int c = 0; c < CLS__MAX; c++) {
-        while (ct->lists[c].head) {
-            ct_delete(ct, ct->lists[c].head);
+        uint32_t i = ct->lists[c].head, next;
+
+        for (; i != CT_NONE; i = next) {
+            next = ct_cold(ct, i)->next;
+            ct_cold(ct, i)->next = ct->free_list;
+            ct->free_list = i;
         }
+        ct->lists[c].head = ct->lists[c].tail = CT_NONE;
     }
+    memset(ct->buckets, 0,
+           ((size_t)ct->bucket_mask + 1) * sizeof(FwCtBucket));
+    ct->count = 0;
 }
 
 size_t fw_conntrack_flush_rule(FwConntrack *ct, uint32_t rule_id)
@@ -2183,12 +2425,14 @@ size_t fw_conntrack_flush_rule(FwConntrack *ct, uint32_t rule_id)
     size_t n = 0;
 
     for (int c = 0; c < CLS__MAX; c++) {
-        FwCtEntry *e = ct->lists[c].head, *next;
+        uint32_t i = ct->lists[c].head, next;
 
-        for (; e; e = next) {
-            next = e->next;
-            if (e->rule_id == rule_id) {
-                ct_delete(ct, e);
+        for (; i != CT_NONE; i = next) {
+            const FwCtCold *cold = ct_cold(ct, i);
+
+            next = cold->next;
+            if (cold->rule_id == rule_id) {
+                ct_delete(ct, i);
                 n++;
             }
         }
@@ -2216,42 +2460,43 @@ static bool tcp_flags_valid(uint8_t f)
     }
 }
 
-static FwCtState tcp_track(FwConntrack *ct, FwCtEntry *e, bool is_reply,
-                           uint8_t flags, int64_t now)
+static FwCtState tcp_track(FwConntrack *ct, uint32_t i, FwCtHot *e,
+                           bool is_reply, uint8_t flags, int64_t now)
 {
     uint8_t f = flags & (FW_TCP_SYN | FW_TCP_ACK | FW_TCP_FIN | FW_TCP_RST);
+    int cls = e->k.cls;
 
     if (f & FW_TCP_RST) {
-        if (e->cls != CLS_TCP_CLOSE) {
-            ct_touch(ct, e, CLS_TCP_CLOSE, now);
+        if (cls != CLS_TCP_CLOSE) {
+            ct_touch(ct, i, e, CLS_TCP_CLOSE, now);
         }
         return FW_CT_ESTABLISHED;
     }
-    switch (e->cls) {
+    switch (cls) {
     case CLS_TCP_SYN_SENT:
         if (!is_reply && f == FW_TCP_SYN) {
-            ct_touch(ct, e, CLS_TCP_SYN_SENT, now);
+            ct_touch(ct, i, e, CLS_TCP_SYN_SENT, now);
             return FW_CT_NEW;
         }
         if (is_reply && (f == (FW_TCP_SYN | FW_TCP_ACK) || f == FW_TCP_SYN)) {
-            e->flags |= CTF_SEEN_REPLY;
-            ct_touch(ct, e, CLS_TCP_SYN_RECV, now);
+            e->k.flags |= CTF_SEEN_REPLY;
+            ct_touch(ct, i, e, CLS_TCP_SYN_RECV, now);
             return FW_CT_ESTABLISHED;
         }
         return FW_CT_INVALID;
     case CLS_TCP_SYN_RECV:
         if (f & FW_TCP_SYN) {
             /* retransmitted SYN or SYN-ACK */
-            ct_touch(ct, e, CLS_TCP_SYN_RECV, now);
+            ct_touch(ct, i, e, CLS_TCP_SYN_RECV, now);
             return FW_CT_ESTABLISHED;
         }
         if (f & FW_TCP_FIN) {
-            e->flags |= is_reply ? CTF_FIN_REPLY : CTF_FIN_ORIG;
-            ct_touch(ct, e, CLS_TCP_FIN_WAIT, now);
+            e->k.flags |= is_reply ? CTF_FIN_REPLY : CTF_FIN_ORIG;
+            ct_touch(ct, i, e, CLS_TCP_FIN_WAIT, now);
             return FW_CT_ESTABLISHED;
         }
-        ct_touch(ct, e, is_reply ? CLS_TCP_SYN_RECV : CLS_TCP_ESTABLISHED,
-                 now);
+        ct_touch(ct, i, e,
+                 is_reply ? CLS_TCP_SYN_RECV : CLS_TCP_ESTABLISHED, now);
         return FW_CT_ESTABLISHED;
     case CLS_TCP_ESTABLISHED:
     case CLS_TCP_FIN_WAIT:
@@ -2260,17 +2505,17 @@ static FwCtState tcp_track(FwConntrack *ct, FwCtEntry *e, bool is_reply,
             return FW_CT_INVALID;
         }
         if (f & FW_TCP_FIN) {
-            e->flags |= is_reply ? CTF_FIN_REPLY : CTF_FIN_ORIG;
-            if ((e->flags & (CTF_FIN_ORIG | CTF_FIN_REPLY)) ==
+            e->k.flags |= is_reply ? CTF_FIN_REPLY : CTF_FIN_ORIG;
+            if ((e->k.flags & (CTF_FIN_ORIG | CTF_FIN_REPLY)) ==
                 (CTF_FIN_ORIG | CTF_FIN_REPLY)) {
-                ct_touch(ct, e, CLS_TCP_LAST_ACK, now);
+                ct_touch(ct, i, e, CLS_TCP_LAST_ACK, now);
             } else {
-                ct_touch(ct, e, CLS_TCP_FIN_WAIT, now);
+                ct_touch(ct, i, e, CLS_TCP_FIN_WAIT, now);
             }
-        } else if (e->cls == CLS_TCP_LAST_ACK) {
-            ct_touch(ct, e, CLS_TCP_TIME_WAIT, now);
+        } else if (cls == CLS_TCP_LAST_ACK) {
+            ct_touch(ct, i, e, CLS_TCP_TIME_WAIT, now);
         } else {
-            ct_touch(ct, e, e->cls, now);
+            ct_touch(ct, i, e, cls, now);
         }
         return FW_CT_ESTABLISHED;
     default:
@@ -2286,9 +2531,10 @@ FwCtState fw_conntrack_lookup(FwConntrack *ct, const FwPacket *pkt,
                               FwDirection dir, int64_t now)
 {
     FwCtKey k;
-    FwCtEntry *e;
+    FwCtHot *e;
+    uint32_t i;
     uint8_t kind = KIND_GENERIC;
-    bool is_reply = false;
+    bool is_reply;
     int fam = packet_family(pkt);
 
     ct_gc_step(ct, now);
@@ -2313,7 +2559,7 @@ FwCtState fw_conntrack_lookup(FwConntrack *ct, const FwPacket *pkt,
         }
         /* The quoted packet travelled in the other direction */
         ct_key_make(&k, &m->src, &m->dst, sport, dport, m->proto, !dir);
-        return ct_find(ct, &k, now, &is_reply) ? FW_CT_RELATED :
+        return ct_find(ct, &k, now) != CT_NONE ? FW_CT_RELATED :
                                                  FW_CT_INVALID;
     }
     if (!ct_packet_key(pkt, dir, &k, &kind)) {
@@ -2322,8 +2568,8 @@ FwCtState fw_conntrack_lookup(FwConntrack *ct, const FwPacket *pkt,
     if (kind == KIND_TCP && !tcp_flags_valid(pkt->tcp_flags)) {
         return FW_CT_INVALID;
     }
-    e = ct_find(ct, &k, now, &is_reply);
-    if (!e) {
+    i = ct_find(ct, &k, now);
+    if (i == CT_NONE) {
         if (kind == KIND_TCP) {
             uint8_t f = pkt->tcp_flags & (FW_TCP_SYN | FW_TCP_ACK |
                                           FW_TCP_FIN | FW_TCP_RST);
@@ -2334,28 +2580,29 @@ FwCtState fw_conntrack_lookup(FwConntrack *ct, const FwPacket *pkt,
         }
         return FW_CT_NEW;
     }
-    if (kind == KIND_TCP && e->cls >= CLS_TCP_TIME_WAIT && !is_reply &&
+    e = ct_hot(ct, i);
+    is_reply = (dir == FW_DIR_INGRESS) != !!(e->k.flags & CTF_ORIG_INGRESS);
+    if (kind == KIND_TCP && e->k.cls >= CLS_TCP_TIME_WAIT && !is_reply &&
         (pkt->tcp_flags & (FW_TCP_SYN | FW_TCP_ACK | FW_TCP_FIN |
                            FW_TCP_RST)) == FW_TCP_SYN) {
         /* Port reuse after the connection closed: start over */
-        ct_delete(ct, e);
+        ct_delete(ct, i);
         return FW_CT_NEW;
     }
-    e->packets[is_reply]++;
-    e->bytes[is_reply] += pkt->frame_len;
+    ct_count(ct, i, e, is_reply, pkt->frame_len);
     if (kind == KIND_TCP) {
-        return tcp_track(ct, e, is_reply, pkt->tcp_flags, now);
+        return tcp_track(ct, i, e, is_reply, pkt->tcp_flags, now);
     }
     if (is_reply) {
-        e->flags |= CTF_SEEN_REPLY;
-        ct_touch(ct, e, e->cls, now);
+        e->k.flags |= CTF_SEEN_REPLY;
+        ct_touch(ct, i, e, e->k.cls, now);
         return FW_CT_ESTABLISHED;
     }
-    if (!(e->flags & CTF_SEEN_REPLY)) {
-        ct_touch(ct, e, e->cls, now);
+    if (!(e->k.flags & CTF_SEEN_REPLY)) {
+        ct_touch(ct, i, e, e->k.cls, now);
         return FW_CT_NEW;
     }
-    ct_touch(ct, e, e->cls == CLS_UDP ? CLS_UDP_STREAM : e->cls, now);
+    ct_touch(ct, i, e, e->k.cls == CLS_UDP ? CLS_UDP_STREAM : e->k.cls, now);
     return FW_CT_ESTABLISHED;
 }
 
@@ -2363,9 +2610,9 @@ bool fw_conntrack_commit(FwConntrack *ct, const FwPacket *pkt,
                          FwDirection dir, uint32_t rule_id, int64_t now)
 {
     FwCtKey k;
-    FwCtEntry *e;
+    FwCtHot *e;
+    uint32_t i;
     uint8_t kind = KIND_GENERIC;
-    bool is_reply;
     int cls;
 
     ct_gc_step(ct, now);
@@ -2393,35 +2640,27 @@ bool fw_conntrack_commit(FwConntrack *ct, const FwPacket *pkt,
         cls = CLS_GENERIC;
         break;
     }
-    if (ct_find(ct, &k, now, &is_reply)) {
+    if (ct_find(ct, &k, now) != CT_NONE) {
         return true;
     }
-    if (ct->count >= ct->max_entries) {
+    if (ct->count >= ct->limit) {
         fw_conntrack_expire(ct, now, 64);
-        if (ct->count >= ct->max_entries) {
+        if (ct->count >= ct->limit) {
             return false;
         }
     }
-    e = ct_alloc(ct);
-    e->orig.key = k;
-    ct_key_reverse(&e->reply.key, &k);
-    e->reply.is_reply = 1;
-    for (int i = 0; i < 2; i++) {
-        FwCtNode *n = i ? &e->reply : &e->orig;
-        FwCtNode **b;
-
-        n->hash = ct_hash(ct, &n->key);
-        b = &ct->buckets[n->hash & ct->bucket_mask];
-        n->next = *b;
-        *b = n;
-    }
-    e->kind = kind;
-    e->rule_id = rule_id;
+    ct_index_reserve(ct);
+    i = ct_alloc(ct);
+    e = ct_hot(ct, i);
+    e->k = k;
+    e->k.cls = cls;
+    e->k.flags = dir == FW_DIR_INGRESS ? CTF_ORIG_INGRESS : 0;
+    e->expires = now + ct->timeout_ns[cls];
     e->packets[0] = 1;
     e->bytes[0] = pkt->frame_len;
-    e->cls = cls;
-    ct_list_append(ct, e);
-    e->expires = e->queued = now + ct->timeout_ns[cls];
+    ct_cold(ct, i)->rule_id = rule_id;
+    ct_list_append(ct, i, cls);
+    ct_index_insert(ct, ct_hash(ct, &k), i);
     ct->count++;
     return true;
 }
@@ -2433,27 +2672,33 @@ size_t fw_conntrack_foreach(FwConntrack *ct, int64_t now,
     size_t calls = 0;
 
     for (int c = 0; c < CLS__MAX; c++) {
-        for (FwCtEntry *e = ct->lists[c].head; e; e = e->next) {
-            const uint8_t *b = (const uint8_t *)e->orig.key.w;
+        uint32_t i;
+
+        for (i = ct->lists[c].head; i != CT_NONE; i = ct_cold(ct, i)->next) {
+            const FwCtHot *e = ct_hot(ct, i);
+            const FwCtCold *cold = ct_cold(ct, i);
+            bool in = e->k.flags & CTF_ORIG_INGRESS;
             FwCtInfo info;
 
             if (e->expires <= now) {
                 continue;
             }
             memset(&info, 0, sizeof(info));
-            info.orig_dir = b[38];
-            info.src.family = info.dst.family = b[37];
-            memcpy(info.src.a, b, 16);
-            memcpy(info.dst.a, b + 16, 16);
-            memcpy(&info.sport, b + 32, 2);
-            memcpy(&info.dport, b + 34, 2);
-            info.proto = b[36];
-            info.state = cls_names[e->cls];
-            info.seen_reply = e->flags & CTF_SEEN_REPLY;
+            info.orig_dir = in ? FW_DIR_INGRESS : FW_DIR_EGRESS;
+            info.src.family = info.dst.family = e->k.family;
+            memcpy(info.src.a, in ? e->k.dst : e->k.src, 16);
+            memcpy(info.dst.a, in ? e->k.src : e->k.dst, 16);
+            info.sport = in ? e->k.dport : e->k.sport;
+            info.dport = in ? e->k.sport : e->k.dport;
+            info.proto = e->k.proto;
+            info.state = cls_names[e->k.cls];
+            info.seen_reply = e->k.flags & CTF_SEEN_REPLY;
             info.expires_in_ns = e->expires - now;
-            info.rule_id = e->rule_id;
-            memcpy(info.packets, e->packets, sizeof(info.packets));
-            memcpy(info.bytes, e->bytes, sizeof(info.bytes));
+            info.rule_id = cold->rule_id;
+            for (int r = 0; r < 2; r++) {
+                info.packets[r] = cold->packets[r] + e->packets[r];
+                info.bytes[r] = cold->bytes[r] + e->bytes[r];
+            }
             calls++;
             if (!cb(&info, opaque)) {
                 return calls;

@@ -2229,6 +2229,178 @@ static void test_ct_incremental_expiry(void)
     g_assert_cmpint(fw_conntrack_count(ct), ==, 0);
 }
 
+typedef struct InfoCtx {
+    int n;
+    FwCtInfo info;
+} InfoCtx;
+
+static bool info_cb(const FwCtInfo *info, void *opaque)
+{
+    InfoCtx *c = opaque;
+
+    c->n++;
+    c->info = *info;
+    return true;
+}
+
+static const FwCtInfo *ct_info_of_only(FwConntrack *ct, int64_t now)
+{
+    static InfoCtx c;
+
+    memset(&c, 0, sizeof(c));
+    fw_conntrack_foreach(ct, now, info_cb, &c);
+    g_assert_cmpint(c.n, ==, 1);
+    return &c.info;
+}
+
+/* foreach reports the original tuple, whichever direction it came from */
+static void test_ct_info(void)
+{
+    for (int fam = 4; fam <= 6; fam += 2) {
+        for (int from_vm = 0; from_vm < 2; from_vm++) {
+            g_autoptr(FwConntrack) ct = fw_conntrack_new(100, NULL);
+            FwDirection d = from_vm ? OUT : IN;
+            const FwCtInfo *i;
+            FwPacket q, r;
+            Spec s;
+            const char *vm = fam == 6 ? "2001:db8::2" : "10.0.0.2";
+            const char *peer = fam == 6 ? "2001:db8::9" : "192.0.2.9";
+
+            spec_init(&s, fam, 17);
+            s.src = from_vm ? vm : peer;
+            s.dst = from_vm ? peer : vm;
+            s.sport = 1234;
+            s.dport = 5678;
+            g_assert_cmpint(parse_spec(&s, &q), ==, FW_PARSE_OK);
+            s.src = from_vm ? peer : vm;
+            s.dst = from_vm ? vm : peer;
+            s.sport = 5678;
+            s.dport = 1234;
+            g_assert_cmpint(parse_spec(&s, &r), ==, FW_PARSE_OK);
+
+            g_assert_cmpint(fw_conntrack_lookup(ct, &q, d, 0), ==,
+                            FW_CT_NEW);
+            g_assert_true(fw_conntrack_commit(ct, &q, d, 17, 0));
+            /* the same tuple in the other direction is another flow */
+            g_assert_cmpint(fw_conntrack_lookup(ct, &q, !d, 0), ==,
+                            FW_CT_NEW);
+            g_assert_cmpint(fw_conntrack_lookup(ct, &r, !d, SEC), ==,
+                            FW_CT_ESTABLISHED);
+            g_assert_cmpint(fw_conntrack_lookup(ct, &r, !d, SEC), ==,
+                            FW_CT_ESTABLISHED);
+            g_assert_cmpint(fw_conntrack_lookup(ct, &q, d, 2 * SEC), ==,
+                            FW_CT_ESTABLISHED);
+            i = ct_info_of_only(ct, 2 * SEC);
+            g_assert_cmpint(i->orig_dir, ==, d);
+            g_assert_cmpint(i->src.family, ==, fam);
+            g_assert_cmpint(i->dst.family, ==, fam);
+            g_assert_true(!memcmp(i->src.a, q.src.a, 16));
+            g_assert_true(!memcmp(i->dst.a, q.dst.a, 16));
+            g_assert_cmpuint(i->sport, ==, 1234);
+            g_assert_cmpuint(i->dport, ==, 5678);
+            g_assert_cmpuint(i->proto, ==, 17);
+            g_assert_cmpstr(i->state, ==, "udp-stream");
+            g_assert_true(i->seen_reply);
+            g_assert_cmpint(i->expires_in_ns, ==, 180 * SEC);
+            g_assert_cmpuint(i->rule_id, ==, 17);
+            g_assert_cmpuint(i->packets[0], ==, 2);
+            g_assert_cmpuint(i->packets[1], ==, 2);
+            g_assert_cmpuint(i->bytes[0], ==, 2 * q.frame_len);
+            g_assert_cmpuint(i->bytes[1], ==, 2 * r.frame_len);
+        }
+    }
+}
+
+/* 64-bit packet and byte counters, also for many and huge packets */
+static void test_ct_counters(void)
+{
+    g_autoptr(FwConntrack) ct = fw_conntrack_new(10, NULL);
+    uint64_t bytes[2] = { 0, 0 };
+    const FwCtInfo *i;
+    FwPacket q, r;
+
+    udp_pkt(&q, true, 1000);
+    udp_pkt(&r, false, 1000);
+    g_assert_true(fw_conntrack_commit(ct, &q, OUT, 1, 0));
+    bytes[0] = q.frame_len;
+    for (int n = 0; n < 200000; n++) {
+        bool rep = n % 3 == 0;
+        FwPacket *p = rep ? &r : &q;
+
+        p->frame_len = n % 1000 == 7 ? UINT32_MAX - n : 60 + n % 1400;
+        bytes[rep] += p->frame_len;
+        g_assert_cmpint(fw_conntrack_lookup(ct, p, rep ? IN : OUT, SEC), ==,
+                        rep || n ? FW_CT_ESTABLISHED : FW_CT_NEW);
+    }
+    i = ct_info_of_only(ct, SEC);
+    g_assert_cmpuint(i->packets[0], ==, 1 + 200000 - 66667);
+    g_assert_cmpuint(i->packets[1], ==, 66667);
+    g_assert_cmpuint(i->bytes[0], ==, bytes[0]);
+    g_assert_cmpuint(i->bytes[1], ==, bytes[1]);
+}
+
+/* A full large table: every flow found, deleted and its slot reused */
+static void ct_many_pkt(FwPacket *p, const FwPacket *tmpl, int n, int round,
+                        bool reply, uint8_t flags)
+{
+    *p = *tmpl;
+    if (reply) {
+        p->src = tmpl->dst;
+        p->dst = tmpl->src;
+        p->sport = tmpl->dport;
+        p->dport = 1024 + round;
+        p->src.a[2] = n >> 8;
+        p->src.a[3] = n;
+    } else {
+        p->sport = 1024 + round;
+        p->dst.a[2] = n >> 8;
+        p->dst.a[3] = n;
+    }
+    p->tcp_flags = flags;
+}
+
+static void test_ct_many(void)
+{
+    enum { N = 20000, N_RULE1 = (N + 1) / 3 };
+    g_autoptr(FwConntrack) ct = fw_conntrack_new(N, NULL);
+    FwPacket tmpl, p;
+    Spec s;
+
+    spec_init(&s, 4, 6);
+    g_assert_cmpint(parse_spec(&s, &tmpl), ==, FW_PARSE_OK);
+    for (int round = 0; round < 2; round++) {
+        int64_t t = round * 1000 * SEC;
+
+        for (int n = 0; n < N; n++) {
+            ct_many_pkt(&p, &tmpl, n, round, false, FW_TCP_SYN);
+            g_assert_true(fw_conntrack_commit(ct, &p, OUT, n % 3, t));
+        }
+        g_assert_cmpuint(fw_conntrack_count(ct), ==, N);
+        ct_many_pkt(&p, &tmpl, N, round, false, FW_TCP_SYN);
+        g_assert_false(fw_conntrack_commit(ct, &p, OUT, 0, t));
+        for (int n = 0; n < N; n++) {
+            ct_many_pkt(&p, &tmpl, n, round, true,
+                        FW_TCP_SYN | FW_TCP_ACK);
+            g_assert_cmpint(fw_conntrack_lookup(ct, &p, IN, t + SEC), ==,
+                            FW_CT_ESTABLISHED);
+        }
+        g_assert_cmpuint(fw_conntrack_flush_rule(ct, 1), ==, N_RULE1);
+        g_assert_cmpuint(fw_conntrack_count(ct), ==, N - N_RULE1);
+        for (int n = 0; n < N; n++) {
+            ct_many_pkt(&p, &tmpl, n, round, true, FW_TCP_ACK);
+            g_assert_cmpint(fw_conntrack_lookup(ct, &p, IN, t + SEC), ==,
+                            n % 3 == 1 ? FW_CT_INVALID : FW_CT_ESTABLISHED);
+        }
+        if (round) {
+            fw_conntrack_flush(ct);
+        } else {
+            g_assert_cmpuint(fw_conntrack_expire(ct, t + 200 * SEC, N), ==,
+                             N - N_RULE1);
+        }
+        g_assert_cmpuint(fw_conntrack_count(ct), ==, 0);
+    }
+}
+
 static void test_ct_process_chain(void)
 {
     FwRule r[2];
@@ -2676,6 +2848,9 @@ int main(int argc, char **argv)
                     test_ct_flush_rule);
     g_test_add_func("/firewall-core/conntrack/incremental-expiry",
                     test_ct_incremental_expiry);
+    g_test_add_func("/firewall-core/conntrack/info", test_ct_info);
+    g_test_add_func("/firewall-core/conntrack/counters", test_ct_counters);
+    g_test_add_func("/firewall-core/conntrack/many", test_ct_many);
     g_test_add_func("/firewall-core/conntrack/process-chain",
                     test_ct_process_chain);
     g_test_add_func("/firewall-core/antispoof/ip", test_spoof_ip);
