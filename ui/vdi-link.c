@@ -197,14 +197,20 @@ static void drained(VdiLink *l, int64_t now)
          * itself gives a lower bound.
          */
         int64_t ser = d - (l->rtt_last > 0 ? l->rtt_last : d);
+        double bps = l->busy_bytes * 8.0 * NS_PER_S / (ser * 4 >= d ? ser : d);
 
-        if (ser * 4 >= d) {
-            bw_sample(l, now, l->busy_bytes * 8.0 * NS_PER_S / ser);
-        } else {
-            bw_sample(l, now, l->busy_bytes * 8.0 * NS_PER_S / d);
+        /*
+         * The queue emptied before there was more to send, so the sender
+         * was application-limited and the caller may have noticed the
+         * drain late: the sample is a lower bound of the bandwidth.  It
+         * may raise the estimate, never lower it; a slower link shows in
+         * the samples taken while the queue stays full.
+         */
+        if (bps > raw_bw(l)) {
+            bw_sample(l, now, bps);
         }
-        /* and it is an upper bound of the RTT */
-        if (!l->rtt_last || d < l->rtt_last) {
+        /* and an upper bound of the RTT: it may only lower the estimate */
+        if (d < cur_rtt(l)) {
             rtt_sample(l, now, d);
         }
     }

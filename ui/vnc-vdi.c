@@ -81,15 +81,24 @@ static int64_t vdi_now(void)
     return g_get_monotonic_time() * 1000;
 }
 
-/* The one pixel format the encoder writes (see vdi-enc.h) */
+/*
+ * Clients whose pixels are 8-bit R, G and B in 32 bits.  With Tight, the
+ * only encoding the encoder then uses besides CopyRect, such clients
+ * take colours as RGB bytes (TPIXEL) whatever the byte order of their
+ * format: noVNC asks for shifts 0/8/16, TigerVNC for 16/8/0.
+ */
 static bool vdi_pixel_format_ok(VncState *vs)
 {
     const PixelFormat *pf = &vs->client_pf;
+    unsigned shifts;
 
+    if (pf->rshift > 24 || pf->gshift > 24 || pf->bshift > 24) {
+        return false;
+    }
+    shifts = (1u << pf->rshift) | (1u << pf->gshift) | (1u << pf->bshift);
     return pf->bits_per_pixel == 32 && pf->depth == 24 &&
-        vs->client_endian == G_LITTLE_ENDIAN &&
         pf->rmax == 255 && pf->gmax == 255 && pf->bmax == 255 &&
-        pf->rshift == 16 && pf->gshift == 8 && pf->bshift == 0;
+        (shifts == 0x10101 || shifts == 0x1010100);
 }
 
 static bool vdi_usable(VncState *vs)

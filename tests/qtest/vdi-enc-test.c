@@ -830,6 +830,26 @@ static void test_link_lan(void)
     link_case(1e9, 200 * 1000, VDI_PROFILE_WAN, VDI_PROFILE_LAN);
 }
 
+/*
+ * An idle desktop on a fast LAN: small updates that drain at once, but
+ * the caller only notices each drain at its next update, half a second
+ * later.  Such app-limited samples must not make the link look slow.
+ */
+static void test_link_app_limited(void)
+{
+    VdiLink *l = vdi_link_new(VDI_PROFILE_LAN, 0);
+    int64_t t;
+
+    for (t = 0; t < 20 * 1000000000ll; t += 500 * 1000000) {
+        vdi_link_on_sent(l, t, 2000);
+        vdi_link_on_drained(l, t + 499 * 1000000);
+        g_assert_cmpint(vdi_link_profile(l, t + 499 * 1000000), ==,
+                        VDI_PROFILE_LAN);
+    }
+    g_assert_cmpfloat(vdi_link_bandwidth(l), >, 50e6);
+    vdi_link_free(l);
+}
+
 static void test_link_degrade(void)
 {
     VdiLink *l = vdi_link_new(VDI_PROFILE_LAN, 0);
@@ -924,6 +944,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vdi-enc/link/wan", test_link_wan);
     g_test_add_func("/vdi-enc/link/lan", test_link_lan);
     g_test_add_func("/vdi-enc/link/degrade-recover", test_link_degrade);
+    g_test_add_func("/vdi-enc/link/app-limited", test_link_app_limited);
     g_test_add_func("/vdi-enc/link/quality-caps", test_link_quality_caps);
     return g_test_run();
 }

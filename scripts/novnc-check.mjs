@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// Browser half of scripts/check-novnc: drives noVNC in headless Chromium
+// (playwright-core) against the demo VM and compares what noVNC draws with
+// QEMU's own screendump.  Called by check-novnc with one JSON argument:
+//
+//   {"workdir": ..., "url": ..., "qmp": ..., "run": ..., "png": ...,
+//    "chromium": ..., "deadline_ms": ...}
+//
+// Prints one JSON object per check on stdout: {"name", "ok", "detail"};
+// progress goes to stderr.  Every wait has a timeout, bounded by deadline_ms.
+
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+
+const cfg = JSON.parse(process.argv[2]);
+const started = Date.now();
+const deadline = started + cfg.deadline_ms;
+const require = createRequire(path.join(cfg.workdir, 'package.json'));
+const { chromium } = require('playwright-core');
+
+const CHROMIUM_ARGS = [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
+    '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync',
+];
+
+function log(msg) {
+    process.stderr.write(`# [${((Date.now() - started) / 1000).toFixed(1)}s] ${msg}\n`);
+}
+
+function check(name, ok, detail = '') {
+    process.stdout.write(JSON.stringify({ name, ok: !!ok, detail: String(detail) }) + '\n');
+    log(`${ok ? 'ok' : 'NOT OK'}: ${name}${detail ? ' (' + detail + ')' : ''}`);
+    return !!ok;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Wait until async pred() returns a truthy value; its value, or null
+async function waitFor(pred, timeoutMs, intervalMs = 250) {
+    const end = Math.min(Date.now() + timeoutMs, deadline);
+    for (;;) {
+        const v = await pred();
+        if (v) return v;
+        if (Date.now() + intervalMs > end) return null;
+        await sleep(intervalMs);
+    }
+}
+
+// One QMP command on a fresh connection: resolves to {return} or {error}
+function qmp(command, args = {}, timeoutMs = 20000) {
+    return new Promise((resolve, reject) => {
+        const sock = net.createConnection(cfg.qmp);
+        let buf = '';
+        let step = 0;
+        const timer = setTimeout(() => {
+            sock.destroy();
+            reject(new Error(`QMP ${command}: no answer in ${timeoutMs} ms`));
+        }, timeoutMs);
+        sock.setEncoding('utf8');
+        sock.on('error', (e) => { clearTimeout(timer); reject(e); });
+        sock.on('data', (data) => {
+            buf += data;
+            let nl;
+            while ((nl = buf.indexOf('\n')) >= 0) {
+                const line = buf.slice(0, nl).trim();
+                buf = buf.slice(nl + 1);
+                if (!line) continue;
+                const msg = JSON.parse(line);
+                if (msg.event) continue;
+                if (step === 0) {            // greeting
+                    sock.write(JSON.stringify({ execute: 'qmp_capabilities' }));
+                } else if (step === 1) {     // capabilities negotiated
+                    sock.write(JSON.stringify({ execute: command, arguments: args }));
+                } else {
+                    clearTimeout(timer);
+                    sock.end();
+                    resolve(msg);
+                    return;
+                }
+                step++;
+            }
+        });
+    });
+}
+
+async function qmpOk(command, args) {
+    const r = await qmp(command, args);
+    if (r.error) throw new Error(`QMP ${command}: ${r.error.class}: ${r.error.desc}`);
+    return r.return;
+}
+
+// QEMU's screendump of the guest display as {width, height, rgb}
+async function screendump() {
+    const file = path.join(cfg.run, 'novnc-screendump.ppm');
+    fs.rmSync(file, { force: true });
+    await qmpOk('screendump', { filename: file });
+    const data = fs.readFileSync(file);
+    // P6 <w> <h> <maxval> and one whitespace byte
+    let pos = 0;
+    const fields = [];
+    while (fields.length < 4) {
+        while (/\s/.test(String.fromCharCode(data[pos]))) pos++;
+        let start = pos;
+        while (!/\s/.test(String.fromCharCode(data[pos]))) pos++;
+        fields.push(data.subarray(start, pos).toString('latin1'));
+    }
+    pos++;
+    const [magic, w, h, maxval] = fields;
+    if (magic !== 'P6' || maxval !== '255') throw new Error(`unexpected PPM header ${fields}`);
+    const width = +w, height = +h;
+    return { width, height, rgb: data.subarray(pos, pos + width * height * 3) };
+}
+
+// noVNC's canvas, read with getImageData, as {width, height, rgb}
+async function canvasPixels(page) {
+    const r = await page.evaluate(() => {
+        const c = document.querySelector('#screen canvas');
+        if (!c || !c.width || !c.height) return null;
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const rgb = new Uint8Array(c.width * c.height * 3);
+        for (let i = 0, j = 0; i < d.length; i += 4, j += 3) {
+            rgb[j] = d[i]; rgb[j + 1] = d[i + 1]; rgb[j + 2] = d[i + 2];
+        }
+        let s = '';
+        for (let i = 0; i < rgb.length; i += 0x8000) {
+            s += String.fromCharCode.apply(null, rgb.subarray(i, i + 0x8000));
+        }
+        return { width: c.width, height: c.height, b64: btoa(s) };
+    });
+    if (!r) return null;
+    return { width: r.width, height: r.height, rgb: Buffer.from(r.b64, 'base64') };
+}
+
+// Number of pixels that differ (all of them when the sizes differ)
+function diffPixels(a, b) {
+    if (!a || !b || a.width !== b.width || a.height !== b.height) {
+        return Math.max(a ? a.width * a.height : 0, b ? b.width * b.height : 0) || 1;
+    }
+    let n = 0;
+    for (let i = 0; i < a.rgb.length; i += 3) {
+        if (a.rgb[i] !== b.rgb[i] || a.rgb[i + 1] !== b.rgb[i + 1] ||
+            a.rgb[i + 2] !== b.rgb[i + 2]) n++;
+    }
+    return n;
+}
+
+// Fraction of pixels that differ from the most common colour
+function nonBackground(img) {
+    const counts = new Map();
+    for (let i = 0; i < img.rgb.length; i += 3) {
+        const k = (img.rgb[i] << 16) | (img.rgb[i + 1] << 8) | img.rgb[i + 2];
+        counts.set(k, (counts.get(k) || 0) + 1);
+    }
+    return 1 - Math.max(...counts.values()) / (img.width * img.height);
+}
+
+// Compare the canvas with a screendump until they agree bit for bit: the
+// canvas before and after the screendump must be equal to it (the VGA text
+// cursor blinks, and noVNC lags QEMU by one update)
+async function canvasMatchesScreendump(page, timeoutMs) {
+    let attempts = 0, last = '';
+    const ok = await waitFor(async () => {
+        attempts++;
+        const before = await canvasPixels(page);
+        const dump = await screendump();
+        const after = await canvasPixels(page);
+        const d1 = diffPixels(before, dump), d2 = diffPixels(after, dump);
+        last = `canvas ${before ? before.width + 'x' + before.height : 'none'}, ` +
+               `screendump ${dump.width}x${dump.height}, differing pixels ${d1}/${d2}`;
+        return Math.min(d1, d2) === 0 ? dump : null;
+    }, timeoutMs, 300);
+    return { ok: !!ok, detail: `${last}, attempt ${attempts}` };
+}
+
+// Run a shell command on the guest's serial console; wait for one of the
+// answers in serial.log after it; the answer found, or null
+async function serialSays(command, answers, timeoutMs) {
+    const logf = path.join(cfg.run, 'serial.log');
+    const start = fs.statSync(logf).size;
+    await new Promise((resolve, reject) => {
+        const s = net.createConnection(path.join(cfg.run, 'serial.sock'), () => {
+            s.end(command + '\n', resolve);
+        });
+        s.on('error', reject);
+    });
+    return waitFor(() => {
+        const fd = fs.openSync(logf, 'r');
+        const size = fs.fstatSync(fd).size;
+        const b = Buffer.alloc(Math.max(0, size - start));
+        fs.readSync(fd, b, 0, b.length, start);
+        fs.closeSync(fd);
+        const text = b.toString('latin1');
+        return answers.find((a) => text.includes(a)) || null;
+    }, timeoutMs, 300);
+}
+
+// Type text as a user on a US keyboard does: Shift held for the shifted
+// characters, and not faster than a person.  noVNC sends QEMU extended key
+// events (scan codes), so page.keyboard.type's '$' without Shift reaches
+// the guest as '4' ("echo novnc-49968700"); typed without a delay, keys
+// are lost on the way to the guest's PS/2 keyboard.
+const SHIFTED = '~!@#$%^&*()_+{}|:"<>?ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+async function typeText(page, text) {
+    for (const ch of text) {
+        if (SHIFTED.includes(ch)) {
+            await page.keyboard.down('Shift');
+            await page.keyboard.press(ch);
+            await page.keyboard.up('Shift');
+        } else {
+            await page.keyboard.press(ch);
+        }
+        await sleep(20);
+    }
+}
+
+async function clientsInfo() {
+    const clients = await qmpOk('query-display-clients');
+    return {
+        clients,
+        text: clients.map((c) => `id ${c.id} websocket ${c.websocket} configured ` +
+            `${c.configured} profile ${c.profile} bytes-sent ${c['bytes-sent']} ` +
+            `frames-sent ${c['frames-sent']}`).join('; ') || 'no clients',
+    };
+}
+
+async function main() {
+    const profileDir = fs.mkdtempSync(path.join(cfg.workdir, 'chromium-profile-'));
+    let context = null;
+    try {
+        log(`starting ${cfg.chromium}`);
+        context = await chromium.launchPersistentContext(profileDir, {
+            executablePath: cfg.chromium,
+            headless: true,
+            args: CHROMIUM_ARGS,
+            viewport: { width: 1024, height: 600 },
+            timeout: 30000,
+        });
+        const page = context.pages()[0] || await context.newPage();
+        const consoleLines = [];
+        page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
+        page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`));
+        page.setDefaultTimeout(15000);
+
+        await page.goto(cfg.url, { timeout: 15000 });
+        const state = await waitFor(() => page.evaluate(() =>
+            window.vdi && window.vdi.state !== 'connecting' && window.vdi.state), 20000);
+        const connected = check('noVNC connects to the websocket port',
+            state === 'connected',
+            `state ${state || 'connecting (timeout)'}; ${consoleLines.slice(-5).join(' | ')}`);
+        if (!connected) return;
+
+        // The framebuffer is drawn: the canvas has the guest's size and text
+        const drawn = await waitFor(async () => {
+            const px = await canvasPixels(page);
+            return px && nonBackground(px) > 0.002 ? px : null;
+        }, 20000, 500);
+        check('noVNC draws the guest console on its canvas', drawn,
+            drawn ? `${drawn.width}x${drawn.height}, ` +
+                `non-background ${(nonBackground(drawn) * 100).toFixed(2)}%` : 'canvas blank');
+        if (!drawn) return;
+
+        let info = await clientsInfo();
+        check('query-display-clients lists noVNC: one websocket client, "auto" configured',
+            info.clients.length === 1 && info.clients[0].websocket &&
+            info.clients[0].configured === 'auto', info.text);
+        // on loopback, auto must see a LAN, even though an idle console
+        // sends little
+        check('auto chooses "lan" on loopback',
+            info.clients.length === 1 && info.clients[0].profile === 'lan',
+            info.text);
+
+        // (a) lossless: canvas and screendump agree bit for bit
+        await qmpOk('display-set-profile', { profile: 'lan' });
+        await sleep(1000);
+        let m = await canvasMatchesScreendump(page, 20000);
+        check('with profile lan the noVNC canvas equals the QMP screendump bit for bit',
+            m.ok, m.detail);
+
+        // (b) our encoder served noVNC
+        info = await clientsInfo();
+        const c = info.clients[0] || {};
+        check('query-display-clients: one websocket client, "lan" configured, bytes sent',
+            info.clients.length === 1 && c.websocket && c.configured === 'lan' &&
+            c['bytes-sent'] > 0, info.text);
+        // noVNC asks for RGB shifts 0/8/16: Tight takes colours as RGB
+        // bytes whatever the shifts, so the encoder serves it too
+        check('the VDI encoder serves noVNC: profile "lan" in force, encoder frames sent',
+            info.clients.length === 1 && c.profile === 'lan' && c['frames-sent'] > 0,
+            info.text);
+
+        // (c) keyboard: type on tty1 through noVNC
+        const before = await canvasPixels(page);
+        await page.evaluate(() => window.rfb.focus());
+        const focused = await page.evaluate(() =>
+            document.activeElement === document.querySelector('#screen canvas'));
+        await typeText(page, 'echo novnc-$((6*7))');
+        await page.keyboard.press('Enter');
+        const changed = await waitFor(async () => {
+            const px = await canvasPixels(page);
+            const d = diffPixels(px, before);
+            return d > 50 ? d : null;
+        }, 15000, 300);
+        check('typing into the noVNC canvas changes the guest screen',
+            focused && changed, `canvas focused ${focused}, pixels changed ${changed || 0}`);
+
+        // What tty1 shows, read from the guest's screen memory (/dev/vcs1)
+        // over the serial console: the command as typed and its output.
+        // The answers are computed so that the echoed command does not match.
+        const cmd = "if grep -qF 'vdi-demo:/# echo novnc-$((6*7))' /dev/vcs1 && " +
+            "grep -q 'novnc-42' /dev/vcs1; then echo tty1-$((40+2))-yes; " +
+            'else echo tty1-$((40+2))-no; cat /dev/vcs1 | fold -w 80 | grep -v "^ *$"; fi';
+        const answer = await serialSays(cmd, ['tty1-42-yes', 'tty1-42-no'], 15000);
+        check('the guest shell on tty1 got "echo novnc-$((6*7))" and printed novnc-42',
+            answer === 'tty1-42-yes', `answer ${answer}; see ${cfg.run}/serial.log`);
+
+        m = await canvasMatchesScreendump(page, 20000);
+        check('after typing the noVNC canvas equals the QMP screendump bit for bit',
+            m.ok, m.detail);
+
+        // (d) what a user sees
+        fs.rmSync(cfg.png, { force: true });
+        await page.screenshot({ path: cfg.png });
+        const png = fs.existsSync(cfg.png) ? fs.readFileSync(cfg.png) : Buffer.alloc(0);
+        check('screenshot of the page saved',
+            png.length > 1000 && png.subarray(1, 4).toString() === 'PNG',
+            `${cfg.png}, ${png.length} bytes`);
+
+        const errors = consoleLines.filter((l) => /^(error|pageerror)/.test(l));
+        check('no errors in the page', errors.length === 0, errors.slice(0, 5).join(' | '));
+        const stillConnected = await page.evaluate(() => window.vdi.state);
+        check('noVNC is still connected at the end', stillConnected === 'connected',
+            `state ${stillConnected}`);
+    } catch (e) {
+        check('browser checks ran to the end', false, e.stack || e);
+    } finally {
+        if (context) {
+            await Promise.race([context.close().catch(() => {}), sleep(10000)]);
+        }
+        fs.rmSync(profileDir, { recursive: true, force: true });
+    }
+}
+
+await main();
+process.exit(0);
