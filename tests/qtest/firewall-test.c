@@ -1117,6 +1117,27 @@ static void test_object_lifecycle(void)
     harness_stop(&h);
 }
 
+/* Packets on a netdev's other queues would bypass the filter */
+static void test_multiqueue_refused(void)
+{
+    QTestState *qts;
+    QDict *resp;
+
+    if (geteuid() != 0 || access("/dev/net/tun", R_OK | W_OK)) {
+        g_test_skip("creating a multiqueue tap needs root and /dev/net/tun");
+        return;
+    }
+    qts = qtest_init("-machine none -netdev tap,id=t0,queues=2,"
+                     "script=no,downscript=no");
+    resp = qtest_qmp(qts, "{ 'execute': 'object-add', 'arguments': {"
+                     "  'qom-type': 'filter-firewall', 'id': 'fw0',"
+                     "  'netdev': 't0' } }");
+    g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(resp, "error"),
+                                          "desc"), "use queues=1"));
+    qobject_unref(resp);
+    qtest_quit(qts);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1140,6 +1161,7 @@ int main(int argc, char **argv)
     qtest_add_func("/firewall/log-event", test_log_event);
     qtest_add_func("/firewall/errors", test_errors);
     qtest_add_func("/firewall/object-lifecycle", test_object_lifecycle);
+    qtest_add_func("/firewall/multiqueue-refused", test_multiqueue_refused);
 
     return g_test_run();
 }
