@@ -14,6 +14,7 @@
 
 #include "qemu/osdep.h"
 #include "libqtest.h"
+#include "firewall-harness.h"
 #include "qobject/qjson.h"
 #include "qapi/error.h"
 #include "qemu/thread.h"
@@ -23,12 +24,6 @@
 #define RULES       1000
 #define FRAME_LEN   64
 
-typedef struct Bench {
-    QTestState *qts;
-    int backend;
-    int guest;
-    int inject;
-} Bench;
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -139,44 +134,8 @@ static int count_frames(int fd, int want)
     return got;
 }
 
-static void bench_start(Bench *b, bool firewall)
-{
-    int backend[2], guest[2], inject[2];
-
-    g_assert_cmpint(socketpair(PF_UNIX, SOCK_STREAM, 0, backend), ==, 0);
-    g_assert_cmpint(socketpair(PF_UNIX, SOCK_STREAM, 0, guest), ==, 0);
-    g_assert_cmpint(socketpair(PF_UNIX, SOCK_STREAM, 0, inject), ==, 0);
-    b->qts = qtest_initf(
-        "-machine none "
-        "-netdev socket,id=bn0,fd=%d "
-        "-netdev hubport,id=hp0,hubid=0,netdev=bn0 "
-        "-netdev hubport,id=hp1,hubid=0 "
-        "-chardev socket,id=guest0,fd=%d "
-        "-chardev socket,id=inject0,fd=%d "
-        "%s"
-        "-object filter-mirror,id=m0,netdev=bn0,queue=tx,outdev=guest0 "
-        "-object filter-redirector,id=r0,netdev=bn0,queue=rx,indev=inject0",
-        backend[1], guest[1], inject[1],
-        firewall ? "-object filter-firewall,id=fw0,netdev=bn0 " : "");
-    close(backend[1]);
-    close(guest[1]);
-    close(inject[1]);
-    b->backend = backend[0];
-    b->guest = guest[0];
-    b->inject = inject[0];
-    qtest_qmp_assert_success(b->qts, "{ 'execute': 'query-status' }");
-}
-
-static void bench_stop(Bench *b)
-{
-    qtest_quit(b->qts);
-    close(b->backend);
-    close(b->guest);
-    close(b->inject);
-}
-
 /* Policy: RULES rules for other hosts and ports, then one accepting ours */
-static void set_policy(Bench *b)
+static void set_policy(Harness *b)
 {
     GString *json = g_string_new("{ 'filter': 'fw0', 'generation': 1,"
                                  "  'default-ingress': 'drop', 'rules': [");
@@ -198,7 +157,7 @@ static void set_policy(Bench *b)
 }
 
 /* The guest opens every flow, so that the ingress frames are replies */
-static void open_flows(Bench *b)
+static void open_flows(Harness *b)
 {
     uint8_t f[4 + FRAME_LEN];
     uint32_t len = htonl(FRAME_LEN);
@@ -221,13 +180,14 @@ typedef struct Config {
 
 static void run(Config *c, int round)
 {
-    Bench b;
+    Harness b;
     Sender s;
     QemuThread thread;
     int64_t t0, t1;
     int got;
 
-    bench_start(&b, c->firewall);
+    harness_start_with(&b, c->firewall ?
+                       "-object filter-firewall,id=fw0,netdev=bn0" : "");
     if (c->policy) {
         set_policy(&b);
     }
@@ -242,7 +202,7 @@ static void run(Config *c, int round)
     got = count_frames(b.guest, FRAMES);
     t1 = g_get_monotonic_time();
     qemu_thread_join(&thread);
-    bench_stop(&b);
+    harness_stop(&b);
 
     c->fps[round] = got / ((t1 - t0) / 1e6);
     c->lost = MAX(c->lost, FRAMES - got);

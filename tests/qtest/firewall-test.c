@@ -16,6 +16,7 @@
 
 #include "qemu/osdep.h"
 #include "libqtest.h"
+#include "firewall-harness.h"
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
 #include "qobject/qjson.h"
@@ -29,13 +30,6 @@
 #define VM_IP4      "10.0.0.5"
 #define VM_IP6      "fd00::5"
 #define SENTINEL_TYPE 0x88b5    /* IEEE local experimental ethertype */
-
-typedef struct Harness {
-    QTestState *qts;
-    int backend;        /* test side of the socket netdev */
-    int guest;          /* what reached the guest, from filter-mirror */
-    int inject;         /* frames the guest sends, into filter-redirector */
-} Harness;
 
 typedef struct Frame {
     uint8_t data[1600];
@@ -288,49 +282,13 @@ static bool passes_out(Harness *h, const Frame *f)
 
 static void harness_start(Harness *h, const char *extra_props)
 {
-    int backend[2], guest[2], inject[2];
-
-    g_assert_cmpint(socketpair(PF_UNIX, SOCK_STREAM, 0, backend), ==, 0);
-    g_assert_cmpint(socketpair(PF_UNIX, SOCK_STREAM, 0, guest), ==, 0);
-    g_assert_cmpint(socketpair(PF_UNIX, SOCK_STREAM, 0, inject), ==, 0);
-
-    /*
-     * The socket netdev stands for the network, the hub for the guest's
-     * NIC: unlike a NIC without a driver, a hub with a second port
-     * always accepts frames, so the socket never stops reading.
-     * Filters on the ingress path run in list order (firewall, then
-     * mirror), on the egress path in reverse order (redirector, then
-     * firewall).
-     */
-    h->qts = qtest_initf(
-        "-machine none "
-        "-netdev socket,id=bn0,fd=%d "
-        "-netdev hubport,id=hp0,hubid=0,netdev=bn0 "
-        "-netdev hubport,id=hp1,hubid=0 "
-        "-chardev socket,id=guest0,fd=%d "
-        "-chardev socket,id=inject0,fd=%d "
+    g_autofree char *filter = g_strdup_printf(
         "-object '{ \"qom-type\": \"filter-firewall\", \"id\": \"fw0\","
         "  \"netdev\": \"bn0\", \"mac\": \"52:54:00:12:34:56\","
-        "  \"addresses\": [ \"" VM_IP4 "\", \"" VM_IP6 "\" ] %s }' "
-        "-object filter-mirror,id=m0,netdev=bn0,queue=tx,outdev=guest0 "
-        "-object filter-redirector,id=r0,netdev=bn0,queue=rx,indev=inject0",
-        backend[1], guest[1], inject[1], extra_props ? extra_props : "");
-    close(backend[1]);
-    close(guest[1]);
-    close(inject[1]);
-    h->backend = backend[0];
-    h->guest = guest[0];
-    h->inject = inject[0];
-    /* the chardevs are connected once the monitor answers */
-    qtest_qmp_assert_success(h->qts, "{ 'execute': 'query-status' }");
-}
+        "  \"addresses\": [ \"" VM_IP4 "\", \"" VM_IP6 "\" ] %s }'",
+        extra_props ? extra_props : "");
 
-static void harness_stop(Harness *h)
-{
-    qtest_quit(h->qts);
-    close(h->backend);
-    close(h->guest);
-    close(h->inject);
+    harness_start_with(h, filter);
 }
 
 /* Set a policy: the sentinel rule plus @rules (a JSON list body). */
