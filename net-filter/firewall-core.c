@@ -47,10 +47,10 @@
  * (key, timeout class, flags, expiry, small packet/byte count deltas)
  * plus a cold part (64-bit counters, rule id, list links) that packets
  * only touch when a count delta would overflow or the entry moves in
- * its timeout list.  Entries are numbered and live in slabs (at most
- * max_entries are ever allocated).  The seeded hash index is an array
- * of 64-byte buckets of (tag, entry number) pairs, so a lookup reads
- * one index line and one entry line.  Large slabs and indexes ask for
+ * its timeout list.  The hot lines are the slots of a seeded open
+ * addressing hash table (linear probing, at most half full, backward
+ * shift deletion), so a lookup usually reads a single cache line; cold
+ * parts are in a parallel array indexed by slot.  Large tables ask for
  * transparent huge pages.
  * Entries sit on one list per timeout class; since all entries of a
  * class have the same timeout, each list is ordered by expiry (lazily,
@@ -1825,10 +1825,10 @@ enum { KIND_TCP, KIND_UDP, KIND_ICMP, KIND_GENERIC };
 #define CTF_FIN_ORIG        0x02
 #define CTF_FIN_REPLY       0x04
 #define CTF_ORIG_INGRESS    0x08    /* the first packet was ingress */
+#define CTF_USED            0x80    /* the table slot holds an entry */
 
 #define CT_KEY_WORDS    5
-#define CT_NONE         UINT32_MAX  /* no entry (index, list link) */
-#define CT_MAX_ENTRIES  (UINT32_MAX - 1)
+#define CT_NONE         UINT32_MAX  /* no entry (list link) */
 
 /*
  * A connection key in egress orientation: src/sport is the guest's end
@@ -1878,44 +1878,27 @@ typedef struct FwCtCold {
     uint64_t bytes[2];
     uint32_t rule_id;
     uint32_t prev;              /* timeout class list */
-    uint32_t next;              /* also the free list */
+    uint32_t next;
 } FwCtCold;
 
 /*
- * Entries are numbered; they live in slabs of up to CT_SLAB_ENTRIES hot
- * lines followed by as many cold parts.  Only the last slab may be
- * short, so entry i is in slab i / CT_SLAB_ENTRIES.
+ * The table: open addressing with linear probing where the hot line of
+ * an entry is the slot itself, so finding a connection usually reads
+ * one cache line (a second one, when needed, is the adjacent line).
+ * Cold parts live in a parallel array indexed by slot.  A slot is used
+ * iff its flags have CTF_USED.  Deletion shifts the rest of the probe
+ * cluster back instead of leaving tombstones; entries therefore move,
+ * and their timeout list links are fixed up when they do.
+ * The table is at most half full: it starts with 2 * max_entries slots
+ * rounded up to a power of two, but at most CT_SLOTS_MAX_INITIAL, and
+ * beyond that doubles when needed.
  */
-#define CT_SLAB_SHIFT   15
-#define CT_SLAB_ENTRIES (1u << CT_SLAB_SHIFT)
-
-/*
- * The index: buckets of one cache line, each with CT_BUCKET_SLOTS
- * (tag, entry) pairs; tag 0 is a free slot.  An entry that does not fit
- * into its home bucket goes to the next bucket with room, and every
- * bucket passed counts it in 'overflow', so a lookup stops at the first
- * bucket with overflow 0 (as in folly's F14 tables) and deletion needs
- * no tombstones.
- */
-#define CT_BUCKET_SLOTS 7
-
-typedef struct QEMU_ALIGNED(64) FwCtBucket {
-    uint32_t tag[CT_BUCKET_SLOTS];
-    uint32_t overflow;
-    uint32_t idx[CT_BUCKET_SLOTS];
-    uint32_t pad;
-} FwCtBucket;
-
-QEMU_BUILD_BUG_ON(sizeof(FwCtBucket) != 64);
-
-/*
- * Initial index size: max_entries / 4 buckets (the index stays less
- * than 60% full), at most this many; beyond that it grows by doubling
- * once 3/4 full.
- */
-#ifndef CT_INDEX_MAX_INITIAL
-#define CT_INDEX_MAX_INITIAL    (1u << 19)
+#ifndef CT_SLOTS_MAX_INITIAL
+#define CT_SLOTS_MAX_INITIAL    (1u << 19)
 #endif
+#define CT_SLOTS_MIN    8u
+#define CT_SLOTS_MAX    (1u << 31)
+#define CT_MAX_ENTRIES  (CT_SLOTS_MAX / 2)
 
 typedef struct FwCtList {
     uint32_t head;
@@ -1926,16 +1909,11 @@ struct FwConntrack {
     size_t max_entries;
     size_t count;
     uint32_t limit;             /* max_entries, limited to CT_MAX_ENTRIES */
-    uint32_t allocated;         /* entries in slabs */
-    uint32_t used;              /* entries ever used: [0, used) */
-    uint32_t free_list;
-    uint32_t n_slabs;
-    FwCtHot **hot;              /* per slab */
-    FwCtCold **cold;
-    void **slab_mem;
-    FwCtBucket *buckets;
-    void *buckets_mem;
-    uint32_t bucket_mask;
+    uint32_t mask;              /* slots - 1 */
+    FwCtHot *hot;               /* the table */
+    FwCtCold *cold;             /* parallel to hot */
+    void *hot_mem;
+    void *cold_mem;
     uint64_t seed;
     int64_t timeout_ns[CLS__MAX];
     int64_t requeue_ns[CLS__MAX];
@@ -1947,12 +1925,12 @@ struct FwConntrack {
 
 static inline FwCtHot *ct_hot(const FwConntrack *ct, uint32_t i)
 {
-    return &ct->hot[i >> CT_SLAB_SHIFT][i & (CT_SLAB_ENTRIES - 1)];
+    return &ct->hot[i];
 }
 
 static inline FwCtCold *ct_cold(const FwConntrack *ct, uint32_t i)
 {
-    return &ct->cold[i >> CT_SLAB_SHIFT][i & (CT_SLAB_ENTRIES - 1)];
+    return &ct->cold[i];
 }
 
 /*
@@ -1978,29 +1956,28 @@ static void *ct_alloc_aligned(size_t size, void **mem)
     return p;
 }
 
-static void ct_index_alloc(FwConntrack *ct, size_t nb)
+static void ct_table_alloc(FwConntrack *ct, size_t slots)
 {
-    ct->buckets = ct_alloc_aligned(nb * sizeof(FwCtBucket),
-                                   &ct->buckets_mem);
-    ct->bucket_mask = nb - 1;
+    ct->hot = ct_alloc_aligned(slots * sizeof(FwCtHot), &ct->hot_mem);
+    ct->cold = ct_alloc_aligned(slots * sizeof(FwCtCold), &ct->cold_mem);
+    ct->mask = slots - 1;
 }
 
 FwConntrack *fw_conntrack_new(size_t max_entries,
                               const FwCtTimeouts *to)
 {
     FwConntrack *ct = g_new0(FwConntrack, 1);
-    size_t nb = 1;
+    size_t slots = CT_SLOTS_MIN;
 
     if (!to) {
         to = &fw_ct_default_timeouts;
     }
     ct->max_entries = MAX(max_entries, 1);
     ct->limit = MIN(ct->max_entries, CT_MAX_ENTRIES);
-    while (nb * 4 < ct->limit && nb < CT_INDEX_MAX_INITIAL) {
-        nb *= 2;
+    while (slots < (size_t)ct->limit * 2 && slots < CT_SLOTS_MAX_INITIAL) {
+        slots *= 2;
     }
-    ct_index_alloc(ct, nb);
-    ct->free_list = CT_NONE;
+    ct_table_alloc(ct, slots);
     for (int c = 0; c < CLS__MAX; c++) {
         ct->lists[c].head = ct->lists[c].tail = CT_NONE;
     }
@@ -2027,13 +2004,8 @@ void fw_conntrack_free(FwConntrack *ct)
     if (!ct) {
         return;
     }
-    for (uint32_t s = 0; s < ct->n_slabs; s++) {
-        g_free(ct->slab_mem[s]);
-    }
-    g_free(ct->slab_mem);
-    g_free(ct->hot);
-    g_free(ct->cold);
-    g_free(ct->buckets_mem);
+    g_free(ct->hot_mem);
+    g_free(ct->cold_mem);
     g_free(ct);
 }
 
@@ -2135,72 +2107,6 @@ static bool ct_packet_key(const FwPacket *pkt, FwDirection dir, FwCtKey *k,
     return true;
 }
 
-static void ct_index_insert(FwConntrack *ct, uint64_t h, uint32_t i)
-{
-    uint32_t tag = ct_tag(h);
-    uint32_t b = h & ct->bucket_mask;
-
-    /* the index is never full, see ct_index_reserve() */
-    for (;;) {
-        FwCtBucket *bk = &ct->buckets[b];
-
-        for (int s = 0; s < CT_BUCKET_SLOTS; s++) {
-            if (!bk->tag[s]) {
-                bk->tag[s] = tag;
-                bk->idx[s] = i;
-                return;
-            }
-        }
-        bk->overflow++;
-        b = (b + 1) & ct->bucket_mask;
-    }
-}
-
-static void ct_index_remove(FwConntrack *ct, uint32_t i)
-{
-    uint64_t h = ct_hash(ct, &ct_hot(ct, i)->k);
-    uint32_t tag = ct_tag(h);
-    uint32_t b = h & ct->bucket_mask;
-
-    for (uint32_t n = 0; n <= ct->bucket_mask; n++) {
-        FwCtBucket *bk = &ct->buckets[b];
-
-        for (int s = 0; s < CT_BUCKET_SLOTS; s++) {
-            if (bk->tag[s] == tag && bk->idx[s] == i) {
-                bk->tag[s] = 0;
-                return;
-            }
-        }
-        g_assert(bk->overflow);
-        bk->overflow--;
-        b = (b + 1) & ct->bucket_mask;
-    }
-    g_assert_not_reached();
-}
-
-/* Make room in the index for one more entry */
-static void ct_index_reserve(FwConntrack *ct)
-{
-    size_t nb = (size_t)ct->bucket_mask + 1;
-    FwCtBucket *old = ct->buckets;
-    void *old_mem = ct->buckets_mem;
-
-    if ((ct->count + 1) * 4 <= nb * CT_BUCKET_SLOTS * 3) {
-        return;
-    }
-    ct_index_alloc(ct, nb * 2);
-    for (size_t b = 0; b < nb; b++) {
-        for (int s = 0; s < CT_BUCKET_SLOTS; s++) {
-            if (old[b].tag[s]) {
-                uint32_t i = old[b].idx[s];
-
-                ct_index_insert(ct, ct_hash(ct, &ct_hot(ct, i)->k), i);
-            }
-        }
-    }
-    g_free(old_mem);
-}
-
 static void ct_list_remove(FwConntrack *ct, uint32_t i, int cls)
 {
     FwCtList *l = &ct->lists[cls];
@@ -2276,55 +2182,111 @@ static inline void ct_count(FwConntrack *ct, uint32_t i, FwCtHot *e, int r,
     e->bytes[r] += len;
 }
 
-static void ct_add_slab(FwConntrack *ct)
+/* A free slot for an entry with hash @h; the table is never full */
+static uint32_t ct_free_slot(const FwConntrack *ct, uint64_t h)
 {
-    uint32_t n = MIN(CT_SLAB_ENTRIES, ct->limit - ct->allocated);
-    uint32_t s = ct->n_slabs++;
-    FwCtHot *hot;
+    uint32_t i = h & ct->mask;
 
-    if (!(s & (s - 1))) {
-        /* grow the slab tables at powers of two */
-        uint32_t sz = s ? s * 2 : 1;
-
-        ct->hot = g_renew(FwCtHot *, ct->hot, sz);
-        ct->cold = g_renew(FwCtCold *, ct->cold, sz);
-        ct->slab_mem = g_renew(void *, ct->slab_mem, sz);
+    while (ct->hot[i].k.flags & CTF_USED) {
+        i = (i + 1) & ct->mask;
     }
-    hot = ct_alloc_aligned(n * (sizeof(FwCtHot) + sizeof(FwCtCold)),
-                           &ct->slab_mem[s]);
-    ct->hot[s] = hot;
-    ct->cold[s] = (FwCtCold *)(hot + n);
-    ct->allocated += n;
+    return i;
+}
+
+/* Make room in the table for one more entry */
+static void ct_table_reserve(FwConntrack *ct)
+{
+    size_t slots = (size_t)ct->mask + 1;
+    FwCtHot *old_hot = ct->hot;
+    FwCtCold *old_cold = ct->cold;
+    void *old_hot_mem = ct->hot_mem;
+    void *old_cold_mem = ct->cold_mem;
+    FwCtList old_lists[CLS__MAX];
+
+    if ((ct->count + 1) * 2 <= slots) {
+        return;
+    }
+    memcpy(old_lists, ct->lists, sizeof(old_lists));
+    ct_table_alloc(ct, slots * 2);
+    for (int c = 0; c < CLS__MAX; c++) {
+        uint32_t i;
+
+        ct->lists[c].head = ct->lists[c].tail = CT_NONE;
+        for (i = old_lists[c].head; i != CT_NONE; i = old_cold[i].next) {
+            uint32_t j = ct_free_slot(ct, ct_hash(ct, &old_hot[i].k));
+
+            ct->hot[j] = old_hot[i];
+            ct->cold[j] = old_cold[i];
+            ct_list_append(ct, j, c);
+        }
+    }
+    g_free(old_hot_mem);
+    g_free(old_cold_mem);
+}
+
+/* Move the entry in slot @from to the free slot @to */
+static void ct_move(FwConntrack *ct, uint32_t from, uint32_t to)
+{
+    FwCtCold *c = &ct->cold[from];
+    FwCtList *l = &ct->lists[ct->hot[from].k.cls];
+
+    if (c->prev != CT_NONE) {
+        ct->cold[c->prev].next = to;
+    } else {
+        l->head = to;
+    }
+    if (c->next != CT_NONE) {
+        ct->cold[c->next].prev = to;
+    } else {
+        l->tail = to;
+    }
+    ct->hot[to] = ct->hot[from];
+    ct->cold[to] = *c;
 }
 
 /*
- * A zeroed entry; the caller checked that count < limit.  Entries never
- * used yet are handed out in order, so that memory is only touched as
- * the table fills up.
+ * Delete the entry in slot @i (backward-shift deletion): each following
+ * entry of the probe cluster whose home slot is not in (hole, its slot]
+ * moves into the hole.
  */
-static uint32_t ct_alloc(FwConntrack *ct)
-{
-    uint32_t i = ct->free_list;
-
-    if (i != CT_NONE) {
-        ct->free_list = ct_cold(ct, i)->next;
-        memset(ct_hot(ct, i), 0, sizeof(FwCtHot));
-        memset(ct_cold(ct, i), 0, sizeof(FwCtCold));
-        return i;
-    }
-    if (ct->used == ct->allocated) {
-        ct_add_slab(ct);
-    }
-    return ct->used++;
-}
-
 static void ct_delete(FwConntrack *ct, uint32_t i)
 {
-    ct_index_remove(ct, i);
-    ct_list_remove(ct, i, ct_hot(ct, i)->k.cls);
+    uint32_t j = i;
+
+    ct_list_remove(ct, i, ct->hot[i].k.cls);
     ct->count--;
-    ct_cold(ct, i)->next = ct->free_list;
-    ct->free_list = i;
+    for (;;) {
+        uint32_t home;
+
+        j = (j + 1) & ct->mask;
+        if (!(ct->hot[j].k.flags & CTF_USED)) {
+            break;
+        }
+        home = ct_hash(ct, &ct->hot[j].k) & ct->mask;
+        if (((j - home) & ct->mask) >= ((j - i) & ct->mask)) {
+            ct_move(ct, j, i);
+            i = j;
+        }
+    }
+    memset(&ct->hot[i], 0, sizeof(FwCtHot));
+}
+
+/* The slot of the entry with key @k, live or not, or CT_NONE */
+static inline uint32_t ct_slot(const FwConntrack *ct, const FwCtKey *k)
+{
+    uint32_t i = ct_hash(ct, k) & ct->mask;
+
+    for (;;) {
+        const FwCtHot *e = &ct->hot[i];
+
+        if (!(e->k.flags & CTF_USED)) {
+            return CT_NONE;
+        }
+        if (ct_key_eq(&e->k, k)) {
+            return i;
+        }
+        i = (i + 1) & ct->mask;
+    }
 }
 
 /*
@@ -2333,33 +2295,13 @@ static void ct_delete(FwConntrack *ct, uint32_t i)
  */
 static uint32_t ct_find(FwConntrack *ct, const FwCtKey *k, int64_t now)
 {
-    uint64_t h = ct_hash(ct, k);
-    uint32_t tag = ct_tag(h);
-    uint32_t b = h & ct->bucket_mask;
+    uint32_t i = ct_slot(ct, k);
 
-    for (uint32_t n = 0; n <= ct->bucket_mask; n++) {
-        const FwCtBucket *bk = &ct->buckets[b];
-
-        for (int s = 0; s < CT_BUCKET_SLOTS; s++) {
-            if (bk->tag[s] == tag) {
-                uint32_t i = bk->idx[s];
-                const FwCtHot *e = ct_hot(ct, i);
-
-                if (ct_key_eq(&e->k, k)) {
-                    if (e->expires <= now) {
-                        ct_delete(ct, i);
-                        return CT_NONE;
-                    }
-                    return i;
-                }
-            }
-        }
-        if (!bk->overflow) {
-            break;
-        }
-        b = (b + 1) & ct->bucket_mask;
+    if (i != CT_NONE && ct->hot[i].expires <= now) {
+        ct_delete(ct, i);
+        return CT_NONE;
     }
-    return CT_NONE;
+    return i;
 }
 
 static inline bool ct_head_expired(const FwConntrack *ct, int cls,
@@ -2405,39 +2347,49 @@ static inline void ct_gc_step(FwConntrack *ct, int64_t now)
 
 void fw_conntrack_flush(FwConntrack *ct)
 {
-    for (int c = 0; c < CLS__MAX; c++) {
-        uint32_t i = ct->lists[c].head, next;
+    size_t slots = (size_t)ct->mask + 1;
 
-        for (; i != CT_NONE; i = next) {
-            next = ct_cold(ct, i)->next;
-            ct_cold(ct, i)->next = ct->free_list;
-            ct->free_list = i;
+    if (ct->count < slots / 16) {
+        for (int c = 0; c < CLS__MAX; c++) {
+            uint32_t i;
+
+            for (i = ct->lists[c].head; i != CT_NONE; i = ct->cold[i].next) {
+                memset(&ct->hot[i], 0, sizeof(FwCtHot));
+            }
         }
+    } else {
+        memset(ct->hot, 0, slots * sizeof(FwCtHot));
+    }
+    for (int c = 0; c < CLS__MAX; c++) {
         ct->lists[c].head = ct->lists[c].tail = CT_NONE;
     }
-    memset(ct->buckets, 0,
-           ((size_t)ct->bucket_mask + 1) * sizeof(FwCtBucket));
     ct->count = 0;
 }
 
+/*
+ * Deleting moves entries, so the keys of the matching entries are
+ * collected first.
+ */
 size_t fw_conntrack_flush_rule(FwConntrack *ct, uint32_t rule_id)
 {
-    size_t n = 0;
+    g_autoptr(GArray) keys = g_array_new(false, false, sizeof(FwCtKey));
 
     for (int c = 0; c < CLS__MAX; c++) {
-        uint32_t i = ct->lists[c].head, next;
+        uint32_t i;
 
-        for (; i != CT_NONE; i = next) {
-            const FwCtCold *cold = ct_cold(ct, i);
-
-            next = cold->next;
-            if (cold->rule_id == rule_id) {
-                ct_delete(ct, i);
-                n++;
+        for (i = ct->lists[c].head; i != CT_NONE; i = ct->cold[i].next) {
+            if (ct->cold[i].rule_id == rule_id) {
+                g_array_append_val(keys, ct->hot[i].k);
             }
         }
     }
-    return n;
+    for (guint n = 0; n < keys->len; n++) {
+        uint32_t i = ct_slot(ct, &g_array_index(keys, FwCtKey, n));
+
+        g_assert(i != CT_NONE);
+        ct_delete(ct, i);
+    }
+    return keys->len;
 }
 
 /* Linux' tcp_valid_flags, ignoring PSH, ECE and CWR */
@@ -2649,18 +2601,19 @@ bool fw_conntrack_commit(FwConntrack *ct, const FwPacket *pkt,
             return false;
         }
     }
-    ct_index_reserve(ct);
-    i = ct_alloc(ct);
+    ct_table_reserve(ct);
+    i = ct_free_slot(ct, ct_hash(ct, &k));
     e = ct_hot(ct, i);
-    e->k = k;
+    *e = (FwCtHot) {
+        .k = k,
+        .expires = now + ct->timeout_ns[cls],
+        .packets[0] = 1,
+        .bytes[0] = pkt->frame_len,
+    };
     e->k.cls = cls;
-    e->k.flags = dir == FW_DIR_INGRESS ? CTF_ORIG_INGRESS : 0;
-    e->expires = now + ct->timeout_ns[cls];
-    e->packets[0] = 1;
-    e->bytes[0] = pkt->frame_len;
-    ct_cold(ct, i)->rule_id = rule_id;
+    e->k.flags = CTF_USED | (dir == FW_DIR_INGRESS ? CTF_ORIG_INGRESS : 0);
+    *ct_cold(ct, i) = (FwCtCold) { .rule_id = rule_id };
     ct_list_append(ct, i, cls);
-    ct_index_insert(ct, ct_hash(ct, &k), i);
     ct->count++;
     return true;
 }

@@ -2401,6 +2401,124 @@ static void test_ct_many(void)
     }
 }
 
+/*
+ * Random commits, lookups, expiry and flushes of UDP flows against a
+ * model, with tables of different sizes (deletion moves entries).
+ */
+enum { MODEL_PORTS = 48 };
+
+typedef struct ModelFlow {
+    int64_t expires;            /* 0: absent */
+    uint32_t rule_id;
+    bool seen_reply;
+    bool stream;
+} ModelFlow;
+
+typedef struct ModelCtx {
+    const ModelFlow *m;
+    int64_t now;
+    int n;
+} ModelCtx;
+
+static bool model_cb(const FwCtInfo *info, void *opaque)
+{
+    ModelCtx *c = opaque;
+    int port = info->sport - 1000;
+
+    g_assert_cmpint(port, >=, 0);
+    g_assert_cmpint(port, <, MODEL_PORTS);
+    g_assert_cmpint(info->orig_dir, ==, FW_DIR_EGRESS);
+    g_assert_cmpint(c->m[port].expires, >, c->now);
+    g_assert_cmpint(info->expires_in_ns, ==, c->m[port].expires - c->now);
+    g_assert_cmpuint(info->rule_id, ==, c->m[port].rule_id);
+    g_assert_cmpint(info->seen_reply, ==, c->m[port].seen_reply);
+    g_assert_cmpstr(info->state, ==, c->m[port].stream ? "udp-stream" : "udp");
+    c->n++;
+    return true;
+}
+
+static void test_ct_random_model(void)
+{
+    static const size_t maxes[] = { 48, 60, 1000 };
+
+    for (int t = 0; t < ARRAY_SIZE(maxes); t++) {
+        g_autoptr(FwConntrack) ct = fw_conntrack_new(maxes[t], NULL);
+        g_autoptr(GRand) rnd = g_rand_new_with_seed(t + 1);
+        ModelFlow m[MODEL_PORTS] = { 0 };
+        int64_t now = SEC;
+
+        for (int it = 0; it < 30000; it++) {
+            int port = g_rand_int_range(rnd, 0, MODEL_PORTS);
+            int op = g_rand_int_range(rnd, 0, 100);
+            ModelFlow *f = &m[port];
+            bool live;
+            FwPacket q;
+
+            now += g_rand_int_range(rnd, 0, SEC);
+            live = f->expires > now;
+            if (op < 40) {
+                udp_pkt(&q, true, 1000 + port);
+                g_assert_true(fw_conntrack_commit(ct, &q, OUT, port % 5,
+                                                  now));
+                if (!live) {
+                    *f = (ModelFlow) {
+                        .expires = now + 30 * SEC, .rule_id = port % 5,
+                    };
+                }
+            } else if (op < 65) {
+                udp_pkt(&q, true, 1000 + port);
+                g_assert_cmpint(fw_conntrack_lookup(ct, &q, OUT, now), ==,
+                                live && f->seen_reply ? FW_CT_ESTABLISHED :
+                                                        FW_CT_NEW);
+                if (live) {
+                    f->stream |= f->seen_reply;
+                    f->expires = now + (f->stream ? 180 : 30) * SEC;
+                }
+            } else if (op < 90) {
+                udp_pkt(&q, false, 1000 + port);
+                g_assert_cmpint(fw_conntrack_lookup(ct, &q, IN, now), ==,
+                                live ? FW_CT_ESTABLISHED : FW_CT_NEW);
+                if (live) {
+                    f->seen_reply = true;
+                    f->expires = now + (f->stream ? 180 : 30) * SEC;
+                }
+            } else if (op < 95) {
+                fw_conntrack_expire(ct, now, g_rand_int_range(rnd, 0, 8));
+            } else if (op < 99) {
+                uint32_t rule = g_rand_int_range(rnd, 0, 5);
+                size_t n_live = 0;
+
+                for (int p = 0; p < MODEL_PORTS; p++) {
+                    if (m[p].expires > now && m[p].rule_id == rule) {
+                        n_live++;
+                    }
+                    if (m[p].rule_id == rule) {
+                        m[p].expires = 0;
+                    }
+                }
+                g_assert_cmpuint(fw_conntrack_flush_rule(ct, rule), >=,
+                                 n_live);
+            } else {
+                fw_conntrack_flush(ct);
+                memset(m, 0, sizeof(m));
+            }
+            g_assert_cmpuint(fw_conntrack_count(ct), <=, maxes[t]);
+            if (it % 64 == 0) {
+                ModelCtx c = { .m = m, .now = now };
+                int n_live = 0;
+
+                for (int p = 0; p < MODEL_PORTS; p++) {
+                    n_live += m[p].expires > now;
+                }
+                fw_conntrack_foreach(ct, now, model_cb, &c);
+                g_assert_cmpint(c.n, ==, n_live);
+            }
+        }
+        fw_conntrack_expire(ct, now + 200 * SEC, 1000);
+        g_assert_cmpuint(fw_conntrack_count(ct), ==, 0);
+    }
+}
+
 static void test_ct_process_chain(void)
 {
     FwRule r[2];
@@ -2851,6 +2969,8 @@ int main(int argc, char **argv)
     g_test_add_func("/firewall-core/conntrack/info", test_ct_info);
     g_test_add_func("/firewall-core/conntrack/counters", test_ct_counters);
     g_test_add_func("/firewall-core/conntrack/many", test_ct_many);
+    g_test_add_func("/firewall-core/conntrack/random-model",
+                    test_ct_random_model);
     g_test_add_func("/firewall-core/conntrack/process-chain",
                     test_ct_process_chain);
     g_test_add_func("/firewall-core/antispoof/ip", test_spoof_ip);
