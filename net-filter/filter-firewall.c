@@ -347,11 +347,12 @@ static bool firewall_install(FilterFirewall *fw, uint64_t generation,
                 fw_conntrack_flush_rule(fw->ct, id);
             }
         }
+        /* One id covers the default of both directions: end them all */
         for (d = 0; d < FW_DIR__MAX; d++) {
             if (old->defaults[d] == FIREWALL_ACTION_ACCEPT &&
                 defaults[d] != FIREWALL_ACTION_ACCEPT) {
-                /* one id covers both directions: end them all */
                 fw_conntrack_flush_rule(fw->ct, FW_RULE_ID_DEFAULT);
+                break;
             }
         }
     }
@@ -592,9 +593,7 @@ static void filter_firewall_setup(NetFilterState *nf, Error **errp)
         return;
     }
     fw->ct = fw_conntrack_new(fw->max_connections, NULL);
-    if (!firewall_install(fw, 0, NULL, NULL, accept, errp)) {
-        return;
-    }
+    firewall_install(fw, 0, NULL, NULL, accept, errp);
 }
 
 static void filter_firewall_cleanup(NetFilterState *nf)
