@@ -50,10 +50,19 @@ fuzz: config.mak
 
 # Benchmarks; they print ratios against baselines measured in the same run
 BENCH_DIR = $(QEMU_TREE)/build/tests/qtest
+# frames per workload and encoder configuration in vdi-display-bench
+VDI_BENCH_FRAMES ?= 30
 bench: config.mak
 	scripts/build-qemu qemu-system-x86_64 tests/qtest/firewall-bench \
-		tests/qtest/firewall-e2e-bench tests/qtest/vdi-enc-bench
+		tests/qtest/firewall-e2e-bench tests/qtest/vdi-enc-bench \
+		tests/qtest/vdi-usbredir-msd tests/qtest/vdi-bot-filter-bench \
+		tests/qtest/vdi-display-bench
 	$(BENCH_DIR)/firewall-bench
 	QTEST_QEMU_BINARY=$(QEMU_TREE)/build/qemu-system-x86_64 \
 		$(BENCH_DIR)/firewall-e2e-bench 2>/dev/null | grep -v '^#'
 	$(BENCH_DIR)/vdi-enc-bench
+	QTEST_QEMU_BINARY=$(QEMU_TREE)/build/qemu-system-x86_64 \
+		$(BENCH_DIR)/vdi-display-bench -n $(VDI_BENCH_FRAMES) 2>/dev/null \
+		| grep -v '^#'
+	$(BENCH_DIR)/vdi-bot-filter-bench
+	scripts/bench-usb-storage

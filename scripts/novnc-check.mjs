@@ -292,6 +292,13 @@ async function main() {
         check('the VDI encoder serves noVNC: profile "lan" in force, encoder frames sent',
             info.clients.length === 1 && c.profile === 'lan' && c['frames-sent'] > 0,
             info.text);
+        // noVNC announces Fence and ContinuousUpdates: the server measures
+        // the link with fences that noVNC answers, and pushes updates
+        check('noVNC uses RFB Fence and ContinuousUpdates: fences answered, ' +
+              'a fence RTT measured, continuous updates on',
+            c.fence === true && c['continuous-updates'] === true &&
+            c['fences-acked'] > 0 && c['fence-rtt'] > 0 &&
+            c['client-fences-dropped'] === 0, info.text);
 
         // (c) keyboard: type on tty1 through noVNC
         const before = await canvasPixels(page);

@@ -26,6 +26,8 @@
 #define PROBE_INTERVAL_NS (1000 * MS)
 #define INITIAL_DWELL_NS (2000 * MS)
 #define MIN_SEND 4096
+/* the bandwidth cap may be exceeded by at most this much of a burst */
+#define CAP_BURST_NS (250 * MS)
 /* sanity limits */
 #define MAX_BPS 400e9
 #define MAX_BUDGET (256u << 20)
@@ -48,6 +50,10 @@ struct VdiLink {
     int64_t srtt;
 
     double cap_fps, cap_bps;
+    /* token bucket of the bandwidth cap, in bytes; may go negative */
+    double tokens;
+    int64_t tokens_t;
+    bool tokens_valid;
 
     uint64_t sent_total;
     uint64_t delivered;     /* acknowledged, as far as known */
@@ -58,6 +64,8 @@ struct VdiLink {
     bool anchor_valid;
     int64_t anchor_t;
     uint64_t anchor_delivered;
+    uint64_t poll_unacked;  /* the queue at the last report */
+    uint64_t poll_delivered;
 
     int64_t last_drain;
     int64_t last_send;
@@ -129,6 +137,24 @@ static void refresh(VdiLink *l, int64_t now)
                              l->rtt_last);
 }
 
+/* Refill the token bucket of the bandwidth cap up to @now */
+static void tokens_refill(VdiLink *l, int64_t now)
+{
+    double burst = MAX(l->cap_bps / 8 * CAP_BURST_NS / NS_PER_S, MIN_SEND);
+
+    if (!l->cap_bps) {
+        return;
+    }
+    if (!l->tokens_valid) {
+        l->tokens_valid = true;
+        l->tokens = burst;
+    } else if (now > l->tokens_t) {
+        l->tokens += l->cap_bps / 8 * (now - l->tokens_t) / NS_PER_S;
+    }
+    l->tokens = MIN(l->tokens, burst);
+    l->tokens_t = MAX(l->tokens_t, now);
+}
+
 static double raw_bw(const VdiLink *l)
 {
     return l->bw_last > 0 ? l->bw_last : l->prior_bps;
@@ -182,6 +208,10 @@ void vdi_link_on_sent(VdiLink *l, int64_t now_ns, size_t bytes)
     }
     l->busy_bytes += bytes;
     l->sent_total += bytes;
+    if (l->cap_bps) {
+        tokens_refill(l, now_ns);
+        l->tokens -= bytes;
+    }
     l->last_send = now_ns;
     l->have_sent = true;
 }
@@ -234,9 +264,17 @@ void vdi_link_on_queue(VdiLink *l, int64_t now_ns, size_t unacked)
         if (l->busy && l->anchor_valid) {
             int64_t dt = now_ns - l->anchor_t;
 
+            /*
+             * The queue ran dry at some point since the last report: a
+             * lower bound, like the drain samples.
+             */
             if (dt >= MAX(cur_rtt(l) / 2, 2 * MS)) {
-                bw_sample(l, now_ns, (delivered - l->anchor_delivered) *
-                          8.0 * NS_PER_S / dt);
+                double bps = (delivered - l->anchor_delivered) * 8.0 *
+                    NS_PER_S / dt;
+
+                if (bps > raw_bw(l)) {
+                    bw_sample(l, now_ns, bps);
+                }
             }
         }
         if (l->busy) {
@@ -245,6 +283,17 @@ void vdi_link_on_queue(VdiLink *l, int64_t now_ns, size_t unacked)
         return;
     }
     l->busy_queue_seen = true;
+    /*
+     * Unless fewer bytes were delivered since the last report than were
+     * queued then, the queue may have run dry in between (the sender was
+     * idle, not the link slow): start a new interval.
+     */
+    if (l->anchor_valid &&
+        delivered - l->poll_delivered >= l->poll_unacked) {
+        l->anchor_valid = false;
+    }
+    l->poll_unacked = unacked;
+    l->poll_delivered = delivered;
     l->delivered = MAX(l->delivered, delivered);
     if (!l->anchor_valid) {
         l->anchor_valid = true;
@@ -273,10 +322,29 @@ void vdi_link_on_rtt(VdiLink *l, int64_t now_ns, int64_t rtt_ns)
     rtt_sample(l, now_ns, rtt_ns);
 }
 
+void vdi_link_on_rate(VdiLink *l, int64_t now_ns, double bps,
+                      bool app_limited)
+{
+    refresh(l, now_ns);
+    /*
+     * Like the drain samples, an app-limited rate may raise the estimate
+     * but not lower it: a link that carries little is not a slow link.
+     */
+    if (app_limited && bps <= raw_bw(l)) {
+        return;
+    }
+    bw_sample(l, now_ns, bps);
+}
+
 void vdi_link_set_caps(VdiLink *l, double max_fps, double max_bps)
 {
+    double cap_bps = max_bps > 0 ? max_bps : 0;
+
     l->cap_fps = max_fps > 0 ? max_fps : 0;
-    l->cap_bps = max_bps > 0 ? max_bps : 0;
+    if (cap_bps != l->cap_bps) {
+        l->cap_bps = cap_bps;
+        l->tokens_valid = false;
+    }
 }
 
 double vdi_link_bandwidth(const VdiLink *l)
@@ -317,6 +385,18 @@ size_t vdi_link_budget(VdiLink *l, int64_t now_ns)
     }
     if (cwnd <= inflight) {
         return 0;
+    }
+    if (l->cap_bps) {
+        /*
+         * The cap is a rate over time, not only a lower bandwidth in the
+         * window: without it, the rate would follow the number of update
+         * opportunities and the encoder's minimum budget.
+         */
+        tokens_refill(l, now_ns);
+        if (l->tokens <= 0) {
+            return 0;
+        }
+        cwnd = MIN(cwnd, inflight + l->tokens);
     }
     return MIN(cwnd - inflight, (double)MAX_BUDGET);
 }

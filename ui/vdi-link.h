@@ -12,7 +12,9 @@
  *    (Linux: ioctl SIOCOUTQ), polled e.g. at each update opportunity, or
  *    vdi_link_on_drained() when only "the send queue is empty" is known;
  *  - vdi_link_on_rtt(): round-trip samples, best taken right after the
- *    queue drained (RFB Fence round trip, or TCP_INFO tcpi_min_rtt).
+ *    queue drained (RFB Fence round trip, or TCP_INFO tcpi_min_rtt);
+ *  - vdi_link_on_rate(): delivery-rate samples of the transport, where it
+ *    has them (Linux TCP_INFO tcpi_delivery_rate), each once.
  * Bandwidth is the windowed maximum of delivery-rate samples (delivered
  * bytes over busy intervals, or a busy period's bytes over its drain time
  * minus the RTT); RTT is a windowed minimum plus a smoothed value.
@@ -45,6 +47,13 @@ void vdi_link_on_sent(VdiLink *l, int64_t now_ns, size_t bytes);
 void vdi_link_on_queue(VdiLink *l, int64_t now_ns, size_t unacked);
 void vdi_link_on_drained(VdiLink *l, int64_t now_ns);
 void vdi_link_on_rtt(VdiLink *l, int64_t now_ns, int64_t rtt_ns);
+/*
+ * A delivery rate in bit/s measured by the transport; @app_limited: the
+ * sender ran out of data during the sample, which is then only a lower
+ * bound of the bandwidth.
+ */
+void vdi_link_on_rate(VdiLink *l, int64_t now_ns, double bps,
+                      bool app_limited);
 
 /* Caps set by the administrator; 0 = none */
 void vdi_link_set_caps(VdiLink *l, double max_fps, double max_bps);

@@ -33,6 +33,8 @@
 #include "vdi-link.h"
 
 #define ENC_SAMPLES 128
+/* kernel rate samples are left out this long after a receiver-limited poll */
+#define RWND_HOLD_NS (3 * NANOSECONDS_PER_SECOND)
 #define FPS_SAMPLES 64
 
 typedef struct VncVdiConfig {
@@ -65,6 +67,9 @@ struct VncVdi {
     int64_t enc_total_ns;
     int64_t enc_ns[ENC_SAMPLES];
     int64_t frame_t[FPS_SAMPLES];
+    /* Linux TCP_INFO at the last poll: bytes acked, busy and rwnd us */
+    uint64_t tcp_acked, tcp_busy, tcp_rwnd;
+    int64_t rwnd_until;         /* no kernel rate samples before */
 };
 
 static VncVdiConfig vdi_default = {
@@ -283,25 +288,69 @@ void vnc_vdi_on_sent(VncState *vs, size_t bytes)
     }
 }
 
+#ifdef CONFIG_LINUX
+/*
+ * Linux's struct tcp_info up to tcpi_delivery_rate (Linux 4.9); glibc's
+ * ends at tcpi_total_retrans, and <linux/tcp.h> clashes with it.
+ */
+typedef struct VdiTcpInfo {
+    struct tcp_info base;
+    uint64_t pacing_rate, max_pacing_rate;
+    uint64_t bytes_acked, bytes_received;
+    uint32_t segs_out, segs_in;
+    uint32_t notsent_bytes, min_rtt;
+    uint32_t data_segs_in, data_segs_out;
+    uint64_t delivery_rate;
+    uint64_t busy_time, rwnd_limited;   /* us, Linux 4.10 */
+} VdiTcpInfo;
+#endif
+
 /* Feed the link estimator with the state of the client's socket */
 static void vdi_poll_link(VncState *vs, int64_t now)
 {
-    VdiLink *link = vs->vdi->link;
+    VncVdi *v = vs->vdi;
+    VdiLink *link = v->link;
 #ifdef CONFIG_LINUX
     int fd = vs->sioc->fd;
     int unacked;
 
     if (ioctl(fd, SIOCOUTQ, &unacked) == 0 && unacked >= 0) {
-        vdi_link_on_queue(link, now, unacked);
-        if (!unacked) {
-            struct tcp_info ti;
-            socklen_t len = sizeof(ti);
+        VdiTcpInfo ti;
+        socklen_t len = sizeof(ti);
 
-            if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
-                len >= offsetof(struct tcp_info, tcpi_rtt) +
-                sizeof(ti.tcpi_rtt) && ti.tcpi_rtt) {
-                vdi_link_on_rtt(link, now, (int64_t)ti.tcpi_rtt * 1000);
+        vdi_link_on_queue(link, now, unacked);
+        memset(&ti, 0, sizeof(ti));
+        if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) {
+            return;             /* not TCP */
+        }
+        if (!unacked && len >= offsetof(struct tcp_info, tcpi_rtt) +
+            sizeof(ti.base.tcpi_rtt) && ti.base.tcpi_rtt) {
+            vdi_link_on_rtt(link, now, (int64_t)ti.base.tcpi_rtt * 1000);
+        }
+        /*
+         * The kernel's delivery rate (Linux 4.9+), a new sample only when
+         * more bytes were acknowledged.  It times acknowledgements
+         * exactly, where the drain seen at the next poll makes a fast
+         * link look as slow as the poll interval.  It measures the
+         * network path, not a client (or proxy) that reads slowly, which
+         * the queue samples above measure: it is left out for a while
+         * after the receive window held the sender back for a good part
+         * of a poll interval, and taken as a lower bound.
+         */
+        if (len >= offsetof(VdiTcpInfo, rwnd_limited) +
+            sizeof(ti.rwnd_limited) && ti.bytes_acked != v->tcp_acked) {
+            uint64_t busy = ti.busy_time - v->tcp_busy;
+            uint64_t rwnd = ti.rwnd_limited - v->tcp_rwnd;
+
+            if (rwnd * 4 > busy) {
+                v->rwnd_until = now + RWND_HOLD_NS;
             }
+            if (now >= v->rwnd_until && ti.delivery_rate) {
+                vdi_link_on_rate(link, now, ti.delivery_rate * 8.0, true);
+            }
+            v->tcp_acked = ti.bytes_acked;
+            v->tcp_busy = ti.busy_time;
+            v->tcp_rwnd = ti.rwnd_limited;
         }
         return;
     }

@@ -850,6 +850,55 @@ static void test_link_app_limited(void)
     vdi_link_free(l);
 }
 
+/*
+ * A fast LAN polled every 30 ms: each poll finds the update just sent
+ * still queued (unacknowledged), although everything queued at the
+ * previous poll was delivered long ago.  The queue was not busy in
+ * between, so these intervals must not be taken as the link's rate.
+ */
+static void test_link_idle_between_polls(void)
+{
+    VdiLink *l = vdi_link_new(VDI_PROFILE_LAN, 0);
+    int64_t t;
+
+    for (t = 0; t < 10 * 1000000000ll; t += 30 * 1000000) {
+        vdi_link_on_sent(l, t, 3000);
+        /* 3000 bytes sent, 1000 of them still in flight */
+        vdi_link_on_queue(l, t + 100 * 1000, 1000);
+        g_assert_cmpint(vdi_link_profile(l, t + 100 * 1000), ==,
+                        VDI_PROFILE_LAN);
+    }
+    g_assert_cmpfloat(vdi_link_bandwidth(l), >, 50e6);
+    vdi_link_free(l);
+}
+
+/* Transport rate samples: app-limited ones only raise the estimate */
+static void test_link_rate(void)
+{
+    VdiLink *l = vdi_link_new(VDI_PROFILE_WAN, 0);
+    int64_t t = 0;
+
+    vdi_link_on_rate(l, t, 1e6, true);
+    g_assert_cmpfloat(vdi_link_bandwidth(l), ==, 5e6);      /* prior */
+    vdi_link_on_rate(l, t, 300e6, true);
+    g_assert_cmpfloat(vdi_link_bandwidth(l), ==, 300e6);
+    for (t = 0; t < 6 * 1000000000ll; t += 100 * 1000000) {
+        vdi_link_on_rtt(l, t, 1000000);
+        vdi_link_on_rate(l, t, 300e6, true);
+    }
+    g_assert_cmpint(vdi_link_profile(l, t), ==, VDI_PROFILE_LAN);
+    /*
+     * not app-limited: a slower link replaces the estimate in time, and
+     * the profile follows after the dwell time
+     */
+    for (int64_t end = t + 6 * 1000000000ll; t < end; t += 100 * 1000000) {
+        vdi_link_on_rate(l, t, 2e6, false);
+    }
+    g_assert_cmpfloat(vdi_link_bandwidth(l), ==, 2e6);
+    g_assert_cmpint(vdi_link_profile(l, t), ==, VDI_PROFILE_WAN);
+    vdi_link_free(l);
+}
+
 static void test_link_degrade(void)
 {
     VdiLink *l = vdi_link_new(VDI_PROFILE_LAN, 0);
@@ -923,6 +972,43 @@ static void test_link_quality_caps(void)
     vdi_link_free(l);
 }
 
+/*
+ * The bandwidth cap holds as a rate over time: on a fast link, with an
+ * update at every opportunity (each ms, fps cap 30) and each update at
+ * least VDI_ENC_MIN_BUDGET long, as the encoder makes them, the bytes
+ * sent stay within 5% of the cap.
+ */
+static void test_link_cap_rate(void)
+{
+    static const double caps[] = { 5e5, 2e6, 20e6 };
+    const int64_t s = 1000000000ll;
+
+    for (int i = 0; i < ARRAY_SIZE(caps); i++) {
+        VdiLink *l = vdi_link_new(VDI_PROFILE_WAN, 0);
+        uint64_t bytes = 0;
+        double rate;
+
+        vdi_link_set_caps(l, 30, caps[i]);
+        for (int64_t t = 0; t < 21 * s; t += 1000000) {
+            /* the queue drains within the millisecond */
+            vdi_link_on_queue(l, t, 0);
+            if (vdi_link_can_send(l, t)) {
+                size_t b = MAX(vdi_link_budget(l, t), VDI_ENC_MIN_BUDGET);
+
+                vdi_link_on_sent(l, t, b);
+                if (t >= s) {
+                    bytes += b;
+                }
+            }
+        }
+        rate = bytes * 8.0 / 20;
+        if (fabs(rate - caps[i]) / caps[i] >= 0.05) {
+            g_error("cap %.0f bit/s: sent %.0f bit/s", caps[i], rate);
+        }
+        vdi_link_free(l);
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -945,6 +1031,10 @@ int main(int argc, char **argv)
     g_test_add_func("/vdi-enc/link/lan", test_link_lan);
     g_test_add_func("/vdi-enc/link/degrade-recover", test_link_degrade);
     g_test_add_func("/vdi-enc/link/app-limited", test_link_app_limited);
+    g_test_add_func("/vdi-enc/link/idle-between-polls",
+                    test_link_idle_between_polls);
+    g_test_add_func("/vdi-enc/link/rate", test_link_rate);
     g_test_add_func("/vdi-enc/link/quality-caps", test_link_quality_caps);
+    g_test_add_func("/vdi-enc/link/cap-rate", test_link_cap_rate);
     return g_test_run();
 }

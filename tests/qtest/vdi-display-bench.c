@@ -1,0 +1,1280 @@
+/*
+ * Benchmark of QEMU's VNC encoders, stock and VDI, through a real client
+ *
+ * Copyright (c) 2026 VDI host developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Replays the deterministic desktop workloads of vdi-workloads.h into the
+ * framebuffer of a std VGA (bochs VBE, 32 bpp, programmed from qtest) of
+ * a QEMU started with -accel qtest, frame by frame: after each frame it
+ * waits until the client has received rectangles covering every pixel
+ * that changed, then compares the client's framebuffer with the frame
+ * (PSNR over R, G and B; SSIM on BT.601 luma with the 11x11 Gaussian
+ * window, sigma 1.5).  Each run uses one QEMU and one client that offers
+ * exactly one encoding configuration: stock Raw, Zlib, ZRLE, Tight
+ * (lossless: no JPEG quality pseudo-encoding), Tight+JPEG (quality level
+ * pseudo-encoding and lossy=on), and the VDI encoder with
+ * display-set-profile lan and wan (the client offering Tight, CopyRect
+ * and the quality level).  The client is gtk-vnc's gvnc, except for Zlib,
+ * which gvnc cannot decode: that run uses the small Raw/Zlib RFB client
+ * below.  A proxy thread between QEMU and the client counts the bytes the
+ * client receives.
+ *
+ * Server CPU: "enc" is the CPU time of QEMU's VNC worker thread for the
+ * stock encoders (they run there; from /proc/PID/task/TID/schedstat), and
+ * for the VDI encoder, which runs in the main loop, the time QEMU reports
+ * for it in query-display-clients (encode-time-mean x frames-sent, wall
+ * clock around vdi_enc_frame(), so at least its CPU time).  "proc" is the
+ * CPU time of the whole QEMU process; it also counts the qtest writes of
+ * the frames, the VGA refresh and the VNC dirty tracking, which are the
+ * same for every configuration.
+ *
+ * Last, a bandwidth cap check: profile wan, the video workload at up to
+ * 30 frames/s for a few seconds with the JPEG quality fixed, first
+ * without a cap (to show that the workload exceeds the cap), then with
+ * max-bandwidth set; the bit rate the client received after the first
+ * second is compared with the cap.  A third run, capped with the default
+ * adaptive JPEG quality, shows how much of the cap the rate controller
+ * uses.
+ *
+ * Not a test: run it by hand or with `make bench`.
+ * Usage: QTEST_QEMU_BINARY=... vdi-display-bench [-n FRAMES] [-q LEVEL]
+ *        [-i MIN_FRAME_MS] [-b CAP_BIT/S] [-t CAP_SECONDS] [-w WORKLOAD]
+ *        [-c CONFIG]
+ * -n frames per workload (30), -q the client's JPEG quality level 0..9
+ * (6), -i the least time each frame is shown (33 ms), -b the cap (1000000,
+ * 0: no cap check), -t the length of each cap run (6 s), -w one workload
+ * only, -c one configuration only (0 Raw, 1 Zlib, 2 ZRLE, 3 Tight,
+ * 4 Tight+JPEG, 5 lan, 6 wan).
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/sockets.h"
+#include "libqtest.h"
+#include "qobject/qdict.h"
+#include "qobject/qlist.h"
+#include "qobject/qjson.h"
+#include "qapi/error.h"
+#include "qemu/atomic.h"
+#include "qemu/bswap.h"
+#include <math.h>
+#include <poll.h>
+#include <zlib.h>
+#include <gvnc.h>
+#include "vdi-workloads.h"
+
+#define W 1280
+#define H 720
+#define LFB 0xe0000000ULL
+#define FRAME_TIMEOUT_US (60 * G_USEC_PER_SEC)
+#define RFB_ENC_ZLIB 6
+
+typedef enum Cfg {
+    CFG_RAW,
+    CFG_ZLIB,
+    CFG_ZRLE,
+    CFG_TIGHT,
+    CFG_TIGHT_JPEG,
+    CFG_LAN,
+    CFG_WAN,
+    CFG__MAX,
+} Cfg;
+
+typedef struct CfgInfo {
+    const char *name;
+    const char *vnc_opts;       /* appended to -vnc none */
+    const char *profile;        /* display-set-profile, or NULL */
+    int32_t enc;                /* the one pixel encoding offered */
+    bool copyrect, quality;     /* also offered */
+    bool lossy;                 /* may not be bit-exact */
+} CfgInfo;
+
+static const CfgInfo cfgs[CFG__MAX] = {
+    [CFG_RAW] = { "stock Raw", "", NULL, VNC_CONNECTION_ENCODING_RAW },
+    [CFG_ZLIB] = { "stock Zlib", "", NULL, RFB_ENC_ZLIB },
+    [CFG_ZRLE] = { "stock ZRLE", "", NULL, VNC_CONNECTION_ENCODING_ZRLE },
+    [CFG_TIGHT] = { "stock Tight", "", NULL, VNC_CONNECTION_ENCODING_TIGHT,
+                    true },
+    [CFG_TIGHT_JPEG] = { "stock Tight+JPEG", ",lossy=on", NULL,
+                         VNC_CONNECTION_ENCODING_TIGHT, true, true, true },
+    [CFG_LAN] = { "vdi lan", "", "lan", VNC_CONNECTION_ENCODING_TIGHT,
+                  true, true },
+    [CFG_WAN] = { "vdi wan", ",lossy=on", "wan",
+                  VNC_CONNECTION_ENCODING_TIGHT, true, true, true },
+};
+
+typedef struct Cpu {
+    int64_t main_ns, worker_ns, proc_ns;
+    double enc_us;              /* VDI encoder, from QMP */
+} Cpu;
+
+typedef struct Result {
+    uint64_t first_bytes, bytes;
+    int frames;
+    double enc_ms, main_ms, proc_ms;
+    double mse_sum;             /* per-frame MSE over R, G, B */
+    double ssim_sum, ssim_min;
+    int exact_frames;
+    int64_t copy, jpeg;         /* VDI only */
+} Result;
+
+typedef struct Bench {
+    const CfgInfo *cfg;
+    int quality;
+    QTestState *qts;
+    pid_t pid;
+
+    /* proxy between QEMU and the client */
+    int px_qemu, px_client;
+    GThread *proxy;
+    uint64_t rx;                /* atomic: bytes QEMU sent the client */
+
+    /* client */
+    VncConnection *conn;        /* gvnc, or NULL for the mini client */
+    int fd;                     /* mini client's socket */
+    z_stream zs;                /* mini client's Zlib stream */
+    uint8_t *zbuf;
+    bool initialized, disconnected;
+    guint req_timer;
+    uint8_t *fb;                /* 32 bpp, little-endian 0x00RRGGBB */
+    int fbw, fbh;
+
+    /* pixels still to be covered by an update, of the W x H frame */
+    uint8_t *need;
+    int64_t remaining;
+} Bench;
+
+static int64_t now_us(void)
+{
+    return g_get_monotonic_time();
+}
+
+/* ---- QEMU and its std VGA ---- */
+
+static uint32_t pci_cfg_read(QTestState *qts, int dev, int reg)
+{
+    qtest_outl(qts, 0xcf8, 0x80000000u | dev << 11 | reg);
+    return qtest_inl(qts, 0xcfc);
+}
+
+static void pci_cfg_write(QTestState *qts, int dev, int reg, uint32_t v)
+{
+    qtest_outl(qts, 0xcf8, 0x80000000u | dev << 11 | reg);
+    qtest_outl(qts, 0xcfc, v);
+}
+
+static void vbe_write(QTestState *qts, uint16_t index, uint16_t val)
+{
+    qtest_outw(qts, 0x1ce, index);
+    qtest_outw(qts, 0x1cf, val);
+}
+
+static void vga_setup(QTestState *qts, const uint32_t *img)
+{
+    int dev;
+
+    for (dev = 0; dev < 32; dev++) {
+        if (pci_cfg_read(qts, dev, 0) == 0x11111234) {
+            break;
+        }
+    }
+    g_assert_cmpint(dev, <, 32);
+    pci_cfg_write(qts, dev, 0x10, LFB);
+    pci_cfg_write(qts, dev, 0x04, pci_cfg_read(qts, dev, 0x04) | 0x3);
+
+    vbe_write(qts, 4, 0);           /* VBE_DISPI_INDEX_ENABLE: off */
+    vbe_write(qts, 1, W);           /* XRES */
+    vbe_write(qts, 2, H);           /* YRES */
+    vbe_write(qts, 3, 32);          /* BPP */
+    vbe_write(qts, 4, 0x41);        /* enabled, linear framebuffer */
+    qtest_outb(qts, 0x3c0, 0x20);   /* attribute controller: video on */
+    qtest_bufwrite(qts, LFB, img, W * H * 4);
+}
+
+/* The only client's entry of query-display-clients */
+static QDict *query_client(QTestState *qts)
+{
+    QDict *resp = qtest_qmp(qts, "{ 'execute': 'query-display-clients' }");
+    QList *list = qdict_get_qlist(resp, "return");
+    QDict *c;
+
+    g_assert(list);
+    g_assert_cmpint(qlist_size(list), ==, 1);
+    c = qobject_to(QDict, qlist_peek(list));
+    qobject_ref(c);
+    qobject_unref(resp);
+    return c;
+}
+
+static void set_profile(QTestState *qts, const char *args)
+{
+    qobject_unref(qtest_qmp_assert_success_ref(qts,
+        "{ 'execute': 'display-set-profile', 'arguments': %p }",
+        qobject_from_json(args, &error_abort)));
+}
+
+static int64_t read_schedstat(pid_t pid, const char *tid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/task/%s/schedstat",
+                                            (int)pid, tid);
+    g_autofree char *s = NULL;
+
+    if (!g_file_get_contents(path, &s, NULL, NULL)) {
+        return 0;           /* the thread has gone */
+    }
+    return g_ascii_strtoll(s, NULL, 10);
+}
+
+static void cpu_sample(Bench *b, Cpu *c)
+{
+    g_autofree char *dir = g_strdup_printf("/proc/%d/task", (int)b->pid);
+    GDir *d = g_dir_open(dir, 0, NULL);
+    const char *tid;
+
+    memset(c, 0, sizeof(*c));
+    g_assert(d);
+    while ((tid = g_dir_read_name(d))) {
+        g_autofree char *path = g_strdup_printf("%s/%s/comm", dir, tid);
+        g_autofree char *comm = NULL;
+        int64_t ns = read_schedstat(b->pid, tid);
+
+        c->proc_ns += ns;
+        if (atoi(tid) == b->pid) {
+            c->main_ns += ns;
+        } else if (g_file_get_contents(path, &comm, NULL, NULL) &&
+                   g_str_has_prefix(comm, "vnc_worker")) {
+            c->worker_ns += ns;
+        }
+    }
+    g_dir_close(d);
+    if (b->cfg->profile) {
+        QDict *q = query_client(b->qts);
+
+        c->enc_us = qdict_get_double(q, "encode-time-mean") *
+            qdict_get_int(q, "frames-sent");
+        qobject_unref(q);
+    }
+}
+
+/* ---- proxy: counts what QEMU sends ---- */
+
+static bool write_full(int fd, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t r = write(fd, p, n);
+
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            return false;
+        }
+        p += r;
+        n -= r;
+    }
+    return true;
+}
+
+/*
+ * Reads whatever QEMU sends at once and queues it for the client without
+ * limit, so QEMU sees a fast link even while the benchmark writes a frame
+ * and its client does not read.
+ */
+static gpointer proxy_thread(gpointer opaque)
+{
+    Bench *b = opaque;
+    g_autoptr(GByteArray) q = g_byte_array_new();
+    g_autofree uint8_t *buf = g_malloc(65536);
+    struct pollfd pfd[2] = {
+        { .fd = b->px_qemu, .events = POLLIN },
+        { .fd = b->px_client },
+    };
+
+    for (;;) {
+        pfd[1].events = POLLIN | (q->len ? POLLOUT : 0);
+        if (poll(pfd, 2, -1) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            break;
+        }
+        if (pfd[0].revents) {
+            ssize_t n = read(b->px_qemu, buf, 65536);
+
+            if (n <= 0) {
+                break;
+            }
+            qatomic_add(&b->rx, n);
+            g_byte_array_append(q, buf, n);
+        }
+        if (pfd[1].revents & POLLOUT) {
+            ssize_t n = send(b->px_client, q->data, q->len, MSG_DONTWAIT);
+
+            if (n < 0 && errno != EAGAIN && errno != EINTR) {
+                break;
+            }
+            if (n > 0) {
+                g_byte_array_remove_range(q, 0, n);
+            }
+        }
+        if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t n = read(b->px_client, buf, 65536);
+
+            if (n <= 0 || !write_full(b->px_qemu, buf, n)) {
+                break;
+            }
+        }
+    }
+    /* both ways closed: each end sees EOF */
+    shutdown(b->px_qemu, SHUT_RDWR);
+    shutdown(b->px_client, SHUT_RDWR);
+    return NULL;
+}
+
+/* ---- what the client receives ---- */
+
+static void covered(Bench *b, int x, int y, int w, int h)
+{
+    if (b->fbw != W || b->fbh != H || x + w > W || y + h > H) {
+        return;
+    }
+    for (int j = y; j < y + h; j++) {
+        uint8_t *n = b->need + j * W;
+
+        for (int i = x; i < x + w; i++) {
+            if (n[i]) {
+                n[i] = 0;
+                b->remaining--;
+            }
+        }
+    }
+}
+
+static void fb_alloc(Bench *b, int w, int h)
+{
+    g_free(b->fb);
+    b->fbw = w;
+    b->fbh = h;
+    b->fb = g_malloc0((size_t)w * h * 4);
+}
+
+/* -- gvnc -- */
+
+static const VncPixelFormat client_fmt = {
+    .bits_per_pixel = 32, .depth = 24, .byte_order = G_LITTLE_ENDIAN,
+    .true_color_flag = 1, .red_max = 255, .green_max = 255,
+    .blue_max = 255, .red_shift = 16, .green_shift = 8, .blue_shift = 0,
+};
+
+static void gvnc_fb_set(Bench *b, int w, int h)
+{
+    VncBaseFramebuffer *fb;
+
+    fb_alloc(b, w, h);
+    fb = vnc_base_framebuffer_new(b->fb, w, h, w * 4, &client_fmt,
+                                  &client_fmt);
+    vnc_connection_set_framebuffer(b->conn, VNC_FRAMEBUFFER(fb));
+    g_object_unref(fb);
+}
+
+static void on_vnc_error(VncConnection *self, const char *msg)
+{
+    g_error("vnc-error: %s", msg);
+}
+
+static void on_update(VncConnection *conn, guint16 x, guint16 y, guint16 w,
+                      guint16 h, Bench *b)
+{
+    covered(b, x, y, w, h);
+}
+
+static void on_disconnected(VncConnection *conn, Bench *b)
+{
+    b->disconnected = true;
+}
+
+static void on_resize(VncConnection *conn, guint16 w, guint16 h, Bench *b)
+{
+    gvnc_fb_set(b, w, h);
+    vnc_connection_framebuffer_update_request(b->conn, false, 0, 0, w, h);
+}
+
+static gboolean request_updates(gpointer opaque)
+{
+    Bench *b = opaque;
+
+    vnc_connection_framebuffer_update_request(b->conn, true, 0, 0,
+                                              b->fbw, b->fbh);
+    return G_SOURCE_CONTINUE;
+}
+
+static void on_initialized(VncConnection *conn, Bench *b)
+{
+    gint32 enc[8];
+    int n = 0;
+
+    enc[n++] = b->cfg->enc;
+    if (b->cfg->copyrect) {
+        enc[n++] = VNC_CONNECTION_ENCODING_COPY_RECT;
+    }
+    if (b->cfg->quality) {
+        enc[n++] = VNC_CONNECTION_ENCODING_TIGHT_JPEG0 + b->quality;
+    }
+    enc[n++] = VNC_CONNECTION_ENCODING_DESKTOP_RESIZE;
+    if (b->cfg->enc != VNC_CONNECTION_ENCODING_RAW) {
+        enc[n++] = VNC_CONNECTION_ENCODING_RAW;
+    }
+    vnc_connection_set_pixel_format(conn, &client_fmt);
+    vnc_connection_set_encodings(conn, n, enc);
+    gvnc_fb_set(b, vnc_connection_get_width(conn),
+                vnc_connection_get_height(conn));
+    vnc_connection_framebuffer_update_request(conn, false, 0, 0,
+                                              b->fbw, b->fbh);
+    b->req_timer = g_timeout_add(10, request_updates, b);
+    b->initialized = true;
+}
+
+static void gvnc_open(Bench *b, int fd)
+{
+    b->conn = vnc_connection_new();
+    g_signal_connect(b->conn, "vnc-error", G_CALLBACK(on_vnc_error), NULL);
+    g_signal_connect(b->conn, "vnc-initialized", G_CALLBACK(on_initialized),
+                     b);
+    g_signal_connect(b->conn, "vnc-framebuffer-update",
+                     G_CALLBACK(on_update), b);
+    g_signal_connect(b->conn, "vnc-desktop-resize", G_CALLBACK(on_resize), b);
+    g_signal_connect(b->conn, "vnc-disconnected",
+                     G_CALLBACK(on_disconnected), b);
+    vnc_connection_set_auth_type(b->conn, VNC_CONNECTION_AUTH_NONE);
+    vnc_connection_open_fd(b->conn, fd);
+}
+
+/*
+ * -- mini client: Raw and Zlib only, for the Zlib run --
+ * Written from the RFB specification (rfbproto): security type None,
+ * the pixel format above, one persistent zlib stream for all Zlib
+ * rectangles.  Blocking reads; the server never sends partial messages.
+ */
+
+static void mc_read(Bench *b, void *p, size_t n)
+{
+    uint8_t *q = p;
+
+    while (n) {
+        ssize_t r = read(b->fd, q, n);
+
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            g_error("mini client: connection lost");
+        }
+        q += r;
+        n -= r;
+    }
+}
+
+static unsigned mc_u8(Bench *b)
+{
+    uint8_t v;
+
+    mc_read(b, &v, 1);
+    return v;
+}
+
+static unsigned mc_u16(Bench *b)
+{
+    uint16_t v;
+
+    mc_read(b, &v, 2);
+    return be16_to_cpu(v);
+}
+
+static uint32_t mc_u32(Bench *b)
+{
+    uint32_t v;
+
+    mc_read(b, &v, 4);
+    return be32_to_cpu(v);
+}
+
+static void mc_write(Bench *b, const void *p, size_t n)
+{
+    g_assert(write_full(b->fd, p, n));
+}
+
+static void mc_request(Bench *b, bool incremental)
+{
+    uint8_t m[10] = { 3, incremental };
+
+    stw_be_p(m + 6, b->fbw);
+    stw_be_p(m + 8, b->fbh);
+    mc_write(b, m, sizeof(m));
+}
+
+static void mc_open(Bench *b, int fd)
+{
+    char ver[12];
+    uint8_t pf[20] = { 0, 0, 0, 0, 32, 24, 0, 1, 0, 255, 0, 255, 0, 255,
+                       16, 8, 0 };
+    uint8_t se[16] = { 2, 0, 0, 3 };
+    unsigned n, w, h, ok = 0;
+
+    b->fd = fd;
+    mc_read(b, ver, sizeof(ver));
+    g_assert(!memcmp(ver, "RFB 003.008\n", 12));
+    mc_write(b, ver, sizeof(ver));
+    n = mc_u8(b);
+    g_assert_cmpint(n, >, 0);
+    for (unsigned i = 0; i < n; i++) {
+        ok |= mc_u8(b) == 1;
+    }
+    g_assert(ok);
+    mc_write(b, "\1", 1);               /* security type None */
+    g_assert_cmpint(mc_u32(b), ==, 0);
+    mc_write(b, "\1", 1);               /* ClientInit, shared */
+    w = mc_u16(b);
+    h = mc_u16(b);
+    mc_read(b, ver, 12);                /* pixel format: 16 bytes */
+    mc_read(b, ver, 4);
+    n = mc_u32(b);                      /* name */
+    for (unsigned i = 0; i < n; i++) {
+        mc_u8(b);
+    }
+    mc_write(b, pf, sizeof(pf));        /* SetPixelFormat */
+    stl_be_p(se + 4, RFB_ENC_ZLIB);     /* SetEncodings */
+    stl_be_p(se + 8, VNC_CONNECTION_ENCODING_DESKTOP_RESIZE);
+    stl_be_p(se + 12, VNC_CONNECTION_ENCODING_RAW);
+    mc_write(b, se, sizeof(se));
+    fb_alloc(b, w, h);
+    g_assert(inflateInit(&b->zs) == Z_OK);
+    b->zbuf = g_malloc(W * H * 4);
+    mc_request(b, false);
+    b->initialized = true;
+}
+
+static void mc_rect_pixels(Bench *b, int x, int y, int w, int h,
+                           const uint8_t *px)
+{
+    for (int j = 0; j < h; j++) {
+        memcpy(b->fb + ((size_t)(y + j) * b->fbw + x) * 4,
+               px + (size_t)j * w * 4, w * 4);
+    }
+}
+
+/* One server message */
+static void mc_message(Bench *b)
+{
+    unsigned type = mc_u8(b), n;
+
+    switch (type) {
+    case 0:                             /* FramebufferUpdate */
+        mc_u8(b);
+        n = mc_u16(b);
+        for (unsigned i = 0; i < n; i++) {
+            int x = mc_u16(b), y = mc_u16(b), w = mc_u16(b), h = mc_u16(b);
+            int32_t enc = mc_u32(b);
+            size_t sz = (size_t)w * h * 4;
+
+            if (enc == VNC_CONNECTION_ENCODING_DESKTOP_RESIZE) {
+                fb_alloc(b, w, h);
+                mc_request(b, false);
+                continue;
+            }
+            g_assert(x + w <= b->fbw && y + h <= b->fbh && sz <= W * H * 4);
+            if (enc == VNC_CONNECTION_ENCODING_RAW) {
+                mc_read(b, b->zbuf, sz);
+            } else if (enc == RFB_ENC_ZLIB) {
+                uint32_t len = mc_u32(b);
+                g_autofree uint8_t *in = g_malloc(len);
+
+                mc_read(b, in, len);
+                b->zs.next_in = in;
+                b->zs.avail_in = len;
+                b->zs.next_out = b->zbuf;
+                b->zs.avail_out = sz;
+                while (b->zs.avail_out) {
+                    int r = inflate(&b->zs, Z_SYNC_FLUSH);
+
+                    g_assert(r == Z_OK || r == Z_BUF_ERROR);
+                    if (r == Z_BUF_ERROR || (!b->zs.avail_in &&
+                                             b->zs.avail_out)) {
+                        g_error("mini client: short Zlib rectangle");
+                    }
+                }
+            } else {
+                g_error("mini client: unexpected encoding %d", enc);
+            }
+            mc_rect_pixels(b, x, y, w, h, b->zbuf);
+            covered(b, x, y, w, h);
+        }
+        mc_request(b, true);
+        break;
+    case 2:                             /* Bell */
+        break;
+    case 3:                             /* ServerCutText */
+        mc_u8(b);
+        mc_u16(b);
+        n = mc_u32(b);
+        for (unsigned i = 0; i < n; i++) {
+            mc_u8(b);
+        }
+        break;
+    default:
+        g_error("mini client: unexpected message %u", type);
+    }
+}
+
+/* Let the client work for up to @ms milliseconds */
+static void pump(Bench *b, int ms)
+{
+    if (b->conn) {
+        int64_t end = now_us() + ms * 1000;
+
+        do {
+            g_main_context_iteration(NULL, true);
+        } while (now_us() < end);
+        return;
+    } else {
+        struct pollfd pfd = { .fd = b->fd, .events = POLLIN };
+
+        if (poll(&pfd, 1, ms) > 0) {
+            mc_message(b);
+        } else if (b->initialized) {
+            mc_request(b, true);
+        }
+    }
+}
+
+/* ---- quality ---- */
+
+static inline uint32_t fb_px(const Bench *b, size_t i)
+{
+    return ldl_le_p(b->fb + i * 4) & 0xffffff;
+}
+
+static double mse_rgb(const Bench *b, const uint32_t *src)
+{
+    uint64_t se = 0;
+
+    for (size_t i = 0; i < (size_t)W * H; i++) {
+        uint32_t a = fb_px(b, i), c = src[i];
+
+        if (a != (c & 0xffffff)) {
+            for (int s = 0; s < 24; s += 8) {
+                int d = (int)((a >> s) & 0xff) - (int)((c >> s) & 0xff);
+
+                se += d * d;
+            }
+        }
+    }
+    return (double)se / ((double)W * H * 3);
+}
+
+static inline float luma(uint32_t p)
+{
+    return 0.299f * ((p >> 16) & 0xff) + 0.587f * ((p >> 8) & 0xff) +
+        0.114f * (p & 0xff);
+}
+
+/*
+ * Mean SSIM (Wang et al. 2004) on luma, 11x11 Gaussian window with
+ * sigma 1.5, K1 = 0.01, K2 = 0.03, over all window positions inside the
+ * frame.  Windows over identical pixels have SSIM exactly 1, so only
+ * those near a difference are computed.
+ */
+static double ssim_luma(const Bench *b, const uint32_t *src)
+{
+    const double c1 = 6.5025, c2 = 58.5225;
+    const int R = 5;
+    float g[11], gs = 0;
+    int bx0 = W, by0 = H, bx1 = -1, by1 = -1;
+    int cx0, cx1, cy0, cy1, rx0, ry0, rw, rh, cw;
+    double sum = 0, nwin = (double)(W - 2 * R) * (H - 2 * R);
+    int64_t ncomp;
+    float *la, *lb, *hm[5];
+
+    for (int y = 0; y < H; y++) {
+        for (int x = 0; x < W; x++) {
+            if (fb_px(b, (size_t)y * W + x) != (src[y * W + x] & 0xffffff)) {
+                bx0 = MIN(bx0, x);
+                bx1 = MAX(bx1, x);
+                by0 = MIN(by0, y);
+                by1 = MAX(by1, y);
+            }
+        }
+    }
+    if (bx1 < 0) {
+        return 1.0;
+    }
+    for (int i = 0; i < 11; i++) {
+        g[i] = exp(-(i - R) * (i - R) / (2 * 1.5 * 1.5));
+        gs += g[i];
+    }
+    for (int i = 0; i < 11; i++) {
+        g[i] /= gs;
+    }
+    /* window centres that see a difference */
+    cx0 = MAX(R, bx0 - R);
+    cx1 = MIN(W - 1 - R, bx1 + R);
+    cy0 = MAX(R, by0 - R);
+    cy1 = MIN(H - 1 - R, by1 + R);
+    if (cx0 > cx1 || cy0 > cy1) {
+        return 1.0;
+    }
+    rx0 = cx0 - R;
+    ry0 = cy0 - R;
+    rw = cx1 - cx0 + 1 + 2 * R;
+    rh = cy1 - cy0 + 1 + 2 * R;
+    cw = cx1 - cx0 + 1;
+    la = g_new(float, (size_t)rw * rh);
+    lb = g_new(float, (size_t)rw * rh);
+    for (int y = 0; y < rh; y++) {
+        for (int x = 0; x < rw; x++) {
+            size_t i = (size_t)(ry0 + y) * W + rx0 + x;
+
+            la[(size_t)y * rw + x] = luma(src[i]);
+            lb[(size_t)y * rw + x] = luma(fb_px(b, i));
+        }
+    }
+    /* horizontal pass: mu_a, mu_b, a^2, b^2, ab */
+    for (int k = 0; k < 5; k++) {
+        hm[k] = g_new(float, (size_t)cw * rh);
+    }
+    for (int y = 0; y < rh; y++) {
+        const float *pa = la + (size_t)y * rw, *pb = lb + (size_t)y * rw;
+
+        for (int x = 0; x < cw; x++) {
+            float s[5] = { 0 };
+
+            for (int i = 0; i < 11; i++) {
+                float va = pa[x + i], vb = pb[x + i];
+
+                s[0] += g[i] * va;
+                s[1] += g[i] * vb;
+                s[2] += g[i] * va * va;
+                s[3] += g[i] * vb * vb;
+                s[4] += g[i] * va * vb;
+            }
+            for (int k = 0; k < 5; k++) {
+                hm[k][(size_t)y * cw + x] = s[k];
+            }
+        }
+    }
+    /* vertical pass and the SSIM of each window */
+    for (int y = 0; y < cy1 - cy0 + 1; y++) {
+        for (int x = 0; x < cw; x++) {
+            double s[5] = { 0 };
+            double ma, mb, va, vb, cov;
+
+            for (int i = 0; i < 11; i++) {
+                for (int k = 0; k < 5; k++) {
+                    s[k] += g[i] * hm[k][(size_t)(y + i) * cw + x];
+                }
+            }
+            ma = s[0];
+            mb = s[1];
+            va = s[2] - ma * ma;
+            vb = s[3] - mb * mb;
+            cov = s[4] - ma * mb;
+            sum += ((2 * ma * mb + c1) * (2 * cov + c2)) /
+                ((ma * ma + mb * mb + c1) * (va + vb + c2));
+        }
+    }
+    ncomp = (int64_t)cw * (cy1 - cy0 + 1);
+    for (int k = 0; k < 5; k++) {
+        g_free(hm[k]);
+    }
+    g_free(la);
+    g_free(lb);
+    return (sum + (nwin - ncomp)) / nwin;
+}
+
+/* ---- one run ---- */
+
+static void bench_start(Bench *b, const CfgInfo *cfg, int quality,
+                        const uint32_t *first, const char *profile_args)
+{
+    int qpair[2], cpair[2];
+
+    memset(b, 0, sizeof(*b));
+    b->cfg = cfg;
+    b->quality = quality;
+    b->need = g_malloc(W * H);
+    b->qts = qtest_initf("-machine pc -nodefaults -vga std "
+                         "-name bench,debug-threads=on -vnc none%s",
+                         cfg->vnc_opts);
+    b->pid = qtest_pid(b->qts);
+    /* the VNC display is refreshed only with a client: set up first */
+    vga_setup(b->qts, first);
+    if (profile_args) {
+        set_profile(b->qts, profile_args);
+    }
+
+    g_assert_cmpint(qemu_socketpair(AF_UNIX, SOCK_STREAM, 0, qpair), ==, 0);
+    g_assert_cmpint(qemu_socketpair(AF_UNIX, SOCK_STREAM, 0, cpair), ==, 0);
+    qtest_qmp_add_client(b->qts, "vnc", qpair[1]);
+    close(qpair[1]);
+    b->px_qemu = qpair[0];
+    b->px_client = cpair[0];
+    b->proxy = g_thread_new("proxy", proxy_thread, b);
+
+    /* the whole first frame */
+    memset(b->need, 1, W * H);
+    b->remaining = (int64_t)W * H;
+    if (cfg->enc == RFB_ENC_ZLIB) {
+        mc_open(b, cpair[1]);
+    } else {
+        gvnc_open(b, cpair[1]);
+    }
+}
+
+static void bench_stop(Bench *b)
+{
+    if (b->conn) {
+        g_source_remove(b->req_timer);
+        vnc_connection_shutdown(b->conn);
+        while (!b->disconnected) {
+            g_main_context_iteration(NULL, true);
+        }
+        g_signal_handlers_disconnect_by_data(b->conn, b);
+        g_object_unref(b->conn);
+    } else {
+        close(b->fd);
+        inflateEnd(&b->zs);
+        g_free(b->zbuf);
+    }
+    g_thread_join(b->proxy);
+    close(b->px_qemu);
+    close(b->px_client);
+    qtest_quit(b->qts);
+    g_free(b->fb);
+    g_free(b->need);
+}
+
+/* Until every pixel in b->need has been covered by an update */
+static void wait_covered(Bench *b, const char *what, int frame)
+{
+    int64_t deadline = now_us() + FRAME_TIMEOUT_US;
+
+    while (!b->initialized || b->remaining) {
+        if (now_us() > deadline) {
+            g_error("%s, %s: frame %d incomplete after %d s (%" PRId64
+                    " pixels missing, client framebuffer %dx%d)",
+                    b->cfg->name, what, frame,
+                    (int)(FRAME_TIMEOUT_US / G_USEC_PER_SEC), b->remaining,
+                    b->fbw, b->fbh);
+        }
+        pump(b, 10);
+    }
+}
+
+/* Mark the pixels that differ, write their rows into the LFB */
+static int64_t write_frame(Bench *b, const uint32_t *cur, const uint32_t *prev)
+{
+    int y0 = H, y1 = -1;
+    int64_t n = 0;
+
+    for (int y = 0; y < H; y++) {
+        const uint32_t *c = cur + y * W, *p = prev + y * W;
+        uint8_t *nd = b->need + y * W;
+
+        if (!memcmp(c, p, W * 4)) {
+            continue;
+        }
+        for (int x = 0; x < W; x++) {
+            if (c[x] != p[x]) {
+                nd[x] = 1;
+                n++;
+            }
+        }
+        y0 = MIN(y0, y);
+        y1 = y;
+    }
+    b->remaining += n;
+    if (n) {
+        qtest_bufwrite(b->qts, LFB + (uint64_t)y0 * W * 4, cur + y0 * W,
+                       (size_t)(y1 - y0 + 1) * W * 4);
+    }
+    return n;
+}
+
+static void run(const Workload *wl, Cfg c, int nframes, int quality,
+                int min_frame_ms, Result *res)
+{
+    const CfgInfo *cfg = &cfgs[c];
+    Work wk = { .w = W, .h = H };
+    g_autofree uint32_t *prev = g_new(uint32_t, W * H);
+    g_autofree char *pargs = NULL;
+    Bench b;
+    Cpu c0, c1;
+
+    memset(res, 0, sizeof(*res));
+    res->ssim_min = 1;
+    wk.px = g_new0(uint32_t, W * H);
+    wl->init(&wk);
+    if (cfg->profile) {
+        pargs = g_strdup_printf("{ 'profile': '%s' }", cfg->profile);
+    }
+    bench_start(&b, cfg, quality, wk.px, pargs);
+    wait_covered(&b, wl->name, 0);
+    if (!cfg->lossy && mse_rgb(&b, wk.px) != 0) {
+        g_error("%s, %s: first frame not exact", cfg->name, wl->name);
+    }
+    /* let the first update settle: what follows belongs to the workload */
+    pump(&b, 100);
+    res->first_bytes = qatomic_read(&b.rx);
+    cpu_sample(&b, &c0);
+
+    for (wk.frame = 1; wk.frame <= nframes; wk.frame++) {
+        int64_t t0 = now_us();
+        double mse, ssim;
+
+        memcpy(prev, wk.px, W * H * 4);
+        wl->step(&wk);
+        write_frame(&b, wk.px, prev);
+        wait_covered(&b, wl->name, wk.frame);
+        while (now_us() - t0 < min_frame_ms * 1000) {
+            pump(&b, 1);
+        }
+        mse = mse_rgb(&b, wk.px);
+        ssim = mse ? ssim_luma(&b, wk.px) : 1.0;
+        if (!cfg->lossy && mse) {
+            g_error("%s, %s: frame %d not exact", cfg->name, wl->name,
+                    wk.frame);
+        }
+        res->mse_sum += mse;
+        res->ssim_sum += ssim;
+        res->ssim_min = MIN(res->ssim_min, ssim);
+        res->exact_frames += !mse;
+        res->frames++;
+    }
+    res->bytes = qatomic_read(&b.rx) - res->first_bytes;
+    cpu_sample(&b, &c1);
+    res->main_ms = (c1.main_ns - c0.main_ns) / 1e6;
+    res->proc_ms = (c1.proc_ns - c0.proc_ns) / 1e6;
+    if (cfg->profile) {
+        QDict *q = query_client(b.qts);
+        QDict *t = qdict_get_qdict(q, "tiles");
+
+        g_assert_cmpstr(qdict_get_str(q, "profile"), ==, cfg->profile);
+        res->enc_ms = (c1.enc_us - c0.enc_us) / 1e3;
+        res->copy = qdict_get_int(t, "copy");
+        res->jpeg = qdict_get_int(t, "jpeg");
+        qobject_unref(q);
+    } else {
+        res->enc_ms = (c1.worker_ns - c0.worker_ns) / 1e6;
+        res->copy = res->jpeg = -1;
+    }
+    bench_stop(&b);
+    g_free(wk.page);
+    g_free(wk.px);
+}
+
+static double psnr_of(double mse)
+{
+    return mse ? 10 * log10(255.0 * 255.0 / mse) : INFINITY;
+}
+
+static void print_row(const char *wl, const CfgInfo *cfg, const Result *r)
+{
+    char q[32], ql[32], tiles[32] = "-";
+
+    if (r->exact_frames == r->frames) {
+        snprintf(q, sizeof(q), "exact");
+        snprintf(ql, sizeof(ql), "-");
+    } else {
+        snprintf(q, sizeof(q), "%.2f", psnr_of(r->mse_sum / r->frames));
+        snprintf(ql, sizeof(ql), "%.2f",
+                 psnr_of(r->mse_sum / (r->frames - r->exact_frames)));
+    }
+    if (r->copy >= 0) {
+        snprintf(tiles, sizeof(tiles), "%" PRId64 " / %" PRId64, r->copy,
+                 r->jpeg);
+    }
+    printf("| %s | %s | %.1f | %.1f | %.2f | %.3f | %.2f | %.2f | %s | "
+           "%s | %.4f / %.4f | %d/%d | %s |\n", wl, cfg->name,
+           r->first_bytes / 1024.0, r->bytes / 1024.0,
+           r->bytes / 1024.0 / r->frames, r->enc_ms / r->frames,
+           r->main_ms / r->frames, r->proc_ms / r->frames, q, ql,
+           r->ssim_sum / r->frames, r->ssim_min, r->exact_frames, r->frames,
+           tiles);
+    fflush(stdout);
+}
+
+static void add_result(Result *mix, const Result *r)
+{
+    double smin = mix->frames ? mix->ssim_min : 1;
+
+    mix->first_bytes += r->first_bytes;
+    mix->bytes += r->bytes;
+    mix->frames += r->frames;
+    mix->enc_ms += r->enc_ms;
+    mix->main_ms += r->main_ms;
+    mix->proc_ms += r->proc_ms;
+    mix->mse_sum += r->mse_sum;
+    mix->ssim_sum += r->ssim_sum;
+    mix->ssim_min = MIN(smin, r->ssim_min);
+    mix->exact_frames += r->exact_frames;
+    if (r->copy >= 0) {
+        mix->copy += r->copy;
+        mix->jpeg += r->jpeg;
+    } else {
+        mix->copy = mix->jpeg = -1;
+    }
+}
+
+/* ---- bandwidth cap ---- */
+
+#define CAP_LOOP 24         /* video frames, replayed in a loop */
+
+/*
+ * Profile wan with @args (max-bandwidth, JPEG qualities), the video
+ * workload at up to 30 frames/s for @seconds: the bit rate the client
+ * received after the first second.  @info gets the client's
+ * query-display-clients entry, @frames the number of frames written.
+ */
+static double cap_phase(uint32_t **loop, const char *args, int seconds,
+                        int quality, QDict **info, int *frames)
+{
+    int64_t t0, t_meas = 0, t_end, next;
+    uint64_t b0 = 0;
+    double rate;
+    Bench b;
+
+    bench_start(&b, &cfgs[CFG_WAN], quality, loop[0], args);
+    wait_covered(&b, "video", 0);
+
+    t0 = now_us();
+    t_end = t0 + seconds * G_USEC_PER_SEC;
+    next = t0;
+    *frames = 0;
+    for (int f = 1; now_us() < t_end; f++) {
+        write_frame(&b, loop[f % CAP_LOOP], loop[(f - 1) % CAP_LOOP]);
+        (*frames)++;
+        next += G_USEC_PER_SEC / 30;
+        if (!t_meas && now_us() - t0 >= G_USEC_PER_SEC) {
+            t_meas = now_us();
+            b0 = qatomic_read(&b.rx);
+        }
+        do {
+            pump(&b, 1);
+        } while (now_us() < next);
+    }
+    rate = (qatomic_read(&b.rx) - b0) * 8.0 / ((now_us() - t_meas) / 1e6);
+    *info = query_client(b.qts);
+    bench_stop(&b);
+    return rate;
+}
+
+static void run_cap(uint64_t cap, int seconds, int quality)
+{
+    static const struct {
+        const char *what;
+        bool capped;
+        const char *quality;
+    } phases[] = {
+        { "JPEG quality fixed at 70, no cap", false,
+          "'jpeg-quality-min': 70, 'jpeg-quality-max': 70" },
+        { "JPEG quality fixed at 70, capped", true,
+          "'jpeg-quality-min': 70, 'jpeg-quality-max': 70" },
+        { "JPEG quality adaptive (20..90), capped", true,
+          "'jpeg-quality-min': 20, 'jpeg-quality-max': 90" },
+    };
+    const Workload *wl = NULL;
+    uint32_t *loop[CAP_LOOP];
+    Work wk = { .w = W, .h = H };
+    double demand = 0;
+
+    for (int i = 0; i < ARRAY_SIZE(workloads); i++) {
+        if (!strcmp(workloads[i].name, "video")) {
+            wl = &workloads[i];
+        }
+    }
+    g_assert(wl);
+    wk.px = g_new0(uint32_t, W * H);
+    wl->init(&wk);
+    for (wk.frame = 0; wk.frame < CAP_LOOP; wk.frame++) {
+        if (wk.frame) {
+            wl->step(&wk);
+        }
+        loop[wk.frame] = g_memdup2(wk.px, W * H * 4);
+    }
+    g_free(wk.px);
+
+    printf("\nBandwidth cap: profile wan, workload video (%d frames in a "
+           "loop) at up to 30 frames/s for %d s; bit rate received after "
+           "the first second; cap %" PRIu64 " bit/s\n", CAP_LOOP, seconds,
+           cap);
+    for (int i = 0; i < ARRAY_SIZE(phases); i++) {
+        g_autofree char *args = g_strdup_printf(
+            "{ 'profile': 'wan', 'max-bandwidth': %" PRIu64 ", %s }",
+            phases[i].capped ? cap : 0, phases[i].quality);
+        QDict *q;
+        int frames;
+        double rate = cap_phase(loop, args, seconds, quality, &q, &frames);
+        double err = (rate - cap) / cap;
+
+        printf("- %s: %.0f bit/s (%d frames written; QEMU reports %.0f "
+               "updates/s, JPEG quality %" PRId64 ")", phases[i].what, rate,
+               frames, qdict_get_double(q, "fps"),
+               qdict_get_int(q, "jpeg-quality"));
+        qobject_unref(q);
+        if (!phases[i].capped) {
+            demand = rate;
+            printf("\n");
+        } else if (demand < cap * 1.2) {
+            printf(": the workload does not exceed the cap by 20%%, "
+                   "no check (lower the cap with -b)\n");
+        } else {
+            printf(": error vs the cap %+.1f%%%s\n", err * 100,
+                   i == 1 ? (fabs(err) <= 0.10 ? " (target within 10%: yes)"
+                             : " (target within 10%: NO)") : "");
+        }
+    }
+    for (int i = 0; i < CAP_LOOP; i++) {
+        g_free(loop[i]);
+    }
+}
+
+/* ---- main ---- */
+
+static void usage(const char *argv0)
+{
+    fprintf(stderr, "usage: %s [-n FRAMES] [-q JPEG_LEVEL 0-9] "
+            "[-i MIN_FRAME_MS] [-b CAP_BIT/S] [-t CAP_SECONDS] "
+            "[-w WORKLOAD] [-c CONFIG_INDEX]\n", argv0);
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    int nframes = 30, quality = 6, min_frame_ms = 33, cap_s = 6, opt;
+    uint64_t cap = 1000000;
+    const char *only_wl = NULL;
+    int only_cfg = -1;
+    Result res[ARRAY_SIZE(workloads)][CFG__MAX];
+    Result mix[CFG__MAX];
+    bool lan_exact = true;
+    int scroll = -1;
+
+    while ((opt = getopt(argc, argv, "n:q:i:b:t:w:c:")) != -1) {
+        switch (opt) {
+        case 'n':
+            nframes = atoi(optarg);
+            break;
+        case 'q':
+            quality = atoi(optarg);
+            break;
+        case 'i':
+            min_frame_ms = atoi(optarg);
+            break;
+        case 'b':
+            cap = g_ascii_strtoull(optarg, NULL, 10);
+            break;
+        case 't':
+            cap_s = atoi(optarg);
+            break;
+        case 'w':
+            only_wl = optarg;
+            break;
+        case 'c':
+            only_cfg = atoi(optarg);
+            break;
+        default:
+            usage(argv[0]);
+        }
+    }
+    if (nframes < 1 || quality < 0 || quality > 9 || min_frame_ms < 0 ||
+        cap_s < 0 || (cap && cap < 8000) || only_cfg >= CFG__MAX) {
+        usage(argv[0]);
+    }
+    if (!getenv("QTEST_QEMU_BINARY")) {
+        fprintf(stderr, "set QTEST_QEMU_BINARY to qemu-system-x86_64\n");
+        return 2;
+    }
+    if (!qtest_has_machine("pc") || !qtest_has_device("VGA")) {
+        fprintf(stderr, "QEMU lacks the pc machine or the VGA device\n");
+        return 2;
+    }
+    memset(mix, 0, sizeof(mix));
+
+    printf("VNC encoders, %dx%d, %d frames per workload after the first, "
+           "each shown >= %d ms; JPEG quality level %d (pseudo-encoding "
+           "%d)\n", W, H, nframes, min_frame_ms, quality,
+           VNC_CONNECTION_ENCODING_TIGHT_JPEG0 + quality);
+    printf("enc = stock: VNC worker thread CPU; vdi: encoder time in the "
+           "main loop (QMP); main/proc = QEMU main thread / process CPU\n");
+    printf("PSNR (R, G, B) and SSIM (luma) of the client's framebuffer "
+           "against the whole frame, once each frame has arrived; PSNR "
+           "from the mean MSE of the frames\n\n");
+    printf("| workload | config | first KiB | KiB | KiB/frame | "
+           "enc ms/frame | main ms/frame | proc ms/frame | PSNR dB | "
+           "PSNR inexact frames dB | SSIM mean / min | exact frames | "
+           "CopyRect / JPEG rects |\n");
+    printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"
+           "\n");
+    for (int i = 0; i < ARRAY_SIZE(workloads); i++) {
+        if (only_wl && strcmp(only_wl, workloads[i].name)) {
+            continue;
+        }
+        if (!strcmp(workloads[i].name, "scroll")) {
+            scroll = i;
+        }
+        for (int c = 0; c < CFG__MAX; c++) {
+            if (only_cfg >= 0 && c != only_cfg) {
+                continue;
+            }
+            run(&workloads[i], c, nframes, quality, min_frame_ms,
+                &res[i][c]);
+            print_row(workloads[i].name, &cfgs[c], &res[i][c]);
+            add_result(&mix[c], &res[i][c]);
+            if (c == CFG_LAN) {
+                lan_exact &= res[i][c].exact_frames == res[i][c].frames;
+            }
+        }
+    }
+    for (int c = 0; c < CFG__MAX; c++) {
+        if (mix[c].frames) {
+            print_row("**mix**", &cfgs[c], &mix[c]);
+        }
+    }
+
+    if (only_cfg < 0) {
+        const Result *wan = &mix[CFG_WAN], *tj = &mix[CFG_TIGHT_JPEG];
+        double pw = psnr_of(wan->mse_sum / wan->frames);
+        double pt = psnr_of(tj->mse_sum / tj->frames);
+        double rb = (double)wan->bytes / tj->bytes;
+        double rc = mix[CFG_LAN].enc_ms / mix[CFG_TIGHT].enc_ms;
+        double rp = mix[CFG_LAN].proc_ms / mix[CFG_TIGHT].proc_ms;
+
+        printf("\nTargets (%s):\n", only_wl ? only_wl : "mix of all "
+               "workloads");
+        printf("- wan / stock Tight+JPEG bytes: %.3f (target <= 0.333: %s),"
+               " PSNR %.2f vs %.2f dB (equal or better: %s), SSIM %.4f vs "
+               "%.4f\n", rb, rb <= 1.0 / 3 ? "yes" : "NO", pw, pt,
+               pw >= pt ? "yes" : "NO", wan->ssim_sum / wan->frames,
+               tj->ssim_sum / tj->frames);
+        if (scroll >= 0) {
+            const Result *ws = &res[scroll][CFG_WAN];
+            const Result *ts = &res[scroll][CFG_TIGHT_JPEG];
+            double rs = (double)ws->bytes / ts->bytes;
+
+            printf("- scroll: wan / stock Tight+JPEG bytes: %.3f (target "
+                   "<= 0.1: %s), PSNR %.2f vs %.2f dB\n", rs,
+                   rs <= 0.1 ? "yes" : "NO",
+                   psnr_of(ws->mse_sum / ws->frames),
+                   psnr_of(ts->mse_sum / ts->frames));
+        }
+        printf("- lan bit-exact on every frame: %s\n",
+               lan_exact ? "yes" : "NO");
+        printf("- lan / stock Tight encode CPU: %.3f (target <= 0.5: %s); "
+               "whole QEMU process CPU: %.3f\n", rc, rc <= 0.5 ? "yes" : "NO",
+               rp);
+    }
+    if (cap && cap_s > 0) {
+        run_cap(cap, cap_s, quality);
+    }
+    return 0;
+}
