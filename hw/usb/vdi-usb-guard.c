@@ -20,21 +20,13 @@
 #include "qapi/qapi-commands-usb-policy.h"
 #include "qapi/qapi-events-usb-policy.h"
 #include "qapi/qapi-visit-usb-policy.h"
+#include "qapi/qapi-commands-char.h"
+#include "qobject/qdict.h"
 #include "hw/qdev-core.h"
+#include "monitor/qdev.h"
+#include "chardev/char.h"
+#include "qemu/id.h"
 #include "vdi-usb-guard.h"
-
-/* Private packet ids of the descriptor fetch: 0xffffff00 + step */
-#define GUARD_ID_BASE   0xffffff00ULL
-#define GUARD_ID(step)  (GUARD_ID_BASE | (step))
-
-enum {
-    FETCH_NONE,
-    FETCH_DEVICE,       /* device descriptor */
-    FETCH_CONFIG_HEAD,  /* first 9 bytes of configuration 0 */
-    FETCH_CONFIG,       /* all wTotalLength bytes of it */
-    FETCH_LANGIDS,      /* string descriptor 0 */
-    FETCH_SERIAL,       /* the iSerialNumber string */
-};
 
 /* The policy; without usb-policy-set everything is allowed, as before */
 static VdiUsbPolicy *policy;
@@ -47,6 +39,12 @@ static VdiUsbPolicy *get_policy(void)
         policy = vdi_usb_policy_new(VDI_USB_ACTION_ALLOW);
     }
     return policy;
+}
+
+/* The policy that decides for this device */
+static const VdiUsbPolicy *guard_policy(VdiUsbGuard *g)
+{
+    return g->own_policy ? g->own_policy : get_policy();
 }
 
 static UsbPolicyAction action_to_qapi(VdiUsbAction a)
@@ -81,235 +79,105 @@ static char *guard_name(VdiUsbGuard *g)
     return d->id ? g_strdup(d->id) : object_get_canonical_path(OBJECT(d));
 }
 
-static void free_filters(VdiUsbGuard *g)
+static UsbPeripheralState state_to_qapi(VdiUsbGuardState st)
 {
-    unsigned k;
-
-    for (k = 0; k < VDI_USB_MAX_ALTS; k++) {
-        vdi_bot_filter_free(g->bot[k]);
-        g->bot[k] = NULL;
+    switch (st) {
+    case VDI_USB_GUARD_CONNECTED:
+        return USB_PERIPHERAL_STATE_CONNECTED;
+    case VDI_USB_GUARD_ATTACHED:
+        return USB_PERIPHERAL_STATE_ATTACHED;
+    case VDI_USB_GUARD_REJECTED:
+        return USB_PERIPHERAL_STATE_REJECTED;
+    default:
+        return USB_PERIPHERAL_STATE_DISCONNECTED;
     }
-    g_clear_pointer(&g->guest_config, g_free);
-    g->guest_config_len = 0;
 }
 
-static void forget_device(VdiUsbGuard *g)
-{
-    free_filters(g);
-    g->fetch_step = FETCH_NONE;
-    g->have_dev_desc = false;
-    g_clear_pointer(&g->config, g_free);
-    g->config_len = 0;
-    g_clear_pointer(&g->cfg, g_free);
-    g_clear_pointer(&g->serial, g_free);
-    g_clear_pointer(&g->verdict, g_free);
-    g_clear_pointer(&g->reject_reason, g_free);
-}
-
-void vdi_usb_guard_init(VdiUsbGuard *g, USBDevice *udev, const char *chardev,
+void vdi_usb_guard_init(VdiUsbGuard *g, USBDevice *udev,
+                        UsbPeripheralKind kind, const char *chardev,
                         const VdiUsbGuardOps *ops)
 {
     memset(g, 0, sizeof(*g));
     g->udev = udev;
     g->ops = ops;
-    g->chardev = g_strdup(chardev ? chardev : "");
-    g->state = USB_PERIPHERAL_STATE_DISCONNECTED;
+    g->kind = kind;
+    g->chardev = g_strdup(chardev);
+    vdi_usb_guard_core_init(&g->c);
     QTAILQ_INSERT_TAIL(&guards, g, next);
 }
 
 void vdi_usb_guard_finalize(VdiUsbGuard *g)
 {
-    forget_device(g);
+    if (g->c.state == VDI_USB_GUARD_ATTACHED) {
+        /* unplugged (device_del, usb-peripheral-detach) while attached */
+        g_autofree char *name = guard_name(g);
+
+        qapi_event_send_usb_peripheral_detached(name);
+    }
+    vdi_usb_guard_core_clear(&g->c);
     g_free(g->chardev);
+    g_free(g->terminal);
+    vdi_usb_policy_free(g->own_policy);
+    qapi_free_UsbPolicy(g->own_policy_qapi);
     QTAILQ_REMOVE(&guards, g, next);
 }
 
-/* Descriptor fetch */
-
-bool vdi_usb_guard_owns_id(uint64_t id)
+/* The core refused the device: say so */
+static void report_refusal(VdiUsbGuard *g)
 {
-    return (id & ~0xffULL) == GUARD_ID_BASE;
-}
+    g_autofree char *name = guard_name(g);
+    const char *rule, *reason;
 
-static void request(VdiUsbGuard *g, int step, uint16_t value, uint16_t index,
-                    uint16_t length, VdiUsbGuardRequest *req)
-{
-    g->fetch_step = step;
-    req->id = GUARD_ID(step);
-    req->value = value;
-    req->index = index;
-    req->length = length;
+    vdi_usb_guard_core_refusal(&g->c, &rule, &reason);
+    warn_report("%s %s: device %04x:%04x refused: %s",
+                g->kind == USB_PERIPHERAL_KIND_HOST ? "usb-host" : "usb-redir",
+                name, g->c.dev_desc.vid, g->c.dev_desc.pid, reason);
+    qapi_event_send_usb_peripheral_rejected(name, g->c.dev_desc.vid,
+                                            g->c.dev_desc.pid, rule, reason);
 }
 
 void vdi_usb_guard_connect(VdiUsbGuard *g, VdiUsbGuardRequest *first)
 {
-    forget_device(g);
-    g->state = USB_PERIPHERAL_STATE_CONNECTED;
-    request(g, FETCH_DEVICE, USB_DT_DEVICE << 8, 0, 18, first);
-}
-
-static VdiUsbGuardFetch refuse(VdiUsbGuard *g, const char *rule,
-                               const char *reason)
-{
-    g_autofree char *name = guard_name(g);
-
-    g->state = USB_PERIPHERAL_STATE_REJECTED;
-    g->fetch_step = FETCH_NONE;
-    free_filters(g);
-    warn_report("usb-redir %s: device %04x:%04x refused: %s", name,
-                g->dev_desc.vid, g->dev_desc.pid, reason);
-    qapi_event_send_usb_peripheral_rejected(name, g->dev_desc.vid,
-                                            g->dev_desc.pid, rule, reason);
-    return VDI_USB_GUARD_DENIED;
-}
-
-/* The device's descriptors are malformed: refuse it, and say why */
-static VdiUsbGuardFetch refuse_bad(VdiUsbGuard *g, const char *what,
-                                   const char *err)
-{
-    g->reject_reason = g_strdup_printf("%s: %s", what, err);
-    return refuse(g, "", g->reject_reason);
-}
-
-/* (Re)compute what the guest sees and the read-only filters */
-static void apply_verdict(VdiUsbGuard *g)
-{
-    const VdiUsbVerdict *v = g->verdict;
-    g_autofree char *err = NULL;
-    bool filtered = false;
-    unsigned i;
-
-    free_filters(g);
-    for (i = 0; i < v->n_alts; i++) {
-        filtered |= !v->alts[i].usable;
-    }
-    if (filtered &&
-        !vdi_usb_filter_config_desc(g->config, g->config_len, v,
-                                    &g->guest_config, &g->guest_config_len,
-                                    &err)) {
-        /* cannot happen: the same blob was parsed for the verdict */
-        error_report("usb-redir: cannot filter the configuration: %s", err);
-    }
-    for (i = 0; i < v->n_ifaces; i++) {
-        if (v->ifaces[i].decision == VDI_USB_IFACE_READ_ONLY) {
-            g->bot[i] = vdi_bot_filter_new();
-        }
-    }
-}
-
-static VdiUsbGuardFetch evaluate(VdiUsbGuard *g)
-{
-    g_autofree char *err = NULL;
-
-    g->fetch_step = FETCH_NONE;
-    g->cfg = g_new0(VdiUsbConfig, 1);
-    if (!vdi_usb_parse_config_desc(g->config, g->config_len, g->cfg, &err)) {
-        g_clear_pointer(&g->cfg, g_free);
-        return refuse_bad(g, "configuration descriptor", err);
-    }
-    g->verdict = g_new0(VdiUsbVerdict, 1);
-    vdi_usb_policy_evaluate(get_policy(), &g->dev_desc, g->cfg, g->serial,
-                            g->verdict);
-    if (g->verdict->action == VDI_USB_ACTION_DENY) {
-        return refuse(g, g->verdict->rule_id, g->verdict->reason);
-    }
-    apply_verdict(g);
-    return VDI_USB_GUARD_DONE;
-}
-
-static uint16_t le16(const uint8_t *p)
-{
-    return p[0] | (p[1] << 8);
+    vdi_usb_guard_core_connect(&g->c, first);
 }
 
 VdiUsbGuardFetch vdi_usb_guard_reply(VdiUsbGuard *g, uint64_t id, bool ok,
                                      const uint8_t *data, size_t len,
                                      VdiUsbGuardRequest *next)
 {
-    g_autofree char *err = NULL;
-    uint16_t total;
+    VdiUsbGuardFetch r = vdi_usb_guard_core_reply(&g->c, guard_policy(g), id,
+                                                  ok, data, len, next);
 
-    if (g->fetch_step == FETCH_NONE || id != GUARD_ID(g->fetch_step)) {
-        return VDI_USB_GUARD_IGNORED;
+    if (r == VDI_USB_GUARD_DENIED) {
+        report_refusal(g);
     }
-    switch (g->fetch_step) {
-    case FETCH_DEVICE:
-        if (!ok) {
-            return refuse_bad(g, "device descriptor", "request failed");
-        }
-        if (!vdi_usb_parse_device_desc(data, len, &g->dev_desc, &err)) {
-            return refuse_bad(g, "device descriptor", err);
-        }
-        g->have_dev_desc = true;
-        request(g, FETCH_CONFIG_HEAD, USB_DT_CONFIG << 8, 0, 9, next);
-        return VDI_USB_GUARD_MORE;
+    return r;
+}
 
-    case FETCH_CONFIG_HEAD:
-        if (!ok || len < 4) {
-            return refuse_bad(g, "configuration descriptor",
-                              ok ? "truncated" : "request failed");
-        }
-        total = le16(data + 2);
-        if (total < 9) {
-            return refuse_bad(g, "configuration descriptor",
-                              "wTotalLength below 9");
-        }
-        request(g, FETCH_CONFIG, USB_DT_CONFIG << 8, 0, total, next);
-        return VDI_USB_GUARD_MORE;
+VdiUsbGuardFetch vdi_usb_guard_fetch_sync(VdiUsbGuard *g, VdiUsbGuardXfer xfer,
+                                          void *opaque)
+{
+    VdiUsbGuardFetch r = vdi_usb_guard_core_fetch_sync(&g->c, guard_policy(g),
+                                                       xfer, opaque);
 
-    case FETCH_CONFIG:
-        if (!ok) {
-            return refuse_bad(g, "configuration descriptor",
-                              "request failed");
-        }
-        g->config = g_memdup2(data, len);
-        g->config_len = len;
-        if (!g->dev_desc.i_serial) {
-            return evaluate(g);
-        }
-        request(g, FETCH_LANGIDS, USB_DT_STRING << 8, 0, 255, next);
-        return VDI_USB_GUARD_MORE;
-
-    case FETCH_LANGIDS:
-        if (!ok || len < 4 || data[0] < 4) {
-            return evaluate(g);     /* no strings: serial rules never match */
-        }
-        g->langid = le16(data + 2);
-        request(g, FETCH_SERIAL, USB_DT_STRING << 8 | g->dev_desc.i_serial,
-                g->langid, 255, next);
-        return VDI_USB_GUARD_MORE;
-
-    case FETCH_SERIAL:
-        if (ok && len >= 2 && data[1] == USB_DT_STRING) {
-            size_t units = (MIN(len, data[0]) - MIN(2, data[0])) / 2;
-            g_autofree gunichar2 *utf16 = g_new0(gunichar2, units + 1);
-            size_t i;
-
-            for (i = 0; i < units; i++) {
-                utf16[i] = le16(data + 2 + 2 * i);
-            }
-            /* NULL if not valid UTF-16: serial rules then never match */
-            g->serial = g_utf16_to_utf8(utf16, units, NULL, NULL, NULL);
-        }
-        return evaluate(g);
+    if (r == VDI_USB_GUARD_DENIED) {
+        report_refusal(g);
     }
-    return VDI_USB_GUARD_IGNORED;
+    return r;
 }
 
 void vdi_usb_guard_attached(VdiUsbGuard *g)
 {
     g_autofree char *name = guard_name(g);
 
-    g->state = USB_PERIPHERAL_STATE_ATTACHED;
-    vdi_usb_guard_reset_bot(g);
-    if (!g->verdict) {
+    vdi_usb_guard_core_attached(&g->c);
+    if (!g->c.verdict) {
         /* attached without evaluation, e.g. after migration */
         return;
     }
-    qapi_event_send_usb_peripheral_attached(name, g->dev_desc.vid,
-                                            g->dev_desc.pid,
-                                            action_to_qapi(g->verdict->action),
-                                            g->verdict->rule_id);
+    qapi_event_send_usb_peripheral_attached(
+        name, g->c.dev_desc.vid, g->c.dev_desc.pid,
+        action_to_qapi(g->c.verdict->action), g->c.verdict->rule_id);
 }
 
 void vdi_usb_guard_disconnected(VdiUsbGuard *g, bool was_attached)
@@ -319,175 +187,64 @@ void vdi_usb_guard_disconnected(VdiUsbGuard *g, bool was_attached)
 
         qapi_event_send_usb_peripheral_detached(name);
     }
-    if (g->state == USB_PERIPHERAL_STATE_REJECTED) {
-        /* keep what we know about it for query-usb-peripherals */
-        free_filters(g);
-        g->fetch_step = FETCH_NONE;
-    } else {
-        forget_device(g);
-        g->state = USB_PERIPHERAL_STATE_DISCONNECTED;
-    }
+    vdi_usb_guard_core_disconnected(&g->c);
 }
 
 /* Data path */
 
 bool vdi_usb_guard_enforcing(const VdiUsbGuard *g)
 {
-    return g->verdict && g->cfg &&
-        g->verdict->action != VDI_USB_ACTION_DENY &&
-        (g->state == USB_PERIPHERAL_STATE_CONNECTED ||
-         g->state == USB_PERIPHERAL_STATE_ATTACHED);
+    return vdi_usb_guard_core_enforcing(&g->c);
 }
 
 bool vdi_usb_guard_read_only(const VdiUsbGuard *g)
 {
-    return vdi_usb_guard_enforcing(g) &&
-        g->verdict->action == VDI_USB_ACTION_READ_ONLY;
+    return vdi_usb_guard_core_read_only(&g->c);
 }
 
-static const VdiUsbIfaceVerdict *find_iface(const VdiUsbGuard *g,
-                                            uint8_t number)
-{
-    unsigned k;
-
-    for (k = 0; k < g->verdict->n_ifaces; k++) {
-        if (g->verdict->ifaces[k].number == number) {
-            return &g->verdict->ifaces[k];
-        }
-    }
-    return NULL;
-}
-
-/*
- * May the guest send this control request (request is bmRequestType << 8
- * | bRequest)?  Requests that would reveal or select what the policy hides
- * are refused, as is anything addressed to a hidden interface or endpoint.
- */
 bool vdi_usb_guard_control_allowed(const VdiUsbGuard *g, int request,
                                    int value, int index)
 {
-    const VdiUsbIfaceVerdict *iv;
-    uint8_t type = value >> 8;
-
-    if (!vdi_usb_guard_enforcing(g)) {
-        return true;
-    }
-    switch (request) {
-    case DeviceRequest | USB_REQ_GET_DESCRIPTOR:
-        /* only configuration 0 was evaluated and can be filtered */
-        return !g->guest_config ||
-            !((type == USB_DT_CONFIG && (value & 0xff)) ||
-              type == USB_DT_OTHER_SPEED_CONFIG);
-    case DeviceOutRequest | USB_REQ_SET_CONFIGURATION:
-        return (value & 0xff) == 0 || (value & 0xff) == g->cfg->config_value;
-    case InterfaceOutRequest | USB_REQ_SET_INTERFACE:
-        return vdi_usb_verdict_alt_usable(g->verdict, index, value);
-    }
-    switch ((request >> 8) & USB_RECIP_MASK) {
-    case USB_RECIP_INTERFACE:
-        iv = find_iface(g, index & 0xff);
-        return !iv || iv->decision != VDI_USB_IFACE_HIDDEN;
-    case USB_RECIP_ENDPOINT:
-        return !(index & 0x0f) ||
-            vdi_usb_guard_endpoint_allowed(g, index & 0x8f);
-    }
-    return true;
+    return vdi_usb_guard_core_control_allowed(&g->c, request, value, index);
 }
 
-/* May the guest use this endpoint (bit 7: IN)? */
 bool vdi_usb_guard_endpoint_allowed(const VdiUsbGuard *g, uint8_t ep)
 {
-    return !vdi_usb_guard_enforcing(g) ||
-        vdi_usb_verdict_endpoint_iface(g->verdict, g->cfg, ep) >= 0;
+    return vdi_usb_guard_core_endpoint_allowed(&g->c, ep);
 }
 
-/* The read-only filter guarding this bulk endpoint, or NULL */
 VdiBotFilter *vdi_usb_guard_bot_filter(const VdiUsbGuard *g, uint8_t ep)
 {
-    const VdiUsbIfaceVerdict *iv;
-    int k;
-
-    if (!vdi_usb_guard_read_only(g)) {
-        return NULL;
-    }
-    k = vdi_usb_verdict_endpoint_iface(g->verdict, g->cfg, ep);
-    if (k < 0 || !g->bot[k]) {
-        return NULL;
-    }
-    iv = &g->verdict->ifaces[k];
-    return ep == iv->bot_ep_in || ep == iv->bot_ep_out ? g->bot[k] : NULL;
+    return vdi_usb_guard_core_bot_filter(&g->c, ep);
 }
 
 void vdi_usb_guard_reset_bot(VdiUsbGuard *g)
 {
-    unsigned k;
-
-    for (k = 0; k < VDI_USB_MAX_ALTS; k++) {
-        if (g->bot[k]) {
-            vdi_bot_filter_reset(g->bot[k]);
-        }
-    }
+    vdi_usb_guard_core_reset_bot(&g->c);
 }
 
-/* The configuration descriptor the guest sees, if it is not the device's */
 const uint8_t *vdi_usb_guard_config_desc(const VdiUsbGuard *g, size_t *len)
 {
-    if (!vdi_usb_guard_enforcing(g)) {
-        return NULL;
-    }
-    *len = g->guest_config_len;
-    return g->guest_config;
+    return vdi_usb_guard_core_config_desc(&g->c, len);
 }
 
 /* Policy changes */
 
-static bool same_verdict(const VdiUsbVerdict *a, const VdiUsbVerdict *b)
-{
-    unsigned i;
-
-    if (a->action != b->action || a->n_ifaces != b->n_ifaces ||
-        a->n_alts != b->n_alts) {
-        return false;
-    }
-    for (i = 0; i < a->n_ifaces; i++) {
-        if (a->ifaces[i].decision != b->ifaces[i].decision) {
-            return false;
-        }
-    }
-    for (i = 0; i < a->n_alts; i++) {
-        if (a->alts[i].usable != b->alts[i].usable) {
-            return false;
-        }
-    }
-    return true;
-}
-
 static void reevaluate(VdiUsbGuard *g)
 {
-    g_autofree VdiUsbVerdict *v = g_new0(VdiUsbVerdict, 1);
     g_autofree char *name = guard_name(g);
 
-    if (!vdi_usb_guard_enforcing(g)) {
-        return;     /* nothing evaluated yet, or already refused */
-    }
-    vdi_usb_policy_evaluate(get_policy(), &g->dev_desc, g->cfg, g->serial,
-                            v);
-    if (same_verdict(v, g->verdict)) {
-        /* same effect, maybe another rule: keep the filters' state */
-        memcpy(g->verdict, v, sizeof(*v));
-        return;
-    }
-    memcpy(g->verdict, v, sizeof(*v));
-    if (v->action == VDI_USB_ACTION_DENY) {
-        refuse(g, v->rule_id, v->reason);
+    switch (vdi_usb_guard_core_reevaluate(&g->c, guard_policy(g))) {
+    case VDI_USB_GUARD_SAME:
+        break;
+    case VDI_USB_GUARD_NOW_DENIED:
+        report_refusal(g);
         g->ops->reject(g);
-        return;
-    }
-    apply_verdict(g);
-    if (g->state == USB_PERIPHERAL_STATE_ATTACHED) {
-        g->state = USB_PERIPHERAL_STATE_CONNECTED;
+        break;
+    case VDI_USB_GUARD_CHANGED:
         qapi_event_send_usb_peripheral_detached(name);
         g->ops->replug(g);
+        break;
     }
 }
 
@@ -536,13 +293,12 @@ static bool rule_from_qapi(const UsbPolicyRule *q, VdiUsbRule *r,
     return true;
 }
 
-void qmp_usb_policy_set(UsbPolicyRuleList *rules, UsbPolicyAction dflt,
-                        Error **errp)
+/* Build a policy from its QMP form; all or nothing */
+static VdiUsbPolicy *policy_from_qapi(UsbPolicyRuleList *rules,
+                                      UsbPolicyAction dflt, Error **errp)
 {
     VdiUsbPolicy *p = vdi_usb_policy_new(action_from_qapi(dflt));
-    UsbPolicy q = { .rules = rules, .q_default = dflt };
     UsbPolicyRuleList *l;
-    VdiUsbGuard *g, *tmp;
 
     for (l = rules; l; l = l->next) {
         g_autofree char *err = NULL;
@@ -556,19 +312,37 @@ void qmp_usb_policy_set(UsbPolicyRuleList *rules, UsbPolicyAction dflt,
             goto fail;
         }
     }
+    return p;
+
+fail:
+    vdi_usb_policy_free(p);
+    return NULL;
+}
+
+void qmp_usb_policy_set(UsbPolicyRuleList *rules, UsbPolicyAction dflt,
+                        Error **errp)
+{
+    VdiUsbPolicy *p = policy_from_qapi(rules, dflt, errp);
+    UsbPolicy q = { .rules = rules, .q_default = dflt };
+    VdiUsbGuard *g, *tmp;
+
+    if (!p) {
+        return;
+    }
     vdi_usb_policy_free(policy);
     policy = p;
     qapi_free_UsbPolicy(policy_qapi);
     policy_qapi = QAPI_CLONE(UsbPolicy, &q);
 
-    /* ops->reject() may disconnect the device, but never removes it */
+    /*
+     * Peripherals with a policy of their own keep it.  ops->reject() may
+     * disconnect the device, but never removes it.
+     */
     QTAILQ_FOREACH_SAFE(g, &guards, next, tmp) {
-        reevaluate(g);
+        if (!g->own_policy) {
+            reevaluate(g);
+        }
     }
-    return;
-
-fail:
-    vdi_usb_policy_free(p);
 }
 
 UsbPolicy *qmp_query_usb_policy(Error **errp)
@@ -588,8 +362,8 @@ static UsbPeripheralInterfaceList *query_ifaces(const VdiUsbGuard *g)
     UsbPeripheralInterfaceList *list = NULL, **tail = &list;
     unsigned k;
 
-    for (k = 0; g->verdict && k < g->verdict->n_ifaces; k++) {
-        const VdiUsbIfaceVerdict *iv = &g->verdict->ifaces[k];
+    for (k = 0; g->c.verdict && k < g->c.verdict->n_ifaces; k++) {
+        const VdiUsbIfaceVerdict *iv = &g->c.verdict->ifaces[k];
         UsbPeripheralInterface *i = g_new0(UsbPeripheralInterface, 1);
 
         i->number = iv->number;
@@ -600,10 +374,10 @@ static UsbPeripheralInterfaceList *query_ifaces(const VdiUsbGuard *g)
             USB_INTERFACE_DECISION_HIDDEN :
             iv->decision == VDI_USB_IFACE_READ_ONLY ?
             USB_INTERFACE_DECISION_READ_ONLY : USB_INTERFACE_DECISION_ALLOWED;
-        if (g->bot[k]) {
+        if (g->c.bot[k]) {
             VdiBotStats st;
 
-            vdi_bot_filter_get_stats(g->bot[k], &st);
+            vdi_bot_filter_get_stats(g->c.bot[k], &st);
             i->bot_filter = g_new0(UsbBotFilterStats, 1);
             i->bot_filter->commands = st.commands;
             i->bot_filter->passed = st.passed;
@@ -615,52 +389,273 @@ static UsbPeripheralInterfaceList *query_ifaces(const VdiUsbGuard *g)
     return list;
 }
 
+static UsbPeripheralInfo *guard_info(VdiUsbGuard *g)
+{
+    UsbPeripheralInfo *info = g_new0(UsbPeripheralInfo, 1);
+    bool present = g->c.state == VDI_USB_GUARD_CONNECTED ||
+        g->c.state == VDI_USB_GUARD_ATTACHED;
+
+    info->id = guard_name(g);
+    info->kind = g->kind;
+    info->chardev = g_strdup(g->chardev);
+    info->terminal = g_strdup(g->terminal);
+    if (g->own_policy_qapi) {
+        info->policy = QAPI_CLONE(UsbPolicy, g->own_policy_qapi);
+    }
+    info->state = state_to_qapi(g->c.state);
+    if (g->c.have_dev_desc) {
+        info->has_vendor_id = info->has_product_id = true;
+        info->vendor_id = g->c.dev_desc.vid;
+        info->product_id = g->c.dev_desc.pid;
+        info->has_dev_class = true;
+        info->dev_class = g->c.dev_desc.dev_class;
+    }
+    if (present && g->udev->speed >= USB_SPEED_LOW &&
+        g->udev->speed <= USB_SPEED_SUPER) {
+        info->has_speed = true;
+        /* USB_SPEED_LOW..SUPER are 0..3, in the same order */
+        info->speed = (UsbPeripheralSpeed)g->udev->speed;
+    }
+    info->interfaces = query_ifaces(g);
+    if (g->udev->attached && g->udev->port) {
+        info->port = g_strdup(g->udev->port->path);
+    }
+    if (g->c.verdict) {
+        info->has_verdict = true;
+        info->verdict = action_to_qapi(g->c.verdict->action);
+        info->rule = g_strdup(g->c.verdict->rule_id);
+        info->reason = g_strdup(g->c.verdict->reason);
+    } else if (g->c.reject_reason) {
+        info->has_verdict = true;
+        info->verdict = USB_POLICY_ACTION_DENY;
+        info->rule = g_strdup("");
+        info->reason = g_strdup(g->c.reject_reason);
+    }
+    info->bytes_in = g->bytes_in;
+    info->bytes_out = g->bytes_out;
+    return info;
+}
+
 UsbPeripheralInfoList *qmp_query_usb_peripherals(Error **errp)
 {
     UsbPeripheralInfoList *list = NULL, **tail = &list;
     VdiUsbGuard *g;
 
     QTAILQ_FOREACH(g, &guards, next) {
-        UsbPeripheralInfo *info = g_new0(UsbPeripheralInfo, 1);
-        bool present = g->state == USB_PERIPHERAL_STATE_CONNECTED ||
-            g->state == USB_PERIPHERAL_STATE_ATTACHED;
-
-        info->id = guard_name(g);
-        info->chardev = g_strdup(g->chardev);
-        info->state = g->state;
-        if (g->have_dev_desc) {
-            info->has_vendor_id = info->has_product_id = true;
-            info->vendor_id = g->dev_desc.vid;
-            info->product_id = g->dev_desc.pid;
-            info->has_dev_class = true;
-            info->dev_class = g->dev_desc.dev_class;
-        }
-        if (present && g->udev->speed >= USB_SPEED_LOW &&
-            g->udev->speed <= USB_SPEED_SUPER) {
-            info->has_speed = true;
-            /* USB_SPEED_LOW..SUPER are 0..3, in the same order */
-            info->speed = (UsbPeripheralSpeed)g->udev->speed;
-        }
-        info->interfaces = query_ifaces(g);
-        if (g->udev->attached && g->udev->port) {
-            info->port = g_strdup(g->udev->port->path);
-        }
-        if (g->verdict) {
-            info->has_verdict = true;
-            info->verdict = action_to_qapi(g->verdict->action);
-            info->rule = g_strdup(g->verdict->rule_id);
-            info->reason = g_strdup(g->verdict->reason);
-        } else if (g->reject_reason) {
-            info->has_verdict = true;
-            info->verdict = USB_POLICY_ACTION_DENY;
-            info->rule = g_strdup("");
-            info->reason = g_strdup(g->reject_reason);
-        }
-        info->bytes_in = g->bytes_in;
-        info->bytes_out = g->bytes_out;
-        QAPI_LIST_APPEND(tail, info);
+        QAPI_LIST_APPEND(tail, guard_info(g));
     }
     return list;
+}
+
+/* usb-peripheral-attach / usb-peripheral-detach */
+
+#define PERIPHERAL_CHARDEV_PREFIX "usb-peripheral-"
+
+/* Is obj a USB bus, and the one named *opaque if that is not NULL? */
+static int find_usb_bus(Object *obj, void *opaque)
+{
+    const char *name = opaque;
+
+    return object_dynamic_cast(obj, "usb-bus") &&
+        (!name || !strcmp(BUS(obj)->name, name));
+}
+
+/* The terminal's address as a string, or NULL (and *errp) if unusable */
+static char *terminal_address(const SocketAddress *addr, Error **errp)
+{
+    const InetSocketAddress *inet;
+    unsigned long port;
+
+    switch (addr->type) {
+    case SOCKET_ADDRESS_TYPE_INET:
+        inet = &addr->u.inet;
+        if (!inet->host[0]) {
+            error_setg(errp, "the terminal's address has no host");
+            return NULL;
+        }
+        if (qemu_strtoul(inet->port, NULL, 10, &port) < 0 ||
+            port == 0 || port > 65535) {
+            error_setg(errp, "'%s' is not a TCP port number", inet->port);
+            return NULL;
+        }
+        return strchr(inet->host, ':') ?
+            g_strdup_printf("[%s]:%lu", inet->host, port) :
+            g_strdup_printf("%s:%lu", inet->host, port);
+    case SOCKET_ADDRESS_TYPE_UNIX:
+        if (!addr->u.q_unix.path[0]) {
+            error_setg(errp, "the terminal's socket path is empty");
+            return NULL;
+        }
+        return g_strdup(addr->u.q_unix.path);
+    default:
+        error_setg(errp, "a terminal's address must be of type 'inet' or "
+                   "'unix', not '%s'", SocketAddressType_str(addr->type));
+        return NULL;
+    }
+}
+
+/* A socket chardev that connects to the terminal */
+static bool create_chardev(const char *chr_id, const SocketAddress *addr,
+                           bool has_reconnect_ms, uint32_t reconnect_ms,
+                           Error **errp)
+{
+    g_autoptr(ChardevBackend) backend = g_new0(ChardevBackend, 1);
+    ChardevSocket *sock = g_new0(ChardevSocket, 1);
+    SocketAddressLegacy *legacy = g_new0(SocketAddressLegacy, 1);
+    ChardevReturn *ret;
+
+    legacy->type = addr->type;
+    if (addr->type == SOCKET_ADDRESS_TYPE_INET) {
+        legacy->u.inet.data = QAPI_CLONE(InetSocketAddress, &addr->u.inet);
+    } else {
+        legacy->u.q_unix.data = QAPI_CLONE(UnixSocketAddress,
+                                           &addr->u.q_unix);
+    }
+    sock->addr = legacy;
+    sock->has_server = true;
+    sock->server = false;
+    if (has_reconnect_ms && reconnect_ms) {
+        sock->has_reconnect_ms = true;
+        sock->reconnect_ms = reconnect_ms;
+    }
+    backend->type = CHARDEV_BACKEND_KIND_SOCKET;
+    backend->u.socket.data = sock;
+
+    ret = qmp_chardev_add(chr_id, backend, errp);
+    qapi_free_ChardevReturn(ret);
+    return ret != NULL;
+}
+
+static VdiUsbGuard *find_guard(const char *id)
+{
+    VdiUsbGuard *g;
+
+    QTAILQ_FOREACH(g, &guards, next) {
+        DeviceState *d = DEVICE(g->udev);
+
+        if (d->id && !strcmp(d->id, id)) {
+            return g;
+        }
+    }
+    return NULL;
+}
+
+UsbPeripheralInfo *qmp_usb_peripheral_attach(const char *id,
+                                             SocketAddress *addr,
+                                             const char *bus,
+                                             bool has_reconnect_ms,
+                                             uint32_t reconnect_ms,
+                                             UsbPolicy *own,
+                                             Error **errp)
+{
+    g_autofree char *chr_id = g_strconcat(PERIPHERAL_CHARDEV_PREFIX, id,
+                                          NULL);
+    g_autofree char *terminal = NULL;
+    g_autoptr(QDict) opts = NULL;
+    VdiUsbPolicy *own_policy = NULL;
+    DeviceState *dev;
+    VdiUsbGuard *g;
+
+    if (!id_wellformed(id)) {
+        error_setg(errp, "'%s' is not a valid device id", id);
+        return NULL;
+    }
+    if (object_resolve_path_component(machine_get_container("peripheral"),
+                                      id)) {
+        error_setg(errp, "a device with id '%s' already exists", id);
+        return NULL;
+    }
+    if (qemu_chr_find(chr_id)) {
+        error_setg(errp, "a chardev with id '%s' already exists", chr_id);
+        return NULL;
+    }
+    terminal = terminal_address(addr, errp);
+    if (!terminal) {
+        return NULL;
+    }
+    if (!object_class_by_name("usb-redir")) {
+        error_setg(errp, "this QEMU has no usb-redir device");
+        return NULL;
+    }
+    if (!object_child_foreach_recursive(object_get_root(), find_usb_bus,
+                                        NULL)) {
+        error_setg(errp, "the VM has no USB bus: add a USB controller "
+                   "such as qemu-xhci first");
+        return NULL;
+    }
+    if (bus && !object_child_foreach_recursive(object_get_root(),
+                                               find_usb_bus, (void *)bus)) {
+        error_setg(errp, "the VM has no USB bus '%s'", bus);
+        return NULL;
+    }
+    if (own) {
+        own_policy = policy_from_qapi(own->rules, own->q_default, errp);
+        if (!own_policy) {
+            return NULL;
+        }
+    }
+
+    if (!create_chardev(chr_id, addr, has_reconnect_ms, reconnect_ms,
+                        errp)) {
+        error_prepend(errp, "cannot reach the terminal at %s: ", terminal);
+        vdi_usb_policy_free(own_policy);
+        return NULL;
+    }
+    opts = qdict_new();
+    qdict_put_str(opts, "driver", "usb-redir");
+    qdict_put_str(opts, "id", id);
+    qdict_put_str(opts, "chardev", chr_id);
+    if (bus) {
+        qdict_put_str(opts, "bus", bus);
+    }
+    dev = qdev_device_add_from_qdict(opts, false, errp);
+    if (!dev) {
+        /* usb-redir deletes its chardev if it was realized */
+        if (qemu_chr_find(chr_id)) {
+            qmp_chardev_remove(chr_id, NULL);
+        }
+        vdi_usb_policy_free(own_policy);
+        return NULL;
+    }
+    object_unref(OBJECT(dev));
+
+    /*
+     * The peer's device_connect is read from the main loop, so the
+     * device is not evaluated before it gets its own policy here.
+     */
+    g = find_guard(id);
+    assert(g && g->udev == USB_DEVICE(dev));
+    g->terminal = g_steal_pointer(&terminal);
+    g->own_policy = own_policy;
+    g->own_policy_qapi = own ? QAPI_CLONE(UsbPolicy, own) : NULL;
+    return guard_info(g);
+}
+
+void qmp_usb_peripheral_detach(const char *id, Error **errp)
+{
+    VdiUsbGuard *g = find_guard(id);
+    g_autofree char *chr_id = NULL;
+    Error *local_err = NULL;
+
+    if (!g) {
+        error_setg(errp, "no USB peripheral '%s'", id);
+        return;
+    }
+    if (!g->terminal) {
+        error_setg(errp, "USB peripheral '%s' was not attached with "
+                   "usb-peripheral-attach; use device_del", id);
+        return;
+    }
+    chr_id = g_strdup(g->chardev);
+    qdev_unplug(DEVICE(g->udev), &local_err);
+    if (local_err) {
+        error_propagate(errp, local_err);
+        return;
+    }
+    /* usb-redir removes its chardev when it is unrealized; make sure */
+    if (qemu_chr_find(chr_id)) {
+        qmp_chardev_remove(chr_id, NULL);
+    }
 }
 
 static void vdi_usb_guard_register(void)

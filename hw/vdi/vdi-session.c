@@ -30,7 +30,7 @@
 #include "trace.h"
 
 #define SESSION_PRINTER_DEVICE  "vdi-session-printer"
-#define SESSION_PRINTER_CHARDEV "vdi-session-printer-chr"
+#define SESSION_PRINTER_CHARDEV "vdi-session-printer-chr-"
 #define PRINTER_DEFAULT_PORT    9100
 /* How often the chardev retries an unreachable printer, in ms */
 #define PRINTER_RECONNECT_MS    5000
@@ -42,6 +42,13 @@ static struct {
     bool connected;
     VdiTerminal *terminal;
     VdiPrinterMapping *mapping;     /* of the plugged-in printer */
+    /*
+     * Its chardev's id.  A removed socket chardev lives on while its
+     * connect attempt runs, keeping its id (and yank instance) taken:
+     * each plug-in uses a new one.
+     */
+    char *chardev;
+    unsigned plugs;
     char *display_client;           /* the client it follows, if any */
 } session;
 
@@ -170,7 +177,7 @@ static void session_unplug_printer(void)
     /* A USB device leaves at once, which frees its chardev */
     qmp_device_del(SESSION_PRINTER_DEVICE, &err);
     if (!err) {
-        qmp_chardev_remove(SESSION_PRINTER_CHARDEV, &err);
+        qmp_chardev_remove(session.chardev, &err);
     }
     if (err) {
         /* Nothing the user can act on: leave a trace and go on */
@@ -182,6 +189,7 @@ static void session_unplug_printer(void)
                                         session.mapping->id);
     qapi_free_VdiPrinterMapping(session.mapping);
     session.mapping = NULL;
+    g_clear_pointer(&session.chardev, g_free);
 }
 
 static bool session_plug_printer(VdiPrinterMapping *m, const char *bus,
@@ -211,10 +219,12 @@ static bool session_plug_printer(VdiPrinterMapping *m, const char *bus,
         .u.socket.data = &sock,
     };
     g_autoptr(QDict) opts = qdict_new();
+    g_autofree char *chardev = g_strdup_printf(SESSION_PRINTER_CHARDEV "%u",
+                                               session.plugs++);
     ChardevReturn *ret;
     DeviceState *dev;
 
-    ret = qmp_chardev_add(SESSION_PRINTER_CHARDEV, &backend, errp);
+    ret = qmp_chardev_add(chardev, &backend, errp);
     if (!ret) {
         return false;
     }
@@ -222,19 +232,20 @@ static bool session_plug_printer(VdiPrinterMapping *m, const char *bus,
 
     qdict_put_str(opts, "driver", "usb-printer");
     qdict_put_str(opts, "id", SESSION_PRINTER_DEVICE);
-    qdict_put_str(opts, "chardev", SESSION_PRINTER_CHARDEV);
+    qdict_put_str(opts, "chardev", chardev);
     qdict_put_str(opts, "ieee1284-id", printer->ieee1284_id);
     if (bus) {
         qdict_put_str(opts, "bus", bus);
     }
     dev = qdev_device_add_from_qdict(opts, false, errp);
     if (!dev) {
-        qmp_chardev_remove(SESSION_PRINTER_CHARDEV, NULL);
+        qmp_chardev_remove(chardev, NULL);
         error_prepend(errp, "cannot plug in printer '%s': ", printer->name);
         return false;
     }
     object_unref(OBJECT(dev));
     session.mapping = QAPI_CLONE(VdiPrinterMapping, m);
+    session.chardev = g_steal_pointer(&chardev);
     qapi_event_send_vdi_session_printer(true, printer, SESSION_PRINTER_DEVICE,
                                         m->id);
     return true;

@@ -1,0 +1,373 @@
+/*
+ * Unit tests for the USB policy guard core: the descriptor fetch that
+ * usb-host carries out synchronously and the decisions of the data path
+ *
+ * Copyright (c) 2026 VDI host developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * A fake device answers GET_DESCRIPTOR requests from hand-written
+ * descriptors, as libusb_control_transfer() would for usb-host.
+ */
+
+#include "qemu/osdep.h"
+#include "hw/usb/vdi-usb-guard-core.h"
+
+typedef struct FakeDevice {
+    const uint8_t *dev;         /* 18 bytes */
+    const uint8_t *config;
+    size_t config_len;
+    const char *serial;         /* string index 3, or NULL */
+    int fail_at;                /* fail the Nth request (1-based), or 0 */
+    int requests;
+    uint16_t last_langid;
+} FakeDevice;
+
+static const uint8_t storage_dev[18] = {
+    18, 1, 0x00, 0x02, 0, 0, 0, 64, 0x81, 0x07, 0x67, 0x55,
+    0x00, 0x01, 1, 2, 3, 1,
+};
+
+static const uint8_t keyboard_dev[18] = {
+    18, 1, 0x00, 0x02, 0, 0, 0, 8, 0x6d, 0x04, 0x1c, 0xc3,
+    0x00, 0x01, 1, 2, 0, 1,
+};
+
+/* BOT interface 0 (alt 0) and UAS (alt 1), keyboard interface 1 */
+static const uint8_t composite_config[] = {
+    9, 2, 71, 0, 2, 1, 0, 0x80, 100,
+    9, 4, 0, 0, 2, 8, 6, 0x50, 0,
+    7, 5, 0x81, 2, 0x00, 0x02, 0,
+    7, 5, 0x02, 2, 0x00, 0x02, 0,
+    9, 4, 0, 1, 2, 8, 6, 0x62, 0,
+    7, 5, 0x83, 2, 0x00, 0x02, 0,
+    7, 5, 0x04, 2, 0x00, 0x02, 0,
+    9, 4, 1, 0, 1, 3, 1, 1, 0,
+    7, 5, 0x85, 3, 8, 0, 10,
+};
+
+static const uint8_t keyboard_config[] = {
+    9, 2, 25, 0, 1, 1, 0, 0xa0, 50,
+    9, 4, 0, 0, 1, 3, 1, 1, 0,
+    7, 5, 0x81, 3, 8, 0, 10,
+};
+
+static int fake_xfer(void *opaque, const VdiUsbGuardRequest *req,
+                     uint8_t *buf)
+{
+    FakeDevice *f = opaque;
+    uint8_t type = req->value >> 8, index = req->value & 0xff;
+    size_t len = 0, i;
+
+    g_assert(vdi_usb_guard_owns_id(req->id));
+    if (++f->requests == f->fail_at) {
+        return -1;
+    }
+    switch (type) {
+    case 1:
+        memcpy(buf, f->dev, MIN(18, req->length));
+        return MIN(18, req->length);
+    case 2:
+        len = MIN(f->config_len, req->length);
+        memcpy(buf, f->config, len);
+        return len;
+    case 3:
+        if (index == 0) {
+            const uint8_t langids[4] = { 4, 3, 0x09, 0x04 };
+
+            memcpy(buf, langids, MIN(4, req->length));
+            return MIN(4, req->length);
+        }
+        if (index != 3 || !f->serial) {
+            return -1;
+        }
+        f->last_langid = req->index;
+        len = 2 + 2 * strlen(f->serial);
+        g_assert_cmpint(len, <=, req->length);
+        buf[0] = len;
+        buf[1] = 3;
+        for (i = 0; f->serial[i]; i++) {
+            buf[2 + 2 * i] = f->serial[i];
+            buf[3 + 2 * i] = 0;
+        }
+        return len;
+    }
+    return -1;
+}
+
+static VdiUsbPolicy *policy_of(VdiUsbAction dflt, const char *const *rules)
+{
+    VdiUsbPolicy *p = vdi_usb_policy_new(dflt);
+
+    for (; rules && *rules; rules++) {
+        g_autofree char *err = NULL;
+
+        if (!vdi_usb_policy_add_text(p, *rules, &err)) {
+            g_error("%s: %s", *rules, err);
+        }
+    }
+    return p;
+}
+
+static void test_allow_keyboard(void)
+{
+    FakeDevice f = { keyboard_dev, keyboard_config,
+                     sizeof(keyboard_config) };
+    VdiUsbPolicy *p = policy_of(VDI_USB_ACTION_ALLOW, NULL);
+    VdiUsbGuardCore c;
+    size_t len;
+
+    vdi_usb_guard_core_init(&c);
+    g_assert_cmpint(vdi_usb_guard_core_fetch_sync(&c, p, fake_xfer, &f), ==,
+                    VDI_USB_GUARD_DONE);
+    /* device, config head, config: no serial string to read */
+    g_assert_cmpint(f.requests, ==, 3);
+    g_assert_cmpint(c.state, ==, VDI_USB_GUARD_CONNECTED);
+    g_assert_cmpint(c.dev_desc.vid, ==, 0x046d);
+    g_assert_cmpint(c.dev_desc.pid, ==, 0xc31c);
+    g_assert_null(c.serial);
+    g_assert_cmpint(c.verdict->action, ==, VDI_USB_ACTION_ALLOW);
+    g_assert_cmpstr(c.verdict->rule_id, ==, "default");
+    g_assert_true(vdi_usb_guard_core_enforcing(&c));
+    g_assert_false(vdi_usb_guard_core_read_only(&c));
+    g_assert_true(vdi_usb_guard_core_endpoint_allowed(&c, 0x81));
+    /* not in the configuration */
+    g_assert_false(vdi_usb_guard_core_endpoint_allowed(&c, 0x82));
+    g_assert_null(vdi_usb_guard_core_bot_filter(&c, 0x81));
+    g_assert_null(vdi_usb_guard_core_config_desc(&c, &len));
+
+    vdi_usb_guard_core_attached(&c);
+    g_assert_cmpint(c.state, ==, VDI_USB_GUARD_ATTACHED);
+    vdi_usb_guard_core_disconnected(&c);
+    g_assert_cmpint(c.state, ==, VDI_USB_GUARD_DISCONNECTED);
+    g_assert_null(c.verdict);
+    /* nothing enforced without a device */
+    g_assert_true(vdi_usb_guard_core_endpoint_allowed(&c, 0x82));
+    vdi_usb_guard_core_clear(&c);
+    vdi_usb_policy_free(p);
+}
+
+static void test_read_only_composite(void)
+{
+    static const char *const rules[] = {
+        "read-only id=ro class=08 serial=ST-*", NULL,
+    };
+    FakeDevice f = { storage_dev, composite_config,
+                     sizeof(composite_config), "ST-42" };
+    VdiUsbPolicy *p = policy_of(VDI_USB_ACTION_ALLOW, rules);
+    VdiUsbGuardCore c;
+    const uint8_t *cfg;
+    size_t len;
+
+    vdi_usb_guard_core_init(&c);
+    g_assert_cmpint(vdi_usb_guard_core_fetch_sync(&c, p, fake_xfer, &f), ==,
+                    VDI_USB_GUARD_DONE);
+    /* device, config head, config, language ids, serial */
+    g_assert_cmpint(f.requests, ==, 5);
+    g_assert_cmpint(f.last_langid, ==, 0x0409);
+    g_assert_cmpstr(c.serial, ==, "ST-42");
+    g_assert_cmpint(c.verdict->action, ==, VDI_USB_ACTION_READ_ONLY);
+    g_assert_cmpstr(c.verdict->rule_id, ==, "ro");
+    g_assert_true(vdi_usb_guard_core_read_only(&c));
+
+    /* the Bulk-Only endpoints are filtered, the keyboard's are not */
+    g_assert_nonnull(vdi_usb_guard_core_bot_filter(&c, 0x81));
+    g_assert_true(vdi_usb_guard_core_bot_filter(&c, 0x81) ==
+                  vdi_usb_guard_core_bot_filter(&c, 0x02));
+    g_assert_null(vdi_usb_guard_core_bot_filter(&c, 0x85));
+    g_assert_true(vdi_usb_guard_core_endpoint_allowed(&c, 0x85));
+    /* UAS (alternate setting 1) is refused, and so are its endpoints */
+    g_assert_false(vdi_usb_guard_core_control_allowed(&c, 0x010b, 1, 0));
+    g_assert_true(vdi_usb_guard_core_control_allowed(&c, 0x010b, 0, 0));
+    g_assert_false(vdi_usb_guard_core_endpoint_allowed(&c, 0x83));
+    g_assert_false(vdi_usb_guard_core_endpoint_allowed(&c, 0x04));
+    /* the guest sees the configuration without the UAS alternate */
+    cfg = vdi_usb_guard_core_config_desc(&c, &len);
+    g_assert_nonnull(cfg);
+    g_assert_cmpint(len, ==, sizeof(composite_config) - 23);
+    g_assert_cmpint(cfg[2] | cfg[3] << 8, ==, len);
+    /* other configurations, and other-speed ones, are refused */
+    g_assert_false(vdi_usb_guard_core_control_allowed(&c, 0x8006, 0x0201,
+                                                      0));
+    g_assert_false(vdi_usb_guard_core_control_allowed(&c, 0x8006, 0x0700,
+                                                      0));
+    g_assert_true(vdi_usb_guard_core_control_allowed(&c, 0x8006, 0x0200, 0));
+    g_assert_false(vdi_usb_guard_core_control_allowed(&c, 0x0009, 2, 0));
+    g_assert_true(vdi_usb_guard_core_control_allowed(&c, 0x0009, 1, 0));
+    g_assert_true(vdi_usb_guard_resets_bot(0x21ff));
+    g_assert_false(vdi_usb_guard_resets_bot(0xa1fe));
+
+    /* a serial the rule does not match: the default allows all */
+    vdi_usb_guard_core_clear(&c);
+    f.serial = "OTHER";
+    f.requests = 0;
+    g_assert_cmpint(vdi_usb_guard_core_fetch_sync(&c, p, fake_xfer, &f), ==,
+                    VDI_USB_GUARD_DONE);
+    g_assert_cmpint(c.verdict->action, ==, VDI_USB_ACTION_ALLOW);
+    g_assert_null(vdi_usb_guard_core_bot_filter(&c, 0x81));
+    g_assert_true(vdi_usb_guard_core_control_allowed(&c, 0x010b, 1, 0));
+    vdi_usb_guard_core_clear(&c);
+    vdi_usb_policy_free(p);
+}
+
+static void test_deny_and_hide(void)
+{
+    static const char *const hide[] = {
+        "deny id=nokbd hide class=03", NULL,
+    };
+    static const char *const deny[] = {
+        "deny id=nokbd class=03", NULL,
+    };
+    FakeDevice f = { storage_dev, composite_config,
+                     sizeof(composite_config), "X" };
+    VdiUsbPolicy *p = policy_of(VDI_USB_ACTION_ALLOW, hide);
+    VdiUsbGuardCore c;
+    const char *rule, *reason;
+
+    vdi_usb_guard_core_init(&c);
+    g_assert_cmpint(vdi_usb_guard_core_fetch_sync(&c, p, fake_xfer, &f), ==,
+                    VDI_USB_GUARD_DONE);
+    /* interface 1 is hidden: requests to it and its endpoint stall */
+    g_assert_false(vdi_usb_guard_core_control_allowed(&c, 0x8106, 0x2200,
+                                                      1));
+    g_assert_true(vdi_usb_guard_core_control_allowed(&c, 0x8106, 0x2200, 0));
+    g_assert_false(vdi_usb_guard_core_endpoint_allowed(&c, 0x85));
+    g_assert_false(vdi_usb_guard_core_control_allowed(&c, 0x0201, 0, 0x85));
+    vdi_usb_guard_core_attached(&c);
+
+    /* the policy changes: without hide the whole device is denied */
+    vdi_usb_policy_free(p);
+    p = policy_of(VDI_USB_ACTION_ALLOW, deny);
+    g_assert_cmpint(vdi_usb_guard_core_reevaluate(&c, p), ==,
+                    VDI_USB_GUARD_NOW_DENIED);
+    g_assert_cmpint(c.state, ==, VDI_USB_GUARD_REJECTED);
+    vdi_usb_guard_core_refusal(&c, &rule, &reason);
+    g_assert_cmpstr(rule, ==, "nokbd");
+    g_assert_nonnull(strstr(reason, "interface 1 (class 03:01:01)"));
+    /* nothing is enforced on a refused device, which the owner drops */
+    g_assert_false(vdi_usb_guard_core_enforcing(&c));
+    /* what it was is kept for the queries */
+    vdi_usb_guard_core_disconnected(&c);
+    g_assert_cmpint(c.state, ==, VDI_USB_GUARD_REJECTED);
+    g_assert_true(c.have_dev_desc);
+    vdi_usb_guard_core_clear(&c);
+    vdi_usb_policy_free(p);
+}
+
+static void test_reevaluate(void)
+{
+    static const char *const ro[] = {
+        "read-only id=ro class=08", NULL,
+    };
+    static const char *const ro2[] = {
+        "read-only id=ro2 vid=0781", NULL,
+    };
+    FakeDevice f = { storage_dev, composite_config,
+                     sizeof(composite_config), "X" };
+    VdiUsbPolicy *p = policy_of(VDI_USB_ACTION_ALLOW, NULL);
+    VdiUsbGuardCore c;
+
+    vdi_usb_guard_core_init(&c);
+    g_assert_cmpint(vdi_usb_guard_core_fetch_sync(&c, p, fake_xfer, &f), ==,
+                    VDI_USB_GUARD_DONE);
+    /* not attached yet: the new verdict applies, nothing to replug */
+    vdi_usb_policy_free(p);
+    p = policy_of(VDI_USB_ACTION_ALLOW, ro);
+    g_assert_cmpint(vdi_usb_guard_core_reevaluate(&c, p), ==,
+                    VDI_USB_GUARD_SAME);
+    g_assert_true(vdi_usb_guard_core_read_only(&c));
+    vdi_usb_guard_core_attached(&c);
+
+    /* same effect from another rule: the filters keep their state */
+    vdi_usb_policy_free(p);
+    p = policy_of(VDI_USB_ACTION_ALLOW, ro2);
+    g_assert_cmpint(vdi_usb_guard_core_reevaluate(&c, p), ==,
+                    VDI_USB_GUARD_SAME);
+    g_assert_cmpstr(c.verdict->rule_id, ==, "ro2");
+    g_assert_cmpint(c.state, ==, VDI_USB_GUARD_ATTACHED);
+
+    /* read-only -> allow while attached: replug */
+    vdi_usb_policy_free(p);
+    p = policy_of(VDI_USB_ACTION_ALLOW, NULL);
+    g_assert_cmpint(vdi_usb_guard_core_reevaluate(&c, p), ==,
+                    VDI_USB_GUARD_CHANGED);
+    g_assert_cmpint(c.state, ==, VDI_USB_GUARD_CONNECTED);
+    g_assert_false(vdi_usb_guard_core_read_only(&c));
+    vdi_usb_guard_core_clear(&c);
+    vdi_usb_policy_free(p);
+}
+
+static void test_failures(void)
+{
+    static const uint8_t short_dev[18] = { 12, 1 };
+    static const uint8_t bad_config[] = {
+        9, 2, 200, 0, 1, 1, 0, 0x80, 100,
+        9, 4, 0, 0, 0, 3, 0, 0, 0,
+    };
+    FakeDevice f = { keyboard_dev, keyboard_config,
+                     sizeof(keyboard_config) };
+    VdiUsbPolicy *p = policy_of(VDI_USB_ACTION_ALLOW, NULL);
+    VdiUsbGuardCore c;
+    const char *rule, *reason;
+    int n;
+
+    vdi_usb_guard_core_init(&c);
+    /* any of the three requests failing refuses the device */
+    for (n = 1; n <= 3; n++) {
+        f.fail_at = n;
+        f.requests = 0;
+        g_assert_cmpint(vdi_usb_guard_core_fetch_sync(&c, p, fake_xfer, &f),
+                        ==, VDI_USB_GUARD_DENIED);
+        g_assert_cmpint(f.requests, ==, n);
+        g_assert_cmpint(c.state, ==, VDI_USB_GUARD_REJECTED);
+        vdi_usb_guard_core_refusal(&c, &rule, &reason);
+        g_assert_cmpstr(rule, ==, "");
+        g_assert_nonnull(strstr(reason, "request failed"));
+        g_assert_false(vdi_usb_guard_core_enforcing(&c));
+    }
+
+    /* malformed descriptors */
+    f.fail_at = 0;
+    f.dev = short_dev;
+    g_assert_cmpint(vdi_usb_guard_core_fetch_sync(&c, p, fake_xfer, &f), ==,
+                    VDI_USB_GUARD_DENIED);
+    vdi_usb_guard_core_refusal(&c, &rule, &reason);
+    g_assert_true(g_str_has_prefix(reason, "device descriptor: "));
+    f.dev = keyboard_dev;
+    f.config = bad_config;
+    f.config_len = sizeof(bad_config);
+    g_assert_cmpint(vdi_usb_guard_core_fetch_sync(&c, p, fake_xfer, &f), ==,
+                    VDI_USB_GUARD_DENIED);
+    vdi_usb_guard_core_refusal(&c, &rule, &reason);
+    g_assert_nonnull(strstr(reason, "configuration descriptor: "
+                            "wTotalLength 200"));
+
+    /* a failed serial request only means serial rules cannot match */
+    f.dev = storage_dev;
+    f.config = keyboard_config;
+    f.config_len = sizeof(keyboard_config);
+    f.serial = NULL;
+    g_assert_cmpint(vdi_usb_guard_core_fetch_sync(&c, p, fake_xfer, &f), ==,
+                    VDI_USB_GUARD_DONE);
+    g_assert_null(c.serial);
+
+    /* stale and foreign replies are ignored */
+    g_assert_cmpint(vdi_usb_guard_core_reply(&c, p, VDI_USB_GUARD_ID_BASE | 1,
+                                             true, keyboard_dev, 18, NULL),
+                    ==, VDI_USB_GUARD_IGNORED);
+    g_assert_false(vdi_usb_guard_owns_id(42));
+    vdi_usb_guard_core_clear(&c);
+    vdi_usb_policy_free(p);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/vdi-usb-guard/allow-keyboard", test_allow_keyboard);
+    g_test_add_func("/vdi-usb-guard/read-only-composite",
+                    test_read_only_composite);
+    g_test_add_func("/vdi-usb-guard/deny-and-hide", test_deny_and_hide);
+    g_test_add_func("/vdi-usb-guard/reevaluate", test_reevaluate);
+    g_test_add_func("/vdi-usb-guard/failures", test_failures);
+    return g_test_run();
+}
