@@ -20,7 +20,9 @@
  * 4 bytes B, G, R, 0.  For any other client pixel format the caller must
  * use QEMU's stock encoders instead.
  *
- * Not thread-safe: one VdiEncoder per client, used by one thread at a time.
+ * Encoders share no state: different instances may be used from different
+ * threads at the same time, each by one thread at a time (one VdiEncoder
+ * per client).
  */
 
 #ifndef UI_VDI_ENC_H

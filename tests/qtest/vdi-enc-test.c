@@ -679,6 +679,80 @@ static void test_random(void)
     g_rand_free(rnd);
 }
 
+/* ---- encoders in parallel threads ---- */
+
+#define PAR_ENCODERS 4
+#define PAR_FRAMES 12
+
+typedef struct ParRun {
+    int idx;
+    GByteArray *out;    /* every update, with its rect count first */
+} ParRun;
+
+/* A desktop sequence for encoder @r->idx (lan or wan), encoded */
+static gpointer par_encode(gpointer opaque)
+{
+    ParRun *r = opaque;
+    const int w = 256, h = 192;
+    VdiEncoder *e = vdi_enc_new(r->idx % 2 ? VDI_PROFILE_WAN :
+                                VDI_PROFILE_LAN, VDI_ENC_CAP_ALL);
+    Frame *f = frame_new(w, h, 0);
+
+    vdi_enc_set_jpeg_quality(e, 60);
+    syn_wallpaper(f->px, f->sp, w, h);
+    for (int i = 0; i < PAR_FRAMES; i++) {
+        uint8_t count[2];
+        guint at = r->out->len;
+        int n;
+
+        syn_photo(f->px, f->sp, 16 * r->idx, 16, 128, 96, i, r->idx);
+        syn_text(f->px, f->sp, 0, 128, 192, 56, 0, r->idx, i * 5);
+        g_byte_array_append(r->out, count, 2);
+        n = vdi_enc_frame(e, f->px, w, h, f->sp * 4, NULL, 0, r->out, NULL);
+        g_assert_cmpint(n, >=, 0);
+        r->out->data[at] = n >> 8;
+        r->out->data[at + 1] = n;
+    }
+    frame_free(f);
+    vdi_enc_free(e);
+    return NULL;
+}
+
+/*
+ * Encoders share no state: run at the same time in several threads, each
+ * produces the same bytes as when run alone.
+ */
+static void test_threads(void)
+{
+    ParRun serial[PAR_ENCODERS], par[PAR_ENCODERS];
+    GThread *t[PAR_ENCODERS];
+
+    for (int i = 0; i < PAR_ENCODERS; i++) {
+        serial[i] = (ParRun) { .idx = i, .out = g_byte_array_new() };
+        par_encode(&serial[i]);
+        par[i] = (ParRun) { .idx = i, .out = g_byte_array_new() };
+    }
+    for (int i = 0; i < PAR_ENCODERS; i++) {
+        t[i] = g_thread_new("vdi-enc-test", par_encode, &par[i]);
+    }
+    for (int i = 0; i < PAR_ENCODERS; i++) {
+        g_thread_join(t[i]);
+    }
+    for (int i = 0; i < PAR_ENCODERS; i++) {
+        g_assert_cmpuint(par[i].out->len, >, 0);
+        g_assert_cmpmem(par[i].out->data, par[i].out->len,
+                        serial[i].out->data, serial[i].out->len);
+        if (i) {
+            /* the sequences differ, so equal output is no accident */
+            g_assert_false(serial[i].out->len == serial[0].out->len &&
+                           !memcmp(serial[i].out->data, serial[0].out->data,
+                                   serial[0].out->len));
+        }
+        g_byte_array_free(par[i].out, true);
+        g_byte_array_free(serial[i].out, true);
+    }
+}
+
 /* ---- link estimator ---- */
 
 /*
@@ -1027,6 +1101,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vdi-enc/damage-resize", test_damage_and_resize);
     g_test_add_func("/vdi-enc/invalid", test_invalid);
     g_test_add_func("/vdi-enc/random", test_random);
+    g_test_add_func("/vdi-enc/threads", test_threads);
     g_test_add_func("/vdi-enc/link/wan", test_link_wan);
     g_test_add_func("/vdi-enc/link/lan", test_link_lan);
     g_test_add_func("/vdi-enc/link/degrade-recover", test_link_degrade);
