@@ -339,12 +339,13 @@ void vnc_vdi_client_fence(VncState *vs, uint32_t flags, uint8_t len,
     }
     s->tokens -= 1;
     /*
-     * BlockBefore: everything before it has been processed, but a stock
-     * update may still be in the worker; let it reach the output first.
+     * BlockBefore: everything before it has been processed, but an
+     * update may still be in a worker; let it reach the output first.
      * BlockAfter and SyncNext hold as messages are processed in order
      * and the answer is queued before the next one is read.
      */
     vnc_jobs_join(vs);
+    vnc_vdi_job_join(vs);
     vnc_lock_output(vs);
     write_fence(vs, flags & (VDI_RFB_FENCE_BLOCK_BEFORE |
                              VDI_RFB_FENCE_BLOCK_AFTER |

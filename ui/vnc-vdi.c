@@ -8,11 +8,27 @@
  * For clients with the display profile lan, wan or auto (QMP
  * display-set-profile; off by default) that announced Tight and use the
  * pixel format the encoder produces, framebuffer updates are encoded by
- * the VdiEncoder (vdi-enc.c) in the main loop instead of by the stock
- * encoders in the VNC worker thread, paced by a VdiLink (vdi-link.c) that
- * follows the client's socket.  Each update is at most one byte budget
- * long, so no more than that is queued per update; what does not fit
- * stays dirty and is merged into later updates.
+ * the VdiEncoder (vdi-enc.c) instead of by the stock encoders, paced by a
+ * VdiLink (vdi-link.c) that follows the client's socket.  Each update is
+ * at most one byte budget long, so no more than that is queued per
+ * update; what does not fit stays dirty and is merged into later updates.
+ *
+ * Threads: the main loop decides when a client gets an update, turns its
+ * dirty bitmap into damage and copies the damaged pixels of the server
+ * surface into the client's own copy of it (VdiJob.frame).  A worker of a
+ * thread pool shared by all clients (as many threads as host CPUs) then
+ * runs the encoder on that copy, so clients are encoded in parallel and
+ * the main loop only pays for the copy.  Each client has at most one job
+ * in flight, which keeps its updates in order.  The worker hands the job
+ * back with a bottom half, in which the main loop queues the update on
+ * the socket.  While a job is in flight the worker alone uses the
+ * encoder and the job's buffers; settings and invalidations made
+ * meanwhile are kept in VncVdi and applied to the encoder before the next
+ * job.  A client that goes away, or stops using the encoder, abandons its
+ * job, and the worker frees it when done.  When the server surface is
+ * replaced or the pixel format changes while a job runs, its output is
+ * dropped and the encoder replaced (it would continue zlib streams the
+ * client never saw).
  */
 
 #include "qemu/osdep.h"
@@ -26,11 +42,14 @@
 #include "qapi/qapi-commands-vdi-display.h"
 #include "qapi/qapi-events-vdi-display.h"
 #include "qemu/error-report.h"
+#include "qemu/main-loop.h"
 #include "qemu/module.h"
+#include "qemu/thread.h"
 #include "vnc.h"
 #include "vnc-jobs.h"
 #include "vdi-enc.h"
 #include "vdi-link.h"
+#include "trace.h"
 
 #define ENC_SAMPLES 128
 /* kernel rate samples are left out this long after a receiver-limited poll */
@@ -44,18 +63,54 @@ typedef struct VncVdiConfig {
     int64_t qmin, qmax;
 } VncVdiConfig;
 
+/*
+ * A client's encoder and what a worker needs to run it.  While @busy, the
+ * worker alone uses enc, frame, damage and the results; otherwise the
+ * main loop does.
+ */
+typedef struct VdiJob {
+    VdiEncoder *enc;
+    uint32_t *frame;            /* the client's copy of the server surface */
+    int fw, fh;                 /* its size; rows are fw pixels apart */
+    int w, h;                   /* the area to encode */
+    GArray *damage;             /* VdiRect, changed since the last job */
+    int64_t id;                 /* the client's, for traces */
+
+    /* results */
+    GByteArray *out;
+    VdiEncStats st;
+    int n;
+    bool pending;               /* vdi_enc_has_pending() afterwards */
+    int tid;                    /* the thread that ran it */
+    int64_t t_start_us;         /* when it started, g_get_monotonic_time() */
+
+    /* main loop only */
+    bool busy;                  /* submitted, not yet completed */
+    uint64_t gen;               /* VncVdi.gen at submission */
+    int update;                 /* the VNC_STATE_UPDATE_* it answers */
+    int64_t t_submit;
+
+    /* vdi_jobs_lock */
+    bool finished;              /* the worker is done with it */
+    bool abandoned;             /* the worker frees it */
+    QEMUBH *bh;                 /* the client's completion bottom half */
+} VdiJob;
+
 struct VncVdi {
     int64_t id;
     VncVdiConfig cfg;
     bool copyrect;              /* the client announced CopyRect */
     int quality;                /* its JPEG quality level, -1: none */
 
-    VdiEncoder *enc;            /* NULL: stock encoders */
-    VdiLink *link;              /* with enc */
-    VdiProfile cur;             /* profile enc uses */
-    bool tight_used;            /* enc wrote to the Tight zlib streams */
-    GByteArray *out;
-    GArray *damage;
+    VdiJob *job;                /* NULL: stock encoders */
+    VdiLink *link;              /* with job */
+    VdiProfile cur;             /* profile for the encoder */
+    bool tight_used;            /* the encoder wrote to the zlib streams */
+    bool pending;               /* the encoder has work left */
+    uint64_t gen;               /* bumped when a running job is stale */
+    bool inval_all;             /* to invalidate before the next job */
+    GArray *inval;              /* VdiRect, ditto */
+    QEMUBH *bh;
     uint64_t smooth_px;         /* mean JPEG area per update */
 
     uint64_t bytes_sent;
@@ -80,6 +135,15 @@ static VncVdiConfig vdi_default = {
     .qmax = 90,
 };
 static int64_t vdi_next_id = 1;
+
+/* Encoder jobs of all clients */
+static GThreadPool *vdi_pool;
+static QemuMutex vdi_jobs_lock;
+/* broadcast when a job finishes, for vnc_vdi_job_join() */
+static QemuCond vdi_jobs_done;
+
+static void vdi_job_run(gpointer data, gpointer unused);
+static void vdi_job_bh(void *opaque);
 
 static int64_t vdi_now(void)
 {
@@ -133,7 +197,7 @@ static VdiProfile vdi_want_profile(VncVdi *v, int64_t now)
 
 static DisplayProfile vdi_in_force(VncVdi *v)
 {
-    if (!v->enc) {
+    if (!v->job) {
         return DISPLAY_PROFILE_OFF;
     }
     return v->cur == VDI_PROFILE_WAN ? DISPLAY_PROFILE_WAN :
@@ -142,7 +206,7 @@ static DisplayProfile vdi_in_force(VncVdi *v)
 
 static void vdi_event(VncVdi *v, DisplayProfileReason reason)
 {
-    qapi_event_send_display_profile_changed(v->id, v->cfg.profile,
+    qapi_event_send_display_profile_changed(true, v->id, v->cfg.profile,
                                             vdi_in_force(v), reason);
 }
 
@@ -157,16 +221,54 @@ static void vdi_mark_all_dirty(VncState *vs)
     vs->has_dirty++;
 }
 
+static void vdi_job_free(VdiJob *job)
+{
+    vdi_enc_free(job->enc);
+    g_free(job->frame);
+    g_array_free(job->damage, true);
+    g_byte_array_free(job->out, true);
+    g_free(job);
+}
+
+/*
+ * Give up @job: free it now, or have the worker free it if it is still
+ * running.  Returns the update request it was answering.
+ */
+static int vdi_job_abandon(VdiJob *job)
+{
+    int update = job->busy ? job->update : VNC_STATE_UPDATE_NONE;
+    bool running;
+
+    qemu_mutex_lock(&vdi_jobs_lock);
+    running = job->busy && !job->finished;
+    job->abandoned = running;
+    qemu_mutex_unlock(&vdi_jobs_lock);
+    trace_vnc_vdi_job_abandon(job->id, running);
+    if (!running) {
+        vdi_job_free(job);
+    }
+    return update;
+}
+
 static void vdi_start(VncState *vs)
 {
     VncVdi *v = vs->vdi;
     int64_t now = vdi_now();
+    VdiJob *job = g_new0(VdiJob, 1);
 
     v->link = vdi_link_new(v->cfg.profile == DISPLAY_PROFILE_WAN ?
                            VDI_PROFILE_WAN : VDI_PROFILE_LAN, now);
     v->cur = vdi_want_profile(v, now);
     /* a new encoder resets the client's zlib streams before using them */
-    v->enc = vdi_enc_new(v->cur, vdi_caps(v));
+    job->enc = vdi_enc_new(v->cur, vdi_caps(v));
+    job->damage = g_array_new(false, false, sizeof(VdiRect));
+    job->out = g_byte_array_new();
+    job->id = v->id;
+    job->bh = v->bh;
+    v->job = job;
+    v->pending = false;
+    v->inval_all = false;
+    g_array_set_size(v->inval, 0);
     v->smooth_px = 0;
 }
 
@@ -174,8 +276,9 @@ static void vdi_stop(VncState *vs)
 {
     VncVdi *v = vs->vdi;
 
-    vdi_enc_free(v->enc);
-    v->enc = NULL;
+    /* a request the job was answering goes to the stock encoders */
+    vs->update = MAX(vs->update, vdi_job_abandon(v->job));
+    v->job = NULL;
     vdi_link_free(v->link);
     v->link = NULL;
     if (v->tight_used) {
@@ -185,6 +288,7 @@ static void vdi_stop(VncState *vs)
     }
     /* the client may have lossy areas, and stock knows nothing it has */
     vdi_mark_all_dirty(vs);
+    vnc_vdi_sync_apply(vs, false);
 }
 
 static void vdi_apply(VncState *vs, bool invalidate)
@@ -192,20 +296,22 @@ static void vdi_apply(VncState *vs, bool invalidate)
     VncVdi *v = vs->vdi;
     bool usable = vdi_usable(vs);
 
-    if (usable && !v->enc) {
+    if (usable && !v->job) {
         vdi_start(vs);
-    } else if (!usable && v->enc) {
+    } else if (!usable && v->job) {
         vdi_stop(vs);
     }
-    if (!v->enc) {
+    if (!v->job) {
         return;
     }
-    vdi_enc_set_caps(v->enc, vdi_caps(v));
+    vnc_vdi_sync_apply(vs, true);
+    /* caps and profile go to the encoder with the next job */
     vdi_link_set_caps(v->link, v->cfg.max_fps, v->cfg.max_bps);
     v->cur = vdi_want_profile(v, vdi_now());
-    vdi_enc_set_profile(v->enc, v->cur);
     if (invalidate) {
-        vdi_enc_invalidate(v->enc, NULL);
+        v->inval_all = true;
+        /* the running job encodes for the old pixel format */
+        v->gen++;
     }
 }
 
@@ -216,9 +322,18 @@ void vnc_vdi_client_init(VncState *vs)
     v->id = vdi_next_id++;
     v->cfg = vdi_default;
     v->quality = -1;
-    v->out = g_byte_array_new();
-    v->damage = g_array_new(false, false, sizeof(VdiRect));
+    v->inval = g_array_new(false, false, sizeof(VdiRect));
+    v->bh = qemu_bh_new(vdi_job_bh, vs);
     vs->vdi = v;
+    vnc_vdi_sync_init(vs);
+    if (!vdi_pool) {
+        qemu_mutex_init(&vdi_jobs_lock);
+        qemu_cond_init(&vdi_jobs_done);
+        /* not exclusive: the threads are created when needed */
+        vdi_pool = g_thread_pool_new(vdi_job_run, NULL,
+                                     MAX(g_get_num_processors(), 1),
+                                     false, NULL);
+    }
 }
 
 void vnc_vdi_client_free(VncState *vs)
@@ -228,12 +343,16 @@ void vnc_vdi_client_free(VncState *vs)
     if (!v) {
         return;
     }
-    vdi_enc_free(v->enc);
+    if (v->job) {
+        vdi_job_abandon(v->job);
+    }
+    /* a worker schedules it with vdi_jobs_lock held, if not abandoned */
+    qemu_bh_delete(v->bh);
     vdi_link_free(v->link);
-    g_byte_array_free(v->out, true);
-    g_array_free(v->damage, true);
+    g_array_free(v->inval, true);
     g_free(v);
     vs->vdi = NULL;
+    vnc_vdi_sync_free(vs);
 }
 
 void vnc_vdi_encodings_begin(VncState *vs)
@@ -270,8 +389,17 @@ void vnc_vdi_update_request(VncState *vs, int incremental,
 {
     VdiRect r = { x, y, w, h };
 
-    if (vs->vdi && vs->vdi->enc && !incremental) {
-        vdi_enc_invalidate(vs->vdi->enc, &r);
+    /* for the encoder before the next job */
+    if (vs->vdi && vs->vdi->job && !incremental) {
+        g_array_append_val(vs->vdi->inval, r);
+    }
+}
+
+void vnc_vdi_surface_changed(VncState *vs)
+{
+    if (vs->vdi && vs->vdi->job) {
+        /* a running job encodes the old surface: drop what it produces */
+        vs->vdi->gen++;
     }
 }
 
@@ -286,6 +414,12 @@ void vnc_vdi_on_sent(VncState *vs, size_t bytes)
     if (v->link) {
         vdi_link_on_sent(v->link, vdi_now(), bytes);
     }
+    vnc_vdi_sync_on_sent(vs, bytes, vdi_now());
+}
+
+VdiLink *vnc_vdi_link(VncState *vs)
+{
+    return vs->vdi && vs->vdi->job ? vs->vdi->link : NULL;
 }
 
 #ifdef CONFIG_LINUX
@@ -313,6 +447,12 @@ static void vdi_poll_link(VncState *vs, int64_t now)
 #ifdef CONFIG_LINUX
     int fd = vs->sioc->fd;
     int unacked;
+#endif
+
+    if (vnc_vdi_sync_drives_link(vs)) {
+        return;
+    }
+#ifdef CONFIG_LINUX
 
     if (ioctl(fd, SIOCOUTQ, &unacked) == 0 && unacked >= 0) {
         VdiTcpInfo ti;
@@ -364,10 +504,9 @@ static void vdi_poll_link(VncState *vs, int64_t now)
  * Turn the client's dirty bitmap into damage rectangles, one per run of
  * dirty columns in each band of VDI_ENC_TILE rows, and clear it.
  */
-static void vdi_collect_damage(VncState *vs, int height)
+static void vdi_collect_damage(VncState *vs, GArray *dmg, int height)
 {
     unsigned long acc[BITS_TO_LONGS(VNC_DIRTY_BITS)];
-    GArray *dmg = vs->vdi->damage;
 
     g_array_set_size(dmg, 0);
     for (int ty = 0; ty < height; ty += VDI_ENC_TILE) {
@@ -394,6 +533,86 @@ static void vdi_collect_damage(VncState *vs, int height)
     }
 }
 
+/*
+ * Bring the job's copy of the server surface up to date: the damaged
+ * areas, or all of it when the size changed.  Everything that changes the
+ * server surface marks the clients dirty, so the copy then equals it.
+ */
+static void vdi_snapshot(VncDisplay *vd, VdiJob *job)
+{
+    pixman_image_t *img = vd->server;
+    int sw = pixman_image_get_width(img), sh = pixman_image_get_height(img);
+    size_t sstride = pixman_image_get_stride(img);
+    const uint8_t *src = (const uint8_t *)pixman_image_get_data(img);
+    VdiRect all = { 0, 0, sw, sh };
+    const VdiRect *r = (const VdiRect *)job->damage->data;
+    int n = job->damage->len;
+
+    if (job->fw != sw || job->fh != sh) {
+        g_free(job->frame);
+        job->frame = g_new(uint32_t, (size_t)sw * sh);
+        job->fw = sw;
+        job->fh = sh;
+        r = &all;
+        n = 1;
+    }
+    for (int i = 0; i < n; i++) {
+        int x0 = MIN(r[i].x, sw), x1 = MIN(r[i].x + r[i].w, sw);
+        int y1 = MIN(r[i].y + r[i].h, sh);
+
+        for (int y = r[i].y; y < y1 && x1 > x0; y++) {
+            memcpy(job->frame + (size_t)y * sw + x0,
+                   src + y * sstride + x0 * 4, (x1 - x0) * 4);
+        }
+    }
+}
+
+/* Worker thread: run the encoder of one client */
+static void vdi_job_run(gpointer data, gpointer unused)
+{
+    static const VdiRect no_damage;
+    VdiJob *job = data;
+    bool abandoned;
+
+    /*
+     * Nothing here but the encoder, the lock and qemu_bh_schedule(): the
+     * pool's threads are not registered with RCU (they may come and go),
+     * so no tracing or logging either; vdi_job_complete() traces the job.
+     */
+#ifndef _WIN32
+    static __thread bool masked;
+
+    if (!masked) {
+        /* like qemu_thread_create(): signals are for other threads */
+        sigset_t set;
+
+        sigfillset(&set);
+        pthread_sigmask(SIG_SETMASK, &set, NULL);
+        masked = true;
+    }
+#endif
+    job->tid = qemu_get_thread_id();
+    job->t_start_us = g_get_monotonic_time();
+    job->n = vdi_enc_frame(job->enc, job->frame, job->w, job->h,
+                           job->fw * 4,
+                           job->damage->len ? (VdiRect *)job->damage->data :
+                           &no_damage, job->damage->len, job->out,
+                           &job->st);
+    job->pending = job->n >= 0 && vdi_enc_has_pending(job->enc);
+
+    qemu_mutex_lock(&vdi_jobs_lock);
+    job->finished = true;
+    abandoned = job->abandoned;
+    if (!abandoned) {
+        qemu_bh_schedule(job->bh);
+    }
+    qemu_cond_broadcast(&vdi_jobs_done);
+    qemu_mutex_unlock(&vdi_jobs_lock);
+    if (abandoned) {
+        vdi_job_free(job);
+    }
+}
+
 static void vdi_account(VncVdi *v, const VdiEncStats *st, int64_t now,
                         bool sent)
 {
@@ -412,33 +631,142 @@ static void vdi_account(VncVdi *v, const VdiEncStats *st, int64_t now,
     }
 }
 
+/* Main loop: queue what a finished job produced */
+static void vdi_job_complete(VncState *vs, VdiJob *job)
+{
+    VncVdi *v = vs->vdi;
+    bool force = job->update == VNC_STATE_UPDATE_FORCE;
+    int64_t now = vdi_now();
+    int n = job->n;
+
+    trace_vnc_vdi_job_done(v->id, n, job->out->len, job->tid,
+                           job->t_start_us, job->st.encode_ns,
+                           (now - job->t_submit) / 1000);
+    if (job->gen != v->gen) {
+        /*
+         * The surface was replaced, or the pixel format changed, while
+         * the job ran: its output is for the old one.  Drop it, and the
+         * encoder, which would continue zlib streams where the dropped
+         * output left them; a new one resets them.  Everything is sent
+         * again, and the request is answered by a later job.
+         */
+        trace_vnc_vdi_job_drop(v->id, n, job->out->len);
+        vdi_enc_free(job->enc);
+        job->enc = vdi_enc_new(v->cur, vdi_caps(v));
+        v->pending = false;
+        vs->update = MAX(vs->update, job->update);
+        return;
+    }
+    if (n < 0) {
+        error_report("vnc: display encoder failed (%dx%d), using stock "
+                     "encoders for client %" PRId64, job->w, job->h, v->id);
+        v->cfg.profile = DISPLAY_PROFILE_OFF;
+        vs->update = MAX(vs->update, job->update);
+        vdi_stop(vs);
+        return;
+    }
+    v->pending = job->pending;
+    vdi_account(v, &job->st, now, n > 0 || force);
+    if ((!n && !force) || vs->disconnecting || !vs->ioc) {
+        /* nothing changed after all: keep the request for later */
+        vs->update = MAX(vs->update, job->update);
+        return;
+    }
+
+    vnc_lock_output(vs);
+    vnc_write_u8(vs, VNC_MSG_SERVER_FRAMEBUFFER_UPDATE);
+    vnc_write_u8(vs, 0);
+    vnc_write_u16(vs, n);
+    vnc_write(vs, job->out->data, job->out->len);
+    if (force) {
+        vs->force_update_offset = vs->output.offset;
+    }
+    vnc_unlock_output(vs);
+    v->tight_used = true;
+    vnc_vdi_sync_after_update(vs, now);
+    vnc_flush(vs);
+}
+
+static void vdi_job_bh(void *opaque)
+{
+    VncState *vs = opaque;
+    VdiJob *job = vs->vdi->job;
+    bool finished;
+
+    if (!job || !job->busy) {
+        /* scheduled by a job abandoned since */
+        return;
+    }
+    qemu_mutex_lock(&vdi_jobs_lock);
+    finished = job->finished;
+    qemu_mutex_unlock(&vdi_jobs_lock);
+    if (finished) {
+        job->busy = false;
+        vdi_job_complete(vs, job);
+    }
+}
+
+/* Wait for the client's job in flight, if any, and queue its update */
+void vnc_vdi_job_join(VncState *vs)
+{
+    VdiJob *job = vs->vdi ? vs->vdi->job : NULL;
+
+    if (!job || !job->busy) {
+        return;
+    }
+    qemu_mutex_lock(&vdi_jobs_lock);
+    while (!job->finished) {
+        qemu_cond_wait(&vdi_jobs_done, &vdi_jobs_lock);
+    }
+    qemu_mutex_unlock(&vdi_jobs_lock);
+    job->busy = false;
+    vdi_job_complete(vs, job);
+}
+
+/*
+ * Main loop, from the refresh timer: start a job for the client if it
+ * asked for an update, there is something to send and the link has room.
+ */
 int vnc_vdi_update_client(VncState *vs)
 {
-    static const VdiRect no_damage;
     VncVdi *v = vs->vdi;
     VncDisplay *vd = vs->vd;
-    VdiEncStats st;
+    VdiJob *job;
     VdiProfile want;
     int64_t now;
     size_t budget;
-    int n, w, h, q;
+    int w, h, q;
     bool force;
 
-    if (!v || !v->enc) {
+    if (!v || !v->job) {
         return -1;
     }
+    job = v->job;
     now = vdi_now();
     vdi_poll_link(vs, now);
+    vnc_vdi_sync_tick(vs, now);
+    if (vnc_vdi_sync_cu_active(vs) && vs->update == VNC_STATE_UPDATE_NONE) {
+        /* continuous updates: a standing incremental request */
+        vs->update = VNC_STATE_UPDATE_INCREMENTAL;
+    }
 
+    /* one job in flight per client: its updates stay in order */
+    if (job->busy) {
+        return 0;
+    }
     if (vs->update == VNC_STATE_UPDATE_NONE ||
         vs->job_update != VNC_STATE_UPDATE_NONE) {
         return 0;
     }
     force = vs->update == VNC_STATE_UPDATE_FORCE;
-    if (!force && !vs->has_dirty && !vdi_enc_has_pending(v->enc)) {
+    if (!force && !vs->has_dirty && !v->pending) {
         return 0;
     }
-    /* like stock: one forced update in flight, else an idle queue */
+    /*
+     * Like stock: one forced update in flight, else an idle queue, so no
+     * more than one update (at most a byte budget) waits in the output
+     * buffer.
+     */
     if (force ? vs->force_update_offset != 0 : !buffer_empty(&vs->output)) {
         return 0;
     }
@@ -454,7 +782,6 @@ int vnc_vdi_update_client(VncState *vs)
     want = vdi_want_profile(v, now);
     if (want != v->cur) {
         v->cur = want;
-        vdi_enc_set_profile(v->enc, want);
         vdi_event(v, DISPLAY_PROFILE_REASON_LINK);
     }
     q = vdi_link_jpeg_quality(v->link, v->smooth_px);
@@ -463,59 +790,57 @@ int vnc_vdi_update_client(VncState *vs)
         q = MIN(q, v->quality * 10 + 10);
     }
     v->jpeg_quality = q;
-    vdi_enc_set_jpeg_quality(v->enc, q);
-    vdi_enc_set_budget(v->enc, budget);
+
+    /* the encoder is ours until the job is submitted */
+    vdi_enc_set_caps(job->enc, vdi_caps(v));
+    vdi_enc_set_profile(job->enc, v->cur);
+    vdi_enc_set_jpeg_quality(job->enc, q);
+    vdi_enc_set_budget(job->enc, budget);
+    if (v->inval_all) {
+        vdi_enc_invalidate(job->enc, NULL);
+    }
+    for (int i = 0; i < v->inval->len; i++) {
+        vdi_enc_invalidate(job->enc, &g_array_index(v->inval, VdiRect, i));
+    }
+    v->inval_all = false;
+    g_array_set_size(v->inval, 0);
 
     w = MIN(vs->client_width, pixman_image_get_width(vd->server));
     h = MIN(vs->client_height, pixman_image_get_height(vd->server));
-    vdi_collect_damage(vs, MIN(pixman_image_get_height(vd->server),
-                               VNC_MAX_HEIGHT));
+    vdi_collect_damage(vs, job->damage,
+                       MIN(pixman_image_get_height(vd->server),
+                           VNC_MAX_HEIGHT));
+    vdi_snapshot(vd, job);
+    vs->has_dirty = 0;
     if (w <= 0 || h <= 0) {
         return 0;
     }
 
-    g_byte_array_set_size(v->out, 0);
-    vnc_lock_display(vd);
-    n = vdi_enc_frame(v->enc, pixman_image_get_data(vd->server), w, h,
-                      pixman_image_get_stride(vd->server),
-                      v->damage->len ? (VdiRect *)v->damage->data :
-                      &no_damage, v->damage->len, v->out, &st);
-    vnc_unlock_display(vd);
-    vs->has_dirty = 0;
-    if (n < 0) {
-        error_report("vnc: display encoder failed (%dx%d), using stock "
-                     "encoders for client %" PRId64, w, h, v->id);
-        v->cfg.profile = DISPLAY_PROFILE_OFF;
-        vdi_stop(vs);
-        return 0;
-    }
-    vdi_account(v, &st, now, n > 0 || force);
-    if (!n && !force) {
-        /* nothing changed after all: keep the request for later */
-        return 0;
-    }
-
-    vnc_lock_output(vs);
-    vnc_write_u8(vs, VNC_MSG_SERVER_FRAMEBUFFER_UPDATE);
-    vnc_write_u8(vs, 0);
-    vnc_write_u16(vs, n);
-    vnc_write(vs, v->out->data, v->out->len);
-    if (force) {
-        vs->force_update_offset = vs->output.offset;
-    }
-    vnc_unlock_output(vs);
-    v->tight_used = true;
+    job->w = w;
+    job->h = h;
+    g_byte_array_set_size(job->out, 0);
+    job->gen = v->gen;
+    job->update = vs->update;
     vs->update = VNC_STATE_UPDATE_NONE;
-    vnc_flush(vs);
-    return n;
+    job->t_submit = now;
+    job->busy = true;
+    qemu_mutex_lock(&vdi_jobs_lock);
+    job->finished = false;
+    qemu_mutex_unlock(&vdi_jobs_lock);
+    trace_vnc_vdi_job_submit(v->id, job->damage->len, w, h, budget,
+                             vdi_now() - now);
+    g_thread_pool_push(vdi_pool, job, NULL);
+    return 1;
 }
 
 bool vnc_vdi_busy(VncState *vs)
 {
     VncVdi *v = vs->vdi;
 
-    return v && v->enc && vs->update != VNC_STATE_UPDATE_NONE &&
-        (vs->has_dirty || vdi_enc_has_pending(v->enc));
+    return v && v->job && (v->job->busy ||
+                           ((vs->update != VNC_STATE_UPDATE_NONE ||
+                             vnc_vdi_sync_cu_active(vs)) &&
+                            (vs->has_dirty || v->pending)));
 }
 
 /* ---- QMP ---- */
@@ -607,14 +932,13 @@ static void vdi_set_cb(VncState *vs, void *opaque)
     }
 }
 
-void qmp_display_set_profile(DisplayProfile profile,
-                             bool has_client, int64_t client,
-                             bool has_max_bandwidth, uint64_t max_bandwidth,
-                             bool has_max_fps, int64_t max_fps,
-                             bool has_jpeg_quality_min,
-                             int64_t jpeg_quality_min,
-                             bool has_jpeg_quality_max,
-                             int64_t jpeg_quality_max, Error **errp)
+void vnc_vdi_set_profile(DisplayProfile profile,
+                         bool has_client, int64_t client,
+                         bool has_max_bandwidth, uint64_t max_bandwidth,
+                         bool has_max_fps, int64_t max_fps,
+                         bool has_jpeg_quality_min, int64_t jpeg_quality_min,
+                         bool has_jpeg_quality_max, int64_t jpeg_quality_max,
+                         Error **errp)
 {
     VdiSet s = {
         .profile = profile,
@@ -730,7 +1054,7 @@ static void vdi_query_cb(VncState *vs, void *opaque)
     info->websocket = vs->websocket;
     info->configured = v->cfg.profile;
     info->profile = vdi_in_force(v);
-    info->q_auto = v->cfg.profile == DISPLAY_PROFILE_AUTO && v->enc;
+    info->q_auto = v->cfg.profile == DISPLAY_PROFILE_AUTO && v->job;
     if (v->link) {
         info->bandwidth = vdi_link_bandwidth(v->link);
         info->rtt = vdi_link_rtt_min(v->link) / 1000;
@@ -748,12 +1072,13 @@ static void vdi_query_cb(VncState *vs, void *opaque)
     info->tiles->smooth = v->classes[VDI_ENC_CLASS_SMOOTH];
     info->tiles->copy = v->copy_rects;
     info->tiles->jpeg = v->jpeg_rects;
-    info->lossy_pending = v->enc ? v->lossy_pending : 0;
+    info->lossy_pending = v->job ? v->lossy_pending : 0;
     info->jpeg_quality = v->jpeg_quality;
     info->max_bandwidth = v->cfg.max_bps;
     info->max_fps = v->cfg.max_fps;
     info->jpeg_quality_min = v->cfg.qmin;
     info->jpeg_quality_max = v->cfg.qmax;
+    vnc_vdi_sync_query(vs, info);
     QAPI_LIST_APPEND(*tail, info);
 }
 

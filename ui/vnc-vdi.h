@@ -11,8 +11,13 @@
 
 typedef struct VncState VncState;
 typedef struct VncVdi VncVdi;
+typedef struct VncVdiSync VncVdiSync;
+typedef struct VdiLink VdiLink;
+typedef struct DisplayClientInfo DisplayClientInfo;
 
 #ifdef CONFIG_VNC_JPEG
+
+#include "qapi/qapi-types-vdi-display.h"
 
 /* Per-client state: vnc_connect() / vnc_disconnect_finish() */
 void vnc_vdi_client_init(VncState *vs);
@@ -29,15 +34,53 @@ void vnc_vdi_reconsider(VncState *vs, bool invalidate);
 /* FramebufferUpdateRequest */
 void vnc_vdi_update_request(VncState *vs, int incremental,
                             int x, int y, int w, int h);
+/* vnc_dpy_switch() replaced the server surface */
+void vnc_vdi_surface_changed(VncState *vs);
 /*
  * From vnc_update_client(): -1 if the client uses the stock encoders,
- * else the number of rectangles sent.
+ * else 1 if an update is being encoded for it, 0 if not.
  */
 int vnc_vdi_update_client(VncState *vs);
 /* Work left that needs the refresh timer running */
 bool vnc_vdi_busy(VncState *vs);
 /* Bytes written to the client's socket */
 void vnc_vdi_on_sent(VncState *vs, size_t bytes);
+/* Wait for the client's encoding job and queue its update */
+void vnc_vdi_job_join(VncState *vs);
+/* display-set-profile for VNC clients (ui/display-profile.c) */
+void vnc_vdi_set_profile(DisplayProfile profile,
+                         bool has_client, int64_t client,
+                         bool has_max_bandwidth, uint64_t max_bandwidth,
+                         bool has_max_fps, int64_t max_fps,
+                         bool has_jpeg_quality_min, int64_t jpeg_quality_min,
+                         bool has_jpeg_quality_max, int64_t jpeg_quality_max,
+                         Error **errp);
+/* The client's link estimator while the encoder serves it, else NULL */
+VdiLink *vnc_vdi_link(VncState *vs);
+
+/* RFB Fence and ContinuousUpdates: vnc-vdi-sync.c */
+void vnc_vdi_sync_init(VncState *vs);
+void vnc_vdi_sync_free(VncState *vs);
+/* SetEncodings: start, then each encoding */
+void vnc_vdi_sync_encodings_begin(VncState *vs);
+void vnc_vdi_sync_encoding(VncState *vs, int32_t enc);
+/* VDI_RFB_ALLOW_* of the extensions announced to the client */
+uint32_t vnc_vdi_msg_allow(VncState *vs);
+/* Client messages */
+void vnc_vdi_client_fence(VncState *vs, uint32_t flags, uint8_t len,
+                          const uint8_t *payload);
+void vnc_vdi_client_enable_cu(VncState *vs, bool enable, int x, int y,
+                              int w, int h);
+/* The encoder started or stays (@active), or stopped */
+void vnc_vdi_sync_apply(VncState *vs, bool active);
+bool vnc_vdi_sync_cu_active(VncState *vs);
+/* Fence answers feed the link estimator instead of the socket */
+bool vnc_vdi_sync_drives_link(VncState *vs);
+/* At each update opportunity, and after an update was queued */
+void vnc_vdi_sync_tick(VncState *vs, int64_t now);
+void vnc_vdi_sync_after_update(VncState *vs, int64_t now);
+void vnc_vdi_sync_on_sent(VncState *vs, size_t bytes, int64_t now);
+void vnc_vdi_sync_query(VncState *vs, DisplayClientInfo *info);
 
 #else
 
@@ -49,6 +92,7 @@ static inline void vnc_vdi_client_copyrect(VncState *vs) {}
 static inline void vnc_vdi_reconsider(VncState *vs, bool invalidate) {}
 static inline void vnc_vdi_update_request(VncState *vs, int incremental,
                                           int x, int y, int w, int h) {}
+static inline void vnc_vdi_surface_changed(VncState *vs) {}
 static inline int vnc_vdi_update_client(VncState *vs)
 {
     return -1;
@@ -58,6 +102,20 @@ static inline bool vnc_vdi_busy(VncState *vs)
     return false;
 }
 static inline void vnc_vdi_on_sent(VncState *vs, size_t bytes) {}
+static inline void vnc_vdi_sync_encodings_begin(VncState *vs) {}
+static inline void vnc_vdi_sync_encoding(VncState *vs, int32_t enc) {}
+static inline uint32_t vnc_vdi_msg_allow(VncState *vs)
+{
+    return 0;
+}
+static inline void vnc_vdi_client_fence(VncState *vs, uint32_t flags,
+                                        uint8_t len, const uint8_t *payload)
+{
+}
+static inline void vnc_vdi_client_enable_cu(VncState *vs, bool enable,
+                                            int x, int y, int w, int h)
+{
+}
 
 #endif
 
