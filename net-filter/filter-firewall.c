@@ -438,6 +438,8 @@ static const char *firewall_decide(FilterFirewall *fw, FwDirection dir,
     int idx;
 
     *action = FW_ACTION_DROP;
+    /* the connection's table slot loads while the frame is parsed */
+    fw_conntrack_prefetch(fw->ct, buf, len, vnet_len, dir);
     if (fw_parse_frame(buf, len, vnet_len, pkt) != FW_PARSE_OK) {
         fw->drops.invalid++;
         return "invalid";
@@ -518,6 +520,22 @@ static void firewall_send_to_guest(FilterFirewall *fw, uint8_t *frame,
                                 vnet_len ? 2 : 1, nf);
 }
 
+/*
+ * Answer a rejected egress frame.  The answer buffer lives here, not in
+ * the per-packet path, where QEMU's -ftrivial-auto-var-init=zero would
+ * clear it for every packet.
+ */
+static void firewall_reject(FilterFirewall *fw, const FwPacket *pkt,
+                            const uint8_t *buf, size_t size)
+{
+    uint8_t reject[FW_REJECT_MAX_LEN];
+    size_t n = fw_build_reject(pkt, buf, size, reject, sizeof(reject));
+
+    if (n) {
+        firewall_send_to_guest(fw, reject, n);
+    }
+}
+
 static ssize_t filter_firewall_receive_iov(NetFilterState *nf,
                                            NetClientState *sender,
                                            unsigned flags,
@@ -530,11 +548,10 @@ static ssize_t filter_firewall_receive_iov(NetFilterState *nf,
     size_t size = iov_size(iov, iovcnt);
     g_autofree uint8_t *copy = NULL;
     const uint8_t *buf;
-    uint8_t reject[FW_REJECT_MAX_LEN];
     const char *reason;
     FwAction action;
-    FwPacket pkt;
-    size_t n;
+    /* fw_parse_frame() fills it all first */
+    FwPacket pkt QEMU_UNINITIALIZED;
 
     if (iovcnt == 1) {
         buf = iov[0].iov_base;
@@ -551,10 +568,7 @@ static ssize_t filter_firewall_receive_iov(NetFilterState *nf,
     trace_filter_firewall_drop(object_get_canonical_path_component(OBJECT(fw)),
                                fw_direction_name(dir), reason);
     if (action == FW_ACTION_REJECT && dir == FW_DIR_EGRESS) {
-        n = fw_build_reject(&pkt, buf, size, reject, sizeof(reject));
-        if (n) {
-            firewall_send_to_guest(fw, reject, n);
-        }
+        firewall_reject(fw, &pkt, buf, size);
     }
     return size;
 }

@@ -64,6 +64,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/host-utils.h"
 #include "net/firewall-core.h"
 
 #define ETH_P_IPV4      0x0800
@@ -1914,7 +1915,7 @@ struct FwConntrack {
     FwCtCold *cold;             /* parallel to hot */
     void *hot_mem;
     void *cold_mem;
-    uint64_t seed;
+    uint64_t seed[CT_KEY_WORDS + 1];
     int64_t timeout_ns[CLS__MAX];
     int64_t requeue_ns[CLS__MAX];
     FwCtList lists[CLS__MAX];
@@ -1981,7 +1982,9 @@ FwConntrack *fw_conntrack_new(size_t max_entries,
     for (int c = 0; c < CLS__MAX; c++) {
         ct->lists[c].head = ct->lists[c].tail = CT_NONE;
     }
-    ct->seed = ((uint64_t)g_random_int() << 32) | g_random_int();
+    for (int w = 0; w <= CT_KEY_WORDS; w++) {
+        ct->seed[w] = ((uint64_t)g_random_int() << 32) | g_random_int();
+    }
     ct->timeout_ns[CLS_TCP_SYN_SENT] = to->tcp_syn_sent * NS_PER_SEC;
     ct->timeout_ns[CLS_TCP_SYN_RECV] = to->tcp_syn_recv * NS_PER_SEC;
     ct->timeout_ns[CLS_TCP_ESTABLISHED] = to->tcp_established * NS_PER_SEC;
@@ -2019,22 +2022,38 @@ size_t fw_conntrack_max(const FwConntrack *ct)
     return ct->max_entries;
 }
 
-/* Hash of the key part of @k (entries' class and flags are ignored) */
+/* 64x64 -> 128-bit multiply, folded to 64 bits */
+static inline uint64_t ct_mum(uint64_t a, uint64_t b)
+{
+    uint64_t lo, hi;
+
+    mulu64(&lo, &hi, a, b);
+    return lo ^ hi;
+}
+
+/*
+ * Hash of the key part of @k (entries' class and flags are ignored),
+ * keyed by the table's random seed.  The multiplies are independent of
+ * each other, so the hash is ready a few cycles after the key is: the
+ * slot load that follows is the expensive part of a lookup.
+ */
+static inline uint64_t ct_hash_words(const FwConntrack *ct, uint64_t w0,
+                                     uint64_t w1, uint64_t w2, uint64_t w3,
+                                     uint64_t w4)
+{
+    const uint64_t *s = ct->seed;
+    uint64_t h;
+
+    h = ct_mum(w0 ^ s[0], w1 ^ s[1]) ^ ct_mum(w2 ^ s[2], w3 ^ s[3]) ^
+        ct_mum(w4 ^ s[4], s[5]);
+    return ct_mum(h ^ s[5], 0x9e3779b97f4a7c15ull);
+}
+
 static inline uint64_t ct_hash(const FwConntrack *ct, const FwCtKey *k)
 {
-    uint64_t h = ct->seed;
-
-    for (int i = 0; i < CT_KEY_WORDS; i++) {
-        uint64_t w = k->w[i];
-
-        if (i == CT_KEY_WORDS - 1) {
-            w &= ct_key_mask.w[i];
-        }
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-    }
-    h = (h ^ (h >> 29)) * 0xc4ceb9fe1a85ec53ull;
-    return h ^ (h >> 32);
+    QEMU_BUILD_BUG_ON(CT_KEY_WORDS != 5);
+    return ct_hash_words(ct, k->w[0], k->w[1], k->w[2], k->w[3],
+                         k->w[4] & ct_key_mask.w[4]);
 }
 
 /* Index tag of a hash: never 0, which marks a free slot */
@@ -2056,30 +2075,42 @@ static inline bool ct_key_eq(const FwCtKey *e, const FwCtKey *k)
 }
 
 /*
- * Key of a packet @src -> @dst travelling in @dir, in egress
- * orientation: ingress packets have their ends swapped.
+ * Key of a packet @src -> @dst (@alen address bytes each, the rest
+ * zero) travelling in @dir, in egress orientation: ingress packets have
+ * their ends swapped.
  */
-static void ct_key_make(FwCtKey *k, const FwAddr *src, const FwAddr *dst,
-                        uint16_t sport, uint16_t dport, uint8_t proto,
-                        FwDirection dir)
+static inline void ct_key_make_raw(FwCtKey *k, const uint8_t *src,
+                                   const uint8_t *dst, size_t alen,
+                                   uint8_t family, uint16_t sport,
+                                   uint16_t dport, uint8_t proto,
+                                   FwDirection dir)
 {
     bool in = dir == FW_DIR_INGRESS;
 
     memset(k, 0, sizeof(*k));
-    memcpy(k->src, in ? dst->a : src->a, 16);
-    memcpy(k->dst, in ? src->a : dst->a, 16);
+    memcpy(k->src, in ? dst : src, alen);
+    memcpy(k->dst, in ? src : dst, alen);
     k->sport = in ? dport : sport;
     k->dport = in ? sport : dport;
     k->proto = proto;
-    k->family = src->family;
+    k->family = family;
+}
+
+static inline void ct_key_make(FwCtKey *k, const FwAddr *src, const FwAddr *dst,
+                        uint16_t sport, uint16_t dport, uint8_t proto,
+                        FwDirection dir)
+{
+    ct_key_make_raw(k, src->a, dst->a, sizeof(src->a), src->family,
+                    sport, dport, proto, dir);
 }
 
 /*
  * Key of a trackable packet; false if the packet is not tracked.
  * ICMP echo request: sport = id, dport = 0; echo reply: the reverse.
  */
-static bool ct_packet_key(const FwPacket *pkt, FwDirection dir, FwCtKey *k,
-                          uint8_t *kind)
+static inline QEMU_ALWAYS_INLINE
+bool ct_packet_key(const FwPacket *pkt, FwDirection dir, FwCtKey *k,
+                   uint8_t *kind)
 {
     int fam = packet_family(pkt);
     uint16_t sport = 0, dport = 0;
@@ -2140,6 +2171,14 @@ static void ct_list_append(FwConntrack *ct, uint32_t i, int cls)
     l->tail = i;
 }
 
+/* Move entry @i (@e) to the tail of the list of class @cls */
+static void ct_requeue(FwConntrack *ct, uint32_t i, FwCtHot *e, int cls)
+{
+    ct_list_remove(ct, i, e->k.cls);
+    e->k.cls = cls;
+    ct_list_append(ct, i, cls);
+}
+
 /*
  * Set the timeout class and restart the timer.  Each list is ordered by
  * the expiry an entry had when it was appended ('queued' = expires -
@@ -2149,16 +2188,15 @@ static void ct_list_append(FwConntrack *ct, uint32_t i, int cls)
  * (or its own cold part).  Expiring from the head is therefore late by
  * at most requeue_ns (1 s).
  */
-static void ct_touch(FwConntrack *ct, uint32_t i, FwCtHot *e, int cls,
-                     int64_t now)
+static inline QEMU_ALWAYS_INLINE
+void ct_touch(FwConntrack *ct, uint32_t i, FwCtHot *e, int cls, int64_t now)
 {
     int64_t exp = now + ct->timeout_ns[cls];
     int64_t d = exp - (e->expires - e->qdelta);
 
-    if (e->k.cls != cls || d > ct->requeue_ns[cls] || d < INT32_MIN) {
-        ct_list_remove(ct, i, e->k.cls);
-        e->k.cls = cls;
-        ct_list_append(ct, i, cls);
+    if (unlikely(e->k.cls != cls || d > ct->requeue_ns[cls] ||
+                 d < INT32_MIN)) {
+        ct_requeue(ct, i, e, cls);
         d = 0;
     }
     e->expires = exp;
@@ -2293,7 +2331,8 @@ static inline uint32_t ct_slot(const FwConntrack *ct, const FwCtKey *k)
  * The live entry with key @k, or CT_NONE.  An expired entry is deleted
  * and treated as absent.
  */
-static uint32_t ct_find(FwConntrack *ct, const FwCtKey *k, int64_t now)
+static inline QEMU_ALWAYS_INLINE
+uint32_t ct_find(FwConntrack *ct, const FwCtKey *k, int64_t now)
 {
     uint32_t i = ct_slot(ct, k);
 
@@ -2302,6 +2341,111 @@ static uint32_t ct_find(FwConntrack *ct, const FwCtKey *k, int64_t now)
         return CT_NONE;
     }
     return i;
+}
+
+/*
+ * The words of a connection key (FwCtKey.w) built from its parts, for
+ * fw_conntrack_prefetch(), which reads them straight from a frame
+ */
+QEMU_BUILD_BUG_ON(offsetof(FwCtKey, sport) != 32 ||
+                  offsetof(FwCtKey, dport) != 34 ||
+                  offsetof(FwCtKey, proto) != 36 ||
+                  offsetof(FwCtKey, family) != 37);
+
+static inline uint64_t ct_word_tail(uint16_t sport, uint16_t dport,
+                                    uint8_t proto, uint8_t family)
+{
+#if HOST_BIG_ENDIAN
+    return ((uint64_t)sport << 48) | ((uint64_t)dport << 32) |
+           ((uint64_t)proto << 24) | ((uint64_t)family << 16);
+#else
+    return sport | ((uint64_t)dport << 16) | ((uint64_t)proto << 32) |
+           ((uint64_t)family << 40);
+#endif
+}
+
+/* An IPv4 address: the first word of FwCtKey.src or .dst */
+static inline uint64_t ct_word_ipv4(const uint8_t *a)
+{
+    uint64_t w = (uint32_t)ldl_he_p(a);
+
+    return HOST_BIG_ENDIAN ? w << 32 : w;
+}
+
+/*
+ * The connection key is read straight from the frame, without parsing
+ * it: only untagged IPv4 (not a later fragment) and IPv6 without
+ * extension headers, carrying a protocol with ports.  It checks only
+ * what it needs to stay within the frame; the key is a guess that
+ * equals ct_packet_key() of the parsed frame whenever that parses.
+ */
+size_t fw_conntrack_prefetch(const FwConntrack *ct, const uint8_t *frame,
+                             size_t len, size_t vnet_hdr_len,
+                             FwDirection dir)
+{
+    const uint8_t *f = frame + vnet_hdr_len;
+    uint64_t a0, a1, b0, b1, t;
+    uint16_t sport, dport, p;
+    uint8_t proto, family;
+    size_t l4, i;
+
+    if (len < vnet_hdr_len || len - vnet_hdr_len < 14 + 20) {
+        return SIZE_MAX;
+    }
+    len -= vnet_hdr_len;
+    switch (rd16(f + 12)) {
+    case ETH_P_IPV4:
+        l4 = 14 + (f[14] & 0xf) * 4;
+        proto = f[14 + 9];
+        if ((f[14] >> 4) != 4 || l4 < 14 + 20 || len < l4 + 4 ||
+            (rd16(f + 14 + 6) & 0x1fff) || !proto_has_ports(proto)) {
+            return SIZE_MAX;
+        }
+        family = 4;
+        a0 = ct_word_ipv4(f + 14 + 12);
+        b0 = ct_word_ipv4(f + 14 + 16);
+        a1 = b1 = 0;
+        break;
+    case ETH_P_IPV6:
+        l4 = 14 + 40;
+        proto = f[14 + 6];
+        if ((f[14] >> 4) != 6 || len < l4 + 4 || !proto_has_ports(proto)) {
+            return SIZE_MAX;
+        }
+        family = 6;
+        a0 = ldq_he_p(f + 14 + 8);
+        a1 = ldq_he_p(f + 14 + 16);
+        b0 = ldq_he_p(f + 14 + 24);
+        b1 = ldq_he_p(f + 14 + 32);
+        break;
+    default:
+        return SIZE_MAX;
+    }
+    sport = rd16(f + l4);
+    dport = rd16(f + l4 + 2);
+    if (dir == FW_DIR_INGRESS) {
+        /* egress orientation, as ct_key_make() */
+        t = a0, a0 = b0, b0 = t;
+        t = a1, a1 = b1, b1 = t;
+        p = sport, sport = dport, dport = p;
+    }
+    i = ct_hash_words(ct, a0, a1, b0, b1,
+                      ct_word_tail(sport, dport, proto, family)) & ct->mask;
+    /* for writing: a packet of a known connection updates its entry */
+    __builtin_prefetch(&ct->hot[i], 1, 3);
+    return i;
+}
+
+size_t fw_conntrack_home_slot(const FwConntrack *ct, const FwPacket *pkt,
+                              FwDirection dir)
+{
+    FwCtKey k;
+    uint8_t kind;
+
+    if (!ct_packet_key(pkt, dir, &k, &kind)) {
+        return SIZE_MAX;
+    }
+    return ct_hash(ct, &k) & ct->mask;
 }
 
 static inline bool ct_head_expired(const FwConntrack *ct, int cls,
@@ -2412,8 +2556,9 @@ static bool tcp_flags_valid(uint8_t f)
     }
 }
 
-static FwCtState tcp_track(FwConntrack *ct, uint32_t i, FwCtHot *e,
-                           bool is_reply, uint8_t flags, int64_t now)
+static inline QEMU_ALWAYS_INLINE
+FwCtState tcp_track(FwConntrack *ct, uint32_t i, FwCtHot *e, bool is_reply,
+                    uint8_t flags, int64_t now)
 {
     uint8_t f = flags & (FW_TCP_SYN | FW_TCP_ACK | FW_TCP_FIN | FW_TCP_RST);
     int cls = e->k.cls;
@@ -2960,6 +3105,9 @@ void fw_process(const FwRuleset *rs, FwConntrack *ct, const FwAntispoof *as,
     v->rule_index = -1;
     v->rule_id = FW_RULE_ID_DEFAULT;
     v->action = FW_ACTION_DROP;
+    if (ct) {
+        fw_conntrack_prefetch(ct, frame, len, vnet_hdr_len, dir);
+    }
     v->parse_error = fw_parse_frame(frame, len, vnet_hdr_len, pkt);
     if (v->parse_error != FW_PARSE_OK) {
         v->reason = FW_DROP_INVALID;

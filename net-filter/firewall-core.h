@@ -389,6 +389,25 @@ FwCtState fw_conntrack_lookup(FwConntrack *ct, const FwPacket *pkt,
                               FwDirection dir, int64_t now);
 
 /*
+ * Start loading the table slot where the connection of a raw frame
+ * (@len bytes, the first @vnet_hdr_len a virtio-net header) would be,
+ * so that the memory access overlaps parsing: call it before
+ * fw_parse_frame() and fw_conntrack_lookup().  Only a hint, and cheap:
+ * it reads the Ethernet and IP headers and the ports, never outside
+ * [frame, frame + len), handles untagged IPv4 and IPv6 (no extension
+ * headers) TCP, UDP, UDP-Lite and SCTP, and returns the slot index, or
+ * SIZE_MAX when it did nothing.  For tests:
+ * fw_conntrack_home_slot() is the slot index where the connection of a
+ * parsed packet starts its probe (SIZE_MAX: not tracked); the two agree
+ * on every frame the prefetch handles and the parser accepts.
+ */
+size_t fw_conntrack_prefetch(const FwConntrack *ct, const uint8_t *frame,
+                             size_t len, size_t vnet_hdr_len,
+                             FwDirection dir);
+size_t fw_conntrack_home_slot(const FwConntrack *ct, const FwPacket *pkt,
+                              FwDirection dir);
+
+/*
  * After the policy accepted a NEW packet: create its entry (TCP SYN,
  * UDP, ICMP echo request, other IP protocols), recording @rule_id.
  * Returns false only if the table is full (after trying to expire);

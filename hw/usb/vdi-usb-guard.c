@@ -223,6 +223,30 @@ void vdi_usb_guard_reset_bot(VdiUsbGuard *g)
     vdi_usb_guard_core_reset_bot(&g->c);
 }
 
+void vdi_usb_guard_bot_in_naked(VdiUsbGuard *g, uint8_t ep)
+{
+    g->bot_in_naked |= 1u << (ep & 0x0f);
+}
+
+/*
+ * A bulk IN that comes before its command is NAKed by the filter, and
+ * host controllers such as xHCI retry a NAKed bulk transfer only when
+ * the endpoint is woken: do so once an OUT packet changed whose turn it
+ * is, or the guest would wait for ever.
+ */
+void vdi_usb_guard_bot_wake_in(VdiUsbGuard *g, VdiBotFilter *bot)
+{
+    int nr;
+
+    for (nr = 1; nr < USB_MAX_ENDPOINTS; nr++) {
+        if ((g->bot_in_naked & (1u << nr)) &&
+            vdi_usb_guard_bot_filter(g, USB_DIR_IN | nr) == bot) {
+            g->bot_in_naked &= ~(1u << nr);
+            usb_wakeup(usb_ep_get(g->udev, USB_TOKEN_IN, nr), 0);
+        }
+    }
+}
+
 const uint8_t *vdi_usb_guard_config_desc(const VdiUsbGuard *g, size_t *len)
 {
     return vdi_usb_guard_core_config_desc(&g->c, len);

@@ -58,6 +58,7 @@ struct VdiUsbGuard {
     VdiUsbGuardCore c;          /* what the policy decided */
     uint64_t bytes_in;
     uint64_t bytes_out;
+    uint16_t bot_in_naked;      /* bulk IN endpoints a BOT filter NAKed */
 };
 
 void vdi_usb_guard_init(VdiUsbGuard *g, USBDevice *udev,
@@ -83,6 +84,10 @@ bool vdi_usb_guard_control_allowed(const VdiUsbGuard *g, int request,
 bool vdi_usb_guard_endpoint_allowed(const VdiUsbGuard *g, uint8_t ep);
 VdiBotFilter *vdi_usb_guard_bot_filter(const VdiUsbGuard *g, uint8_t ep);
 void vdi_usb_guard_reset_bot(VdiUsbGuard *g);
+/* A BOT filter NAKed a bulk IN on @ep: wake it after the next OUT */
+void vdi_usb_guard_bot_in_naked(VdiUsbGuard *g, uint8_t ep);
+/* An OUT packet went through @bot: retry the IN packets it NAKed */
+void vdi_usb_guard_bot_wake_in(VdiUsbGuard *g, VdiBotFilter *bot);
 const uint8_t *vdi_usb_guard_config_desc(const VdiUsbGuard *g, size_t *len);
 
 #endif

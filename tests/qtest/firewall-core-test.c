@@ -2519,6 +2519,150 @@ static void test_ct_random_model(void)
     }
 }
 
+/*
+ * fw_conntrack_prefetch() reads the connection key straight from the
+ * frame: it must find the slot that the lookup of the parsed frame
+ * probes first, for both directions of a connection, and do nothing
+ * (SIZE_MAX) for frames it does not handle, without reading beyond the
+ * frame.
+ */
+static void prefetch_spec(GRand *rnd, Spec *s, int fam, uint8_t proto,
+                          char *src, char *dst, uint8_t *pl)
+{
+    spec_init(s, fam, proto);
+    if (fam == 4) {
+        sprintf(src, "10.%u.%u.%u", g_rand_int_range(rnd, 0, 256),
+                g_rand_int_range(rnd, 0, 256), g_rand_int_range(rnd, 0, 256));
+        sprintf(dst, "172.16.%u.%u", g_rand_int_range(rnd, 0, 256),
+                g_rand_int_range(rnd, 0, 256));
+    } else {
+        sprintf(src, "2001:db8::%x:%x", g_rand_int_range(rnd, 0, 65536),
+                g_rand_int_range(rnd, 0, 65536));
+        sprintf(dst, "2001:db8:%x::%x", g_rand_int_range(rnd, 1, 65536),
+                g_rand_int_range(rnd, 0, 65536));
+    }
+    s->src = src;
+    s->dst = dst;
+    s->sport = g_rand_int_range(rnd, 1, 65536);
+    s->dport = g_rand_int_range(rnd, 1, 65536);
+    s->tcp_flags = 0x10;
+    if (proto == 132) {
+        /* SCTP common header: ports, verification tag, checksum */
+        memset(pl, 0, 12);
+        put16(pl, s->sport);
+        put16(pl + 2, s->dport);
+        s->payload = pl;
+        s->payload_len = 12;
+    }
+    if (g_rand_boolean(rnd)) {
+        s->vnet = 12;
+    }
+}
+
+static void test_ct_prefetch(void)
+{
+    static const uint8_t protos[] = { 6, 17, 132 };
+    g_autoptr(FwConntrack) ct = fw_conntrack_new(100000, NULL);
+    g_autoptr(GRand) rnd = g_rand_new_with_seed(11);
+    uint8_t f[MAXF], pl[16];
+    char src[64], dst[64];
+    size_t hits[2] = { 0 };
+    FwPacket p;
+    Spec s;
+    size_t n, slot, back;
+
+    for (int i = 0; i < 600; i++) {
+        int fam = i & 1 ? 6 : 4;
+        uint8_t proto = protos[(i / 2) % G_N_ELEMENTS(protos)];
+
+        prefetch_spec(rnd, &s, fam, proto, src, dst, pl);
+        n = build_frame(&s, f);
+        parse_ok(f, n, s.vnet, &p);
+        slot = fw_conntrack_prefetch(ct, f, n, s.vnet, FW_DIR_EGRESS);
+        g_assert_cmpuint(slot, !=, SIZE_MAX);
+        g_assert_cmpuint(slot, ==,
+                         fw_conntrack_home_slot(ct, &p, FW_DIR_EGRESS));
+        /* the reply, seen ingress, belongs to the same slot */
+        s.src = dst;
+        s.dst = src;
+        s.sport = p.dport;
+        s.dport = p.sport;
+        if (proto == 132) {
+            put16(pl, s.sport);
+            put16(pl + 2, s.dport);
+        }
+        n = build_frame(&s, f);
+        parse_ok(f, n, s.vnet, &p);
+        back = fw_conntrack_prefetch(ct, f, n, s.vnet, FW_DIR_INGRESS);
+        g_assert_cmpuint(back, ==, slot);
+        g_assert_cmpuint(back, ==,
+                         fw_conntrack_home_slot(ct, &p, FW_DIR_INGRESS));
+        /* the other direction of travel is another connection */
+        hits[fw_conntrack_prefetch(ct, f, n, s.vnet, FW_DIR_EGRESS) ==
+             slot]++;
+    }
+    g_assert_cmpuint(hits[1], <, 10);
+
+    /* Frames it leaves alone; the parser still handles them */
+    for (int i = 0; i < 6; i++) {
+        int fam = i & 1 ? 6 : 4;
+
+        prefetch_spec(rnd, &s, fam, 6, src, dst, pl);
+        switch (i / 2) {
+        case 0:
+            s.nvlan = 1;
+            s.vid[0] = 5;
+            break;
+        case 1:
+            s.proto = fam == 4 ? 1 : 58;
+            break;
+        default:
+            if (fam == 4) {
+                s.frag_off = 10;
+                s.payload = pl;
+                s.payload_len = 16;
+            } else {
+                s.n_ext = 1;
+                s.ext[0] = 60;
+            }
+            break;
+        }
+        n = build_frame(&s, f);
+        parse_ok(f, n, s.vnet, &p);
+        g_assert_cmpuint(fw_conntrack_prefetch(ct, f, n, s.vnet,
+                                               FW_DIR_EGRESS), ==, SIZE_MAX);
+    }
+    n = build_arp(f, 1, VM_MAC, VM_MAC, "10.0.0.2", "10.0.0.1");
+    g_assert_cmpuint(fw_conntrack_prefetch(ct, f, n, 0, FW_DIR_EGRESS), ==,
+                     SIZE_MAX);
+
+    /* Every truncation: nothing read beyond the end, no guess too early */
+    for (int fam = 4; fam <= 6; fam += 2) {
+        size_t l4;
+
+        prefetch_spec(rnd, &s, fam, 6, src, dst, pl);
+        s.vnet = 10;
+        s.ip_opts = fam == 4 ? 8 : 0;
+        n = build_frame(&s, f);
+        parse_ok(f, n, s.vnet, &p);
+        slot = fw_conntrack_home_slot(ct, &p, FW_DIR_EGRESS);
+        l4 = s.vnet + 14 + (fam == 4 ? 28 : 40);
+        for (size_t len = 0; len <= n; len++) {
+            /* Copy so that ASan/valgrind see reads beyond len */
+            g_autofree uint8_t *cut = g_memdup2(f, len ? len : 1);
+            size_t r = fw_conntrack_prefetch(ct, cut, len, s.vnet,
+                                             FW_DIR_EGRESS);
+
+            if (len < l4 + 4) {
+                g_assert_cmpuint(r, ==, SIZE_MAX);
+            } else if (len == n) {
+                g_assert_cmpuint(r, ==, slot);
+            }
+            g_assert_true(r == SIZE_MAX || r == slot);
+        }
+    }
+}
+
 static void test_ct_process_chain(void)
 {
     FwRule r[2];
@@ -2969,6 +3113,7 @@ int main(int argc, char **argv)
     g_test_add_func("/firewall-core/conntrack/info", test_ct_info);
     g_test_add_func("/firewall-core/conntrack/counters", test_ct_counters);
     g_test_add_func("/firewall-core/conntrack/many", test_ct_many);
+    g_test_add_func("/firewall-core/conntrack/prefetch", test_ct_prefetch);
     g_test_add_func("/firewall-core/conntrack/random-model",
                     test_ct_random_model);
     g_test_add_func("/firewall-core/conntrack/process-chain",
