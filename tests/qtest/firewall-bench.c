@@ -8,6 +8,8 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/madvise.h"
+#include "qemu/memalign.h"
 #include "net/firewall-core.h"
 
 #define N_FRAMES    4096
@@ -467,6 +469,52 @@ static void bench_established(size_t n_flows, size_t n_active)
     g_free(seq);
 }
 
+/*
+ * The floor under the 100k-flow case: a chain of dependent loads from
+ * @n_lines random cache lines of a huge-page buffer as large as the
+ * connection table's, i.e. one cache (and no TLB) miss per access.
+ */
+static char *volatile memory_floor_sink;
+
+static void bench_memory_floor(size_t n_lines)
+{
+    const size_t size = 16u << 20;
+    size_t lines = size / 64, i, n = 0;
+    g_autofree size_t *perm = g_new(size_t, lines);
+    char *mem = qemu_memalign(2u << 20, size);
+    char *p;
+    int64_t c0;
+    double ns;
+
+    qemu_madvise(mem, size, QEMU_MADV_HUGEPAGE);
+    memset(mem, 0, size);
+    for (i = 0; i < lines; i++) {
+        perm[i] = i;
+    }
+    for (i = lines - 1; i > 0; i--) {
+        size_t j = g_random_int_range(0, i + 1), t = perm[i];
+
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    for (i = 0; i < n_lines; i++) {
+        *(char **)(mem + perm[i] * 64) = mem + perm[(i + 1) % n_lines] * 64;
+    }
+    p = mem + perm[0] * 64;
+    c0 = cpu_ns();
+    do {
+        for (i = 0; i < 1000000; i++) {
+            p = *(char **)p;
+        }
+        n += i;
+    } while (cpu_ns() - c0 < MIN_NS);
+    ns = (double)(cpu_ns() - c0) / n;
+    memory_floor_sink = p;
+    printf("%9s memory floor: one dependent load from %zu random lines "
+           "of 16 MiB: cpu %6.1f ns\n", "", n_lines, ns);
+    qemu_vfree(mem);
+}
+
 int main(int argc, char **argv)
 {
     bench_classify();
@@ -475,5 +523,6 @@ int main(int argc, char **argv)
     bench_established(10000, 10000);
     bench_established(100000, 100000);
     bench_established(100000, 4096);
+    bench_memory_floor(100000);
     return 0;
 }
