@@ -58,6 +58,33 @@
 #define MV_SCAN_MAX_AREA (2560 * 1440)
 #define MV_HASH_MUL 0x9E3779B97F4A7C15ull
 
+/* Refinement (see vdi_enc_set_refine_delay()) */
+#define MS_NS 1000000LL
+/* clock step per call when the caller gives no time */
+#define NOMINAL_CALL_NS (33 * MS_NS)
+/* a tile that keeps changing must stay unchanged this many intervals */
+#define MOVING_QUIET_FACTOR 2
+/* changes further apart than this are not "moving" content */
+#define MOVING_MAX_INTERVAL_MS 2000
+/* refinement may use this share of the link rate (a token bucket)... */
+#define REFINE_RATE_SHARE 0.5
+/* ... with at most this much burst */
+#define REFINE_BURST_NS (250 * MS_NS)
+/* the link "has room" if the lossy area refines within this time */
+#define REFINE_ROOM_NS (1000 * MS_NS)
+/* lossless cost of smooth content, bytes per pixel (estimate) */
+#define REFINE_BYTES_PER_PX 2
+/* JPEG quality boost for smooth tiles that are not moving */
+#define STATIC_QUALITY_BOOST 15
+/*
+ * Smooth content that is not moving is sent losslessly at once, not as
+ * JPEG to be refined later, if the link's refinement share sends it and
+ * the lossy area within this time.
+ */
+#define LOSSLESS_ROOM_NS (100 * MS_NS)
+/* tchg of a tile never seen changing */
+#define TCHG_NEVER INT64_MIN
+
 typedef struct VdiPalette {
     uint32_t key[PAL_HASH_SIZE];
     uint32_t gen[PAL_HASH_SIZE];
@@ -81,14 +108,25 @@ struct VdiEncoder {
     VdiProfile profile;
     uint32_t caps;
     int quality;
+    int cur_quality;            /* of the JPEG being written */
     size_t budget;
-    int refine_delay;
+    int64_t refine_min_ns;      /* refine delay on a link with room */
+    int64_t refine_max_ns;      /* ... and at most */
+    /* clock: set by vdi_enc_set_time(), else NOMINAL_CALL_NS per call */
+    int64_t now;
+    bool now_set;
+    double link_rate;           /* bytes/s, 0: unknown */
+    double refine_tokens;       /* bytes refinement may still use */
+    int64_t refine_tokens_t;
+    uint64_t lossy_pending;     /* after the last call, pixels */
+    bool room;                  /* this call: static content lossless */
 
     int w, h, tw, th;
     uint32_t *shadow;           /* w * h, row stride w */
     uint8_t *tflags;
     uint8_t *tflags_snap;
-    uint16_t *tage;             /* calls since the tile last changed */
+    int64_t *tchg;              /* when the tile last changed */
+    uint32_t *tival;            /* mean ms between its changes, 0: static */
     int rr_start;
 
     z_stream zs[4];
@@ -213,11 +251,13 @@ static void free_state(VdiEncoder *e)
     g_free(e->shadow);
     g_free(e->tflags);
     g_free(e->tflags_snap);
-    g_free(e->tage);
+    g_free(e->tchg);
+    g_free(e->tival);
     e->shadow = NULL;
     e->tflags = NULL;
     e->tflags_snap = NULL;
-    e->tage = NULL;
+    e->tchg = NULL;
+    e->tival = NULL;
     e->w = e->h = e->tw = e->th = 0;
 }
 
@@ -231,7 +271,11 @@ static void resize_state(VdiEncoder *e, int w, int h)
     e->shadow = g_new0(uint32_t, (size_t)w * h);
     e->tflags = g_new0(uint8_t, (size_t)e->tw * e->th);
     e->tflags_snap = g_new0(uint8_t, (size_t)e->tw * e->th);
-    e->tage = g_new0(uint16_t, (size_t)e->tw * e->th);
+    e->tchg = g_new(int64_t, (size_t)e->tw * e->th);
+    for (int t = 0; t < e->tw * e->th; t++) {
+        e->tchg[t] = TCHG_NEVER;
+    }
+    e->tival = g_new0(uint32_t, (size_t)e->tw * e->th);
     e->rr_start = 0;
 }
 
@@ -418,8 +462,8 @@ static bool jpeg_encode(VdiEncoder *e, const uint32_t *px, size_t spx,
     c->in_color_space = JCS_EXT_XRGB;
 #endif
     jpeg_set_defaults(c);
-    jpeg_set_quality(c, e->quality, TRUE);
-    if (e->quality >= 90) {
+    jpeg_set_quality(c, e->cur_quality, TRUE);
+    if (e->cur_quality >= 90) {
         /* 4:4:4 at high quality */
         c->comp_info[0].h_samp_factor = 1;
         c->comp_info[0].v_samp_factor = 1;
@@ -1280,6 +1324,21 @@ static bool tile_smooth(VdiEncoder *e, EncCtx *c, const VdiRect *r)
  */
 #define JPEG_MAX_RUN 16
 
+/* Tiles that keep changing (video, animations) */
+static bool tile_moving(const VdiEncoder *e, int t)
+{
+    return e->tival[t] != 0;
+}
+
+/* JPEG quality of a tile: better for content that stays (it is seen) */
+static int tile_quality(const VdiEncoder *e, int t)
+{
+    if (tile_moving(e, t)) {
+        return e->quality;
+    }
+    return MIN(95, MAX(e->quality, e->quality + STATIC_QUALITY_BOOST));
+}
+
 static int encode_jpeg_run(VdiEncoder *e, EncCtx *c, int t)
 {
     VdiRect r, r2;
@@ -1290,7 +1349,8 @@ static int encode_jpeg_run(VdiEncoder *e, EncCtx *c, int t)
         return 0;
     }
     while (n < JPEG_MAX_RUN && (t + n) % e->tw != 0) {
-        if ((e->tflags[t + n] & (TF_DIRTY | TF_DONE)) != TF_DIRTY) {
+        if ((e->tflags[t + n] & (TF_DIRTY | TF_DONE)) != TF_DIRTY ||
+            tile_moving(e, t + n) != tile_moving(e, t)) {
             break;
         }
         tile_rect(e, t + n, &r2);
@@ -1333,15 +1393,19 @@ static bool encode_tile(VdiEncoder *e, EncCtx *c, int t, bool refine)
 {
     VdiRect r, bb;
     uint32_t col;
-    bool lossy, whole;
+    bool lossy, whole, allow_lossy;
     int ret;
 
     tile_rect(e, t, &r);
+    e->cur_quality = tile_quality(e, t);
     if (!refine && (e->caps & VDI_ENC_CAP_TIGHT) &&
         tile_solid(c->px, c->spx, &r, &col)) {
         return encode_solid_run(e, c, t, col);
     }
-    if (!refine && lossy_ok(e)) {
+    /* static content, and the link has room: lossless now, like LAN */
+    allow_lossy = !refine && lossy_ok(e) &&
+        (tile_moving(e, t) || !e->room);
+    if (allow_lossy) {
         ret = encode_jpeg_run(e, c, t);
         if (ret) {
             return ret > 0;
@@ -1352,11 +1416,87 @@ static bool encode_tile(VdiEncoder *e, EncCtx *c, int t, bool refine)
         bb = r;
     }
     whole = bb.w == r.w && bb.h == r.h;
-    if (!encode_rect(e, c, bb.x, bb.y, bb.w, bb.h, !refine, &lossy)) {
+    if (!encode_rect(e, c, bb.x, bb.y, bb.w, bb.h, allow_lossy, &lossy)) {
         return false;
     }
     tile_sent(e, c, t, &bb, whole, lossy);
     return true;
+}
+
+/*
+ * How long lossy tiles must stay unchanged before they are refined: the
+ * shortest delay if the link could refine all the lossy area quickly,
+ * longer the more of the link refinement would take, at most the
+ * configured delay (also when the link rate is unknown).
+ */
+static int64_t refine_delay(const VdiEncoder *e)
+{
+    double rate = e->link_rate * REFINE_RATE_SHARE;
+    double ns;
+
+    if (e->profile == VDI_PROFILE_LAN) {
+        return 0;
+    }
+    if (!(rate > 0)) {
+        return e->refine_max_ns;
+    }
+    ns = (double)e->lossy_pending * REFINE_BYTES_PER_PX / rate * 1e9;
+    ns *= (double)e->refine_min_ns / REFINE_ROOM_NS;
+    return MAX(e->refine_min_ns, MIN(e->refine_max_ns, (int64_t)ns));
+}
+
+/*
+ * May tile @t be refined now?  Moving content is given more time; LAN
+ * refines everything at once.
+ */
+static bool refine_due(const VdiEncoder *e, int t, int64_t delay)
+{
+    int64_t quiet;
+
+    if (e->profile == VDI_PROFILE_LAN || e->tchg[t] == TCHG_NEVER) {
+        return true;
+    }
+    quiet = e->now - e->tchg[t];
+    if (tile_moving(e, t)) {
+        delay = MAX(delay, (int64_t)e->tival[t] * MS_NS *
+                    MOVING_QUIET_FACTOR);
+    }
+    return quiet >= delay;
+}
+
+/* Bytes refinement may use in this call (token bucket), SIZE_MAX: any */
+static size_t refine_allowance(VdiEncoder *e)
+{
+    double rate = e->link_rate * REFINE_RATE_SHARE;
+    double burst = rate * REFINE_BURST_NS / 1e9;
+
+    if (e->profile == VDI_PROFILE_LAN || !(rate > 0)) {
+        return SIZE_MAX;
+    }
+    burst = MAX(burst, VDI_ENC_MIN_BUDGET);
+    if (e->now > e->refine_tokens_t) {
+        e->refine_tokens += rate * (e->now - e->refine_tokens_t) / 1e9;
+    }
+    e->refine_tokens_t = MAX(e->refine_tokens_t, e->now);
+    e->refine_tokens = MIN(e->refine_tokens, burst);
+    return e->refine_tokens > 0 ? (size_t)e->refine_tokens : 0;
+}
+
+/* Note a change of tile @t in its history */
+static void tile_changed(VdiEncoder *e, int t, bool was_pending)
+{
+    int64_t dt = e->tchg[t] == TCHG_NEVER ? 0 :
+        (e->now - e->tchg[t]) / MS_NS;
+
+    if (was_pending) {
+        /* still the same change, deferred by the budget */
+    } else if (e->tchg[t] != TCHG_NEVER && dt > 0 &&
+               dt <= MOVING_MAX_INTERVAL_MS) {
+        e->tival[t] = e->tival[t] ? (e->tival[t] * 3 + dt + 3) / 4 : dt;
+    } else {
+        e->tival[t] = 0;
+    }
+    e->tchg[t] = e->now;
 }
 
 int vdi_enc_frame(VdiEncoder *e, const uint32_t *pixels, int w, int h,
@@ -1368,6 +1508,10 @@ int vdi_enc_frame(VdiEncoder *e, const uint32_t *pixels, int w, int h,
     int64_t t0 = now_ns();
     int ntiles, t, i;
     uint64_t pend = 0;
+    int64_t delay;
+    size_t allow, before;
+    uint64_t dirty_px = 0;
+    bool moved;
 
     if (!stats) {
         stats = &local;
@@ -1384,6 +1528,10 @@ int vdi_enc_frame(VdiEncoder *e, const uint32_t *pixels, int w, int h,
             return -EINVAL;
         }
     }
+    if (!e->now_set) {
+        e->now += NOMINAL_CALL_NS;
+    }
+    e->now_set = false;
     if (w != e->w || h != e->h) {
         resize_state(e, w, h);
     }
@@ -1439,19 +1587,37 @@ int vdi_enc_frame(VdiEncoder *e, const uint32_t *pixels, int w, int h,
         e->tflags[t] = f & ~TF_CAND;
     }
 
-    /* age: calls since the content last changed (moves count as change) */
     for (t = 0; t < ntiles; t++) {
-        if (e->tflags[t] & TF_DIRTY) {
-            stats->tiles_dirty++;
-            e->tage[t] = 0;
-        } else if (e->tage[t] < UINT16_MAX) {
-            e->tage[t]++;
-        }
+        stats->tiles_dirty += !!(e->tflags[t] & TF_DIRTY);
     }
 
     if (e->caps & VDI_ENC_CAP_COPYRECT) {
         detect_motion(e, &c);
     }
+    moved = stats->rects[VDI_ENC_KIND_COPYRECT] > 0;
+
+    /*
+     * When the content last changed and how often: content moved with
+     * CopyRect did not change (and its refinement, if lossy, moves with
+     * it), and what a move uncovered (the new lines of a scrolled page)
+     * is not taken for moving content.  TF_PENDING is still that of the
+     * previous call.
+     */
+    for (t = 0; t < ntiles; t++) {
+        if (e->tflags[t] & TF_DIRTY) {
+            VdiRect r;
+
+            tile_changed(e, t, e->tflags[t] & TF_PENDING);
+            if (moved) {
+                e->tival[t] = 0;
+            }
+            tile_rect(e, t, &r);
+            dirty_px += (uint64_t)r.w * r.h;
+        }
+    }
+    e->room = e->profile == VDI_PROFILE_WAN && e->link_rate > 0 &&
+        (dirty_px + e->lossy_pending) * REFINE_BYTES_PER_PX <=
+        e->link_rate * REFINE_RATE_SHARE * LOSSLESS_ROOM_NS / 1e9;
 
     /* changed tiles, round robin from where the budget stopped us */
     for (i = 0; i < ntiles && !c.stopped; i++) {
@@ -1468,20 +1634,42 @@ int vdi_enc_frame(VdiEncoder *e, const uint32_t *pixels, int w, int h,
         e->rr_start = 0;
     }
 
-    /* refinement of static lossy tiles with what is left of the budget */
-    for (t = 0; t < ntiles && !c.stopped; t++) {
+    /*
+     * Refinement of lossy tiles that stopped changing, with what is left
+     * of the budget and of the refinement's share of the link.
+     */
+    delay = refine_delay(e);
+    allow = refine_allowance(e);
+    before = out->len;
+    for (t = 0; t < ntiles && !c.stopped && allow; t++) {
         uint8_t f = e->tflags[t];
-        int delay = e->profile == VDI_PROFILE_LAN ? 0 : e->refine_delay;
+        size_t limit = c.limit;
 
         if ((f & (TF_VALID | TF_EXACT | TF_DIRTY)) != TF_VALID ||
-            e->tage[t] < delay) {
+            !refine_due(e, t, delay)) {
             continue;
         }
+        if (allow != SIZE_MAX && out->len > before) {
+            /*
+             * The first tile goes whenever the allowance is positive, so
+             * refinement progresses; the bucket then pays it back.
+             */
+            if (out->len - before >= allow) {
+                break;
+            }
+            c.limit = MIN(c.limit, before + allow);
+        }
         if (c.nrects > 60000 || !encode_tile(e, &c, t, true)) {
-            c.stopped = true;
+            /* over the call's budget: stop; over the allowance: later */
+            c.stopped = c.limit == limit;
+            c.limit = limit;
             break;
         }
+        c.limit = limit;
         stats->tiles_refined++;
+    }
+    if (allow != SIZE_MAX) {
+        e->refine_tokens -= out->len - before;
     }
 
     for (t = 0; t < ntiles; t++) {
@@ -1499,6 +1687,7 @@ int vdi_enc_frame(VdiEncoder *e, const uint32_t *pixels, int w, int h,
         }
     }
     stats->lossy_pending = pend;
+    e->lossy_pending = pend;
     stats->budget_limited = c.stopped;
     stats->encode_ns = now_ns() - t0;
     return c.nrects;
@@ -1545,7 +1734,9 @@ VdiEncoder *vdi_enc_new(VdiProfile profile, uint32_t caps)
     e->profile = profile;
     e->caps = caps;
     e->quality = 75;
-    e->refine_delay = 3;
+    e->cur_quality = 75;
+    e->refine_min_ns = VDI_ENC_REFINE_MIN_MS * MS_NS;
+    e->refine_max_ns = VDI_ENC_REFINE_MAX_MS * MS_NS;
     for (int i = 0; i < 4; i++) {
         e->zlevel[i] = -1;
     }
@@ -1610,7 +1801,22 @@ void vdi_enc_set_budget(VdiEncoder *e, size_t budget)
     e->budget = budget;
 }
 
-void vdi_enc_set_refine_delay(VdiEncoder *e, int frames)
+void vdi_enc_set_refine_delay(VdiEncoder *e, int min_ms, int max_ms)
 {
-    e->refine_delay = MAX(0, MIN(UINT16_MAX, frames));
+    min_ms = MAX(0, MIN(3600 * 1000, min_ms));
+    max_ms = MAX(min_ms, MIN(3600 * 1000, max_ms));
+    e->refine_min_ns = min_ms * MS_NS;
+    e->refine_max_ns = max_ms * MS_NS;
+}
+
+void vdi_enc_set_time(VdiEncoder *e, int64_t now_ns)
+{
+    e->now = MAX(e->now, now_ns);
+    e->now_set = true;
+}
+
+void vdi_enc_set_link_rate(VdiEncoder *e, double bytes_per_s)
+{
+    e->link_rate = bytes_per_s > 0 && bytes_per_s < 1e12 ?
+        bytes_per_s : 0;
 }

@@ -117,8 +117,28 @@ void vdi_enc_set_jpeg_quality(VdiEncoder *e, int quality);
  * fit stays dirty and is merged with later changes.
  */
 void vdi_enc_set_budget(VdiEncoder *e, size_t budget);
-/* Frames a lossy tile must stay unchanged before WAN refines it */
-void vdi_enc_set_refine_delay(VdiEncoder *e, int frames);
+/*
+ * Refinement in the WAN profile: a lossy tile is re-sent losslessly once
+ * it has stayed unchanged for the refine delay.  The delay is @min_ms if
+ * the link could refine all the lossy area within about 250 ms at half
+ * its rate (see vdi_enc_set_link_rate()), grows with the time that would
+ * take, and is at most @max_ms (also when the link rate is unknown).
+ * Tiles that keep changing (video) must moreover stay unchanged for twice
+ * their usual interval between changes, so they are not refined while
+ * they change.  Refinement uses at most half of the link rate.
+ * Defaults: VDI_ENC_REFINE_MIN_MS, VDI_ENC_REFINE_MAX_MS.
+ */
+#define VDI_ENC_REFINE_MIN_MS 150
+#define VDI_ENC_REFINE_MAX_MS 2000
+void vdi_enc_set_refine_delay(VdiEncoder *e, int min_ms, int max_ms);
+/*
+ * The time of the next vdi_enc_frame() call, in ns of any monotonic clock
+ * (the encoder reads no clock for its decisions); without it, each call
+ * counts as 33 ms after the previous one.
+ */
+void vdi_enc_set_time(VdiEncoder *e, int64_t now_ns);
+/* The link's rate in bytes/s for refinement, 0: unknown */
+void vdi_enc_set_link_rate(VdiEncoder *e, double bytes_per_s);
 
 /*
  * The client's copy of @r (NULL = everything) is unknown (non-incremental

@@ -28,6 +28,18 @@
 #define MIN_SEND 4096
 /* the bandwidth cap may be exceeded by at most this much of a burst */
 #define CAP_BURST_NS (250 * MS)
+/*
+ * JPEG quality: the bits per pixel the link allows at the measured
+ * update rate, corrected by a gain that a feedback loop on the bytes
+ * actually sent per second steers (see adapt_gain()).
+ */
+#define RATE_TICK_NS (250 * MS)
+#define RATE_TICKS 8            /* measure over 2 s */
+#define GAIN_MIN 0.125
+#define GAIN_MAX 8.0
+#define UTIL_LOW 0.90           /* below: quality up */
+#define UTIL_HIGH 0.98          /* above: the link is full, quality down */
+#define MIN_FPS 1.0
 /* sanity limits */
 #define MAX_BPS 400e9
 #define MAX_BUDGET (256u << 20)
@@ -70,6 +82,17 @@ struct VdiLink {
     int64_t last_drain;
     int64_t last_send;
     bool have_sent;
+
+    /* measured send rate: sent_total and updates at each tick */
+    int64_t now;            /* latest time seen */
+    int64_t tick_t[RATE_TICKS];
+    uint64_t tick_sent[RATE_TICKS];
+    uint64_t tick_updates[RATE_TICKS];
+    int ntick;              /* ticks recorded (ring index = ntick % N) */
+    uint64_t updates;       /* vdi_link_on_update() calls */
+    uint64_t lossy_updates; /* ... with lossy pixels */
+    double gain;
+    int64_t gain_t;
 };
 
 static void bucket_put(Bucket *b, int n, int64_t len, int64_t now, double v,
@@ -128,9 +151,44 @@ static void rtt_sample(VdiLink *l, int64_t now, int64_t rtt)
     l->srtt = l->srtt ? l->srtt + (rtt - l->srtt) / 8 : rtt;
 }
 
+/* Record the send counters at each tick */
+static void rate_tick(VdiLink *l, int64_t now)
+{
+    int64_t last = l->ntick ? l->tick_t[(l->ntick - 1) % RATE_TICKS] : 0;
+
+    if (l->ntick && now - last < RATE_TICK_NS) {
+        return;
+    }
+    l->tick_t[l->ntick % RATE_TICKS] = now;
+    l->tick_sent[l->ntick % RATE_TICKS] = l->sent_total;
+    l->tick_updates[l->ntick % RATE_TICKS] = l->updates;
+    l->ntick++;
+}
+
+/*
+ * Bytes/s sent and updates/s over the ticks' window (up to now); false
+ * if the window is shorter than two ticks.
+ */
+static bool measured_rates(const VdiLink *l, double *bytes_s,
+                           double *updates_s)
+{
+    int oldest = l->ntick > RATE_TICKS ? l->ntick - RATE_TICKS : 0;
+    int i = oldest % RATE_TICKS;
+    int64_t dt = l->now - l->tick_t[i];
+
+    if (l->ntick < 2 || dt < 2 * RATE_TICK_NS) {
+        return false;
+    }
+    *bytes_s = (l->sent_total - l->tick_sent[i]) * (double)NS_PER_S / dt;
+    *updates_s = (l->updates - l->tick_updates[i]) * (double)NS_PER_S / dt;
+    return true;
+}
+
 /* Let the windows move on with time, also without new samples */
 static void refresh(VdiLink *l, int64_t now)
 {
+    l->now = MAX(l->now, now);
+    rate_tick(l, l->now);
     l->bw_last = bucket_get(l->bw, BW_BUCKETS, BW_BUCKET_NS, now, true,
                             l->bw_last);
     l->rtt_last = bucket_get(l->rtt, RTT_BUCKETS, RTT_BUCKET_NS, now, false,
@@ -186,6 +244,9 @@ VdiLink *vdi_link_new(VdiProfile zone_hint, int64_t now_ns)
         l->rtt[i].id = -1;
     }
     l->last_drain = now_ns;
+    l->now = now_ns;
+    l->gain = 1.0;
+    l->gain_t = now_ns;
     return l;
 }
 
@@ -413,15 +474,68 @@ bool vdi_link_can_send(VdiLink *l, int64_t now_ns)
     return b >= MIN_SEND || (b > 0 && !l->busy);
 }
 
-int vdi_link_jpeg_quality(const VdiLink *l, uint64_t pixels_per_frame)
+void vdi_link_on_update(VdiLink *l, int64_t now_ns, uint64_t lossy_pixels)
+{
+    refresh(l, now_ns);
+    l->updates++;
+    l->lossy_updates += lossy_pixels > 0;
+}
+
+/*
+ * Feedback on the bytes sent per second, once per tick while lossy
+ * updates go out: the link has room (sent < UTIL_LOW of the bandwidth,
+ * e.g. because the content changes less often than assumed, or the
+ * bytes-per-pixel model is off for it): quality up; the link is full:
+ * quality down.  Steps are proportional, at most 25% per tick.
+ */
+static void adapt_gain(VdiLink *l)
+{
+    double bytes_s, updates_s, util, step;
+
+    if (l->now - l->gain_t < RATE_TICK_NS) {
+        return;
+    }
+    l->gain_t = l->now;
+    if (!l->lossy_updates || !measured_rates(l, &bytes_s, &updates_s) ||
+        !(updates_s > 0)) {
+        return;
+    }
+    l->lossy_updates = 0;
+    util = bytes_s * 8 / vdi_link_bandwidth(l);
+    if (util < UTIL_LOW) {
+        step = MIN(1.25, sqrt(UTIL_LOW / MAX(util, 0.01)));
+    } else if (util > UTIL_HIGH) {
+        step = MAX(0.8, sqrt(UTIL_HIGH / util) * 0.95);
+    } else {
+        return;
+    }
+    l->gain = MAX(GAIN_MIN, MIN(GAIN_MAX, l->gain * step));
+}
+
+/* Seconds between updates: measured, else the fps cap or 30/s */
+static double update_interval_s(const VdiLink *l)
+{
+    double bytes_s, updates_s;
+
+    if (measured_rates(l, &bytes_s, &updates_s) && updates_s > 0) {
+        double fps = MAX(MIN_FPS, updates_s);
+
+        return 1.0 / (l->cap_fps ? MIN(fps, l->cap_fps) : fps);
+    }
+    return frame_interval_s(l);
+}
+
+int vdi_link_jpeg_quality(VdiLink *l, uint64_t pixels_per_frame)
 {
     const double lo = log2(0.15), hi = log2(2.0);
     double bpp, f;
 
+    adapt_gain(l);
     if (!pixels_per_frame) {
         return 90;
     }
-    bpp = vdi_link_bandwidth(l) * frame_interval_s(l) / pixels_per_frame;
+    bpp = vdi_link_bandwidth(l) * update_interval_s(l) * l->gain /
+        pixels_per_frame;
     f = (log2(MAX(bpp, 0.000001)) - lo) / (hi - lo);
     f = MAX(0.0, MIN(1.0, f));
     return 20 + (int)(f * 70 + 0.5);

@@ -67,8 +67,19 @@ int64_t vdi_link_srtt(const VdiLink *l);
 size_t vdi_link_budget(VdiLink *l, int64_t now_ns);
 /* May an update be sent now (fps cap, budget)? */
 bool vdi_link_can_send(VdiLink *l, int64_t now_ns);
-/* JPEG quality 20..90 for updates of about @pixels_per_frame smooth pixels */
-int vdi_link_jpeg_quality(const VdiLink *l, uint64_t pixels_per_frame);
+/*
+ * An update went out, with @lossy_pixels of JPEG; the update rate it
+ * measures replaces the assumed 30/s (or the fps cap) in the JPEG quality.
+ */
+void vdi_link_on_update(VdiLink *l, int64_t now_ns, uint64_t lossy_pixels);
+/*
+ * JPEG quality 20..90 for updates of about @pixels_per_frame smooth
+ * pixels: what the bandwidth allows per update at the measured update
+ * rate, corrected by feedback on the bytes actually sent per second
+ * (quality up while they stay below 90% of the bandwidth, down while the
+ * link is full).  Call it once per update.
+ */
+int vdi_link_jpeg_quality(VdiLink *l, uint64_t pixels_per_frame);
 /* The profile to use now (LAN or WAN), with hysteresis */
 VdiProfile vdi_link_profile(VdiLink *l, int64_t now_ns);
 

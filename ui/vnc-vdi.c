@@ -624,6 +624,7 @@ static void vdi_account(VncVdi *v, const VdiEncStats *st, int64_t now,
     v->lossy_pending = st->lossy_pending;
     v->smooth_px = (v->smooth_px * 3 + st->lossy_pixels) / 4;
     if (sent) {
+        vdi_link_on_update(v->link, now, st->lossy_pixels);
         v->enc_ns[v->frames % ENC_SAMPLES] = st->encode_ns;
         v->frame_t[v->frames % FPS_SAMPLES] = now;
         v->enc_total_ns += st->encode_ns;
@@ -784,11 +785,12 @@ int vnc_vdi_update_client(VncState *vs)
         v->cur = want;
         vdi_event(v, DISPLAY_PROFILE_REASON_LINK);
     }
+    /*
+     * The rate controller's quality within the QMP range; the client's
+     * JPEG quality level only enables JPEG (its scale is stock Tight's).
+     */
     q = vdi_link_jpeg_quality(v->link, v->smooth_px);
     q = MAX(v->cfg.qmin, MIN(v->cfg.qmax, q));
-    if (v->quality >= 0) {
-        q = MIN(q, v->quality * 10 + 10);
-    }
     v->jpeg_quality = q;
 
     /* the encoder is ours until the job is submitted */
@@ -796,6 +798,8 @@ int vnc_vdi_update_client(VncState *vs)
     vdi_enc_set_profile(job->enc, v->cur);
     vdi_enc_set_jpeg_quality(job->enc, q);
     vdi_enc_set_budget(job->enc, budget);
+    vdi_enc_set_time(job->enc, now);
+    vdi_enc_set_link_rate(job->enc, vdi_link_bandwidth(v->link) / 8);
     if (v->inval_all) {
         vdi_enc_invalidate(job->enc, NULL);
     }

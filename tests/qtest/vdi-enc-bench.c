@@ -141,8 +141,9 @@ static void run(const Workload *wl, int m, int w, int h, int nframes,
                         VDI_ENC_CAP_ALL);
         vdi_enc_set_jpeg_quality(e, quality);
         if (m == M_WAN8) {
-            /* 8 Mbit/s at 30 updates/s */
+            /* 8 Mbit/s at 30 updates/s; refinement paces itself by it */
             vdi_enc_set_budget(e, 8000000 / 8 / 30);
+            vdi_enc_set_link_rate(e, 8000000 / 8);
         }
         d = rfb_dec_new(w, h);
     }

@@ -324,7 +324,7 @@ static void test_wan_psnr(void)
     uint64_t diff = 0;
 
     vdi_enc_set_jpeg_quality(e, 70);
-    vdi_enc_set_refine_delay(e, 1000);
+    vdi_enc_set_refine_delay(e, 100000, 100000);
     for (int i = 0; i < 5; i++) {
         syn_text(f->px, f->sp, 0, 0, 128, h, 0, 3, -1);
         syn_photo(f->px, f->sp, 128, 0, 192, h, i, 9);
@@ -372,7 +372,7 @@ static void test_wan_refine(void)
     VdiRect none;
     int i;
 
-    vdi_enc_set_refine_delay(e, 2);
+    vdi_enc_set_refine_delay(e, 60, 60);
     vdi_enc_set_budget(e, 20000);
     syn_photo(f->px, f->sp, 0, 0, w, h, 0, 4);
     syn_text(f->px, f->sp, 0, 0, 64, 64, 0, 2, -1);
@@ -399,6 +399,219 @@ static void test_wan_refine(void)
     enc_dec(e, d, f, &none, 0, &st);
     assert_exact(d, f);
     g_assert_false(vdi_enc_has_pending(e));
+    frame_free(f);
+    rfb_dec_free(d);
+    vdi_enc_free(e);
+}
+
+#define MSEC 1000000LL
+
+/* Encode at time @ms (ms) */
+static size_t enc_dec_at(VdiEncoder *e, RfbDec *d, Frame *f, int64_t ms,
+                         const VdiRect *damage, int nd, VdiEncStats *st)
+{
+    vdi_enc_set_time(e, ms * MSEC);
+    return enc_dec(e, d, f, damage, nd, st);
+}
+
+/*
+ * Refinement is time-based: however often the encoder is called, a lossy
+ * tile is refined once it has been unchanged for the refine delay, not
+ * before.
+ */
+static void test_wan_refine_time(void)
+{
+    const int w = 256, h = 128;
+    VdiEncoder *e = vdi_enc_new(VDI_PROFILE_WAN, VDI_ENC_CAP_ALL);
+    RfbDec *d = rfb_dec_new(w, h);
+    Frame *f = frame_new(w, h, 0);
+    VdiEncStats st;
+    VdiRect none;
+
+    vdi_enc_set_refine_delay(e, 200, 200);
+    syn_photo(f->px, f->sp, 0, 0, w, h, 0, 3);
+    enc_dec_at(e, d, f, 1000, NULL, 0, &st);
+    g_assert_cmpuint(st.rects[VDI_ENC_KIND_JPEG], >, 0);
+    g_assert_cmpuint(st.lossy_pending, ==, w * h);
+    /* 199 calls within the delay: nothing refined */
+    for (int i = 1; i < 200; i++) {
+        enc_dec_at(e, d, f, 1000 + i, &none, 0, &st);
+        g_assert_cmpuint(st.tiles_refined, ==, 0);
+        g_assert_cmpuint(st.lossy_pending, ==, w * h);
+    }
+    /* one call once the delay is over refines everything */
+    enc_dec_at(e, d, f, 1200, &none, 0, &st);
+    g_assert_cmpuint(st.tiles_refined, ==, (w / 64) * (h / 64));
+    g_assert_cmpuint(st.lossy_pending, ==, 0);
+    assert_exact(d, f);
+    g_assert_false(vdi_enc_has_pending(e));
+
+    /*
+     * The delay follows the link: with room to refine the area quickly,
+     * the shortest delay; on a slow link the longest, and refinement then
+     * stays within its share of the link rate.
+     */
+    vdi_enc_set_refine_delay(e, 100, 1500);
+    vdi_enc_set_link_rate(e, 500000);
+    syn_photo(f->px, f->sp, 0, 0, w, h, 1, 3);
+    /* (changes more than 2 s apart: not moving content) */
+    enc_dec_at(e, d, f, 4000, NULL, 0, &st);
+    g_assert_cmpuint(st.lossy_pending, ==, w * h);
+    enc_dec_at(e, d, f, 4099, &none, 0, &st);
+    g_assert_cmpuint(st.tiles_refined, ==, 0);
+    enc_dec_at(e, d, f, 4100, &none, 0, &st);
+    g_assert_cmpuint(st.tiles_refined, >, 0);
+    /* at most half the link rate: done within another 0.5 s */
+    for (int64_t t = 4130; t <= 4600; t += 30) {
+        enc_dec_at(e, d, f, t, &none, 0, &st);
+    }
+    g_assert_cmpuint(st.lossy_pending, ==, 0);
+    assert_exact(d, f);
+
+    /*
+     * A link with room for all of it within 100 ms at half its rate: a
+     * static photo is sent losslessly at once, no JPEG to refine later.
+     */
+    vdi_enc_set_link_rate(e, 2e6);
+    syn_photo(f->px, f->sp, 0, 0, w, h, 4, 3);
+    enc_dec_at(e, d, f, 6500, NULL, 0, &st);
+    g_assert_cmpuint(st.rects[VDI_ENC_KIND_JPEG], ==, 0);
+    g_assert_cmpuint(st.lossy_pending, ==, 0);
+    assert_exact(d, f);
+
+    vdi_enc_set_link_rate(e, 4000);
+    syn_photo(f->px, f->sp, 0, 0, w, h, 2, 3);
+    enc_dec_at(e, d, f, 7000, NULL, 0, &st);
+    {
+        size_t refined = 0, b;
+        int64_t t;
+
+        for (t = 7030; t < 8500; t += 30) {
+            enc_dec_at(e, d, f, t, &none, 0, &st);
+            g_assert_cmpuint(st.tiles_refined, ==, 0);
+        }
+        /* 10 s at 2 kB/s: the share of the link, plus the burst */
+        for (; t < 18500; t += 30) {
+            b = enc_dec_at(e, d, f, t, &none, 0, &st);
+            if (st.tiles_refined) {
+                refined += b;
+            }
+        }
+        g_assert_cmpuint(refined, >, 0);
+        g_assert_cmpuint(refined, <=, 2000 * 10 + VDI_ENC_MIN_BUDGET +
+                         64 * 64 * 4 + 100);
+    }
+    frame_free(f);
+    rfb_dec_free(d);
+    vdi_enc_free(e);
+}
+
+/*
+ * A tile that changes at every frame (video at 5 frames/s, the encoder
+ * called each 30 ms as the VNC server does while lossy tiles are
+ * pending) is never refined while it changes, even with a refine delay
+ * shorter than its frame interval; it is once it stops.  Static photos
+ * next to it are refined, and were sent at a better JPEG quality.
+ */
+static void test_wan_video_not_refined(void)
+{
+    const int w = 384, h = 128;
+    VdiEncoder *e = vdi_enc_new(VDI_PROFILE_WAN, VDI_ENC_CAP_ALL);
+    RfbDec *d = rfb_dec_new(w, h);
+    Frame *f = frame_new(w, h, 0);
+    VdiEncStats st;
+    VdiRect none, vid = { 0, 0, 192, h };
+    VdiRect all = { 0, 0, w, h };
+    double psnr_static, psnr_video;
+    int64_t t;
+
+    vdi_enc_set_refine_delay(e, 100, 100);
+    /* refinement within 1 s, but no room for lossless at once */
+    vdi_enc_set_link_rate(e, 500000);
+    vdi_enc_set_jpeg_quality(e, 60);
+    syn_photo(f->px, f->sp, 0, 0, w, h, 0, 7);
+    enc_dec_at(e, d, f, 0, NULL, 0, &st);
+    g_assert_cmpuint(st.lossy_pending, ==, w * h);
+    for (t = 30; t < 3000; t += 30) {
+        bool change = t % 210 == 0;
+
+        if (change) {
+            syn_photo(f->px, f->sp, 0, 0, 192, h, t, 7);
+        }
+        if (t == 2940) {
+            /* the same content in the static half, changed for once */
+            syn_photo(f->px, f->sp, 192, 0, 192, h, t, 7);
+        }
+        enc_dec_at(e, d, f, t, t == 2940 ? &all : change ? &vid : &none,
+                   change, &st);
+        if (t > 420) {
+            /* known to be moving after two changes: never refined */
+            g_assert_cmpuint(st.tiles_refined, ==, 0);
+            g_assert_cmpfloat(rfb_dec_psnr(d, f->px, f->sp, 0, 0, 192, h),
+                              <, 99.0);
+        }
+        if (change && t > 420 && t < 2940) {
+            g_assert_cmpuint(st.lossy_pixels, ==, 192 * h);
+        }
+        if (t == 2940) {
+            /* the static half got the better JPEG quality */
+            g_assert_cmpuint(st.lossy_pixels, ==, w * h);
+            psnr_video = rfb_dec_psnr(d, f->px, f->sp, 0, 0, 192, h);
+            psnr_static = rfb_dec_psnr(d, f->px, f->sp, 192, 0, 192, h);
+            g_assert_cmpfloat(psnr_static, >, psnr_video + 0.5);
+        }
+        if (t == 600) {
+            /* the static half was refined meanwhile */
+            g_assert_cmpuint(rfb_dec_diff(d, f->px, f->sp), >, 0);
+            g_assert_cmpfloat(rfb_dec_psnr(d, f->px, f->sp, 192, 0, 192, h),
+                              >=, 99.0);
+        }
+    }
+    /* the video stopped (last change at 2940 ms): refined 2 intervals on */
+    for (; t < 3300; t += 30) {
+        enc_dec_at(e, d, f, t, &none, 0, &st);
+    }
+    g_assert_cmpuint(rfb_dec_diff(d, f->px, f->sp), >, 0);
+    enc_dec_at(e, d, f, 3400, &none, 0, &st);
+    g_assert_cmpuint(st.tiles_refined, >, 0);
+    for (t = 3430; t < 4000; t += 30) {
+        enc_dec_at(e, d, f, t, &none, 0, &st);
+    }
+    assert_exact(d, f);
+    frame_free(f);
+    rfb_dec_free(d);
+    vdi_enc_free(e);
+}
+
+/*
+ * Scrolling a page with photos on a link with room: the moved part goes
+ * as CopyRect and the uncovered lines, which change at every step, are
+ * not taken for video: they are sent losslessly at once.
+ */
+static void test_wan_scroll_lossless(void)
+{
+    const int w = 256, h = 192, ph = 1200;
+    VdiEncoder *e = vdi_enc_new(VDI_PROFILE_WAN, VDI_ENC_CAP_ALL);
+    RfbDec *d = rfb_dec_new(w, h);
+    Frame *f = frame_new(w, h, 0);
+    uint32_t *page = g_new(uint32_t, (size_t)w * ph);
+    VdiEncStats st;
+
+    syn_text(page, w, 0, 0, w, ph, 0, 5, -1);
+    for (int y = 40; y + 100 < ph; y += 250) {
+        syn_photo(page, w, 64, y, 160, 100, 0, y);
+    }
+    vdi_enc_set_link_rate(e, 100e6);
+    for (int i = 0; i < 30; i++) {
+        memcpy(f->px, page + (size_t)i * 24 * w, (size_t)w * h * 4);
+        enc_dec_at(e, d, f, 1000 + i * 100, NULL, 0, &st);
+        g_assert_cmpuint(st.rects[VDI_ENC_KIND_JPEG], ==, 0);
+        if (i) {
+            g_assert_cmpuint(st.rects[VDI_ENC_KIND_COPYRECT], >, 0);
+        }
+        assert_exact(d, f);
+    }
+    g_free(page);
     frame_free(f);
     rfb_dec_free(d);
     vdi_enc_free(e);
@@ -463,7 +676,7 @@ static void odd_size_case(int w, int h, int sp, VdiProfile prof, uint32_t caps)
     RfbDec *d = rfb_dec_new(w, h);
     Frame *f = frame_new(w, h, sp);
 
-    vdi_enc_set_refine_delay(e, 0);
+    vdi_enc_set_refine_delay(e, 0, 0);
     for (int i = 0; i < 4; i++) {
         for (int y = 0; y < h; y++) {
             for (int x = 0; x < w; x++) {
@@ -1083,6 +1296,81 @@ static void test_link_cap_rate(void)
     }
 }
 
+/*
+ * The JPEG quality controller fills a bandwidth cap whatever the update
+ * rate: a video source of 640x360 smooth pixels at 7 or 30 frames/s on
+ * a fast link capped at 1 Mbit/s, encoded with a JPEG size model that is
+ * the controller's own bits-per-pixel model times @k (content cheaper or
+ * dearer than assumed).  Updates go out as the VNC server sends them:
+ * whenever there is something to send and the link allows, at most the
+ * byte budget (the rest waits and merges with the next frame).  The rate
+ * after 5 s is within 10% of the cap, and at 7 frames/s the quality is
+ * not the lowest (the controller does not assume 30 updates/s).
+ */
+static void link_quality_case(double fps, double k)
+{
+    const double cap = 1e6;
+    const uint64_t px = 640 * 360;
+    const int64_t s = 1000000000ll, frame_ns = s / fps;
+    VdiLink *l = vdi_link_new(VDI_PROFILE_WAN, 0);
+    uint64_t smooth = 0, bytes = 0;
+    double left = 0, qsum = 0, rate;
+    int64_t next_frame = 0;
+    int nq = 0;
+
+    vdi_link_set_caps(l, 0, cap);
+    for (int64_t t = 0; t < 25 * s; t += 1000000) {
+        vdi_link_on_queue(l, t, 0);
+        if (t >= next_frame) {
+            left = -1;          /* a new frame, size unknown yet */
+            next_frame += frame_ns;
+        }
+        if (left && vdi_link_can_send(l, t)) {
+            size_t budget = MAX(vdi_link_budget(l, t), VDI_ENC_MIN_BUDGET);
+            double sent;
+
+            if (left < 0) {
+                int q = vdi_link_jpeg_quality(l, smooth);
+                double bpp = k * 0.15 * pow(2.0 / 0.15, (q - 20) / 70.0);
+
+                left = px * bpp / 8;
+                if (t >= 5 * s) {
+                    qsum += q;
+                    nq++;
+                }
+            }
+            sent = MIN(left, budget);
+            left -= sent;
+            vdi_link_on_sent(l, t, sent);
+            vdi_link_on_update(l, t, px * sent / (sent + left));
+            smooth = (smooth * 3 + px * sent / (sent + left)) / 4;
+            if (t >= 5 * s) {
+                bytes += sent;
+            }
+        }
+    }
+    rate = bytes * 8.0 / 20;
+    g_test_message("%.0f frames/s, k %.1f: %.0f bit/s, mean quality %.1f",
+                   fps, k, rate, qsum / nq);
+    if (fabs(rate - cap) / cap >= 0.10) {
+        g_error("%.0f fps, k %.1f: sent %.0f bit/s, quality %.1f", fps, k,
+                rate, qsum / nq);
+    }
+    if (fps < 10) {
+        g_assert_cmpfloat(qsum / nq, >, 35);
+    }
+    vdi_link_free(l);
+}
+
+static void test_link_quality_rate(void)
+{
+    link_quality_case(7, 1);
+    link_quality_case(7, 0.5);
+    link_quality_case(7, 2);
+    link_quality_case(30, 1);
+    link_quality_case(30, 0.5);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1095,6 +1383,10 @@ int main(int argc, char **argv)
     g_test_add_func("/vdi-enc/lan/window-move", test_lan_window_move);
     g_test_add_func("/vdi-enc/wan/psnr", test_wan_psnr);
     g_test_add_func("/vdi-enc/wan/refine", test_wan_refine);
+    g_test_add_func("/vdi-enc/wan/refine-time", test_wan_refine_time);
+    g_test_add_func("/vdi-enc/wan/video-not-refined",
+                    test_wan_video_not_refined);
+    g_test_add_func("/vdi-enc/wan/scroll-lossless", test_wan_scroll_lossless);
     g_test_add_func("/vdi-enc/budget", test_budget);
     g_test_add_func("/vdi-enc/odd-sizes", test_odd_sizes);
     g_test_add_func("/vdi-enc/raw-only", test_raw_only);
@@ -1111,5 +1403,6 @@ int main(int argc, char **argv)
     g_test_add_func("/vdi-enc/link/rate", test_link_rate);
     g_test_add_func("/vdi-enc/link/quality-caps", test_link_quality_caps);
     g_test_add_func("/vdi-enc/link/cap-rate", test_link_cap_rate);
+    g_test_add_func("/vdi-enc/link/quality-rate", test_link_quality_rate);
     return g_test_run();
 }
