@@ -2265,15 +2265,20 @@ static void test_ct_info(void)
             Spec s;
             const char *vm = fam == 6 ? "2001:db8::2" : "10.0.0.2";
             const char *peer = fam == 6 ? "2001:db8::9" : "192.0.2.9";
+            const char *src = vm, *dst = peer;
 
+            if (!from_vm) {
+                src = peer;
+                dst = vm;
+            }
             spec_init(&s, fam, 17);
-            s.src = from_vm ? vm : peer;
-            s.dst = from_vm ? peer : vm;
+            s.src = src;
+            s.dst = dst;
             s.sport = 1234;
             s.dport = 5678;
             g_assert_cmpint(parse_spec(&s, &q), ==, FW_PARSE_OK);
-            s.src = from_vm ? peer : vm;
-            s.dst = from_vm ? vm : peer;
+            s.src = dst;
+            s.dst = src;
             s.sport = 5678;
             s.dport = 1234;
             g_assert_cmpint(parse_spec(&s, &r), ==, FW_PARSE_OK);
