@@ -6,7 +6,7 @@
 -include config.mak
 
 .DEFAULT_GOAL := all
-.PHONY: all check run series tree guest clean distclean fuzz bench
+.PHONY: all check run series tree guest clean distclean fuzz bench install
 
 config.mak: configure scripts/qemu-releases scripts/debian-packages
 	./configure
@@ -30,6 +30,14 @@ run: config.mak
 
 guest: config.mak
 	scripts/build-guest
+
+# QEMU, its data files, the QMP tools and the demo guest under PREFIX
+# (staged under DESTDIR), for a libvirt domain's <emulator>; see
+# scripts/install
+PREFIX ?= /opt/vdi-host
+install: config.mak
+	scripts/build-qemu
+	scripts/install --prefix="$(PREFIX)" --destdir="$(DESTDIR)"
 
 # The whole change as a numbered series against pristine QEMU, checked
 # with QEMU's checkpatch.pl
