@@ -20,8 +20,16 @@
 #include "vdi-usb-policy.h"
 #include "vdi-bot-filter.h"
 
-/* Private packet ids of the descriptor fetch: 0xffffff00 + step */
-#define VDI_USB_GUARD_ID_BASE   0xffffff00ULL
+/*
+ * Packet ids of the guard's own requests: BASE | generation << 8 | step.
+ * Host controllers use a guest physical address (of a TRB or TD) as a
+ * packet's id, and no guest memory lies this high; the guard also refuses
+ * any guest packet whose id falls in its space, so the two never meet.
+ */
+#define VDI_USB_GUARD_ID_BASE   0xff00000000000000ULL
+
+/* Descriptors the guard keeps, and serves the guest from */
+#define VDI_USB_GUARD_MAX_DESCS 48
 
 typedef enum VdiUsbGuardState {
     VDI_USB_GUARD_DISCONNECTED,
@@ -33,6 +41,7 @@ typedef enum VdiUsbGuardState {
 /* A GET_DESCRIPTOR request the owner must send to the device */
 typedef struct VdiUsbGuardRequest {
     uint64_t id;        /* private packet id, see vdi_usb_guard_owns_id() */
+    uint8_t type;       /* bmRequestType: 0x80, or 0x81 for an interface */
     uint16_t value;     /* wValue: type << 8 | index */
     uint16_t index;     /* wIndex: language id for strings */
     uint16_t length;    /* wLength */
@@ -41,9 +50,54 @@ typedef struct VdiUsbGuardRequest {
 typedef enum VdiUsbGuardFetch {
     VDI_USB_GUARD_MORE,     /* send *next */
     VDI_USB_GUARD_DONE,     /* verdict ready: attach */
-    VDI_USB_GUARD_DENIED,   /* refused (policy or bad descriptors) */
-    VDI_USB_GUARD_IGNORED,  /* stale reply, nothing to do */
+    VDI_USB_GUARD_DENIED,   /* refused (policy, bad or changed descriptors) */
+    VDI_USB_GUARD_IGNORED,  /* stale reply, or a check found no change */
 } VdiUsbGuardFetch;
+
+/* A descriptor as the device gave it to the guard's GET_DESCRIPTOR */
+typedef struct VdiUsbGuardDesc {
+    uint8_t type;               /* bmRequestType */
+    uint16_t value;             /* wValue */
+    uint16_t index;             /* wIndex (any language for strings) */
+    uint16_t len;
+    uint8_t *data;
+} VdiUsbGuardDesc;
+
+/*
+ * What the device's transport says about it besides its descriptors:
+ * usbredir's device_connect, interface_info and ep_info, or for usb-host
+ * the configuration the host's USB stack read.  It must agree with the
+ * evaluated descriptors.
+ */
+#define VDI_USB_PEER_MAX 32
+typedef struct VdiUsbPeerView {
+    bool has_device;
+    uint16_t vid, pid;
+    uint8_t dev_class, dev_subclass, dev_protocol;
+    unsigned n_ifaces;
+    struct {
+        uint8_t number, cls, subclass, protocol;
+    } ifaces[VDI_USB_PEER_MAX];
+    unsigned n_eps;
+    struct {
+        uint8_t address, type, iface;   /* type: bmAttributes & 3 */
+    } eps[VDI_USB_PEER_MAX];
+} VdiUsbPeerView;
+
+/* What the data path does with a request or packet */
+typedef enum VdiUsbGuardAction {
+    VDI_USB_GUARD_PASS,     /* to the device (an OUT one as *fwd if set) */
+    VDI_USB_GUARD_ANSWER,   /* the guard completed it successfully */
+    VDI_USB_GUARD_STALL,    /* refused */
+    VDI_USB_GUARD_NAK,      /* not now (a Bulk-Only IN before its turn) */
+} VdiUsbGuardAction;
+
+/* The counters every device model shares */
+typedef struct VdiUsbGuardCounters {
+    uint64_t bytes_in;      /* payload the device sent to the guest */
+    uint64_t bytes_out;     /* payload the guest sent to the device */
+    uint64_t blocked;       /* requests and packets the guard refused */
+} VdiUsbGuardCounters;
 
 /* What a new policy means for a device, see vdi_usb_guard_core_reevaluate */
 typedef enum VdiUsbGuardChange {
@@ -55,7 +109,16 @@ typedef enum VdiUsbGuardChange {
 typedef struct VdiUsbGuardCore {
     VdiUsbGuardState state;
     int fetch_step;             /* descriptor fetch in progress, or 0 */
+    uint32_t generation;        /* of the fetch, in its packet ids */
+    bool checking;              /* the fetch compares, see _core_check() */
     uint16_t langid;
+    /* the rest of the fetch after the configuration, see plan_fetch() */
+    unsigned n_plan;
+    VdiUsbGuardRequest plan[VDI_USB_GUARD_MAX_DESCS];
+    /* every descriptor read, served to the guest in place of the device */
+    unsigned n_descs;
+    VdiUsbGuardDesc descs[VDI_USB_GUARD_MAX_DESCS];
+    VdiUsbGuardCounters counters;
     /* what the device told us, kept until the next connect */
     bool have_dev_desc;
     VdiUsbDeviceDesc dev_desc;
@@ -102,6 +165,19 @@ VdiUsbGuardFetch vdi_usb_guard_core_fetch_sync(VdiUsbGuardCore *c,
                                                VdiUsbGuardXfer xfer,
                                                void *opaque);
 
+/*
+ * Read the device and configuration descriptors again and compare them
+ * with the evaluated ones: replies then return IGNORED when they agree,
+ * DENIED (the device is REJECTED) when the device changed its story.
+ */
+void vdi_usb_guard_core_check(VdiUsbGuardCore *c, VdiUsbGuardRequest *first);
+/*
+ * Does the transport's view agree with the evaluated descriptors?  If not,
+ * the core is REJECTED with the reason and false is returned.
+ */
+bool vdi_usb_guard_core_check_peer(VdiUsbGuardCore *c,
+                                   const VdiUsbPeerView *v);
+
 void vdi_usb_guard_core_attached(VdiUsbGuardCore *c);
 void vdi_usb_guard_core_disconnected(VdiUsbGuardCore *c);
 
@@ -126,5 +202,43 @@ const uint8_t *vdi_usb_guard_core_config_desc(const VdiUsbGuardCore *c,
                                               size_t *len);
 /* Does this control request restart the Bulk-Only state of the device? */
 bool vdi_usb_guard_resets_bot(int request);
+
+/*
+ * The whole data path, as every device model's packets take it.  Counts
+ * what passes and what is refused in c->counters.
+ *
+ * A control request: GET_DESCRIPTOR of any kind is answered from the
+ * descriptors the guard read (never from the device), *len bytes put in
+ * data; what the policy hides stalls.
+ */
+VdiUsbGuardAction vdi_usb_guard_core_control(VdiUsbGuardCore *c, int request,
+                                             int value, int index,
+                                             int length, uint8_t *data,
+                                             size_t *len);
+/* The device completed a control request the guard passed */
+void vdi_usb_guard_core_control_done(VdiUsbGuardCore *c, int request,
+                                     bool ok, size_t len);
+/*
+ * An OUT packet of len bytes (a copy the guest cannot change).  On PASS
+ * with *fwd set, send those *fwd_len bytes instead (a checked CBW).
+ */
+VdiUsbGuardAction vdi_usb_guard_core_out(VdiUsbGuardCore *c, uint8_t ep,
+                                         const uint8_t *data, size_t len,
+                                         const uint8_t **fwd,
+                                         size_t *fwd_len, char **err);
+/*
+ * An IN packet of up to size bytes: on ANSWER the guard put *len bytes in
+ * buf (at most bufsize).
+ */
+VdiUsbGuardAction vdi_usb_guard_core_in(VdiUsbGuardCore *c, uint8_t ep,
+                                        size_t size, uint8_t *buf,
+                                        size_t bufsize, size_t *len);
+/*
+ * The device completed an IN packet the guard passed with len bytes in
+ * data (stalled if !ok).  Returns false if the guest must see a stall.
+ */
+bool vdi_usb_guard_core_in_done(VdiUsbGuardCore *c, uint8_t ep, bool ok,
+                                bool stalled, uint8_t *data, size_t len,
+                                size_t size, char **err);
 
 #endif

@@ -14,6 +14,7 @@
 #include "hw/vdi/vdi-extension.h"
 #include "qapi/error.h"
 #include "qemu/cutils.h"
+#include "qemu/iov.h"
 #include "qemu/error-report.h"
 #include "qemu/module.h"
 #include "qapi/clone-visitor.h"
@@ -95,15 +96,17 @@ static UsbPeripheralState state_to_qapi(VdiUsbGuardState st)
 
 void vdi_usb_guard_init(VdiUsbGuard *g, USBDevice *udev,
                         UsbPeripheralKind kind, const char *chardev,
-                        const VdiUsbGuardOps *ops)
+                        bool suppress_remote_wake, const VdiUsbGuardOps *ops)
 {
     memset(g, 0, sizeof(*g));
     g->udev = udev;
     g->ops = ops;
     g->kind = kind;
     g->chardev = g_strdup(chardev);
+    g->suppress_remote_wake = suppress_remote_wake;
     vdi_usb_guard_core_init(&g->c);
     QTAILQ_INSERT_TAIL(&guards, g, next);
+    udev->guard = g;
 }
 
 void vdi_usb_guard_finalize(VdiUsbGuard *g)
@@ -114,6 +117,7 @@ void vdi_usb_guard_finalize(VdiUsbGuard *g)
 
         qapi_event_send_usb_peripheral_detached(name);
     }
+    g->udev->guard = NULL;
     vdi_usb_guard_core_clear(&g->c);
     g_free(g->chardev);
     g_free(g->terminal);
@@ -136,34 +140,67 @@ static void report_refusal(VdiUsbGuard *g)
                                             g->c.dev_desc.pid, rule, reason);
 }
 
-void vdi_usb_guard_connect(VdiUsbGuard *g, VdiUsbGuardRequest *first)
+const char *vdi_usb_guard_refusal(const VdiUsbGuard *g)
 {
-    vdi_usb_guard_core_connect(&g->c, first);
+    const char *rule, *reason;
+
+    if (g->c.state != VDI_USB_GUARD_REJECTED) {
+        return NULL;
+    }
+    vdi_usb_guard_core_refusal(&g->c, &rule, &reason);
+    return reason;
 }
 
-VdiUsbGuardFetch vdi_usb_guard_reply(VdiUsbGuard *g, uint64_t id, bool ok,
-                                     const uint8_t *data, size_t len,
-                                     VdiUsbGuardRequest *next)
+void vdi_usb_guard_connect(VdiUsbGuard *g)
 {
-    VdiUsbGuardFetch r = vdi_usb_guard_core_reply(&g->c, guard_policy(g), id,
-                                                  ok, data, len, next);
+    VdiUsbGuardRequest req;
 
+    vdi_usb_guard_core_connect(&g->c, &req);
+    g->ops->fetch(g, &req);
+}
+
+/* A verdict is in force: does the transport agree with the descriptors? */
+static VdiUsbGuardFetch check_peer(VdiUsbGuard *g, VdiUsbGuardFetch r)
+{
+    if (r == VDI_USB_GUARD_DONE && g->has_peer &&
+        !vdi_usb_guard_core_check_peer(&g->c, &g->peer)) {
+        r = VDI_USB_GUARD_DENIED;
+    }
     if (r == VDI_USB_GUARD_DENIED) {
         report_refusal(g);
     }
     return r;
+}
+
+VdiUsbGuardFetch vdi_usb_guard_reply(VdiUsbGuard *g, uint64_t id, bool ok,
+                                     const uint8_t *data, size_t len)
+{
+    VdiUsbGuardRequest next;
+    VdiUsbGuardFetch r = vdi_usb_guard_core_reply(&g->c, guard_policy(g), id,
+                                                  ok, data, len, &next);
+
+    if (r == VDI_USB_GUARD_MORE) {
+        g->ops->fetch(g, &next);
+    }
+    return check_peer(g, r);
 }
 
 VdiUsbGuardFetch vdi_usb_guard_fetch_sync(VdiUsbGuard *g, VdiUsbGuardXfer xfer,
                                           void *opaque)
 {
-    VdiUsbGuardFetch r = vdi_usb_guard_core_fetch_sync(&g->c, guard_policy(g),
-                                                       xfer, opaque);
+    return check_peer(g, vdi_usb_guard_core_fetch_sync(&g->c, guard_policy(g),
+                                                       xfer, opaque));
+}
 
-    if (r == VDI_USB_GUARD_DENIED) {
-        report_refusal(g);
+bool vdi_usb_guard_peer_view(VdiUsbGuard *g, const VdiUsbPeerView *v)
+{
+    g->peer = *v;
+    g->has_peer = true;
+    if (vdi_usb_guard_core_check_peer(&g->c, v)) {
+        return true;
     }
-    return r;
+    report_refusal(g);
+    return false;
 }
 
 void vdi_usb_guard_attached(VdiUsbGuard *g)
@@ -187,14 +224,8 @@ void vdi_usb_guard_disconnected(VdiUsbGuard *g, bool was_attached)
 
         qapi_event_send_usb_peripheral_detached(name);
     }
+    g->has_peer = false;
     vdi_usb_guard_core_disconnected(&g->c);
-}
-
-/* Data path */
-
-bool vdi_usb_guard_enforcing(const VdiUsbGuard *g)
-{
-    return vdi_usb_guard_core_enforcing(&g->c);
 }
 
 bool vdi_usb_guard_read_only(const VdiUsbGuard *g)
@@ -202,30 +233,66 @@ bool vdi_usb_guard_read_only(const VdiUsbGuard *g)
     return vdi_usb_guard_core_read_only(&g->c);
 }
 
-bool vdi_usb_guard_control_allowed(const VdiUsbGuard *g, int request,
-                                   int value, int index)
+/* The data path: hw/usb/core.c calls these for every packet */
+
+static uint8_t packet_ep(const USBPacket *p)
 {
-    return vdi_usb_guard_core_control_allowed(&g->c, request, value, index);
+    return p->ep->nr | (p->pid == USB_TOKEN_IN ? USB_DIR_IN : 0);
 }
 
-bool vdi_usb_guard_endpoint_allowed(const VdiUsbGuard *g, uint8_t ep)
+/*
+ * Is this a packet of the guest's at all?  The guard's own ids are never
+ * the guest's (see VDI_USB_GUARD_ID_BASE); a packet that claims one is
+ * refused rather than mistaken for a reply to the guard.
+ */
+static bool foreign_id(VdiUsbGuard *g, USBPacket *p)
 {
-    return vdi_usb_guard_core_endpoint_allowed(&g->c, ep);
+    if (!vdi_usb_guard_owns_id(p->id)) {
+        return false;
+    }
+    g->c.counters.blocked++;
+    p->status = USB_RET_STALL;
+    return true;
 }
 
-VdiBotFilter *vdi_usb_guard_bot_filter(const VdiUsbGuard *g, uint8_t ep)
+bool vdi_usb_guard_control(VdiUsbGuard *g, USBPacket *p, int request,
+                           int value, int index, int length, uint8_t *data)
 {
-    return vdi_usb_guard_core_bot_filter(&g->c, ep);
+    size_t len;
+
+    if (foreign_id(g, p)) {
+        return true;
+    }
+    switch (vdi_usb_guard_core_control(&g->c, request, value, index, length,
+                                       data, &len)) {
+    case VDI_USB_GUARD_ANSWER:
+        if (g->suppress_remote_wake && value == USB_DT_CONFIG << 8 &&
+            len > 7) {
+            data[7] &= ~USB_CFG_ATT_WAKEUP;
+        }
+        /* a SuperSpeed device behind a port without SuperSpeed */
+        if (value == USB_DT_DEVICE << 8 && g->udev->speed == USB_SPEED_SUPER &&
+            g->udev->port &&
+            !(g->udev->port->speedmask & USB_SPEED_MASK_SUPER) &&
+            len > 7 && data[7] == 9) {
+            data[7] = 64;
+        }
+        p->actual_length = len;
+        p->status = USB_RET_SUCCESS;
+        return true;
+    case VDI_USB_GUARD_PASS:
+        return false;
+    default:
+        p->status = USB_RET_STALL;
+        return true;
+    }
 }
 
-void vdi_usb_guard_reset_bot(VdiUsbGuard *g)
+void vdi_usb_guard_control_done(VdiUsbGuard *g, USBPacket *p, int request)
 {
-    vdi_usb_guard_core_reset_bot(&g->c);
-}
-
-void vdi_usb_guard_bot_in_naked(VdiUsbGuard *g, uint8_t ep)
-{
-    g->bot_in_naked |= 1u << (ep & 0x0f);
+    vdi_usb_guard_core_control_done(&g->c, request,
+                                    p->status == USB_RET_SUCCESS,
+                                    p->actual_length);
 }
 
 /*
@@ -234,22 +301,169 @@ void vdi_usb_guard_bot_in_naked(VdiUsbGuard *g, uint8_t ep)
  * the endpoint is woken: do so once an OUT packet changed whose turn it
  * is, or the guest would wait for ever.
  */
-void vdi_usb_guard_bot_wake_in(VdiUsbGuard *g, VdiBotFilter *bot)
+static void bot_wake_in(VdiUsbGuard *g, uint8_t out_ep)
 {
+    VdiBotFilter *bot = vdi_usb_guard_core_bot_filter(&g->c, out_ep);
     int nr;
 
-    for (nr = 1; nr < USB_MAX_ENDPOINTS; nr++) {
+    for (nr = 1; bot && nr < USB_MAX_ENDPOINTS; nr++) {
         if ((g->bot_in_naked & (1u << nr)) &&
-            vdi_usb_guard_bot_filter(g, USB_DIR_IN | nr) == bot) {
+            vdi_usb_guard_core_bot_filter(&g->c, USB_DIR_IN | nr) == bot) {
             g->bot_in_naked &= ~(1u << nr);
             usb_wakeup(usb_ep_get(g->udev, USB_TOKEN_IN, nr), 0);
         }
     }
 }
 
-const uint8_t *vdi_usb_guard_config_desc(const VdiUsbGuard *g, size_t *len)
+/*
+ * An OUT packet passes as the copy the guard checked, never as guest
+ * memory the guest could change in between: the device model reads it
+ * from a bounce buffer.
+ */
+static void handle_out(VdiUsbGuard *g, USBPacket *p, uint8_t ep)
 {
-    return vdi_usb_guard_core_config_desc(&g->c, len);
+    size_t size = usb_packet_size(p);
+    g_autofree uint8_t *buf = NULL;
+    g_autofree char *err = NULL;
+    const uint8_t *fwd;
+    size_t fwd_len;
+    QEMUIOVector guest_iov;
+    struct iovec bounce;
+
+    if (vdi_usb_guard_core_bot_filter(&g->c, ep)) {
+        /* only a Bulk-Only filter reads what the guest sends */
+        buf = g_malloc(MAX(size, 1));
+        iov_to_buf(p->iov.iov, p->iov.niov, 0, buf, size);
+    }
+    switch (vdi_usb_guard_core_out(&g->c, ep, buf, size, &fwd, &fwd_len,
+                                   &err)) {
+    case VDI_USB_GUARD_PASS:
+        break;
+    case VDI_USB_GUARD_ANSWER:
+        usb_packet_skip(p, size);
+        p->status = USB_RET_SUCCESS;
+        bot_wake_in(g, ep);
+        return;
+    default:
+        if (err) {
+            warn_report("USB device %s: read-only mass storage: %s",
+                        g->udev->product_desc, err);
+        }
+        p->status = USB_RET_STALL;
+        return;
+    }
+    if (!fwd) {
+        usb_device_handle_data(g->udev, p);
+        return;
+    }
+    bounce.iov_base = (void *)fwd;
+    bounce.iov_len = fwd_len;
+    guest_iov = p->iov;
+    qemu_iovec_init_external(&p->iov, &bounce, 1);
+    usb_device_handle_data(g->udev, p);
+    p->iov = guest_iov;
+    if (p->status == USB_RET_SUCCESS) {
+        /* the guest's packet is consumed whole once the device has the CBW */
+        p->actual_length = size;
+    }
+    bot_wake_in(g, ep);
+}
+
+static void in_done(VdiUsbGuard *g, USBPacket *p)
+{
+    g_autofree uint8_t *buf = g_malloc(MAX(p->actual_length, 1));
+    g_autofree char *err = NULL;
+    bool ok = p->status == USB_RET_SUCCESS;
+
+    iov_to_buf(p->iov.iov, p->iov.niov, 0, buf, p->actual_length);
+    if (!vdi_usb_guard_core_in_done(&g->c, packet_ep(p), ok,
+                                    p->status == USB_RET_STALL, buf,
+                                    p->actual_length, usb_packet_size(p),
+                                    &err)) {
+        warn_report("USB device %s: read-only mass storage: %s",
+                    g->udev->product_desc, err);
+        p->status = USB_RET_STALL;
+        p->actual_length = 0;
+        return;
+    }
+    if (ok) {
+        /* the filter may have edited it (MODE SENSE write protection) */
+        iov_from_buf(p->iov.iov, p->iov.niov, 0, buf, p->actual_length);
+    }
+}
+
+void vdi_usb_guard_handle_data(VdiUsbGuard *g, USBPacket *p)
+{
+    uint8_t ep = packet_ep(p);
+    USBPacket *first = usb_ep_find_packet_by_id(g->udev, p->pid, p->ep->nr,
+                                                p->id);
+    uint8_t buf[64];    /* more than a CSW or the filter's sense data */
+    size_t len;
+
+    if (first && first != p) {
+        /* resubmitted while in flight: the device model knows it */
+        usb_device_handle_data(g->udev, p);
+        return;
+    }
+    if (foreign_id(g, p)) {
+        return;
+    }
+    if (vdi_usb_guard_core_bot_filter(&g->c, ep)) {
+        /* the filter completes packets synchronously, in order */
+        p->ep->pipeline = false;
+    }
+    if (!(ep & USB_DIR_IN)) {
+        handle_out(g, p, ep);
+        return;
+    }
+    switch (vdi_usb_guard_core_in(&g->c, ep, usb_packet_size(p), buf,
+                                  sizeof(buf), &len)) {
+    case VDI_USB_GUARD_PASS:
+        usb_device_handle_data(g->udev, p);
+        if (p->status != USB_RET_ASYNC && p->status != USB_RET_NAK &&
+            p->status != USB_RET_ADD_TO_QUEUE) {
+            in_done(g, p);
+        }
+        return;
+    case VDI_USB_GUARD_ANSWER:
+        usb_packet_copy(p, buf, len);
+        p->status = USB_RET_SUCCESS;
+        return;
+    case VDI_USB_GUARD_NAK:
+        g->bot_in_naked |= 1u << p->ep->nr;
+        p->status = USB_RET_NAK;
+        return;
+    default:
+        p->status = USB_RET_STALL;
+        return;
+    }
+}
+
+void vdi_usb_guard_complete(VdiUsbGuard *g, USBPacket *p)
+{
+    if (p->ep->nr == 0) {
+        return;     /* control: see vdi_usb_guard_control_done() */
+    }
+    if (p->pid == USB_TOKEN_IN) {
+        in_done(g, p);
+    } else if (p->status == USB_RET_SUCCESS &&
+               vdi_usb_guard_core_bot_filter(&g->c, packet_ep(p))) {
+        /* the device got the checked CBW: the guest's packet is done */
+        p->actual_length = usb_packet_size(p);
+    }
+}
+
+void vdi_usb_guard_reset(VdiUsbGuard *g)
+{
+    VdiUsbGuardRequest req;
+
+    vdi_usb_guard_core_reset_bot(&g->c);
+    /* a device the guest resets is read again: has its story changed? */
+    if (g->ops->fetch && g->c.state == VDI_USB_GUARD_ATTACHED &&
+        g->c.verdict && !g->c.fetch_step) {
+        vdi_usb_guard_core_check(&g->c, &req);
+        g->ops->fetch(g, &req);
+    }
 }
 
 /* Policy changes */
@@ -455,8 +669,9 @@ static UsbPeripheralInfo *guard_info(VdiUsbGuard *g)
         info->rule = g_strdup("");
         info->reason = g_strdup(g->c.reject_reason);
     }
-    info->bytes_in = g->bytes_in;
-    info->bytes_out = g->bytes_out;
+    info->bytes_in = g->c.counters.bytes_in;
+    info->bytes_out = g->c.counters.bytes_out;
+    info->blocked = g->c.counters.blocked;
     return info;
 }
 

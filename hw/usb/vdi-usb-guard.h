@@ -7,23 +7,29 @@
  *
  * The policy is global to the QEMU process, set with usb-policy-set.  A
  * USB device model that passes a peripheral through (usb-redir, usb-host)
- * embeds one VdiUsbGuard and:
+ * embeds one VdiUsbGuard, which vdi_usb_guard_init() makes the device's
+ * USBDevice.guard: from then on the USB core (hw/usb/core.c) hands every
+ * control request and data packet of the device to the guard before the
+ * device model sees it, and the guard answers GET_DESCRIPTOR itself,
+ * refuses what the policy hides, runs the read-only Bulk-Only filters
+ * and counts the traffic.  The device model only:
  *
- *  1. on connect, calls vdi_usb_guard_connect() and then sends the
- *     GET_DESCRIPTOR requests it returns, feeding each reply back with
- *     vdi_usb_guard_reply(), until that says DONE (attach) or DENIED
- *     (reject the device); the guard has emitted USB_PERIPHERAL_REJECTED;
+ *  1. on connect, calls vdi_usb_guard_connect(), which sends the guard's
+ *     GET_DESCRIPTOR requests through ops->fetch(), and feeds each reply
+ *     to vdi_usb_guard_reply() until that says DONE (attach) or DENIED
+ *     (reject the device; the guard has emitted USB_PERIPHERAL_REJECTED);
  *     or, if it can carry out requests synchronously, calls
  *     vdi_usb_guard_fetch_sync() instead;
- *  2. calls vdi_usb_guard_attached() once the guest sees the device and
- *     vdi_usb_guard_disconnected() when it goes away;
- *  3. on the data path asks the vdi_usb_guard_*() helpers below which
- *     requests and endpoints the guest may use and hands the bulk traffic
- *     of read-only interfaces to their VdiBotFilter.
+ *  2. tells the guard what its transport says about the device with
+ *     vdi_usb_guard_peer_view(), and rejects the device if that disagrees
+ *     with the descriptors the policy evaluated;
+ *  3. calls vdi_usb_guard_attached() once the guest sees the device and
+ *     vdi_usb_guard_disconnected() when it goes away.
  *
  * When the policy changes, the guard calls ops->reject() for attached
  * devices the policy now denies and ops->replug() for those whose verdict
- * changed otherwise.
+ * changed otherwise; with ops->fetch, a device the guest resets is read
+ * again, and ops->reject() is called if its descriptors changed.
  */
 
 #ifndef HW_USB_VDI_USB_GUARD_H
@@ -34,13 +40,16 @@
 #include "qapi/qapi-types-usb-policy.h"
 #include "vdi-usb-guard-core.h"
 
-typedef struct VdiUsbGuard VdiUsbGuard;
-
 typedef struct VdiUsbGuardOps {
     /* The policy now denies the device: detach it and refuse it */
     void (*reject)(VdiUsbGuard *g);
     /* The verdict changed: detach the device and attach it again */
     void (*replug)(VdiUsbGuard *g);
+    /*
+     * Send one of the guard's GET_DESCRIPTOR requests to the device; its
+     * reply goes to vdi_usb_guard_reply().  NULL for synchronous fetches.
+     */
+    void (*fetch)(VdiUsbGuard *g, const VdiUsbGuardRequest *req);
 } VdiUsbGuardOps;
 
 struct VdiUsbGuard {
@@ -49,6 +58,7 @@ struct VdiUsbGuard {
     const VdiUsbGuardOps *ops;
     UsbPeripheralKind kind;
     char *chardev;              /* redir: its chardev's id */
+    bool suppress_remote_wake;  /* clear it in the configuration served */
     QTAILQ_ENTRY(VdiUsbGuard) next;
     /* set by usb-peripheral-attach */
     char *terminal;             /* the terminal's address, or NULL */
@@ -56,38 +66,48 @@ struct VdiUsbGuard {
     UsbPolicy *own_policy_qapi;
 
     VdiUsbGuardCore c;          /* what the policy decided */
-    uint64_t bytes_in;
-    uint64_t bytes_out;
+    bool has_peer;
+    VdiUsbPeerView peer;        /* what the transport said last */
     uint16_t bot_in_naked;      /* bulk IN endpoints a BOT filter NAKed */
 };
 
 void vdi_usb_guard_init(VdiUsbGuard *g, USBDevice *udev,
                         UsbPeripheralKind kind, const char *chardev,
-                        const VdiUsbGuardOps *ops);
+                        bool suppress_remote_wake, const VdiUsbGuardOps *ops);
 void vdi_usb_guard_finalize(VdiUsbGuard *g);
 
 /* Descriptor fetch and evaluation */
-void vdi_usb_guard_connect(VdiUsbGuard *g, VdiUsbGuardRequest *first);
+void vdi_usb_guard_connect(VdiUsbGuard *g);
 VdiUsbGuardFetch vdi_usb_guard_reply(VdiUsbGuard *g, uint64_t id, bool ok,
-                                     const uint8_t *data, size_t len,
-                                     VdiUsbGuardRequest *next);
+                                     const uint8_t *data, size_t len);
 VdiUsbGuardFetch vdi_usb_guard_fetch_sync(VdiUsbGuard *g, VdiUsbGuardXfer xfer,
                                           void *opaque);
+/*
+ * What the transport says about the device.  Returns false if it does not
+ * match the evaluated descriptors: the device is then refused (with
+ * USB_PERIPHERAL_REJECTED) and the caller must detach it.
+ */
+bool vdi_usb_guard_peer_view(VdiUsbGuard *g, const VdiUsbPeerView *v);
+/* Why the device was refused, or NULL if it was not */
+const char *vdi_usb_guard_refusal(const VdiUsbGuard *g);
 void vdi_usb_guard_attached(VdiUsbGuard *g);
 void vdi_usb_guard_disconnected(VdiUsbGuard *g, bool was_attached);
-
-/* Data path; all of them allow everything while no verdict is in force */
-bool vdi_usb_guard_enforcing(const VdiUsbGuard *g);
+/* Is a read-only verdict in force? (no bulk streams, no bulk receiving) */
 bool vdi_usb_guard_read_only(const VdiUsbGuard *g);
-bool vdi_usb_guard_control_allowed(const VdiUsbGuard *g, int request,
-                                   int value, int index);
-bool vdi_usb_guard_endpoint_allowed(const VdiUsbGuard *g, uint8_t ep);
-VdiBotFilter *vdi_usb_guard_bot_filter(const VdiUsbGuard *g, uint8_t ep);
-void vdi_usb_guard_reset_bot(VdiUsbGuard *g);
-/* A BOT filter NAKed a bulk IN on @ep: wake it after the next OUT */
-void vdi_usb_guard_bot_in_naked(VdiUsbGuard *g, uint8_t ep);
-/* An OUT packet went through @bot: retry the IN packets it NAKed */
-void vdi_usb_guard_bot_wake_in(VdiUsbGuard *g, VdiBotFilter *bot);
-const uint8_t *vdi_usb_guard_config_desc(const VdiUsbGuard *g, size_t *len);
+
+/*
+ * Called by the USB core for every packet of the device.  A control
+ * request the guard completed itself returns true.
+ */
+bool vdi_usb_guard_control(VdiUsbGuard *g, USBPacket *p, int request,
+                           int value, int index, int length, uint8_t *data);
+/* The device model completed a control request the guard passed */
+void vdi_usb_guard_control_done(VdiUsbGuard *g, USBPacket *p, int request);
+/* A data packet: the guard calls usb_device_handle_data() if it may go */
+void vdi_usb_guard_handle_data(VdiUsbGuard *g, USBPacket *p);
+/* The device model completed an asynchronous packet */
+void vdi_usb_guard_complete(VdiUsbGuard *g, USBPacket *p);
+/* The guest reset the device */
+void vdi_usb_guard_reset(VdiUsbGuard *g);
 
 #endif

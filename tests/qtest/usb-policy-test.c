@@ -8,9 +8,10 @@
  * A fake remote USB device, written on libusbredirparser as the device
  * side of the protocol, runs in a thread on one end of a socketpair; the
  * other end is the chardev of a usb-redir device on a qemu-xhci.  With
- * -accel qtest there is no guest driver, so no transfers reach the device
- * from the guest: the tests cover the descriptor fetch, the verdicts, the
- * QMP commands and events, and a peer that misbehaves.
+ * -accel qtest there is no guest driver: the tests cover the descriptor
+ * fetch, the verdicts, the QMP commands and events, and a peer that
+ * misbehaves.  For what a guest would see, a few control transfers go
+ * through a UHCI controller driven from here (see uhci_control()).
  */
 
 #include "qemu/osdep.h"
@@ -26,6 +27,7 @@
 #include "qobject/qlist.h"
 #include "qobject/qjson.h"
 #include "qapi/error.h"
+#include "libqos/pci-pc.h"
 
 typedef enum FakeKind {
     FAKE_KEYBOARD,
@@ -38,6 +40,13 @@ typedef enum FakeKind {
 typedef enum FakeMisbehave {
     FAKE_BEHAVE,
     FAKE_HANGUP_ON_CONFIG,  /* close the connection mid-transfer */
+    /*
+     * BadUSB: the descriptors of the model to QEMU's own requests (whose
+     * ids it can tell), a HID boot keyboard's on the same endpoint to the
+     * guest's
+     */
+    FAKE_BADUSB,
+    FAKE_LIES_IFACE,        /* interface_info says HID keyboard */
 } FakeMisbehave;
 
 typedef struct FakeDev {
@@ -53,6 +62,7 @@ typedef struct FakeDev {
     int hangup;             /* atomic: close the connection */
     int rejected;           /* atomic: QEMU sent filter_reject */
     int eof;                /* atomic: QEMU closed the connection */
+    int guest_get_descs;    /* atomic: GET_DESCRIPTORs not QEMU's own */
 } FakeDev;
 
 /* Descriptors */
@@ -185,6 +195,11 @@ static void send_device(FakeDev *f)
             ep.max_packet_size[i] = d[4] | (d[5] << 8);
         }
     }
+    if (f->misbehave == FAKE_LIES_IFACE) {
+        ii.interface_class[0] = 3;
+        ii.interface_subclass[0] = 1;
+        ii.interface_protocol[0] = 1;
+    }
     usbredirparser_send_ep_info(f->parser, &ep);
     usbredirparser_send_interface_info(f->parser, &ii);
     usbredirparser_send_device_connect(f->parser, &dc);
@@ -237,10 +252,18 @@ static void fake_control(void *priv, uint64_t id,
 {
     FakeDev *f = priv;
     const FakeModel *m = &models[f->kind];
+    /* QEMU's own requests, before and after ids of its own were given */
+    bool qemu_own = (id >> 56) == 0xff || (id & ~0xffULL) == 0xffffff00ULL;
     uint8_t buf[256];
     size_t len = 0;
 
     c->status = usb_redir_stall;
+    if (c->request == 6 && !qemu_own) {
+        qatomic_inc(&f->guest_get_descs);
+        if (f->misbehave == FAKE_BADUSB) {
+            m = &models[FAKE_KEYBOARD];
+        }
+    }
     if (c->requesttype == 0x80 && c->request == 6) {
         c->status = usb_redir_success;
         switch (c->value >> 8) {
@@ -1015,6 +1038,196 @@ static void test_hangup_mid_transfer(void)
     finish(qts, fake);
 }
 
+/*
+ * The guest's side: control transfers to the device at address 0 of the
+ * first port of a piix3-usb-uhci at 00:05.0, with a frame list, a queue
+ * head of three TDs and their buffers at fixed addresses in guest RAM.
+ */
+#define UHCI_FRAMES     0x100000
+#define UHCI_TDS        0x101000
+#define UHCI_QH         0x101800
+#define UHCI_SETUP      0x102000
+#define UHCI_DATA       0x103000
+#define TD_ACTIVE       (1u << 23)
+#define TD_STALLED      (1u << 22)
+
+typedef struct Uhci {
+    QPCIBus *bus;
+    QPCIDevice *dev;
+    QPCIBar bar;
+} Uhci;
+
+static void uhci_td(QTestState *qts, int n, bool last, uint8_t pid,
+                    int toggle, int len, uint32_t buf)
+{
+    uint32_t td = UHCI_TDS + 16 * n;
+
+    qtest_writel(qts, td, last ? 1 : (td + 16) | 4);
+    qtest_writel(qts, td + 4, TD_ACTIVE | 3u << 27);
+    qtest_writel(qts, td + 8, ((len ? len - 1 : 0x7ff) << 21) |
+                 toggle << 19 | pid);
+    qtest_writel(qts, td + 12, buf);
+}
+
+static void uhci_start(QTestState *qts, Uhci *u)
+{
+    int i;
+
+    u->bus = qpci_new_pc(qts, NULL);
+    u->dev = qpci_device_find(u->bus, QPCI_DEVFN(5, 0));
+    g_assert(u->dev);
+    qpci_device_enable(u->dev);
+    u->bar = qpci_iomap(u->dev, 4, NULL);
+    for (i = 0; i < 1024; i++) {
+        qtest_writel(qts, UHCI_FRAMES + 4 * i, 1);
+    }
+    qpci_io_writel(u->dev, u->bar, 0x08, UHCI_FRAMES);
+    /* reset and enable port 1: the device is then at address 0 */
+    qpci_io_writew(u->dev, u->bar, 0x10, 0x200);
+    qpci_io_writew(u->dev, u->bar, 0x10, 0);
+    qpci_io_writew(u->dev, u->bar, 0x10, 0x4);
+    qpci_io_writew(u->dev, u->bar, 0x00, 0x81);    /* run, 64-byte packets */
+}
+
+static void uhci_stop(Uhci *u)
+{
+    g_free(u->dev);
+    qpci_free_pc(u->bus);
+}
+
+/*
+ * One control IN transfer; returns the length received into data, or -1
+ * if the device stalled.
+ */
+static int uhci_control_in(QTestState *qts, Uhci *u, uint8_t type,
+                           uint16_t value, uint16_t index, uint16_t length,
+                           uint8_t *data)
+{
+    uint8_t setup[8] = {
+        type, 6, value & 0xff, value >> 8, index & 0xff, index >> 8,
+        length & 0xff, length >> 8,
+    };
+    uint32_t st;
+    int i;
+
+    if (type != 0x80 && type != 0x81 && type != 0xa0) {
+        setup[1] = 0xfe;    /* a class request other than GET_DESCRIPTOR */
+    }
+    qtest_memwrite(qts, UHCI_SETUP, setup, sizeof(setup));
+    uhci_td(qts, 0, false, 0x2d, 0, 8, UHCI_SETUP);
+    uhci_td(qts, 1, false, 0x69, 1, length, UHCI_DATA);
+    uhci_td(qts, 2, true, 0xe1, 1, 0, 0);
+    qtest_writel(qts, UHCI_QH, 1);
+    qtest_writel(qts, UHCI_QH + 4, UHCI_TDS);
+    for (i = 0; i < 1024; i++) {
+        qtest_writel(qts, UHCI_FRAMES + 4 * i, UHCI_QH | 2);
+    }
+    /* frames run on the virtual clock; the peer answers in real time */
+    for (i = 0; i < 500; i++) {
+        qtest_clock_step(qts, 1000 * 1000);
+        st = qtest_readl(qts, UHCI_TDS + 16 + 4);
+        if ((qtest_readl(qts, UHCI_TDS + 32 + 4) & TD_ACTIVE) == 0 ||
+            (st & TD_STALLED) ||
+            (qtest_readl(qts, UHCI_TDS + 4) & TD_STALLED)) {
+            break;
+        }
+        g_usleep(2000);
+    }
+    g_assert_cmpint(i, <, 500);
+    for (i = 0; i < 1024; i++) {
+        qtest_writel(qts, UHCI_FRAMES + 4 * i, 1);
+    }
+    if ((st & TD_STALLED) || (qtest_readl(qts, UHCI_TDS + 4) & TD_STALLED)) {
+        return -1;
+    }
+    qtest_memread(qts, UHCI_DATA, data, length);
+    return ((st & 0x7ff) + 1) & 0x7ff;
+}
+
+/* redir0 on a UHCI controller, evaluated under the storage-only policy */
+static QTestState *start_sticks_only(FakeMisbehave misbehave, FakeDev **fake)
+{
+    QTestState *qts;
+    int fd;
+
+    *fake = fake_new(FAKE_STORAGE, misbehave, &fd);
+    qts = qtest_initf("-machine pc -device piix3-usb-uhci,id=uhci,addr=05.0 "
+                      "-chardev socket,id=usbredir0,fd=%d -S", fd);
+    close(fd);
+    set_policy_ok(qts, "[ { 'id': 'sticks', 'action': 'read-only', "
+                  "    'iface-class': 8 } ]", "deny");
+    qtest_qmp_assert_success(qts, "{ 'execute': 'device_add', 'arguments': "
+                             "{ 'driver': 'usb-redir', 'bus': 'uhci.0', "
+                             "  'chardev': 'usbredir0', 'id': 'redir0' } }");
+    qtest_qmp_assert_success(qts, "{ 'execute': 'cont' }");
+    return qts;
+}
+
+/*
+ * The BadUSB attack: the peer shows QEMU a storage stick and the guest a
+ * HID boot keyboard on the same endpoint.  Under a storage-only policy
+ * the device is attached read-only, and the guest sees only the stick the
+ * policy evaluated: the guard answers every GET_DESCRIPTOR itself.
+ */
+static void test_badusb_descriptors(void)
+{
+    FakeDev *fake;
+    QTestState *qts = start_sticks_only(FAKE_BADUSB, &fake);
+    QDict *resp, *info;
+    uint8_t d[256];
+    Uhci u;
+
+    qobject_unref(wait_attached(qts, "read-only", "sticks"));
+    uhci_start(qts, &u);
+
+    g_assert_cmpint(uhci_control_in(qts, &u, 0x80, 0x0100, 0, 18, d), ==,
+                    18);
+    g_assert_cmpint(d[8] | d[9] << 8, ==, 0x0781);
+    g_assert_cmpint(d[10] | d[11] << 8, ==, 0x5567);
+    g_assert_cmpint(uhci_control_in(qts, &u, 0x80, 0x0200, 0, 255, d), ==,
+                    sizeof(storage_config));
+    g_assert_cmpmem(d, sizeof(storage_config), storage_config,
+                    sizeof(storage_config));
+    g_assert_cmpint(d[9 + 5], ==, 8);   /* mass storage, not HID */
+    /* a HID report descriptor was never evaluated: not served */
+    g_assert_cmpint(uhci_control_in(qts, &u, 0x81, 0x2200, 0, 63, d), ==,
+                    -1);
+    /* the serial number, as evaluated */
+    g_assert_cmpint(uhci_control_in(qts, &u, 0x80, 0x0303, 0x0409, 255, d),
+                    ==, 2 + 2 * strlen("STORAGE-0001"));
+    /* none of them went to the device */
+    g_assert_cmpint(qatomic_read(&fake->guest_get_descs), ==, 0);
+
+    /* other requests do reach it, and are counted */
+    g_assert_cmpint(uhci_control_in(qts, &u, 0xa1, 0, 0, 1, d), ==, -1);
+    info = query_peripheral(qts, &resp);
+    g_assert_cmpstr(qdict_get_str(info, "state"), ==, "attached");
+    g_assert_cmpint(qdict_get_int(info, "blocked"), ==, 1);
+    g_assert_cmpint(qdict_get_int(info, "bytes-in"), ==, 0);
+    qobject_unref(resp);
+    uhci_stop(&u);
+    finish(qts, fake);
+}
+
+/* The peer announces interfaces its descriptors do not have: refused */
+static void test_lies_iface(void)
+{
+    FakeDev *fake;
+    QTestState *qts = start_sticks_only(FAKE_LIES_IFACE, &fake);
+    QDict *resp, *info;
+
+    assert_rejected(qts, "", "the device announces: interface 0 is class "
+                    "03:01:01, which its descriptors do not list");
+    while (!qatomic_read(&fake->rejected)) {
+        g_usleep(10 * 1000);
+    }
+    info = query_peripheral(qts, &resp);
+    g_assert_cmpstr(qdict_get_str(info, "state"), ==, "rejected");
+    g_assert_false(qdict_haskey(info, "port"));
+    qobject_unref(resp);
+    finish(qts, fake);
+}
+
 /* usb-peripheral-attach and usb-peripheral-detach */
 
 /* usb-peripheral-attach; returns the response (caller unrefs) */
@@ -1422,6 +1635,11 @@ int main(int argc, char **argv)
     qtest_add_func("/usb-policy/garbage", test_garbage);
     qtest_add_func("/usb-policy/hangup-mid-transfer",
                    test_hangup_mid_transfer);
+    qtest_add_func("/usb-policy/lies-iface", test_lies_iface);
+    if (qtest_has_device("piix3-usb-uhci")) {
+        qtest_add_func("/usb-policy/badusb-descriptors",
+                       test_badusb_descriptors);
+    }
     qtest_add_func("/usb-policy/attach/tcp", test_attach_tcp);
     qtest_add_func("/usb-policy/attach/unix-own-policy",
                    test_attach_unix_own_policy);

@@ -18,6 +18,8 @@ typedef struct FakeDevice {
     const uint8_t *config;
     size_t config_len;
     const char *serial;         /* string index 3, or NULL */
+    const uint8_t *report;      /* HID report descriptor, or NULL */
+    size_t report_len;
     int fail_at;                /* fail the Nth request (1-based), or 0 */
     int requests;
     uint16_t last_langid;
@@ -62,6 +64,10 @@ static int fake_xfer(void *opaque, const VdiUsbGuardRequest *req,
     g_assert(vdi_usb_guard_owns_id(req->id));
     if (++f->requests == f->fail_at) {
         return -1;
+    }
+    if (req->type == 0x81 && type == 0x22 && f->report) {
+        memcpy(buf, f->report, MIN(f->report_len, req->length));
+        return MIN(f->report_len, req->length);
     }
     switch (type) {
     case 1:
@@ -120,8 +126,11 @@ static void test_allow_keyboard(void)
     vdi_usb_guard_core_init(&c);
     g_assert_cmpint(vdi_usb_guard_core_fetch_sync(&c, p, fake_xfer, &f), ==,
                     VDI_USB_GUARD_DONE);
-    /* device, config head, config: no serial string to read */
-    g_assert_cmpint(f.requests, ==, 3);
+    /*
+     * device, config head, config, language ids, manufacturer and
+     * product strings, device qualifier
+     */
+    g_assert_cmpint(f.requests, ==, 7);
     g_assert_cmpint(c.state, ==, VDI_USB_GUARD_CONNECTED);
     g_assert_cmpint(c.dev_desc.vid, ==, 0x046d);
     g_assert_cmpint(c.dev_desc.pid, ==, 0xc31c);
@@ -162,8 +171,11 @@ static void test_read_only_composite(void)
     vdi_usb_guard_core_init(&c);
     g_assert_cmpint(vdi_usb_guard_core_fetch_sync(&c, p, fake_xfer, &f), ==,
                     VDI_USB_GUARD_DONE);
-    /* device, config head, config, language ids, serial */
-    g_assert_cmpint(f.requests, ==, 5);
+    /*
+     * device, config head, config, language ids, manufacturer, product
+     * and serial strings, device qualifier
+     */
+    g_assert_cmpint(f.requests, ==, 8);
     g_assert_cmpint(f.last_langid, ==, 0x0409);
     g_assert_cmpstr(c.serial, ==, "ST-42");
     g_assert_cmpint(c.verdict->action, ==, VDI_USB_ACTION_READ_ONLY);
@@ -360,6 +372,304 @@ static void test_failures(void)
     vdi_usb_policy_free(p);
 }
 
+/* A HID boot keyboard, with its HID and report descriptors */
+static const uint8_t hid_keyboard_config[] = {
+    9, 2, 34, 0, 1, 1, 0, 0xa0, 50,
+    9, 4, 0, 0, 1, 3, 1, 1, 0,
+    9, 0x21, 0x11, 0x01, 0, 1, 0x22, 4, 0,
+    7, 5, 0x81, 3, 8, 0, 10,
+};
+static const uint8_t hid_report[4] = { 0x05, 0x01, 0x09, 0x06 };
+
+static const uint8_t storage_config[] = {
+    9, 2, 32, 0, 1, 1, 0, 0x80, 100,
+    9, 4, 0, 0, 2, 8, 6, 0x50, 0,
+    7, 5, 0x81, 2, 0x00, 0x02, 0,
+    7, 5, 0x02, 2, 0x00, 0x02, 0,
+};
+
+/* GET_DESCRIPTOR as the guest sends it, answered by the guard */
+static VdiUsbGuardAction guest_get(VdiUsbGuardCore *c, int type, int value,
+                                   int index, uint8_t *buf, size_t *len)
+{
+    return vdi_usb_guard_core_control(c, type << 8 | 6, value, index, 255,
+                                      buf, len);
+}
+
+static void test_served_descriptors(void)
+{
+    FakeDevice f = { storage_dev, composite_config,
+                     sizeof(composite_config), "ST-42" };
+    VdiUsbPolicy *p = policy_of(VDI_USB_ACTION_ALLOW, NULL);
+    VdiUsbGuardCore c;
+    uint8_t buf[256];
+    size_t len;
+    int requests;
+
+    vdi_usb_guard_core_init(&c);
+    /* nothing evaluated yet: nothing served, and the device is not asked */
+    g_assert_cmpint(guest_get(&c, 0x80, 0x0100, 0, buf, &len), ==,
+                    VDI_USB_GUARD_STALL);
+    g_assert_cmpint(c.counters.blocked, ==, 1);
+
+    g_assert_cmpint(vdi_usb_guard_core_fetch_sync(&c, p, fake_xfer, &f), ==,
+                    VDI_USB_GUARD_DONE);
+    requests = f.requests;
+
+    /* from now on the device may say anything: the guest gets the copy */
+    f.dev = keyboard_dev;
+    f.config = hid_keyboard_config;
+    f.config_len = sizeof(hid_keyboard_config);
+    g_assert_cmpint(guest_get(&c, 0x80, 0x0100, 0, buf, &len), ==,
+                    VDI_USB_GUARD_ANSWER);
+    g_assert_cmpint(len, ==, 18);
+    g_assert_cmpmem(buf, len, storage_dev, 18);
+    g_assert_cmpint(vdi_usb_guard_core_control(&c, 0x8006, 0x0100, 0, 8, buf,
+                                               &len), ==,
+                    VDI_USB_GUARD_ANSWER);
+    g_assert_cmpint(len, ==, 8);
+    g_assert_cmpint(guest_get(&c, 0x80, 0x0200, 0, buf, &len), ==,
+                    VDI_USB_GUARD_ANSWER);
+    g_assert_cmpmem(buf, len, composite_config, sizeof(composite_config));
+    /* strings in any language, string 0 as it was */
+    g_assert_cmpint(guest_get(&c, 0x80, 0x0303, 0x0407, buf, &len), ==,
+                    VDI_USB_GUARD_ANSWER);
+    g_assert_cmpint(len, ==, 2 + 2 * strlen("ST-42"));
+    g_assert_cmpint(buf[2], ==, 'S');
+    g_assert_cmpint(guest_get(&c, 0x80, 0x0300, 0, buf, &len), ==,
+                    VDI_USB_GUARD_ANSWER);
+    g_assert_cmpint(len, ==, 4);
+    /*
+     * what was not read (or failed) stalls: other configurations, the
+     * qualifier the device refused, class descriptors
+     */
+    g_assert_cmpint(guest_get(&c, 0x80, 0x0201, 0, buf, &len), ==,
+                    VDI_USB_GUARD_STALL);
+    g_assert_cmpint(guest_get(&c, 0x80, 0x0600, 0, buf, &len), ==,
+                    VDI_USB_GUARD_STALL);
+    g_assert_cmpint(guest_get(&c, 0x80, 0x0301, 0x0409, buf, &len), ==,
+                    VDI_USB_GUARD_STALL);
+    g_assert_cmpint(guest_get(&c, 0xa0, 0x2900, 0, buf, &len), ==,
+                    VDI_USB_GUARD_STALL);
+    g_assert_cmpint(guest_get(&c, 0x81, 0x2200, 1, buf, &len), ==,
+                    VDI_USB_GUARD_STALL);
+    g_assert_cmpint(c.counters.blocked, ==, 6);
+    /* vendor requests numbered 6 are not GET_DESCRIPTOR: they pass */
+    g_assert_cmpint(guest_get(&c, 0xc0, 0x0100, 0, buf, &len), ==,
+                    VDI_USB_GUARD_PASS);
+    g_assert_cmpint(f.requests, ==, requests);
+    vdi_usb_guard_core_clear(&c);
+
+    /* a keyboard's report descriptor is read with the rest, and served */
+    f.report = hid_report;
+    f.report_len = sizeof(hid_report);
+    f.serial = NULL;
+    g_assert_cmpint(vdi_usb_guard_core_fetch_sync(&c, p, fake_xfer, &f), ==,
+                    VDI_USB_GUARD_DONE);
+    g_assert_cmpint(guest_get(&c, 0x81, 0x2200, 0, buf, &len), ==,
+                    VDI_USB_GUARD_ANSWER);
+    g_assert_cmpmem(buf, len, hid_report, sizeof(hid_report));
+    vdi_usb_guard_core_clear(&c);
+    vdi_usb_policy_free(p);
+}
+
+/* A fetch of the guard's own, fed through the asynchronous interface */
+static VdiUsbGuardFetch run_check(VdiUsbGuardCore *c, VdiUsbPolicy *p,
+                                  FakeDevice *f)
+{
+    VdiUsbGuardRequest req;
+    VdiUsbGuardFetch r;
+
+    vdi_usb_guard_core_check(c, &req);
+    do {
+        uint8_t buf[256];
+        int n = fake_xfer(f, &req, buf);
+
+        r = vdi_usb_guard_core_reply(c, p, req.id, n >= 0, buf, MAX(n, 0),
+                                     &req);
+    } while (r == VDI_USB_GUARD_MORE);
+    return r;
+}
+
+static void test_changed_story(void)
+{
+    static const char *const ro[] = {
+        "read-only id=sticks class=08", NULL,
+    };
+    FakeDevice f = { storage_dev, storage_config, sizeof(storage_config) };
+    VdiUsbPolicy *p = policy_of(VDI_USB_ACTION_DENY, ro);
+    VdiUsbGuardCore c;
+    const char *rule, *reason;
+
+    vdi_usb_guard_core_init(&c);
+    g_assert_cmpint(vdi_usb_guard_core_fetch_sync(&c, p, fake_xfer, &f), ==,
+                    VDI_USB_GUARD_DONE);
+    vdi_usb_guard_core_attached(&c);
+    /* read again, the same: nothing to do, still enforcing */
+    g_assert_cmpint(run_check(&c, p, &f), ==, VDI_USB_GUARD_IGNORED);
+    g_assert_true(vdi_usb_guard_core_read_only(&c));
+
+    /* the same device descriptor, now a keyboard's configuration */
+    f.config = hid_keyboard_config;
+    f.config_len = sizeof(hid_keyboard_config);
+    g_assert_cmpint(run_check(&c, p, &f), ==, VDI_USB_GUARD_DENIED);
+    g_assert_cmpint(c.state, ==, VDI_USB_GUARD_REJECTED);
+    vdi_usb_guard_core_refusal(&c, &rule, &reason);
+    g_assert_cmpstr(reason, ==, "configuration descriptor: changed since "
+                    "it was evaluated");
+    g_assert_false(vdi_usb_guard_core_enforcing(&c));
+
+    /* or another device descriptor */
+    f.config = storage_config;
+    f.config_len = sizeof(storage_config);
+    g_assert_cmpint(vdi_usb_guard_core_fetch_sync(&c, p, fake_xfer, &f), ==,
+                    VDI_USB_GUARD_DONE);
+    f.dev = keyboard_dev;
+    g_assert_cmpint(run_check(&c, p, &f), ==, VDI_USB_GUARD_DENIED);
+    vdi_usb_guard_core_refusal(&c, &rule, &reason);
+    g_assert_cmpstr(reason, ==, "device descriptor: changed since it was "
+                    "evaluated");
+    vdi_usb_guard_core_clear(&c);
+    vdi_usb_policy_free(p);
+}
+
+static void test_peer_view(void)
+{
+    static const char *const ro[] = {
+        "read-only id=sticks class=08", NULL,
+    };
+    FakeDevice f = { storage_dev, storage_config, sizeof(storage_config) };
+    VdiUsbPolicy *p = policy_of(VDI_USB_ACTION_DENY, ro);
+    VdiUsbPeerView v = {
+        .has_device = true, .vid = 0x0781, .pid = 0x5567,
+        .n_ifaces = 1, .ifaces = { { 0, 8, 6, 0x50 } },
+        .n_eps = 2, .eps = { { 0x81, 2, 0 }, { 0x02, 2, 0 } },
+    };
+    VdiUsbGuardCore c;
+    const char *rule, *reason;
+
+    vdi_usb_guard_core_init(&c);
+    /* nothing to compare with before the verdict */
+    v.ifaces[0].cls = 3;
+    g_assert_true(vdi_usb_guard_core_check_peer(&c, &v));
+    g_assert_cmpint(vdi_usb_guard_core_fetch_sync(&c, p, fake_xfer, &f), ==,
+                    VDI_USB_GUARD_DONE);
+    v.ifaces[0].cls = 8;
+    g_assert_true(vdi_usb_guard_core_check_peer(&c, &v));
+
+    /* the peer says the storage interface is a keyboard's */
+    v.ifaces[0].cls = 3;
+    v.ifaces[0].subclass = 1;
+    v.ifaces[0].protocol = 1;
+    g_assert_false(vdi_usb_guard_core_check_peer(&c, &v));
+    g_assert_cmpint(c.state, ==, VDI_USB_GUARD_REJECTED);
+    vdi_usb_guard_core_refusal(&c, &rule, &reason);
+    g_assert_cmpstr(reason, ==, "the device announces: interface 0 is class "
+                    "03:01:01, which its descriptors do not list");
+
+    /* or that the bulk IN endpoint is an interrupt one */
+    g_assert_cmpint(vdi_usb_guard_core_fetch_sync(&c, p, fake_xfer, &f), ==,
+                    VDI_USB_GUARD_DONE);
+    v.ifaces[0].cls = 8;
+    v.ifaces[0].subclass = 6;
+    v.ifaces[0].protocol = 0x50;
+    v.eps[0].type = 3;
+    g_assert_false(vdi_usb_guard_core_check_peer(&c, &v));
+    vdi_usb_guard_core_refusal(&c, &rule, &reason);
+    g_assert_nonnull(strstr(reason, "endpoint 81 (type 3, interface 0)"));
+
+    /* or another device */
+    g_assert_cmpint(vdi_usb_guard_core_fetch_sync(&c, p, fake_xfer, &f), ==,
+                    VDI_USB_GUARD_DONE);
+    v.eps[0].type = 2;
+    v.pid = 0x5568;
+    g_assert_false(vdi_usb_guard_core_check_peer(&c, &v));
+    vdi_usb_guard_core_clear(&c);
+    vdi_usb_policy_free(p);
+}
+
+/*
+ * The counters, as usb-redir and usb-host both feed them through the USB
+ * core: what the device sends, what the guest sends, what is refused.
+ */
+static void test_counters(void)
+{
+    static const char *const ro[] = {
+        "read-only id=sticks class=08", NULL,
+    };
+    static const uint8_t cbw_write[31] = {
+        'U', 'S', 'B', 'C', 1, 0, 0, 0, 0x00, 0x02, 0, 0, 0x00, 0, 10,
+        0x2a, 0, 0, 0, 0, 0, 0, 0, 1, 0,
+    };
+    static const uint8_t cbw_read[31] = {
+        'U', 'S', 'B', 'C', 2, 0, 0, 0, 0x00, 0x02, 0, 0, 0x80, 0, 10,
+        0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0,
+    };
+    FakeDevice f = { storage_dev, storage_config, sizeof(storage_config) };
+    VdiUsbPolicy *p = policy_of(VDI_USB_ACTION_DENY, ro);
+    VdiUsbGuardCore c;
+    const uint8_t *fwd;
+    uint8_t buf[512], sector[512] = { 0 };
+    size_t len, fwd_len;
+    char *err = NULL;
+
+    vdi_usb_guard_core_init(&c);
+    g_assert_cmpint(vdi_usb_guard_core_fetch_sync(&c, p, fake_xfer, &f), ==,
+                    VDI_USB_GUARD_DONE);
+    vdi_usb_guard_core_attached(&c);
+
+    /* a control OUT with 1 byte; an IN the device answers with 1 byte */
+    g_assert_cmpint(vdi_usb_guard_core_control(&c, 0x0003, 1, 0, 1, buf,
+                                               &len), ==, VDI_USB_GUARD_PASS);
+    g_assert_cmpint(vdi_usb_guard_core_control(&c, 0xa1fe, 0, 0, 1, buf,
+                                               &len), ==, VDI_USB_GUARD_PASS);
+    vdi_usb_guard_core_control_done(&c, 0xa1fe, true, 1);
+    g_assert_cmpint(c.counters.bytes_out, ==, 1);
+    g_assert_cmpint(c.counters.bytes_in, ==, 1);
+
+    /* a READ(10) passes: 31 bytes out, 512 + 13 in */
+    g_assert_cmpint(vdi_usb_guard_core_out(&c, 0x02, cbw_read, 31, &fwd,
+                                           &fwd_len, &err), ==,
+                    VDI_USB_GUARD_PASS);
+    g_assert_nonnull(fwd);
+    g_assert_cmpint(vdi_usb_guard_core_in(&c, 0x81, 512, buf, sizeof(buf),
+                                          &len), ==, VDI_USB_GUARD_PASS);
+    g_assert_true(vdi_usb_guard_core_in_done(&c, 0x81, true, false, sector,
+                                             512, 512, &err));
+    memcpy(buf, "USBS\x02\0\0\0\0\0\0\0\0", 13);
+    g_assert_cmpint(vdi_usb_guard_core_in(&c, 0x81, 13, buf, sizeof(buf),
+                                          &len), ==, VDI_USB_GUARD_PASS);
+    g_assert_true(vdi_usb_guard_core_in_done(&c, 0x81, true, false, buf, 13,
+                                             13, &err));
+    g_assert_cmpint(c.counters.bytes_out, ==, 1 + 31);
+    g_assert_cmpint(c.counters.bytes_in, ==, 1 + 512 + 13);
+
+    /* a WRITE(10) never reaches the device: the guard answers it */
+    g_assert_cmpint(vdi_usb_guard_core_out(&c, 0x02, cbw_write, 31, &fwd,
+                                           &fwd_len, &err), ==,
+                    VDI_USB_GUARD_ANSWER);
+    g_assert_cmpint(vdi_usb_guard_core_out(&c, 0x02, sector, 512, &fwd,
+                                           &fwd_len, &err), ==,
+                    VDI_USB_GUARD_ANSWER);
+    g_assert_cmpint(vdi_usb_guard_core_in(&c, 0x81, 13, buf, sizeof(buf),
+                                          &len), ==, VDI_USB_GUARD_ANSWER);
+    g_assert_cmpint(len, ==, 13);
+    g_assert_cmpint(buf[12], ==, 1);    /* command failed: DATA PROTECT */
+    g_assert_cmpint(c.counters.bytes_out, ==, 1 + 31);
+    g_assert_cmpint(c.counters.bytes_in, ==, 1 + 512 + 13);
+
+    /* an endpoint that does not exist, another configuration */
+    g_assert_cmpint(c.counters.blocked, ==, 0);
+    g_assert_cmpint(vdi_usb_guard_core_in(&c, 0x83, 8, buf, sizeof(buf),
+                                          &len), ==, VDI_USB_GUARD_STALL);
+    g_assert_cmpint(vdi_usb_guard_core_control(&c, 0x0009, 2, 0, 0, buf,
+                                               &len), ==, VDI_USB_GUARD_STALL);
+    g_assert_cmpint(c.counters.blocked, ==, 2);
+    g_assert_null(err);
+    vdi_usb_guard_core_clear(&c);
+    vdi_usb_policy_free(p);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -369,5 +679,10 @@ int main(int argc, char **argv)
     g_test_add_func("/vdi-usb-guard/deny-and-hide", test_deny_and_hide);
     g_test_add_func("/vdi-usb-guard/reevaluate", test_reevaluate);
     g_test_add_func("/vdi-usb-guard/failures", test_failures);
+    g_test_add_func("/vdi-usb-guard/served-descriptors",
+                    test_served_descriptors);
+    g_test_add_func("/vdi-usb-guard/changed-story", test_changed_story);
+    g_test_add_func("/vdi-usb-guard/peer-view", test_peer_view);
+    g_test_add_func("/vdi-usb-guard/counters", test_counters);
     return g_test_run();
 }
