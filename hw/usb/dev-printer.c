@@ -20,9 +20,27 @@
  * "paper empty" and an error.  Only SOFT_RESET, which the class defines
  * as flushing all buffers, discards data.  Data is written to the chardev
  * only while the VM runs, so that what is pending migrates exactly once.
+ *
+ * Bytes qemu_chr_fe_write() took are only in the kernel's socket buffers:
+ * when the printer drops the connection, those it had not received are
+ * lost.  So the device keeps a duplicate of a TCP connection's socket and,
+ * when the connection ends, asks the kernel whether the printer's TCP
+ * acknowledged every byte written (SIOCOUTQ) and closed without a reset.
+ * If not, the job is broken: what is pending of it is discarded rather
+ * than sent to the next connection as a job without its beginning, and
+ * the next OUT packet STALLs, so that the guest's write fails; until
+ * then GET_PORT_STATUS reports an error.  A connection that ends with
+ * everything delivered resumes on the next one at the same byte.  For
+ * other chardevs that can disconnect (unix sockets) the device cannot
+ * tell, so any end of a connection that carried print data breaks the
+ * job.
  */
 
 #include "qemu/osdep.h"
+#ifdef CONFIG_LINUX
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
+#endif
 #include "qapi/error.h"
 #include "qemu/error-report.h"
 #include "qemu/module.h"
@@ -31,9 +49,11 @@
 #include "hw/qdev-properties.h"
 #include "hw/qdev-properties-system.h"
 #include "hw/usb.h"
+#include "hw/usb/printer-id.h"
 #include "migration/vmstate.h"
 #include "system/runstate.h"
 #include "chardev/char-fe.h"
+#include "chardev/char-socket.h"
 #include "desc.h"
 #include "qom/object.h"
 #include "trace.h"
@@ -61,12 +81,6 @@ OBJECT_DECLARE_SIMPLE_TYPE(USBPrinterState, USB_PRINTER)
 /* Bytes from the printer that the guest has not read yet */
 #define USB_PRINTER_IN_BUF_SIZE         4096
 
-/*
- * GET_DEVICE_ID answers a 2-byte length and the ID; Linux's usblp asks
- * for 1023 bytes of it.
- */
-#define USB_PRINTER_DEVICE_ID_MAX       (1023 - 2)
-
 /* Sanity limit for the pending OUT bytes of an incoming migration */
 #define USB_PRINTER_OUT_MIGRATE_MAX     (16 * MiB)
 
@@ -93,6 +107,13 @@ struct USBPrinterState {
     bool out_nak;
     guint out_watch;
     QEMUTimer *retry_timer;
+
+    /* A duplicate of the TCP socket to the printer, or -1 */
+    int conn_fd;
+    /* Print data was written on the current connection */
+    bool conn_used;
+    /* A connection ended with print data lost: STALL the next OUT packet */
+    bool out_broken;
 
     /* Data from the printer, not yet read by the guest */
     uint8_t *in_buf;
@@ -221,7 +242,71 @@ static uint8_t usb_printer_port_status(USBPrinterState *s)
         /* Paused: paper empty, error (NOT_ERROR clear), still selected */
         return USB_PRINTER_STATUS_PAPER_EMPTY | USB_PRINTER_STATUS_SELECTED;
     }
+    if (s->out_broken) {
+        return USB_PRINTER_STATUS_SELECTED;
+    }
     return USB_PRINTER_STATUS_SELECTED | USB_PRINTER_STATUS_NOT_ERROR;
+}
+
+/* A connection opened: keep its socket if it is TCP, see the top */
+static void usb_printer_conn_opened(USBPrinterState *s)
+{
+    Chardev *chr = qemu_chr_fe_get_driver(&s->cs);
+    SocketChardev *sock = (SocketChardev *)
+        object_dynamic_cast(OBJECT(chr), TYPE_CHARDEV_SOCKET);
+    int family;
+
+    if (s->conn_fd >= 0) {
+        close(s->conn_fd);
+        s->conn_fd = -1;
+    }
+    s->conn_used = false;
+    if (!sock || !sock->sioc) {
+        return;
+    }
+    family = sock->sioc->remoteAddr.ss_family;
+    if (family == AF_INET || family == AF_INET6) {
+        s->conn_fd = qemu_dup(sock->sioc->fd);
+    }
+}
+
+/*
+ * Did the printer get everything written on this TCP socket?  Both
+ * answers outlive the connection: SIOCOUTQ is what the peer did not
+ * acknowledge (write_seq - snd_una), and as our duplicate keeps the
+ * socket open, only a reset takes it to TCP_CLOSE: the printer closed
+ * with data unread, or data came after it closed.
+ */
+static bool usb_printer_tcp_delivered(int fd, int *unacked, int *state)
+{
+#ifdef CONFIG_LINUX
+    struct tcp_info info;
+    socklen_t len = sizeof(info);
+
+    if (ioctl(fd, SIOCOUTQ, unacked) == 0 &&
+        getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0) {
+        *state = info.tcpi_state;
+        return *unacked == 0 && *state != TCP_CLOSE;
+    }
+#endif
+    return false;
+}
+
+/* The connection ended: did the printer get everything written on it? */
+static bool usb_printer_conn_closed(USBPrinterState *s)
+{
+    bool delivered = !s->conn_used;
+    int unacked = -1, state = -1;
+
+    if (s->conn_fd >= 0) {
+        delivered = usb_printer_tcp_delivered(s->conn_fd, &unacked, &state) ||
+                    delivered;
+        close(s->conn_fd);
+        s->conn_fd = -1;
+    }
+    trace_usb_printer_conn_closed(usb_printer_busnr(s), s->dev.addr,
+                                  s->conn_used, unacked, state, delivered);
+    return delivered;
 }
 
 static void usb_printer_cancel_wait(USBPrinterState *s)
@@ -272,6 +357,7 @@ static void usb_printer_flush(USBPrinterState *s)
             err = errno;
             break;
         }
+        s->conn_used = true;
         s->out_len -= ret;
         memmove(s->out_buf, s->out_buf + ret, s->out_len);
         trace_usb_printer_write(usb_printer_busnr(s), s->dev.addr,
@@ -319,6 +405,22 @@ static void usb_printer_retry(void *opaque)
     usb_printer_flush(opaque);
 }
 
+/*
+ * The printer lost data of the job: drop the rest of it and fail the
+ * guest's next OUT packet, waking one that waits.
+ */
+static void usb_printer_break_job(USBPrinterState *s)
+{
+    trace_usb_printer_job_broken(usb_printer_busnr(s), s->dev.addr,
+                                 s->out_len);
+    s->out_len = 0;
+    s->out_broken = true;
+    if (s->out_nak) {
+        s->out_nak = false;
+        usb_wakeup(s->ep_out, 0);
+    }
+}
+
 /* Discard what is buffered in both directions, as SOFT_RESET asks. */
 static void usb_printer_discard(USBPrinterState *s)
 {
@@ -326,6 +428,7 @@ static void usb_printer_discard(USBPrinterState *s)
                               s->out_len, s->in_len);
     usb_printer_cancel_wait(s);
     s->out_len = 0;
+    s->out_broken = false;
     s->in_len = 0;
     qemu_chr_fe_accept_input(&s->cs);
     usb_printer_kick_out(s);
@@ -342,6 +445,7 @@ static void usb_printer_handle_reset(USBDevice *dev)
     trace_usb_printer_reset(usb_printer_busnr(s), dev->addr, s->out_len,
                             s->in_len);
     s->out_nak = false;
+    s->out_broken = false;
     s->in_len = 0;
     qemu_chr_fe_accept_input(&s->cs);
 }
@@ -398,6 +502,12 @@ static void usb_printer_handle_out(USBPrinterState *s, USBPacket *p)
 {
     size_t len = p->iov.size;
 
+    if (s->out_broken) {
+        trace_usb_printer_out_stall(usb_printer_busnr(s), s->dev.addr, len);
+        s->out_broken = false;
+        p->status = USB_RET_STALL;
+        return;
+    }
     if (s->out_len || !usb_printer_online(s)) {
         trace_usb_printer_out_nak(usb_printer_busnr(s), s->dev.addr, len,
                                   s->out_len, usb_printer_online(s));
@@ -490,6 +600,7 @@ static void usb_printer_event(void *opaque, QEMUChrEvent event)
     case CHR_EVENT_OPENED:
         trace_usb_printer_chr_event(usb_printer_busnr(s), s->dev.addr,
                                     "opened", s->out_len);
+        usb_printer_conn_opened(s);
         usb_printer_cancel_wait(s);
         usb_printer_flush(s);
         break;
@@ -497,6 +608,9 @@ static void usb_printer_event(void *opaque, QEMUChrEvent event)
         trace_usb_printer_chr_event(usb_printer_busnr(s), s->dev.addr,
                                     "closed", s->out_len);
         usb_printer_cancel_wait(s);
+        if (!usb_printer_conn_closed(s)) {
+            usb_printer_break_job(s);
+        }
         break;
     default:
         break;
@@ -514,68 +628,6 @@ static void usb_printer_vm_state_change(void *opaque, bool running,
     }
 }
 
-/*
- * An IEEE 1284 device ID is a list of "KEY:value;" fields; hosts want at
- * least the manufacturer and the model.
- */
-static bool usb_printer_check_device_id(const char *id, Error **errp)
-{
-    g_auto(GStrv) fields = NULL;
-    bool mfg = false, mdl = false;
-    const char *c;
-    int i;
-
-    if (strlen(id) > USB_PRINTER_DEVICE_ID_MAX) {
-        error_setg(errp, "ieee1284-id is %zu characters long, at most %d "
-                   "are allowed", strlen(id), USB_PRINTER_DEVICE_ID_MAX);
-        return false;
-    }
-    for (c = id; *c; c++) {
-        if (*c < 0x20 || *c > 0x7e) {
-            error_setg(errp, "ieee1284-id may hold printable ASCII "
-                       "characters only, not 0x%02x", (unsigned char)*c);
-            return false;
-        }
-    }
-
-    fields = g_strsplit(id, ";", -1);
-    for (i = 0; fields[i]; i++) {
-        g_autofree char *key = NULL;
-        char *colon;
-
-        if (!*g_strstrip(fields[i])) {
-            continue;
-        }
-        colon = strchr(fields[i], ':');
-        if (!colon || colon == fields[i]) {
-            error_setg(errp, "ieee1284-id field '%s' is not of the form "
-                       "KEY:value", fields[i]);
-            return false;
-        }
-        key = g_strstrip(g_strndup(fields[i], colon - fields[i]));
-        if (!*g_strstrip(colon + 1)) {
-            continue;
-        }
-        if (!g_ascii_strcasecmp(key, "MFG") ||
-            !g_ascii_strcasecmp(key, "MANUFACTURER")) {
-            mfg = true;
-        } else if (!g_ascii_strcasecmp(key, "MDL") ||
-                   !g_ascii_strcasecmp(key, "MODEL")) {
-            mdl = true;
-        }
-    }
-    if (!mfg || !mdl) {
-        error_setg(errp, "ieee1284-id '%s' lacks a %s: it needs "
-                   "MFG:<manufacturer> (or MANUFACTURER:) and MDL:<model> "
-                   "(or MODEL:), for instance "
-                   "'MFG:HP;MDL:LaserJet 4000;CMD:PCL,PJL;CLASS:PRINTER;'",
-                   id, !mfg && !mdl ? "manufacturer and a model" :
-                   !mfg ? "manufacturer" : "model");
-        return false;
-    }
-    return true;
-}
-
 static void usb_printer_realize(USBDevice *dev, Error **errp)
 {
     USBPrinterState *s = USB_PRINTER(dev);
@@ -585,7 +637,7 @@ static void usb_printer_realize(USBDevice *dev, Error **errp)
                    "'chardev'");
         return;
     }
-    if (!usb_printer_check_device_id(s->device_id, errp)) {
+    if (!ieee1284_id_check(s->device_id, errp)) {
         return;
     }
 
@@ -610,6 +662,9 @@ static void usb_printer_unrealize(USBDevice *dev)
                     "to the printer", s->out_len);
     }
     qemu_chr_fe_deinit(&s->cs, false);
+    if (s->conn_fd >= 0) {
+        close(s->conn_fd);
+    }
     usb_printer_cancel_wait(s);
     timer_free(s->retry_timer);
     qemu_del_vm_change_state_handler(s->vmstate_entry);
@@ -624,6 +679,7 @@ static void usb_printer_instance_init(Object *obj)
     USBPrinterState *s = USB_PRINTER(obj);
 
     s->device_id = g_strdup(USB_PRINTER_DEFAULT_ID);
+    s->conn_fd = -1;
 }
 
 static int usb_printer_pre_load(void *opaque)
@@ -661,6 +717,24 @@ static bool usb_printer_in_len_valid(void *opaque, int version_id)
     return s->in_len <= USB_PRINTER_IN_BUF_SIZE;
 }
 
+static bool usb_printer_broken_needed(void *opaque)
+{
+    USBPrinterState *s = opaque;
+
+    return s->out_broken;
+}
+
+static const VMStateDescription vmstate_usb_printer_broken = {
+    .name = "usb-printer/broken",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = usb_printer_broken_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_BOOL(out_broken, USBPrinterState),
+        VMSTATE_END_OF_LIST()
+    }
+};
+
 static const VMStateDescription vmstate_usb_printer = {
     .name = "usb-printer",
     .version_id = 1,
@@ -677,6 +751,10 @@ static const VMStateDescription vmstate_usb_printer = {
         VMSTATE_VALIDATE("in_len is in range", usb_printer_in_len_valid),
         VMSTATE_VBUFFER_UINT32(in_buf, USBPrinterState, 0, NULL, in_len),
         VMSTATE_END_OF_LIST()
+    },
+    .subsections = (const VMStateDescription * const []) {
+        &vmstate_usb_printer_broken,
+        NULL
     }
 };
 

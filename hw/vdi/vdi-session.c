@@ -5,8 +5,13 @@
  * terminal.  When a session connects from a terminal, the printer the
  * map gives for it is plugged into the VM as a usb-printer on a socket
  * chardev to the printer's raw port; the previous terminal's printer is
- * removed first, and the printer goes when the session ends.  With
+ * removed, and the printer goes when the session ends.  With
  * follow-display, VNC and SPICE clients move the session themselves.
+ *
+ * The map is checked when it is set, so that a bad line fails there and
+ * not when a user connects.  A connect first plugs the new printer in
+ * beside the old one, then switches: when that fails, the session is
+ * left exactly as it was.
  *
  * Copyright (c) 2026 VDI host developers
  *
@@ -15,6 +20,7 @@
 
 #include "qemu/osdep.h"
 #include "hw/vdi/vdi-session.h"
+#include "hw/usb/printer-id.h"
 #include "monitor/qdev.h"
 #include "net/firewall-core.h"
 #include "net/util.h"
@@ -29,11 +35,21 @@
 #include "qom/object.h"
 #include "trace.h"
 
-#define SESSION_PRINTER_DEVICE  "vdi-session-printer"
+#define SESSION_PRINTER_DEVICE  "vdi-session-printer-"
 #define SESSION_PRINTER_CHARDEV "vdi-session-printer-chr-"
 #define PRINTER_DEFAULT_PORT    9100
 /* How often the chardev retries an unreachable printer, in ms */
 #define PRINTER_RECONNECT_MS    5000
+
+/*
+ * Limits of the printer map: a hospital has a few thousand terminals,
+ * and names are for humans; a connect scans the map in order.
+ */
+#define PRINTER_MAP_MAX         4096
+#define MAPPING_ID_MAX          64
+#define PRINTER_NAME_MAX        128
+#define TERMINAL_NAME_MAX       255
+#define HOST_NAME_MAX_LEN       253
 
 static VdiPrinterMappingList *printer_map;
 static bool follow_display;
@@ -43,10 +59,12 @@ static struct {
     VdiTerminal *terminal;
     VdiPrinterMapping *mapping;     /* of the plugged-in printer */
     /*
-     * Its chardev's id.  A removed socket chardev lives on while its
-     * connect attempt runs, keeping its id (and yank instance) taken:
-     * each plug-in uses a new one.
+     * The ids of its device and chardev.  The next printer is plugged in
+     * before this one leaves, and a removed socket chardev lives on while
+     * its connect attempt runs, keeping its id (and yank instance) taken:
+     * each plug-in uses new ones.
      */
+    char *device;
     char *chardev;
     unsigned plugs;
     char *display_client;           /* the client it follows, if any */
@@ -81,13 +99,113 @@ static bool parse_mac(const char *what, const char *s, uint8_t mac[6],
     return true;
 }
 
+/* Printable ASCII, 1 to @max characters */
+static bool check_ascii(const char *what, const char *member, const char *s,
+                        size_t max, Error **errp)
+{
+    size_t len = strlen(s);
+    const char *c;
+
+    if (!len || len > max) {
+        error_setg(errp, "%s: %s must have 1 to %zu characters, not %zu",
+                   what, member, max, len);
+        return false;
+    }
+    for (c = s; *c; c++) {
+        if (*c < 0x20 || *c > 0x7e) {
+            error_setg(errp, "%s: %s may hold printable ASCII characters "
+                       "only, not 0x%02x", what, member, (unsigned char)*c);
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool terminal_check(const VdiTerminal *t, Error **errp)
 {
     FwPrefix p;
     uint8_t mac[6];
 
     return (!t->address || parse_prefix("terminal", t->address, &p, errp)) &&
-           (!t->mac || parse_mac("terminal", t->mac, mac, errp));
+           (!t->mac || parse_mac("terminal", t->mac, mac, errp)) &&
+           (!t->name || check_ascii("terminal", "name", t->name,
+                                    TERMINAL_NAME_MAX, errp));
+}
+
+/* An IP address, or a host name after RFC 1123 */
+static bool host_valid(const char *host)
+{
+    struct in6_addr a6;
+    struct in_addr a4;
+    g_auto(GStrv) labels = NULL;
+    int i;
+
+    if (inet_pton(AF_INET, host, &a4) == 1 ||
+        inet_pton(AF_INET6, host, &a6) == 1) {
+        return true;
+    }
+    if (!*host || strlen(host) > HOST_NAME_MAX_LEN) {
+        return false;
+    }
+    labels = g_strsplit(host, ".", -1);
+    for (i = 0; labels[i]; i++) {
+        const char *l = labels[i];
+        size_t len = strlen(l);
+
+        if (!len || len > 63 || l[0] == '-' || l[len - 1] == '-' ||
+            strspn(l, "abcdefghijklmnopqrstuvwxyz"
+                   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != len) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool mapping_check(const VdiPrinterMapping *m, Error **errp)
+{
+    const VdiPrinter *printer = m->printer;
+    FwPrefix p;
+    uint8_t mac[6];
+
+    if (!m->terminal_address && !m->terminal_mac && !m->terminal_name) {
+        error_setg(errp, "mapping '%s' has no terminal-address, "
+                   "terminal-mac or terminal-name", m->id);
+        return false;
+    }
+    if (m->terminal_address &&
+        !parse_prefix(m->id, m->terminal_address, &p, errp)) {
+        return false;
+    }
+    if (m->terminal_mac && !parse_mac(m->id, m->terminal_mac, mac, errp)) {
+        return false;
+    }
+    if (m->terminal_name &&
+        !check_ascii(m->id, "terminal-name", m->terminal_name,
+                     TERMINAL_NAME_MAX, errp)) {
+        return false;
+    }
+    if (!*printer->name || strlen(printer->name) > PRINTER_NAME_MAX ||
+        !g_utf8_validate(printer->name, -1, NULL)) {
+        error_setg(errp, "mapping '%s': the printer name must be UTF-8 of "
+                   "1 to %d bytes", m->id, PRINTER_NAME_MAX);
+        return false;
+    }
+    if (!host_valid(printer->host)) {
+        error_setg(errp, "mapping '%s': printer host '%.*s' is neither an "
+                   "IP address nor a host name", m->id, HOST_NAME_MAX_LEN,
+                   printer->host);
+        return false;
+    }
+    if (printer->has_port && !printer->port) {
+        error_setg(errp, "mapping '%s': printer port 0 is not a port",
+                   m->id);
+        return false;
+    }
+    if (!ieee1284_id_check(printer->ieee1284_id, errp)) {
+        error_prepend(errp, "mapping '%s': ", m->id);
+        return false;
+    }
+    return true;
 }
 
 static bool mapping_matches(const VdiPrinterMapping *m, const VdiTerminal *t)
@@ -130,30 +248,24 @@ void qmp_vdi_printer_map_set(VdiPrinterMappingList *mappings,
 {
     g_autoptr(GHashTable) ids = g_hash_table_new(g_str_hash, g_str_equal);
     VdiPrinterMappingList *l;
-    FwPrefix p;
-    uint8_t mac[6];
+    unsigned n = 0;
 
     for (l = mappings; l; l = l->next) {
         VdiPrinterMapping *m = l->value;
 
+        if (++n > PRINTER_MAP_MAX) {
+            error_setg(errp, "the printer map has more than %d mappings",
+                       PRINTER_MAP_MAX);
+            return;
+        }
+        if (!check_ascii("mapping", "id", m->id, MAPPING_ID_MAX, errp)) {
+            return;
+        }
         if (!g_hash_table_add(ids, m->id)) {
             error_setg(errp, "mapping id '%s' is used twice", m->id);
             return;
         }
-        if (!m->terminal_address && !m->terminal_mac && !m->terminal_name) {
-            error_setg(errp, "mapping '%s' has no terminal-address, "
-                       "terminal-mac or terminal-name", m->id);
-            return;
-        }
-        if (m->terminal_address &&
-            !parse_prefix(m->id, m->terminal_address, &p, errp)) {
-            return;
-        }
-        if (m->terminal_mac && !parse_mac(m->id, m->terminal_mac, mac, errp)) {
-            return;
-        }
-        if (!*m->printer->host) {
-            error_setg(errp, "mapping '%s': the printer has no host", m->id);
+        if (!mapping_check(m, errp)) {
             return;
         }
     }
@@ -175,7 +287,7 @@ static void session_unplug_printer(void)
         return;
     }
     /* A USB device leaves at once, which frees its chardev */
-    qmp_device_del(SESSION_PRINTER_DEVICE, &err);
+    qmp_device_del(session.device, &err);
     if (!err) {
         qmp_chardev_remove(session.chardev, &err);
     }
@@ -185,15 +297,19 @@ static void session_unplug_printer(void)
         error_free(err);
     }
     qapi_event_send_vdi_session_printer(false, session.mapping->printer,
-                                        SESSION_PRINTER_DEVICE,
-                                        session.mapping->id);
+                                        session.device, session.mapping->id);
     qapi_free_VdiPrinterMapping(session.mapping);
     session.mapping = NULL;
+    g_clear_pointer(&session.device, g_free);
     g_clear_pointer(&session.chardev, g_free);
 }
 
+/*
+ * Plug in @m's printer on a new chardev, beside the session's printer if
+ * any; on success, the ids of both are in @device and @chardev.
+ */
 static bool session_plug_printer(VdiPrinterMapping *m, const char *bus,
-                                 Error **errp)
+                                 char **device, char **chardev, Error **errp)
 {
     VdiPrinter *printer = m->printer;
     g_autofree char *port = g_strdup_printf("%u", printer->has_port ?
@@ -219,35 +335,36 @@ static bool session_plug_printer(VdiPrinterMapping *m, const char *bus,
         .u.socket.data = &sock,
     };
     g_autoptr(QDict) opts = qdict_new();
-    g_autofree char *chardev = g_strdup_printf(SESSION_PRINTER_CHARDEV "%u",
-                                               session.plugs++);
+    g_autofree char *chr = g_strdup_printf(SESSION_PRINTER_CHARDEV "%u",
+                                           session.plugs);
+    g_autofree char *id = g_strdup_printf(SESSION_PRINTER_DEVICE "%u",
+                                          session.plugs);
     ChardevReturn *ret;
     DeviceState *dev;
 
-    ret = qmp_chardev_add(chardev, &backend, errp);
+    session.plugs++;
+    ret = qmp_chardev_add(chr, &backend, errp);
     if (!ret) {
         return false;
     }
     qapi_free_ChardevReturn(ret);
 
     qdict_put_str(opts, "driver", "usb-printer");
-    qdict_put_str(opts, "id", SESSION_PRINTER_DEVICE);
-    qdict_put_str(opts, "chardev", chardev);
+    qdict_put_str(opts, "id", id);
+    qdict_put_str(opts, "chardev", chr);
     qdict_put_str(opts, "ieee1284-id", printer->ieee1284_id);
     if (bus) {
         qdict_put_str(opts, "bus", bus);
     }
     dev = qdev_device_add_from_qdict(opts, false, errp);
     if (!dev) {
-        qmp_chardev_remove(chardev, NULL);
+        qmp_chardev_remove(chr, NULL);
         error_prepend(errp, "cannot plug in printer '%s': ", printer->name);
         return false;
     }
     object_unref(OBJECT(dev));
-    session.mapping = QAPI_CLONE(VdiPrinterMapping, m);
-    session.chardev = g_steal_pointer(&chardev);
-    qapi_event_send_vdi_session_printer(true, printer, SESSION_PRINTER_DEVICE,
-                                        m->id);
+    *device = g_steal_pointer(&id);
+    *chardev = g_steal_pointer(&chr);
     return true;
 }
 
@@ -261,32 +378,49 @@ static VdiSessionInfo *session_info(void)
     if (session.mapping) {
         info->mapping = g_strdup(session.mapping->id);
         info->printer = QAPI_CLONE(VdiPrinter, session.mapping->printer);
-        info->device = g_strdup(SESSION_PRINTER_DEVICE);
+        info->device = g_strdup(session.device);
     }
     return info;
 }
 
+/*
+ * Connect the session from @terminal, followed from display @client if
+ * not NULL.  Everything that can fail happens before the switch.
+ */
 static bool session_connect(VdiTerminal *terminal, const char *bus,
-                            Error **errp)
+                            const char *client, Error **errp)
 {
+    VdiPrinterMapping *m = NULL;
     VdiPrinterMappingList *l;
+    g_autofree char *device = NULL;
+    g_autofree char *chardev = NULL;
 
     if (!terminal_check(terminal, errp)) {
         return false;
     }
-    session_unplug_printer();
-    g_free(session.display_client);
-    session.display_client = NULL;
-    qapi_free_VdiTerminal(session.terminal);
-    session.terminal = QAPI_CLONE(VdiTerminal, terminal);
-    session.connected = true;
+    for (l = printer_map; l && !m; l = l->next) {
+        if (mapping_matches(l->value, terminal)) {
+            m = l->value;
+        }
+    }
+    if (m && !session_plug_printer(m, bus, &device, &chardev, errp)) {
+        return false;
+    }
+
     trace_vdi_session_connect(terminal->address ?: "", terminal->mac ?: "",
                               terminal->name ?: "");
-
-    for (l = printer_map; l; l = l->next) {
-        if (mapping_matches(l->value, terminal)) {
-            return session_plug_printer(l->value, bus, errp);
-        }
+    session_unplug_printer();
+    qapi_free_VdiTerminal(session.terminal);
+    session.terminal = QAPI_CLONE(VdiTerminal, terminal);
+    g_free(session.display_client);
+    session.display_client = g_strdup(client);
+    session.connected = true;
+    if (m) {
+        session.mapping = QAPI_CLONE(VdiPrinterMapping, m);
+        session.device = g_steal_pointer(&device);
+        session.chardev = g_steal_pointer(&chardev);
+        qapi_event_send_vdi_session_printer(true, m->printer, session.device,
+                                            m->id);
     }
     return true;
 }
@@ -294,7 +428,7 @@ static bool session_connect(VdiTerminal *terminal, const char *bus,
 VdiSessionInfo *qmp_vdi_session_connect(VdiTerminal *terminal,
                                         const char *bus, Error **errp)
 {
-    return session_connect(terminal, bus, errp) ? session_info() : NULL;
+    return session_connect(terminal, bus, NULL, errp) ? session_info() : NULL;
 }
 
 static void session_disconnect(void)
@@ -325,13 +459,10 @@ void vdi_session_display_opened(const char *client, const char *address)
         return;
     }
     trace_vdi_session_display(client, address, true);
-    if (!session_connect(&terminal, NULL, &err)) {
+    if (!session_connect(&terminal, NULL, client, &err)) {
         /* The display works without a printer: only trace it */
         trace_vdi_session_display_failed(client, error_get_pretty(err));
         error_free(err);
-    }
-    if (session.connected) {
-        session.display_client = g_strdup(client);
     }
 }
 

@@ -9,9 +9,9 @@
 #include "qemu/osdep.h"
 #include "libqtest.h"
 #include "qobject/qdict.h"
+#include "qobject/qjson.h"
 #include "qobject/qlist.h"
-
-#define PRINTER_PATH "/machine/peripheral/vdi-session-printer"
+#include "qapi/error.h"
 
 static QTestState *start(void)
 {
@@ -35,17 +35,39 @@ static QTestState *start(void)
     return qts;
 }
 
-/* The 1284 ID of the session's printer device, or NULL if none */
+/* The qdev id of the session's printer device, or NULL if none */
+static char *printer_device(QTestState *qts)
+{
+    QDict *info = qtest_qmp_assert_success_ref(qts,
+        "{ 'execute': 'query-vdi-session' }");
+    char *device = g_strdup(qdict_get_try_str(info, "device"));
+
+    qobject_unref(info);
+    return device;
+}
+
+/*
+ * The 1284 ID of the session's printer device, or NULL if none; the
+ * device must exist exactly when the session says it has one.
+ */
 static char *printer_id(QTestState *qts)
 {
-    QDict *resp = qtest_qmp(qts, "{ 'execute': 'qom-get', 'arguments': {"
-                            "  'path': %s, 'property': 'ieee1284-id' } }",
-                            PRINTER_PATH);
+    g_autofree char *device = printer_device(qts);
+    g_autofree char *path = NULL;
+    QDict *resp;
     char *id = NULL;
+    char *usb;
 
-    if (qdict_haskey(resp, "return")) {
-        id = g_strdup(qdict_get_str(resp, "return"));
+    if (!device) {
+        usb = qtest_hmp(qts, "info usb");
+        g_assert_null(strstr(usb, "QEMU USB Printer"));
+        g_free(usb);
+        return NULL;
     }
+    path = g_strdup_printf("/machine/peripheral/%s", device);
+    resp = qtest_qmp(qts, "{ 'execute': 'qom-get', 'arguments': {"
+                     "  'path': %s, 'property': 'ieee1284-id' } }", path);
+    id = g_strdup(qdict_get_str(resp, "return"));
     qobject_unref(resp);
     return id;
 }
@@ -127,6 +149,203 @@ static void test_printer_follows_terminal(void)
     qobject_unref(info);
     id4 = printer_id(qts);
     g_assert_null(id4);
+    qtest_quit(qts);
+}
+
+static void expect_error(QTestState *qts, const char *expect,
+                         const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
+/* The command fails with an error that says @expect */
+static void expect_error(QTestState *qts, const char *expect,
+                         const char *fmt, ...)
+{
+    va_list ap;
+    QDict *resp;
+    const char *desc;
+
+    va_start(ap, fmt);
+    resp = qtest_vqmp(qts, fmt, ap);
+    va_end(ap);
+    g_assert(qdict_haskey(resp, "error"));
+    desc = qdict_get_str(qdict_get_qdict(resp, "error"), "desc");
+    if (!strstr(desc, expect)) {
+        g_test_message("error '%.200s' lacks '%s'", desc, expect);
+        g_assert_not_reached();
+    }
+    qobject_unref(resp);
+}
+
+/* Set a map of one mapping for terminal-name 'a' with @printer */
+#define MAP_ONE(printer) \
+    "{ 'execute': 'vdi-printer-map-set', 'arguments': {" \
+    "  'mappings': [ { 'id': 'x', 'terminal-name': 'a', 'printer': " \
+    printer " } ] } }"
+
+static void test_map_checked(void)
+{
+    QTestState *qts = start();
+    g_autofree char *huge = g_strdup_printf("MFG:HP;MDL:%01048576d;", 0);
+    g_autofree char *long_id = g_strdup_printf("MFG:HP;MDL:%02000d;", 0);
+    g_autofree char *max_id = g_strdup_printf("MFG:HP;MDL:%01009d;", 0);
+    g_autofree char *long_host = g_strdup_printf("%0254d", 0);
+    g_autofree char *id = NULL;
+    GString *many = g_string_new("[");
+    QDict *resp;
+    int i;
+
+    /* IEEE 1284 IDs: at most 1021 characters, with a maker and a model */
+    expect_error(qts, "mapping 'x': ieee1284-id is 1048588 characters long, "
+                 "at most 1021 are allowed",
+                 MAP_ONE("{ 'name': 'P', 'host': 'h', 'ieee1284-id': %s }"),
+                 huge);
+    expect_error(qts, "at most 1021 are allowed",
+                 MAP_ONE("{ 'name': 'P', 'host': 'h', 'ieee1284-id': %s }"),
+                 long_id);
+    expect_error(qts, "mapping 'x': ieee1284-id 'MFG:HP;' lacks a model",
+                 MAP_ONE("{ 'name': 'P', 'host': 'h', "
+                         "  'ieee1284-id': 'MFG:HP;' }"));
+    expect_error(qts, "lacks a manufacturer",
+                 MAP_ONE("{ 'name': 'P', 'host': 'h', "
+                         "  'ieee1284-id': 'MODEL:ZD421;' }"));
+    expect_error(qts, "printable ASCII characters only, not 0x0a",
+                 MAP_ONE("{ 'name': 'P', 'host': 'h', "
+                         "  'ieee1284-id': 'MFG:HP;\\nMDL:X;' }"));
+    expect_error(qts, "is not of the form KEY:value",
+                 MAP_ONE("{ 'name': 'P', 'host': 'h', "
+                         "  'ieee1284-id': 'HP LaserJet' }"));
+
+    /* printer host, port and name */
+    expect_error(qts, "printer host 'printer one' is neither",
+                 MAP_ONE("{ 'name': 'P', 'host': 'printer one', "
+                         "  'ieee1284-id': 'MFG:A;MDL:B;' }"));
+    expect_error(qts, "printer host '' is neither",
+                 MAP_ONE("{ 'name': 'P', 'host': '', "
+                         "  'ieee1284-id': 'MFG:A;MDL:B;' }"));
+    expect_error(qts, "is neither an IP address nor a host name",
+                 MAP_ONE("{ 'name': 'P', 'host': '-printer.example', "
+                         "  'ieee1284-id': 'MFG:A;MDL:B;' }"));
+    expect_error(qts, "is neither an IP address nor a host name",
+                 MAP_ONE("{ 'name': 'P', 'host': %s, "
+                         "  'ieee1284-id': 'MFG:A;MDL:B;' }"), long_host);
+    expect_error(qts, "printer port 0 is not a port",
+                 MAP_ONE("{ 'name': 'P', 'host': 'h', 'port': 0, "
+                         "  'ieee1284-id': 'MFG:A;MDL:B;' }"));
+    expect_error(qts, "the printer name must be UTF-8 of 1 to 128 bytes",
+                 MAP_ONE("{ 'name': '', 'host': 'h', "
+                         "  'ieee1284-id': 'MFG:A;MDL:B;' }"));
+
+    /* mapping ids and name patterns */
+    expect_error(qts, "mapping: id must have 1 to 64 characters, not 0",
+                 "{ 'execute': 'vdi-printer-map-set', 'arguments': {"
+                 "  'mappings': [ { 'id': '', 'terminal-name': 'a',"
+                 "  'printer': { 'name': 'P', 'host': 'h',"
+                 "  'ieee1284-id': 'MFG:A;MDL:B;' } } ] } }");
+    expect_error(qts, "x: terminal-name may hold printable ASCII characters "
+                 "only, not 0x09",
+                 "{ 'execute': 'vdi-printer-map-set', 'arguments': {"
+                 "  'mappings': [ { 'id': 'x', 'terminal-name': 'a\\tb',"
+                 "  'printer': { 'name': 'P', 'host': 'h',"
+                 "  'ieee1284-id': 'MFG:A;MDL:B;' } } ] } }");
+
+    /* at most 4096 mappings */
+    for (i = 0; i < 4097; i++) {
+        g_string_append_printf(many, "%s{ 'id': 'm%d', 'terminal-name': 'a',"
+                               " 'printer': { 'name': 'P', 'host': 'h',"
+                               " 'ieee1284-id': 'MFG:A;MDL:B;' } }",
+                               i ? "," : "", i);
+    }
+    g_string_append(many, "]");
+    expect_error(qts, "the printer map has more than 4096 mappings",
+                 "{ 'execute': 'vdi-printer-map-set', 'arguments': {"
+                 "  'mappings': %p } }",
+                 qobject_from_json(many->str, &error_abort));
+    g_string_free(many, true);
+
+    /* the map in force is still the one set by start() */
+    resp = qtest_qmp(qts, "{ 'execute': 'query-vdi-printer-map' }");
+    g_assert_cmpint(qlist_size(qdict_get_qlist(resp, "return")), ==, 3);
+    qobject_unref(resp);
+
+    /* what passes the checks plugs in: host names, IPv6, the longest ID */
+    qtest_qmp_assert_success(qts,
+        "{ 'execute': 'vdi-printer-map-set', 'arguments': { 'mappings': ["
+        "  { 'id': 'v6', 'terminal-name': 'v6-*', 'printer': {"
+        "    'name': 'Station B \u00e9', 'host': '::1', 'port': 9,"
+        "    'ieee1284-id': 'MANUFACTURER:Zebra;MODEL:ZD421;' } },"
+        "  { 'id': 'max', 'terminal-name': 'max-*', 'printer': {"
+        "    'name': 'P', 'host': 'printer-1.ward3.example',"
+        "    'ieee1284-id': %s } } ] } }", max_id);
+    qobject_unref(qtest_qmp_assert_success_ref(qts,
+        "{ 'execute': 'vdi-session-connect', 'arguments': {"
+        "  'terminal': { 'name': 'max-1' } } }"));
+    expect_event(qts, true, "max");
+    id = printer_id(qts);
+    g_assert_cmpint(strlen(id), ==, 1021);
+    qobject_unref(qtest_qmp_assert_success_ref(qts,
+        "{ 'execute': 'vdi-session-connect', 'arguments': {"
+        "  'terminal': { 'name': 'v6-1' } } }"));
+    expect_event(qts, false, "max");
+    expect_event(qts, true, "v6");
+    qtest_quit(qts);
+}
+
+/* A connect that fails leaves the session as it was */
+static void test_connect_fails_cleanly(void)
+{
+    QTestState *qts = start();
+    g_autofree char *device = NULL;
+    g_autofree char *device2 = NULL;
+    g_autofree char *id = NULL;
+    QDict *info;
+
+    qobject_unref(qtest_qmp_assert_success_ref(qts,
+        "{ 'execute': 'vdi-session-connect', 'arguments': {"
+        "  'terminal': { 'address': '10.20.3.7', 'name': 'ward3-pc2' } } }"));
+    expect_event(qts, true, "ward3");
+    device = printer_device(qts);
+
+    /* the kiosk printer cannot be plugged in: no such bus */
+    expect_error(qts, "cannot plug in printer 'Kiosk'",
+                 "{ 'execute': 'vdi-session-connect', 'arguments': {"
+                 "  'terminal': { 'name': 'kiosk-1' }, 'bus': 'nosuch.0' } }");
+    /* an invalid terminal */
+    expect_error(qts, "not a MAC address",
+                 "{ 'execute': 'vdi-session-connect', 'arguments': {"
+                 "  'terminal': { 'mac': '52:54:zz:00:00:01' } } }");
+
+    info = qtest_qmp_assert_success_ref(qts,
+        "{ 'execute': 'query-vdi-session' }");
+    g_assert_true(qdict_get_bool(info, "connected"));
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(info, "terminal"),
+                                  "name"), ==, "ward3-pc2");
+    g_assert_cmpstr(qdict_get_str(info, "mapping"), ==, "ward3");
+    g_assert_cmpstr(qdict_get_str(info, "device"), ==, device);
+    qobject_unref(info);
+    id = printer_id(qts);
+    g_assert_cmpstr(id, ==, "MFG:HP;MDL:LaserJet 4000;");
+
+    /* the session still works: the kiosk printer replaces the ward's */
+    qobject_unref(qtest_qmp_assert_success_ref(qts,
+        "{ 'execute': 'vdi-session-connect', 'arguments': {"
+        "  'terminal': { 'name': 'kiosk-1' } } }"));
+    expect_event(qts, false, "ward3");
+    expect_event(qts, true, "kiosk");
+    device2 = printer_device(qts);
+    g_assert_cmpstr(device2, !=, device);
+
+    /* nor does a failing connect start a session */
+    qtest_qmp_assert_success(qts, "{ 'execute': 'vdi-session-disconnect' }");
+    expect_event(qts, false, "kiosk");
+    expect_error(qts, "cannot plug in printer 'Ward 3'",
+                 "{ 'execute': 'vdi-session-connect', 'arguments': {"
+                 "  'terminal': { 'address': '10.20.3.7' },"
+                 "  'bus': 'nosuch.0' } }");
+    info = qtest_qmp_assert_success_ref(qts,
+        "{ 'execute': 'query-vdi-session' }");
+    g_assert_false(qdict_get_bool(info, "connected"));
+    g_assert_false(qdict_haskey(info, "terminal"));
+    qobject_unref(info);
+    g_assert_null(printer_id(qts));
     qtest_quit(qts);
 }
 
@@ -263,6 +482,9 @@ int main(int argc, char **argv)
     qtest_add_func("/vdi-session/printer-follows-terminal",
                    test_printer_follows_terminal);
     qtest_add_func("/vdi-session/errors", test_errors);
+    qtest_add_func("/vdi-session/map-checked", test_map_checked);
+    qtest_add_func("/vdi-session/connect-fails-cleanly",
+                   test_connect_fails_cleanly);
     qtest_add_func("/vdi-session/follow-display", test_follow_display);
 
     return g_test_run();
