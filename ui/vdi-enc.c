@@ -129,10 +129,18 @@ struct VdiEncoder {
     uint32_t *tival;            /* mean ms between its changes, 0: static */
     int rr_start;
 
+    /*
+     * The client's inflaters keep their state for the whole session (no
+     * reset bit: noVNC cannot reset one mid-session), so a stream's
+     * output that does not reach the client is forgotten with a full
+     * flush (see stream_forget()).
+     */
     z_stream zs[4];
     int zlevel[4];              /* -1: not initialised */
-    bool zreset[4];             /* set the reset bit on the next use */
+    unsigned zlive;             /* streams whose start the client has */
     unsigned ztouched;          /* streams used by the current rect */
+    unsigned zframe_live;       /* zlive when the current frame began */
+    unsigned zframe_touched;    /* streams used by the current frame */
 
     uint8_t *buf;               /* filtered tile data */
     uint8_t *zbuf;
@@ -290,67 +298,115 @@ static int stream_level(const VdiEncoder *e, int stream)
     return stream == ZS_COPY ? 6 : 7;
 }
 
-static void stream_reset_all(VdiEncoder *e)
+static void zbuf_reserve(VdiEncoder *e, size_t size)
 {
-    for (int i = 0; i < 4; i++) {
-        e->zreset[i] = true;
+    if (e->zbuf_size < size) {
+        g_free(e->zbuf);
+        e->zbuf_size = size;
+        e->zbuf = g_malloc(size);
     }
 }
 
 /*
  * Compress @len bytes on @stream into e->zbuf; returns the compressed
- * size.  Sets bit @stream in *ctl if the client must reset its inflater.
+ * size.  A level change keeps the stream (deflateParams()): the client
+ * sees one stream for the whole session.
  */
 static size_t stream_compress(VdiEncoder *e, int stream, const uint8_t *data,
-                              size_t len, uint8_t *ctl)
+                              size_t len)
 {
     z_stream *zs = &e->zs[stream];
     int level = stream_level(e, stream);
-    size_t bound, done;
+    size_t done;
 
-    if (e->zlevel[stream] != level) {
-        if (e->zlevel[stream] >= 0) {
-            deflateEnd(zs);
-        }
+    if (e->zlevel[stream] < 0) {
         memset(zs, 0, sizeof(*zs));
         if (deflateInit2(zs, level, Z_DEFLATED, MAX_WBITS, MAX_MEM_LEVEL,
                          Z_DEFAULT_STRATEGY) != Z_OK) {
             abort();
         }
         e->zlevel[stream] = level;
-        e->zreset[stream] = true;
-    } else if (e->zreset[stream]) {
-        deflateReset(zs);
     }
-    if (e->zreset[stream]) {
-        *ctl |= 1 << stream;
-        e->zreset[stream] = false;
+    zbuf_reserve(e, deflateBound(zs, len) + 64);
+    zs->next_out = e->zbuf;
+    zs->avail_out = e->zbuf_size;
+    if (e->zlevel[stream] != level) {
+        /* after a sync flush this emits nothing, but may write to next_out */
+        if (deflateParams(zs, level, Z_DEFAULT_STRATEGY) != Z_OK) {
+            abort();
+        }
+        e->zlevel[stream] = level;
     }
+    e->zlive |= 1u << stream;
     e->ztouched |= 1u << stream;
+    e->zframe_touched |= 1u << stream;
 
-    bound = deflateBound(zs, len) + 64;
-    if (e->zbuf_size < bound) {
-        g_free(e->zbuf);
-        e->zbuf_size = bound;
-        e->zbuf = g_malloc(bound);
-    }
     zs->next_in = (Bytef *)data;
     zs->avail_in = len;
-    done = 0;
     for (;;) {
-        zs->next_out = e->zbuf + done;
-        zs->avail_out = e->zbuf_size - done;
         if (deflate(zs, Z_SYNC_FLUSH) == Z_STREAM_ERROR) {
             abort();
         }
-        done = e->zbuf_size - zs->avail_out;
+        done = zs->next_out - e->zbuf;
         if (zs->avail_in == 0 && zs->avail_out != 0) {
             break;
         }
         e->zbuf_size *= 2;
         e->zbuf = g_realloc(e->zbuf, e->zbuf_size);
+        zs->next_out = e->zbuf + done;
+        zs->avail_out = e->zbuf_size - done;
     }
     return done;
+}
+
+/*
+ * What @stream produced since the client last got its output is dropped.
+ * If the client has the stream's start, a full flush (whose output is
+ * dropped as well) makes what follows independent of the dropped data:
+ * the client's inflater, at the byte boundary of the last sync flush it
+ * saw, continues with the next block.  Otherwise the stream starts again,
+ * as the client's inflater never got any of it.
+ */
+static void stream_forget(VdiEncoder *e, int stream, bool live)
+{
+    z_stream *zs = &e->zs[stream];
+
+    if (!live) {
+        deflateReset(zs);
+        e->zlive &= ~(1u << stream);
+        return;
+    }
+    zbuf_reserve(e, 64);
+    zs->next_in = NULL;
+    zs->avail_in = 0;
+    zs->next_out = e->zbuf;
+    zs->avail_out = e->zbuf_size;
+    if (deflate(zs, Z_FULL_FLUSH) == Z_STREAM_ERROR) {
+        abort();
+    }
+}
+
+const z_stream *vdi_enc_stream_get(VdiEncoder *e, int id, int *level)
+{
+    if (id < 0 || id > 3 || e->zlevel[id] < 0 ||
+        !(e->zlive & (1u << id))) {
+        return NULL;
+    }
+    *level = e->zlevel[id];
+    return &e->zs[id];
+}
+
+void vdi_enc_stream_set(VdiEncoder *e, int id, const z_stream *zs, int level)
+{
+    assert(id >= 0 && id <= 3);
+    if (e->zlevel[id] >= 0) {
+        deflateEnd(&e->zs[id]);
+    }
+    if (deflateCopy(&e->zs[id], (z_stream *)zs) != Z_OK) {
+        abort();
+    }
+    e->zlevel[id] = level;
+    e->zlive |= 1u << id;
 }
 
 /* ---- palette ---- */
@@ -386,12 +442,14 @@ static inline int pal_lookup(VdiPalette *p, uint32_t c, int maxn)
 /*
  * Count the colours of a rect (top byte ignored) up to @maxn; returns the
  * count or maxn + 1.  *same gets the number of pixels equal to their left
- * neighbour (a "runniness" measure: high for text/UI, low for photos).
+ * neighbour in the whole rect (a "runniness" measure: high for text/UI,
+ * low for photos), also when there are more colours than @maxn.
  */
 static int pal_build(VdiPalette *p, const uint32_t *px, size_t spx,
                      int w, int h, int maxn, uint64_t *same)
 {
     uint64_t nsame = 0;
+    bool full = false;
 
     p->curgen++;
     if (p->curgen == 0) {
@@ -403,10 +461,7 @@ static int pal_build(VdiPalette *p, const uint32_t *px, size_t spx,
         const uint32_t *row = fb_row(px, spx, y);
         uint32_t prev = row[0] & 0xffffff;
 
-        if (pal_lookup(p, prev, maxn) < 0) {
-            *same = nsame;
-            return maxn + 1;
-        }
+        full = full || pal_lookup(p, prev, maxn) < 0;
         for (int x = 1; x < w; x++) {
             uint32_t c = row[x] & 0xffffff;
 
@@ -414,15 +469,12 @@ static int pal_build(VdiPalette *p, const uint32_t *px, size_t spx,
                 nsame++;
                 continue;
             }
-            if (pal_lookup(p, c, maxn) < 0) {
-                *same = nsame;
-                return maxn + 1;
-            }
+            full = full || pal_lookup(p, c, maxn) < 0;
             prev = c;
         }
     }
     *same = nsame;
-    return p->n;
+    return full ? maxn + 1 : p->n;
 }
 
 /* ---- JPEG ---- */
@@ -530,7 +582,7 @@ static void write_basic(VdiEncoder *e, EncCtx *c, int x, int y, int w, int h,
     size_t zlen = 0;
 
     if (datalen >= TIGHT_MIN_TO_COMPRESS) {
-        zlen = stream_compress(e, stream, e->buf, datalen, &ctl);
+        zlen = stream_compress(e, stream, e->buf, datalen);
     }
     put_rect_header(c->out, x, y, w, h, VDI_RFB_ENC_TIGHT);
     if (palette) {
@@ -658,6 +710,7 @@ static bool encode_rect(VdiEncoder *e, EncCtx *c, int x, int y, int w, int h,
     size_t start = c->out->len;
     VdiEncStats saved = *c->st;
     int saved_n = c->nrects;
+    unsigned live = e->zlive;
     int n;
     uint64_t same;
     VdiEncClass cls;
@@ -697,10 +750,10 @@ static bool encode_rect(VdiEncoder *e, EncCtx *c, int x, int y, int w, int h,
         }
     }
     if (c->out->len > c->limit) {
-        /* drop it; the streams it advanced get reset on their next use */
+        /* drop it, and what it compressed */
         for (int i = 0; i < 4; i++) {
             if (e->ztouched & (1u << i)) {
-                e->zreset[i] = true;
+                stream_forget(e, i, live & (1u << i));
             }
         }
         g_byte_array_set_size(c->out, start);
@@ -1035,7 +1088,12 @@ static bool apply_motion(VdiEncoder *e, EncCtx *c, int dx, int dy,
                 }
             }
             if (!exact) {
+                /*
+                 * Lossy content arrived here: refine it once it stops
+                 * moving, not while a window is dragged.
+                 */
                 e->tflags[t] &= ~TF_EXACT;
+                e->tchg[t] = e->now;
             }
             e->tflags[t] &= ~TF_DIRTY;
             if (!(e->tflags[t] & TF_VALID) ||
@@ -1532,6 +1590,8 @@ int vdi_enc_frame(VdiEncoder *e, const uint32_t *pixels, int w, int h,
         e->now += NOMINAL_CALL_NS;
     }
     e->now_set = false;
+    e->zframe_live = e->zlive;
+    e->zframe_touched = 0;
     if (w != e->w || h != e->h) {
         resize_state(e, w, h);
     }
@@ -1704,6 +1764,17 @@ bool vdi_enc_has_pending(const VdiEncoder *e)
     return false;
 }
 
+void vdi_enc_drop_output(VdiEncoder *e)
+{
+    for (int i = 0; i < 4; i++) {
+        if (e->zframe_touched & (1u << i)) {
+            stream_forget(e, i, e->zframe_live & (1u << i));
+        }
+    }
+    e->zframe_touched = 0;
+    vdi_enc_invalidate(e, NULL);
+}
+
 void vdi_enc_invalidate(VdiEncoder *e, const VdiRect *rect)
 {
     VdiRect r = { 0, 0, e->w, e->h };
@@ -1740,7 +1811,6 @@ VdiEncoder *vdi_enc_new(VdiProfile profile, uint32_t caps)
     for (int i = 0; i < 4; i++) {
         e->zlevel[i] = -1;
     }
-    stream_reset_all(e);
     e->buf = g_malloc(TILE * TILE * 4);
     e->cinfo.err = jpeg_std_error(&e->jerr.mgr);
     e->jerr.mgr.error_exit = jpeg_error_exit;

@@ -28,6 +28,8 @@
 #ifndef UI_VDI_ENC_H
 #define UI_VDI_ENC_H
 
+#include <zlib.h>
+
 /* Tile size used for change detection and the largest encoded sub-rect */
 #define VDI_ENC_TILE 64
 /* Largest accepted frame width/height */
@@ -160,6 +162,25 @@ void vdi_enc_invalidate(VdiEncoder *e, const VdiRect *r);
 int vdi_enc_frame(VdiEncoder *e, const uint32_t *pixels, int w, int h,
                   int stride, const VdiRect *damage, int ndamage,
                   GByteArray *out, VdiEncStats *stats);
+
+/*
+ * The output of the last vdi_enc_frame() call does not reach the client:
+ * everything is sent again, and the zlib streams stay decodable by the
+ * client's inflaters (no reset).
+ */
+void vdi_enc_drop_output(VdiEncoder *e);
+
+/*
+ * The client has one zlib inflater per Tight stream id (0-3), whichever
+ * server encoder writes to it, and some (noVNC's) cannot be reset
+ * mid-session: a stream moves between encoders with its deflate state.
+ * vdi_enc_stream_get() returns stream @id and its level, NULL if the
+ * client has not seen it; vdi_enc_stream_set() makes the encoder continue
+ * a copy of @zs, at @level.
+ */
+const z_stream *vdi_enc_stream_get(VdiEncoder *e, int id, int *level);
+void vdi_enc_stream_set(VdiEncoder *e, int id, const z_stream *zs,
+                        int level);
 
 /* True if work is left (deferred tiles, lossy tiles to refine) */
 bool vdi_enc_has_pending(const VdiEncoder *e);

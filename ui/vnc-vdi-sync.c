@@ -9,8 +9,12 @@
  * ContinuousUpdates -313) while the VDI encoder serves them: the server
  * then announces the extensions (a ServerFence, an EndOfContinuousUpdates)
  * and from then on accepts ClientFence and EnableContinuousUpdates from
- * that client, for the rest of the connection.  Stock clients and clients
- * with the profile off see no change.
+ * that client, for the rest of the connection.  The announcement comes
+ * before any update answering SetEncodings: TigerVNC 1.12 enables
+ * continuous updates only if it saw it before the end of its first
+ * update.  Continuous updates, once enabled, go on when the stock
+ * encoders take over (TigerVNC never asks for updates again).  Stock
+ * clients and clients with the profile off at SetEncodings see no change.
  *
  * Link measurement: after each update the server sends a fence with
  * BlockBefore | Request whose payload carries a sequence number; the
@@ -169,7 +173,7 @@ static void end_cu(VncState *vs)
     vnc_unlock_output(vs);
 }
 
-void vnc_vdi_sync_apply(VncState *vs, bool active)
+void vnc_vdi_sync_announce(VncState *vs)
 {
     VncVdiSync *s = vs->vdi_sync;
     bool wrote = false;
@@ -177,29 +181,14 @@ void vnc_vdi_sync_apply(VncState *vs, bool active)
     if (!s) {
         return;
     }
-    if (!active) {
-        if (s->cu_active) {
-            /*
-             * The stock encoders only answer requests.  Leave one standing
-             * request: noVNC does not ask again after an unsolicited
-             * EndOfContinuousUpdates until it gets an update.
-             */
-            end_cu(vs);
-            if (vs->update == VNC_STATE_UPDATE_NONE) {
-                vs->update = VNC_STATE_UPDATE_INCREMENTAL;
-            }
-            wrote = true;
-        }
-    } else {
-        if (s->want_fence && !s->fence_on) {
-            wrote |= send_server_fence(vs, g_get_monotonic_time() * 1000);
-        }
-        if (s->want_cu && !s->cu_on) {
-            /* announces the extension */
-            s->cu_on = true;
-            end_cu(vs);
-            wrote = true;
-        }
+    if (s->want_fence && !s->fence_on) {
+        wrote |= send_server_fence(vs, g_get_monotonic_time() * 1000);
+    }
+    if (s->want_cu && !s->cu_on) {
+        /* announces the extension */
+        s->cu_on = true;
+        end_cu(vs);
+        wrote = true;
     }
     if (wrote) {
         vnc_flush(vs);
@@ -362,8 +351,7 @@ void vnc_vdi_client_enable_cu(VncState *vs, bool enable, int x, int y,
     if (!s) {
         return;
     }
-    if (!enable || !vnc_vdi_link(vs)) {
-        /* also when the encoder stopped: continuous updates are off */
+    if (!enable) {
         if (s->cu_active && vs->update == VNC_STATE_UPDATE_INCREMENTAL) {
             /* the standing request of continuous updates, not the client's */
             vs->update = VNC_STATE_UPDATE_NONE;

@@ -105,7 +105,6 @@ struct VncVdi {
     VdiJob *job;                /* NULL: stock encoders */
     VdiLink *link;              /* with job */
     VdiProfile cur;             /* profile for the encoder */
-    bool tight_used;            /* the encoder wrote to the zlib streams */
     bool pending;               /* the encoder has work left */
     uint64_t gen;               /* bumped when a running job is stale */
     bool inval_all;             /* to invalidate before the next job */
@@ -259,8 +258,18 @@ static void vdi_start(VncState *vs)
     v->link = vdi_link_new(v->cfg.profile == DISPLAY_PROFILE_WAN ?
                            VDI_PROFILE_WAN : VDI_PROFILE_LAN, now);
     v->cur = vdi_want_profile(v, now);
-    /* a new encoder resets the client's zlib streams before using them */
     job->enc = vdi_enc_new(v->cur, vdi_caps(v));
+    /* the stock encoder's output first: the encoder continues its streams */
+    vnc_jobs_join(vs);
+    for (int i = 0; i < 4; i++) {
+        int level;
+        z_stream *zs = vnc_tight_stream(vs, i, &level);
+
+        if (zs) {
+            vdi_enc_stream_set(job->enc, i, zs, level);
+            vnc_tight_stream_set(vs, i, NULL, 0);
+        }
+    }
     job->damage = g_array_new(false, false, sizeof(VdiRect));
     job->out = g_byte_array_new();
     job->id = v->id;
@@ -276,19 +285,31 @@ static void vdi_stop(VncState *vs)
 {
     VncVdi *v = vs->vdi;
 
+    /*
+     * The stock encoders continue the zlib streams where the job leaves
+     * them: queue (or drop) its output first.  No stock job is running:
+     * none is started while the encoder serves the client.
+     */
+    vnc_vdi_job_join(vs);
+    if (!v->job) {
+        /* the job failed and stopped the encoder */
+        return;
+    }
+    for (int i = 0; i < 4; i++) {
+        int level;
+        const z_stream *zs = vdi_enc_stream_get(v->job->enc, i, &level);
+
+        if (zs) {
+            vnc_tight_stream_set(vs, i, zs, level);
+        }
+    }
     /* a request the job was answering goes to the stock encoders */
     vs->update = MAX(vs->update, vdi_job_abandon(v->job));
     v->job = NULL;
     vdi_link_free(v->link);
     v->link = NULL;
-    if (v->tight_used) {
-        /* no stock job can be running: none is started while enc exists */
-        vnc_tight_reset_streams(vs);
-        v->tight_used = false;
-    }
     /* the client may have lossy areas, and stock knows nothing it has */
     vdi_mark_all_dirty(vs);
-    vnc_vdi_sync_apply(vs, false);
 }
 
 static void vdi_apply(VncState *vs, bool invalidate)
@@ -296,6 +317,11 @@ static void vdi_apply(VncState *vs, bool invalidate)
     VncVdi *v = vs->vdi;
     bool usable = vdi_usable(vs);
 
+    if (invalidate) {
+        v->inval_all = true;
+        /* the running job encodes for the old pixel format */
+        v->gen++;
+    }
     if (usable && !v->job) {
         vdi_start(vs);
     } else if (!usable && v->job) {
@@ -304,15 +330,10 @@ static void vdi_apply(VncState *vs, bool invalidate)
     if (!v->job) {
         return;
     }
-    vnc_vdi_sync_apply(vs, true);
+    vnc_vdi_sync_announce(vs);
     /* caps and profile go to the encoder with the next job */
     vdi_link_set_caps(v->link, v->cfg.max_fps, v->cfg.max_bps);
     v->cur = vdi_want_profile(v, vdi_now());
-    if (invalidate) {
-        v->inval_all = true;
-        /* the running job encodes for the old pixel format */
-        v->gen++;
-    }
 }
 
 void vnc_vdi_client_init(VncState *vs)
@@ -355,25 +376,43 @@ void vnc_vdi_client_free(VncState *vs)
     vnc_vdi_sync_free(vs);
 }
 
-void vnc_vdi_encodings_begin(VncState *vs)
+void vnc_vdi_set_encodings(VncState *vs, const int32_t *encodings, size_t n)
 {
-    if (vs->vdi) {
-        vs->vdi->copyrect = false;
-        vs->vdi->quality = -1;
-    }
-}
+    VncVdi *v = vs->vdi;
+    bool tight = false;
 
-void vnc_vdi_client_quality(VncState *vs, int level)
-{
-    if (vs->vdi) {
-        vs->vdi->quality = level;
+    if (!v) {
+        return;
     }
-}
+    v->copyrect = false;
+    v->quality = -1;
+    vnc_vdi_sync_encodings_begin(vs);
+    for (size_t i = 0; i < n; i++) {
+        int32_t enc = encodings[i];
 
-void vnc_vdi_client_copyrect(VncState *vs)
-{
-    if (vs->vdi) {
-        vs->vdi->copyrect = true;
+        if (enc == VNC_ENCODING_TIGHT) {
+            tight = true;
+        } else if (enc == VNC_ENCODING_COPYRECT) {
+            v->copyrect = true;
+        } else if (enc >= (int32_t)VNC_ENCODING_QUALITYLEVEL0 &&
+                   enc <= (int32_t)VNC_ENCODING_QUALITYLEVEL0 + 9) {
+            /* the first one counts, as for the stock encoders */
+            if (v->quality < 0) {
+                v->quality = enc & 0x0F;
+            }
+        } else {
+            vnc_vdi_sync_encoding(vs, enc);
+        }
+    }
+    /*
+     * Announce Fence and ContinuousUpdates now, before any update the
+     * stock code sends for this SetEncodings (ExtendedKeyEvent, cursor):
+     * TigerVNC 1.12 enables continuous updates only if the server
+     * announced them before the end of the first update it receives.
+     */
+    if (v->cfg.profile != DISPLAY_PROFILE_OFF && tight &&
+        vdi_pixel_format_ok(vs)) {
+        vnc_vdi_sync_announce(vs);
     }
 }
 
@@ -646,14 +685,13 @@ static void vdi_job_complete(VncState *vs, VdiJob *job)
     if (job->gen != v->gen) {
         /*
          * The surface was replaced, or the pixel format changed, while
-         * the job ran: its output is for the old one.  Drop it, and the
-         * encoder, which would continue zlib streams where the dropped
-         * output left them; a new one resets them.  Everything is sent
-         * again, and the request is answered by a later job.
+         * the job ran: its output is for the old one.  Drop it; the
+         * encoder sends everything again, continuing its zlib streams
+         * as if the dropped output had never been, and the request is
+         * answered by a later job.
          */
         trace_vnc_vdi_job_drop(v->id, n, job->out->len);
-        vdi_enc_free(job->enc);
-        job->enc = vdi_enc_new(v->cur, vdi_caps(v));
+        vdi_enc_drop_output(job->enc);
         v->pending = false;
         vs->update = MAX(vs->update, job->update);
         return;
@@ -683,7 +721,6 @@ static void vdi_job_complete(VncState *vs, VdiJob *job)
         vs->force_update_offset = vs->output.offset;
     }
     vnc_unlock_output(vs);
-    v->tight_used = true;
     vnc_vdi_sync_after_update(vs, now);
     vnc_flush(vs);
 }
@@ -739,6 +776,13 @@ int vnc_vdi_update_client(VncState *vs)
     int w, h, q;
     bool force;
 
+    if (vnc_vdi_sync_cu_active(vs) && vs->update == VNC_STATE_UPDATE_NONE) {
+        /*
+         * Continuous updates, also from the stock encoders once they
+         * were enabled: a standing incremental request.
+         */
+        vs->update = VNC_STATE_UPDATE_INCREMENTAL;
+    }
     if (!v || !v->job) {
         return -1;
     }
@@ -746,10 +790,6 @@ int vnc_vdi_update_client(VncState *vs)
     now = vdi_now();
     vdi_poll_link(vs, now);
     vnc_vdi_sync_tick(vs, now);
-    if (vnc_vdi_sync_cu_active(vs) && vs->update == VNC_STATE_UPDATE_NONE) {
-        /* continuous updates: a standing incremental request */
-        vs->update = VNC_STATE_UPDATE_INCREMENTAL;
-    }
 
     /* one job in flight per client: its updates stay in order */
     if (job->busy) {

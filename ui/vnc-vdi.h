@@ -22,10 +22,11 @@ typedef struct DisplayClientInfo DisplayClientInfo;
 /* Per-client state: vnc_connect() / vnc_disconnect_finish() */
 void vnc_vdi_client_init(VncState *vs);
 void vnc_vdi_client_free(VncState *vs);
-/* SetEncodings: start, each quality level, end */
-void vnc_vdi_encodings_begin(VncState *vs);
-void vnc_vdi_client_quality(VncState *vs, int level);
-void vnc_vdi_client_copyrect(VncState *vs);
+/*
+ * SetEncodings, before the stock encoders act on it (they may send
+ * pseudo-encoding updates at once); vnc_vdi_reconsider() after them.
+ */
+void vnc_vdi_set_encodings(VncState *vs, const int32_t *encodings, size_t n);
 /*
  * Encodings or pixel format changed: pick the encoder again;
  * @invalidate: the client's framebuffer content is unknown.
@@ -71,8 +72,8 @@ void vnc_vdi_client_fence(VncState *vs, uint32_t flags, uint8_t len,
                           const uint8_t *payload);
 void vnc_vdi_client_enable_cu(VncState *vs, bool enable, int x, int y,
                               int w, int h);
-/* The encoder started or stays (@active), or stopped */
-void vnc_vdi_sync_apply(VncState *vs, bool active);
+/* Announce Fence and ContinuousUpdates to a client of the encoder */
+void vnc_vdi_sync_announce(VncState *vs);
 bool vnc_vdi_sync_cu_active(VncState *vs);
 /* Fence answers feed the link estimator instead of the socket */
 bool vnc_vdi_sync_drives_link(VncState *vs);
@@ -86,9 +87,10 @@ void vnc_vdi_sync_query(VncState *vs, DisplayClientInfo *info);
 
 static inline void vnc_vdi_client_init(VncState *vs) {}
 static inline void vnc_vdi_client_free(VncState *vs) {}
-static inline void vnc_vdi_encodings_begin(VncState *vs) {}
-static inline void vnc_vdi_client_quality(VncState *vs, int level) {}
-static inline void vnc_vdi_client_copyrect(VncState *vs) {}
+static inline void vnc_vdi_set_encodings(VncState *vs,
+                                         const int32_t *encodings, size_t n)
+{
+}
 static inline void vnc_vdi_reconsider(VncState *vs, bool invalidate) {}
 static inline void vnc_vdi_update_request(VncState *vs, int incremental,
                                           int x, int y, int w, int h) {}
@@ -102,8 +104,6 @@ static inline bool vnc_vdi_busy(VncState *vs)
     return false;
 }
 static inline void vnc_vdi_on_sent(VncState *vs, size_t bytes) {}
-static inline void vnc_vdi_sync_encodings_begin(VncState *vs) {}
-static inline void vnc_vdi_sync_encoding(VncState *vs, int32_t enc) {}
 static inline uint32_t vnc_vdi_msg_allow(VncState *vs)
 {
     return 0;

@@ -13,6 +13,9 @@
 
 #include "qemu/osdep.h"
 #include <math.h>
+#include <ft2build.h>
+#include FT_FREETYPE_H
+#include FT_LCD_FILTER_H
 #include "ui/vdi-enc.h"
 #include "ui/vdi-link.h"
 #include "vdi-rfb-dec.h"
@@ -135,7 +138,10 @@ static void test_wire_fill(void)
     vdi_enc_free(e);
 }
 
-/* A full-colour rect: compact length and zlib stream 0 with reset bit */
+/*
+ * A full-colour rect: compact length and zlib stream 0, with no reset bit
+ * (the client's inflater is new; noVNC's cannot reset one mid-session)
+ */
 static void test_wire_zlib(void)
 {
     VdiEncoder *e = vdi_enc_new(VDI_PROFILE_LAN, VDI_ENC_CAP_ALL);
@@ -151,8 +157,8 @@ static void test_wire_zlib(void)
                                   NULL), ==, 1);
     p = out->data;
     g_assert_cmpint(p[11], ==, 7);
-    /* stream 0, copy filter (no explicit filter), reset stream 0 */
-    g_assert_cmphex(p[12], ==, 0x01);
+    /* stream 0, copy filter (no explicit filter), no reset */
+    g_assert_cmphex(p[12], ==, 0x00);
     /* random data does not compress: 2 byte compact length (< 2^14) */
     g_assert_true(p[13] & 0x80);
     g_assert_false(p[14] & 0x80);
@@ -615,6 +621,202 @@ static void test_wan_scroll_lossless(void)
     frame_free(f);
     rfb_dec_free(d);
     vdi_enc_free(e);
+}
+
+/*
+ * A window whose picture the client has lossy, dragged with CopyRect: its
+ * refinement waits until it stops moving (sent once, not at each step).
+ */
+static void test_wan_drag_refine(void)
+{
+    const int w = 640, h = 480;
+    VdiEncoder *e = vdi_enc_new(VDI_PROFILE_WAN, VDI_ENC_CAP_ALL);
+    RfbDec *d = rfb_dec_new(w, h);
+    Frame *f = frame_new(w, h, 0);
+    VdiEncStats st;
+    VdiRect none;
+    int wx = 20, wy = 20, t = 0;
+    uint64_t copies = 0;
+
+    vdi_enc_set_refine_delay(e, 100, 100);
+    syn_fill(f->px, f->sp, 0, 0, w, h, 0x336699);
+    syn_window(f->px, f->sp, w, h, wx, wy, 300, 220, 5);
+    enc_dec_at(e, d, f, t, NULL, 0, &st);
+    g_assert_cmpuint(st.rects[VDI_ENC_KIND_JPEG], >, 0);
+    /* the drag starts long after: refinement is due by then */
+    for (int i = 0; i < 30; i++) {
+        t = 1000 + i * 16;
+        wx += 5;
+        wy += 3;
+        syn_fill(f->px, f->sp, 0, 0, w, h, 0x336699);
+        syn_window(f->px, f->sp, w, h, wx, wy, 300, 220, 5);
+        enc_dec_at(e, d, f, t, NULL, 0, &st);
+        copies += st.rects[VDI_ENC_KIND_COPYRECT];
+        g_assert_cmpuint(st.tiles_refined, ==, 0);
+    }
+    g_assert_cmpuint(copies, >=, 25);
+    /* it stops: refined once the delay is over */
+    enc_dec_at(e, d, f, t + 99, &none, 0, &st);
+    g_assert_cmpuint(st.tiles_refined, ==, 0);
+    enc_dec_at(e, d, f, t + 100, &none, 0, &st);
+    g_assert_cmpuint(st.tiles_refined, >, 0);
+    assert_exact(d, f);
+    frame_free(f);
+    rfb_dec_free(d);
+    vdi_enc_free(e);
+}
+
+/* ---- anti-aliased text from a real font ---- */
+
+/* Debian's fonts-dejavu-core */
+#define TEXT_FONT "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+static const char *const text_lines[] = {
+    "The quick brown fox jumps over the lazy dog. Patient: Jane Doe,",
+    "admitted 2026-03-14 with suspected pneumonia; chest X-ray shows",
+    "bilateral infiltrates. Plan: amoxicillin 1 g t.i.d., review in 48 h.",
+    "Allergies: none known. Vital signs: BP 128/82, HR 88, SpO2 94 %.",
+    "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do",
+    "eiusmod tempor incididunt ut labore et dolore magna aliqua.",
+};
+
+/*
+ * Render text_lines with FreeType's LCD (sub-pixel) anti-aliasing at
+ * @px_size pixels onto a white frame, each word in the next colour of
+ * @colors: glyph edges get coloured fringes, as on a desktop.
+ */
+static Frame *render_text(int w, int h, int px_size, const uint32_t *colors,
+                          int ncolors)
+{
+    Frame *f = frame_new(w, h, 0);
+    FT_Library lib;
+    FT_Face face;
+    int line_h = px_size * 3 / 2;
+
+    for (int i = 0; i < w * h; i++) {
+        f->px[i] = 0xffffff;
+    }
+    g_assert_cmpint(FT_Init_FreeType(&lib), ==, 0);
+    if (FT_New_Face(lib, TEXT_FONT, 0, &face)) {
+        g_error("cannot load %s (Debian package fonts-dejavu-core)",
+                TEXT_FONT);
+    }
+    FT_Library_SetLcdFilter(lib, FT_LCD_FILTER_DEFAULT);
+    g_assert_cmpint(FT_Set_Pixel_Sizes(face, 0, px_size), ==, 0);
+    for (int l = 0; (l + 1) * line_h < h; l++) {
+        const char *t = text_lines[l % ARRAY_SIZE(text_lines)];
+        int pen = 4, base = (l + 1) * line_h, word = 0;
+
+        for (; *t && pen < w; t++) {
+            FT_GlyphSlot g = face->glyph;
+            uint32_t fg = colors[word % ncolors];
+
+            if (*t == ' ') {
+                word++;
+            }
+            g_assert_cmpint(FT_Load_Char(face, (unsigned char)*t,
+                                         FT_LOAD_RENDER |
+                                         FT_LOAD_TARGET_LCD), ==, 0);
+            for (int y = 0; y < (int)g->bitmap.rows; y++) {
+                int fy = base - g->bitmap_top + y;
+
+                for (int x = 0; x < (int)g->bitmap.width / 3; x++) {
+                    const uint8_t *cov = g->bitmap.buffer +
+                        y * g->bitmap.pitch + x * 3;
+                    int fx = pen + g->bitmap_left + x;
+                    uint32_t bg, out = 0;
+
+                    if (fx < 0 || fx >= w || fy < 0 || fy >= h) {
+                        continue;
+                    }
+                    bg = f->px[fy * w + fx];
+                    for (int ch = 0; ch < 3; ch++) {
+                        int sh = 16 - 8 * ch;
+                        int a = cov[ch];
+                        int b = (bg >> sh) & 0xff, c = (fg >> sh) & 0xff;
+
+                        out |= (uint32_t)((c * a + b * (255 - a) + 127) /
+                                          255) << sh;
+                    }
+                    f->px[fy * w + fx] = out;
+                }
+            }
+            pen += g->advance.x >> 6;
+        }
+    }
+    FT_Done_Face(face);
+    FT_Done_FreeType(lib);
+    return f;
+}
+
+/* Most colours of a tile of @f, and whether that tile is mostly runs */
+static int text_max_colors(Frame *f, bool *runny)
+{
+    int best = 0;
+
+    for (int ty = 0; ty + 64 <= f->h; ty += 64) {
+        for (int tx = 0; tx + 64 <= f->w; tx += 64) {
+            g_autoptr(GHashTable) set = g_hash_table_new(NULL, NULL);
+            int same = 0;
+
+            for (int y = ty; y < ty + 64; y++) {
+                for (int x = tx; x < tx + 64; x++) {
+                    uint32_t p = f->px[y * f->sp + x] & 0xffffff;
+
+                    g_hash_table_add(set, GUINT_TO_POINTER(p + 1));
+                    same += x > tx && p == (f->px[y * f->sp + x - 1] &
+                                            0xffffff);
+                }
+            }
+            if ((int)g_hash_table_size(set) > best) {
+                best = g_hash_table_size(set);
+                *runny = same * 2 >= 64 * 63;
+            }
+        }
+    }
+    return best;
+}
+
+/*
+ * Anti-aliased text is text, not a photo: wan sends it losslessly, also
+ * in tiles of more than VDI_ENC_FEW_COLORS (dark text) and more than 256
+ * colours (words in several colours).
+ */
+static void test_wan_text_lossless(void)
+{
+    static const uint32_t dark[] = { 0x202020 };
+    static const uint32_t code[] = {
+        0x202020, 0x1a4fb0, 0xa31515, 0x007a33, 0x7a1fa2,
+    };
+    const struct {
+        const uint32_t *colors;
+        int n, px, min_colors;
+    } cases[] = {
+        { dark, 1, 13, VDI_ENC_FEW_COLORS + 1 },
+        { code, ARRAY_SIZE(code), 12, 257 },
+    };
+
+    for (int i = 0; i < ARRAY_SIZE(cases); i++) {
+        Frame *f = render_text(512, 192, cases[i].px, cases[i].colors,
+                               cases[i].n);
+        VdiEncoder *e = vdi_enc_new(VDI_PROFILE_WAN, VDI_ENC_CAP_ALL);
+        RfbDec *d = rfb_dec_new(f->w, f->h);
+        VdiEncStats st;
+        bool runny = false;
+
+        /* what makes the case: many colours, yet mostly runs */
+        g_assert_cmpint(text_max_colors(f, &runny), >=,
+                        cases[i].min_colors);
+        g_assert_true(runny);
+        enc_dec(e, d, f, NULL, 0, &st);
+        g_assert_cmpuint(st.rects[VDI_ENC_KIND_JPEG], ==, 0);
+        g_assert_cmpuint(st.classes[VDI_ENC_CLASS_SMOOTH] +
+                         st.classes[VDI_ENC_CLASS_PALETTE], >, 0);
+        assert_exact(d, f);
+        rfb_dec_free(d);
+        vdi_enc_free(e);
+        frame_free(f);
+    }
 }
 
 /* ---- byte budget ---- */
@@ -1382,11 +1584,13 @@ int main(int argc, char **argv)
     g_test_add_func("/vdi-enc/lan/hscroll", test_lan_hscroll);
     g_test_add_func("/vdi-enc/lan/window-move", test_lan_window_move);
     g_test_add_func("/vdi-enc/wan/psnr", test_wan_psnr);
+    g_test_add_func("/vdi-enc/wan/drag-refine", test_wan_drag_refine);
     g_test_add_func("/vdi-enc/wan/refine", test_wan_refine);
     g_test_add_func("/vdi-enc/wan/refine-time", test_wan_refine_time);
     g_test_add_func("/vdi-enc/wan/video-not-refined",
                     test_wan_video_not_refined);
     g_test_add_func("/vdi-enc/wan/scroll-lossless", test_wan_scroll_lossless);
+    g_test_add_func("/vdi-enc/wan/text-lossless", test_wan_text_lossless);
     g_test_add_func("/vdi-enc/budget", test_budget);
     g_test_add_func("/vdi-enc/odd-sizes", test_odd_sizes);
     g_test_add_func("/vdi-enc/raw-only", test_raw_only);

@@ -17,6 +17,7 @@
 #ifndef VDI_RFB_DEC_H
 #define VDI_RFB_DEC_H
 
+#include <math.h>
 #include <zlib.h>
 #include <jpeglib.h>
 #include <setjmp.h>
@@ -229,7 +230,12 @@ static inline bool rfb_dec_tight(RfbDec *d, RfbRd *r, int x, int y, int w,
         if (ctl & (1 << i)) {
             d->tight_resets++;
             if (d->zinit[i]) {
-                inflateReset(&d->zs[i]);
+                /*
+                 * Refused, as by noVNC, whose inflater keeps no window
+                 * after a reset: a server must not reset a stream the
+                 * client has used.
+                 */
+                return false;
             }
         }
     }

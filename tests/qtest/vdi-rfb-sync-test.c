@@ -18,7 +18,11 @@
  *   and stop after EnableContinuousUpdates(0), which is answered with
  *   EndOfContinuousUpdates;
  * - hostile messages disconnect that client while QEMU and another client
- *   carry on; a fence flood is bounded.
+ *   carry on; a fence flood is bounded;
+ * - a client that follows TigerVNC 1.12's rule gets continuous updates;
+ * - with the updates decoded (vdi-rfb-dec.h, which refuses a zlib stream
+ *   reset mid-session as noVNC must): profile switches, stock encoders
+ *   included, keep the streams, and stock Tight is exact on 256 colours.
  */
 
 #include "qemu/osdep.h"
@@ -28,13 +32,17 @@
 #include "qobject/qlist.h"
 #include "qemu/bswap.h"
 #include <poll.h>
+#include "vdi-rfb-dec.h"
 
 #define W 640
 #define H 480
 #define LFB 0xe0000000ULL
 #define TIMEOUT_MS 20000
 
+#define ENC_COPYRECT 1
 #define ENC_TIGHT 7
+#define ENC_QUALITY5 (-27)
+#define ENC_EXT_KEY_EVENT (-258)
 #define ENC_FENCE (-312)
 #define ENC_CU (-313)
 #define FENCE_BLOCK_BEFORE 1u
@@ -58,6 +66,13 @@ typedef struct Cli {
     int answers;            /* ServerFences that were answers */
     GArray *held;           /* Fence: server fences not answered yet */
     uint64_t update_bytes;  /* bytes of FramebufferUpdates */
+    RfbDec *dec;            /* decodes the updates, if set */
+    /*
+     * TigerVNC 1.12: at the end of the first update, enable continuous
+     * updates if an EndOfContinuousUpdates came before
+     */
+    bool tigervnc;
+    bool cu_by_rule;
 } Cli;
 
 static void put16(GByteArray *b, uint16_t v)
@@ -236,6 +251,9 @@ static size_t server_msg_len(Cli *c)
             case ENC_TIGHT:
                 r = tight_len(p + pos, len - pos, w, h);
                 break;
+            case ENC_EXT_KEY_EVENT:
+                /* a pseudo-rectangle with no data, whatever its size */
+                continue;
             default:
                 g_error("unexpected encoding %d", enc);
             }
@@ -270,6 +288,8 @@ static void send_fence(Cli *c, uint32_t flags, uint8_t len,
     cli_send_ba(c, b);
 }
 
+static void enable_cu(Cli *c, bool on);
+
 /* Handle the complete server messages received so far */
 static void cli_process(Cli *c)
 {
@@ -280,6 +300,14 @@ static void cli_process(Cli *c)
 
         switch (p[0]) {
         case 0:
+            if (c->dec) {
+                g_assert_true(rfb_dec_apply(c->dec, p + 4, n - 4,
+                                            lduw_be_p(p + 2)));
+            }
+            if (c->tigervnc && !c->updates && c->eocu) {
+                c->cu_by_rule = true;
+                enable_cu(c, true);
+            }
             c->updates++;
             c->update_bytes += n;
             break;
@@ -353,8 +381,8 @@ static void enable_cu(Cli *c, bool on)
     cli_send_ba(c, b);
 }
 
-/* Connect, handshake (RFB 3.8, no auth), pixel format, encodings */
-static Cli *cli_connect(QTestState *qts, bool extensions)
+/* Connect, handshake (RFB 3.8, no auth), pixel format, @encs */
+static Cli *cli_connect_encs(QTestState *qts, const int32_t *encs, int n)
 {
     g_autoptr(GByteArray) b = g_byte_array_new();
     Cli *c = g_new0(Cli, 1);
@@ -392,18 +420,27 @@ static Cli *cli_connect(QTestState *qts, bool extensions)
     put16(b, 255); put16(b, 255); put16(b, 255);
     put8(b, 16); put8(b, 8); put8(b, 0);
     put8(b, 0); put16(b, 0);
-    put8(b, 2); put8(b, 0); put16(b, extensions ? 3 : 1);
-    put32(b, ENC_TIGHT);
-    if (extensions) {
-        put32(b, (uint32_t)ENC_FENCE);
-        put32(b, (uint32_t)ENC_CU);
+    put8(b, 2); put8(b, 0); put16(b, n);
+    for (int i = 0; i < n; i++) {
+        put32(b, (uint32_t)encs[i]);
     }
     cli_send_ba(c, b);
     return c;
 }
 
+/* Tight, and Fence and ContinuousUpdates if @extensions */
+static Cli *cli_connect(QTestState *qts, bool extensions)
+{
+    static const int32_t encs[] = { ENC_TIGHT, ENC_FENCE, ENC_CU };
+
+    return cli_connect_encs(qts, encs, extensions ? 3 : 1);
+}
+
 static void cli_free(Cli *c)
 {
+    if (c->dec) {
+        rfb_dec_free(c->dec);
+    }
     close(c->fd);
     g_byte_array_free(c->in, true);
     g_array_free(c->held, true);
@@ -603,7 +640,7 @@ static void test_continuous(void)
 {
     QTestState *qts = start_vm();
     Cli *c = cli_connect(qts, true);
-    int u;
+    int u, e;
     QDict *q;
 
     c->answer_delay_ms = 0;
@@ -636,25 +673,181 @@ static void test_continuous(void)
     fb_request(c, true);
     g_assert_true(cli_wait(c, &c->updates, u + 1, TIMEOUT_MS));
 
-    /* profile off: stock encoders, continuous updates end */
+    /*
+     * profile off: the stock encoders take over and continuous updates go
+     * on (TigerVNC 1.12 would never ask for an update again)
+     */
     enable_cu(c, true);
     cli_pump(c, 200);
     qobject_unref(qtest_qmp_assert_success_ref(qts,
         "{ 'execute': 'display-set-profile',"
         "  'arguments': { 'profile': 'off' } }"));
-    g_assert_true(cli_wait(c, &c->eocu, 3, TIMEOUT_MS));
-    /*
-     * and the stock encoders send the screen once more without a request,
-     * as noVNC asks again only after an update
-     */
-    u = c->updates;
-    g_assert_true(cli_wait(c, &c->updates, u + 1, TIMEOUT_MS));
-    /* re-enabling is refused the same way, fences still answered */
-    enable_cu(c, true);
-    g_assert_true(cli_wait(c, &c->eocu, 4, TIMEOUT_MS));
+    /* the stock encoders send everything once */
+    cli_pump(c, 1000);
+    e = c->eocu;
+    for (int i = 0; i < 3; i++) {
+        u = c->updates;
+        fb_paint(qts, 100 + 50 * i, 150 + 50 * i, 40 + i);
+        g_assert_true(cli_wait(c, &c->updates, u + 1, TIMEOUT_MS));
+    }
+    g_assert_cmpint(c->eocu, ==, e);
+    q = query_client(qts, 0);
+    g_assert_cmpstr(qdict_get_str(q, "profile"), ==, "off");
+    g_assert_true(qdict_get_bool(q, "continuous-updates"));
+    qobject_unref(q);
+    /* fences still answered */
     u = c->answers;
     send_fence(c, FENCE_REQUEST, 0, NULL);
     g_assert_true(cli_wait(c, &c->answers, u + 1, TIMEOUT_MS));
+    cli_free(c);
+    qtest_quit(qts);
+}
+
+/*
+ * TigerVNC 1.12 enables continuous updates only if the server announced
+ * them before the end of the first update it gets, and QEMU answers the
+ * ExtendedKeyEvent pseudo-encoding with an update at once.
+ */
+static void test_tigervnc_cu(void)
+{
+    static const int32_t encs[] = {
+        ENC_EXT_KEY_EVENT, ENC_TIGHT, ENC_COPYRECT, ENC_FENCE, ENC_CU,
+    };
+    QTestState *qts = start_vm();
+    Cli *c = cli_connect_encs(qts, encs, ARRAY_SIZE(encs));
+    int64_t end = g_get_monotonic_time() + TIMEOUT_MS * 1000LL;
+    bool on = false;
+    int u;
+
+    c->tigervnc = true;
+    c->answer_delay_ms = 0;
+    fb_request(c, false);
+    g_assert_true(cli_wait(c, &c->updates, 1, TIMEOUT_MS));
+    g_assert_true(c->cu_by_rule);
+    while (!on && g_get_monotonic_time() < end) {
+        QDict *q;
+
+        cli_pump(c, 50);
+        q = query_client(qts, 0);
+        on = qdict_get_bool(q, "continuous-updates");
+        qobject_unref(q);
+    }
+    g_assert_true(on);
+    /* changes arrive without requests */
+    cli_pump(c, 500);
+    u = c->updates;
+    fb_paint(qts, 100, 200, 7);
+    g_assert_true(cli_wait(c, &c->updates, u + 1, TIMEOUT_MS));
+    cli_free(c);
+    qtest_quit(qts);
+}
+
+/* Rows [y0, y1) in runs of @ncolors colours of @seed (0: many colours) */
+static void fb_paint_colors(QTestState *qts, int y0, int y1, uint32_t seed,
+                            int ncolors)
+{
+    g_autofree uint32_t *px = g_new(uint32_t, W * (y1 - y0));
+
+    if (!ncolors) {
+        fb_paint(qts, y0, y1, seed);
+        return;
+    }
+    for (int i = 0; i < W * (y1 - y0); i++) {
+        uint32_t k = (i / 5 * 7 + i / W * 3 + seed) % ncolors;
+
+        px[i] = (k * 0x0b1d3f + seed * 0x10101) & 0xffffff;
+    }
+    qtest_bufwrite(qts, LFB + (uint64_t)y0 * W * 4, px,
+                   sizeof(uint32_t) * W * (y1 - y0));
+}
+
+/* Pixels where the client's framebuffer differs from the guest's */
+static uint64_t fb_diff(QTestState *qts, Cli *c)
+{
+    g_autofree uint32_t *px = g_new(uint32_t, W * H);
+
+    qtest_memread(qts, LFB, px, sizeof(uint32_t) * W * H);
+    for (int i = 0; i < W * H; i++) {
+        px[i] &= 0xffffff;
+    }
+    return rfb_dec_diff(c->dec, px, W);
+}
+
+/* Ask for incremental updates until the client has the guest's screen */
+static void assert_converges(QTestState *qts, Cli *c)
+{
+    for (int i = 0; i < 100 && fb_diff(qts, c); i++) {
+        int u = c->updates;
+
+        fb_request(c, true);
+        cli_wait(c, &c->updates, u + 1, 500);
+    }
+    g_assert_cmpuint(fb_diff(qts, c), ==, 0);
+}
+
+static void set_profile(QTestState *qts, const char *profile)
+{
+    qobject_unref(qtest_qmp_assert_success_ref(qts,
+        "{ 'execute': 'display-set-profile',"
+        "  'arguments': { 'profile': %s, 'max-bandwidth': %d } }",
+        profile, !strcmp(profile, "wan") ? 4000000 : 0));
+}
+
+/*
+ * The client's inflaters keep their state for the session, as noVNC's
+ * must (its inflater keeps no window after a reset): through switches
+ * between lan, wan and the stock encoders (off), and updates cut short by
+ * the byte budget (wan at 4 Mbit/s), the client decodes every update with
+ * no stream reset and ends with the guest's screen bit for bit.
+ */
+static void test_stream_continuity(void)
+{
+    static const int32_t encs[] = { ENC_TIGHT, ENC_COPYRECT, ENC_QUALITY5 };
+    static const char *const seq[] = {
+        "wan", "off", "lan", "off", "wan", "lan", "wan", "off", "lan",
+    };
+    static const int colors[] = { 0, 2, 40, 0, 200 };
+    QTestState *qts = start_vm();
+    Cli *c = cli_connect_encs(qts, encs, ARRAY_SIZE(encs));
+    uint32_t seed = 100;
+
+    c->dec = rfb_dec_new(W, H);
+    fb_request(c, false);
+    g_assert_true(cli_wait(c, &c->updates, 1, TIMEOUT_MS));
+    for (int i = 0; i < ARRAY_SIZE(seq); i++) {
+        for (int k = 0; k < ARRAY_SIZE(colors); k++) {
+            int y0 = (seed * 37) % (H - 64), u = c->updates;
+
+            fb_paint_colors(qts, y0, y0 + 64, seed++, colors[k]);
+            fb_request(c, true);
+            g_assert_true(cli_wait(c, &c->updates, u + 1, TIMEOUT_MS));
+        }
+        set_profile(qts, seq[i]);
+    }
+    assert_converges(qts, c);
+    g_assert_cmpuint(c->dec->tight_basic, >, 0);
+    cli_free(c);
+    qtest_quit(qts);
+}
+
+/*
+ * Stock lossless Tight (profile off) is exact on content of 256 colours:
+ * the palette index 255 is not taken for "colour not found".
+ */
+static void test_stock_palette_256(void)
+{
+    static const int32_t encs[] = { ENC_TIGHT };
+    QTestState *qts = start_vm();
+    Cli *c;
+
+    set_profile(qts, "off");
+    c = cli_connect_encs(qts, encs, ARRAY_SIZE(encs));
+    c->dec = rfb_dec_new(W, H);
+    fb_paint_colors(qts, 0, H, 1, 256);
+    fb_request(c, false);
+    g_assert_true(cli_wait(c, &c->updates, 1, TIMEOUT_MS));
+    g_assert_cmpuint(c->dec->tight_basic, >, 0);
+    g_assert_cmpuint(fb_diff(qts, c), ==, 0);
     cli_free(c);
     qtest_quit(qts);
 }
@@ -839,6 +1032,12 @@ int main(int argc, char **argv)
         qtest_add_func("/vdi-rfb-sync/fence", test_fence);
         qtest_add_func("/vdi-rfb-sync/server-fences", test_server_fences);
         qtest_add_func("/vdi-rfb-sync/continuous", test_continuous);
+        qtest_add_func("/vdi-rfb-sync/tigervnc-continuous",
+                       test_tigervnc_cu);
+        qtest_add_func("/vdi-rfb-sync/stream-continuity",
+                       test_stream_continuity);
+        qtest_add_func("/vdi-rfb-sync/stock-palette-256",
+                       test_stock_palette_256);
         qtest_add_func("/vdi-rfb-sync/fence-pacing", test_fence_pacing);
         qtest_add_func("/vdi-rfb-sync/hostile", test_hostile);
         qtest_add_func("/vdi-rfb-sync/fence-flood", test_fence_flood);
