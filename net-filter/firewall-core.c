@@ -404,6 +404,12 @@ static bool ipv6_is_ext(uint8_t nh)
     return nh == 0 || nh == 43 || nh == 44 || nh == 60 || nh == 51;
 }
 
+/* Length of extension header @h of type @nh (not a fragment header) */
+static size_t ipv6_ext_len(uint8_t nh, const uint8_t *h)
+{
+    return nh == 51 ? (h[1] + 2) * 4 : (h[1] + 1) * 8;
+}
+
 /* The packet quoted in an ICMP error: [off, end) */
 static FwParseError parse_embedded(const uint8_t *f, size_t off, size_t end,
                                    int family, FwEmbedded *e)
@@ -451,7 +457,7 @@ static FwParseError parse_embedded(const uint8_t *f, size_t off, size_t end,
                 l4 += 8;
                 continue;
             }
-            hl = proto == 51 ? (f[l4 + 1] + 2) * 4 : (f[l4 + 1] + 1) * 8;
+            hl = ipv6_ext_len(proto, f + l4);
             if (hl > end - l4) {
                 return FW_PARSE_BAD_ICMP;
             }
@@ -737,7 +743,7 @@ static FwParseError parse_ipv6(const uint8_t *f, size_t len, size_t off,
             }
             continue;
         }
-        hl = nh == 51 ? (f[pos + 1] + 2) * 4 : (f[pos + 1] + 1) * 8;
+        hl = ipv6_ext_len(nh, f + pos);
         if (hl > end - pos) {
             return FW_PARSE_BAD_IPV6_EXT;
         }

@@ -3099,10 +3099,12 @@ static void test_reject_icmp_types(void)
 
     /* RFC 1122 3.2.2, RFC 4443 2.4: no error about an error or the unknown */
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
-        spec_init(&s, cases[i].fam, cases[i].fam == 4 ? 1 : 58);
+        int fam = cases[i].fam;
+
+        spec_init(&s, fam, fam == 4 ? 1 : 58);
         s.icmp_type = cases[i].type;
         s.payload = body;
-        s.payload_len = inner_udp(body, cases[i].fam);
+        s.payload_len = inner_udp(body, fam);
         n = build_frame(&s, f);
         parse_ok(f, n, 0, &p);
         g_test_message("IPv%d ICMP type %u", cases[i].fam, cases[i].type);
