@@ -3443,7 +3443,7 @@ static bool bootstrap_exempt(const FwChain *c, const FwPacket *pkt,
 {
     if (pkt->l3 == FW_L3_ARP) {
         return (pkt->arp_op == 1 || pkt->arp_op == 2) &&
-               pkt->frame_len <= 60 + 4u * pkt->n_vlans;
+               pkt->frame_len <= 64 + 4u * pkt->n_vlans;
     }
     if (pkt->nd) {
         return nd_exempt(pkt, dir);

@@ -581,7 +581,7 @@ typedef struct FwVerdict {
  *    and neighbour solicitations/advertisements count the address they
  *    resolve;
  * 4. bootstrap exemptions (accepted without rules): ARP requests and
- *    replies of at most 60 bytes; neighbour discovery that stays on the
+ *    replies of at most 64 bytes; neighbour discovery that stays on the
  *    link (hop limit 255, code 0, at most 1280 bytes; solicitations to
  *    the target's solicited-node group or the target itself, router
  *    solicitations to ff02::2 from the guest, advertisements and
