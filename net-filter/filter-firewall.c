@@ -55,6 +55,7 @@ struct FilterFirewall {
 
     /* properties */
     bool vnet_hdr;
+    bool allow_vlan_tags;
     char *mac;
     strList *addresses;
     uint32_t max_connections;
@@ -396,112 +397,76 @@ static void firewall_log(FilterFirewall *fw, const FwRule *rule,
     fw->log_suppressed = 0;
 }
 
-/*
- * ARP, IPv6 neighbour discovery and the guest's DHCP exchanges are not
- * subject to rules or quarantine, so that no policy cuts the guest off
- * its own network; anti-spoofing still checks what the guest sends.
- */
-static bool firewall_is_bootstrap(const FwPacket *pkt, FwDirection dir)
+/* Count a drop by its reason */
+static void firewall_count_drop(FilterFirewall *fw, FwDropReason reason)
 {
-    return pkt->l3 == FW_L3_ARP || pkt->nd ||
-           (pkt->dhcp == FW_DHCP_REQUEST && dir == FW_DIR_EGRESS) ||
-           (pkt->dhcp == FW_DHCP_REPLY && dir == FW_DIR_INGRESS);
+    FirewallDrops *d = &fw->drops;
+
+    switch (reason) {
+    case FW_DROP_INVALID:
+        d->invalid++;
+        break;
+    case FW_DROP_VLAN:
+        d->vlan++;
+        break;
+    case FW_DROP_SPOOF_MAC:
+    case FW_DROP_SPOOF_IP:
+    case FW_DROP_SPOOF_ARP:
+        d->spoofed++;
+        break;
+    case FW_DROP_DHCP_SERVER:
+    case FW_DROP_ROUTER_ADVERT:
+        d->rogue_server++;
+        break;
+    case FW_DROP_QUARANTINE:
+        d->quarantine++;
+        break;
+    case FW_DROP_CT_INVALID:
+        d->conn_invalid++;
+        break;
+    case FW_DROP_CT_FULL:
+        d->conn_table_full++;
+        break;
+    case FW_DROP_RULE:
+        d->rule++;
+        break;
+    case FW_DROP_DEFAULT:
+        d->q_default++;
+        break;
+    case FW_DROP_NONE:
+    case FW_DROP__MAX:
+        break;
+    }
 }
 
-/* Quarantine lets through only traffic with the allowed addresses */
-static bool quarantine_allows(FilterFirewall *fw, const FwPacket *pkt)
-{
-    size_t i;
-
-    if (pkt->l3 != FW_L3_IPV4 && pkt->l3 != FW_L3_IPV6) {
-        return false;
-    }
-    for (i = 0; i < fw->n_quarantine_prefixes; i++) {
-        if (fw_prefix_contains(&fw->quarantine_prefixes[i], &pkt->src) ||
-            fw_prefix_contains(&fw->quarantine_prefixes[i], &pkt->dst)) {
-            return true;
-        }
-    }
-    return false;
-}
-
-static const char *firewall_decide(FilterFirewall *fw, FwDirection dir,
-                                   const uint8_t *buf, size_t len,
-                                   FwPacket *pkt, FwAction *action)
+/* Decide on a frame with the core's one decision path; count and log */
+static void firewall_decide(FilterFirewall *fw, FwDirection dir,
+                            const uint8_t *buf, size_t len, FwPacket *pkt,
+                            FwVerdict *v)
 {
     FirewallPolicy *p = fw->policy;
+    const FwChain chain = {
+        .rs = p->rs,
+        .ct = fw->ct,
+        .as = fw->antispoof,
+        .allow_vlan = fw->allow_vlan_tags,
+        .quarantined = fw->quarantined,
+        .quarantine_allow = fw->quarantine_prefixes,
+        .n_quarantine_allow = fw->n_quarantine_prefixes,
+    };
     size_t vnet_len = fw->vnet_hdr ? NETFILTER(fw)->netdev->vnet_hdr_len : 0;
-    int64_t now = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
-    FwSpoofReason spoof;
-    FwCtState state;
-    const FwRule *rule = NULL;
-    int idx;
 
-    *action = FW_ACTION_DROP;
-    /* the connection's table slot loads while the frame is parsed */
-    fw_conntrack_prefetch(fw->ct, buf, len, vnet_len, dir);
-    if (fw_parse_frame(buf, len, vnet_len, pkt) != FW_PARSE_OK) {
-        fw->drops.invalid++;
-        return "invalid";
-    }
-    if (dir == FW_DIR_EGRESS && fw->antispoof) {
-        spoof = fw_antispoof_check(fw->antispoof, pkt);
-        if (spoof == FW_SPOOF_DHCP_SERVER || spoof == FW_SPOOF_ROUTER_ADVERT) {
-            fw->drops.rogue_server++;
-            return fw_spoof_reason_name(spoof);
-        } else if (spoof != FW_SPOOF_NONE) {
-            fw->drops.spoofed++;
-            return fw_spoof_reason_name(spoof);
+    fw_process(&chain, dir, buf, len, vnet_len,
+               qemu_clock_get_ns(QEMU_CLOCK_REALTIME), pkt, v);
+    if (v->rule_index >= 0) {
+        p->counters[v->rule_index].packets++;
+        p->counters[v->rule_index].bytes += pkt->frame_len;
+        if (v->need_log) {
+            firewall_log(fw, fw_ruleset_rule(p->rs, v->rule_index), dir,
+                         v->action, pkt);
         }
     }
-    if (firewall_is_bootstrap(pkt, dir)) {
-        *action = FW_ACTION_ACCEPT;
-        return NULL;
-    }
-    if (fw->quarantined && !quarantine_allows(fw, pkt)) {
-        fw->drops.quarantine++;
-        return "quarantine";
-    }
-
-    /* Fast path: packets of accepted connections need no rule lookup */
-    state = fw_conntrack_lookup(fw->ct, pkt, dir, now);
-    if (state == FW_CT_ESTABLISHED || state == FW_CT_RELATED) {
-        *action = FW_ACTION_ACCEPT;
-        return NULL;
-    }
-
-    idx = fw_ruleset_classify(p->rs, pkt, dir, state);
-    if (idx >= 0) {
-        rule = fw_ruleset_rule(p->rs, idx);
-        *action = rule->action;
-        p->counters[idx].packets++;
-        p->counters[idx].bytes += pkt->frame_len;
-        if (rule->log) {
-            firewall_log(fw, rule, dir, rule->action, pkt);
-        }
-    } else if (state == FW_CT_INVALID) {
-        fw->drops.conn_invalid++;
-        return "conn-invalid";
-    } else {
-        *action = fw_ruleset_default_action(p->rs, dir);
-    }
-
-    if (*action != FW_ACTION_ACCEPT) {
-        if (rule) {
-            fw->drops.rule++;
-            return "rule";
-        }
-        fw->drops.q_default++;
-        return "default";
-    }
-    if (state == FW_CT_NEW &&
-        !fw_conntrack_commit(fw->ct, pkt, dir,
-                             rule ? rule->id : FW_RULE_ID_DEFAULT, now)) {
-        *action = FW_ACTION_DROP;
-        fw->drops.conn_table_full++;
-        return "conn-table-full";
-    }
-    return NULL;
+    firewall_count_drop(fw, v->reason);
 }
 
 /* Send a frame the firewall made (a reject answer) into the guest. */
@@ -548,10 +513,9 @@ static ssize_t filter_firewall_receive_iov(NetFilterState *nf,
     size_t size = iov_size(iov, iovcnt);
     g_autofree uint8_t *copy = NULL;
     const uint8_t *buf;
-    const char *reason;
-    FwAction action;
-    /* fw_parse_frame() fills it all first */
+    /* fw_process() fills them all first */
     FwPacket pkt QEMU_UNINITIALIZED;
+    FwVerdict v QEMU_UNINITIALIZED;
 
     if (iovcnt == 1) {
         buf = iov[0].iov_base;
@@ -561,13 +525,14 @@ static ssize_t filter_firewall_receive_iov(NetFilterState *nf,
         buf = copy;
     }
 
-    reason = firewall_decide(fw, dir, buf, size, &pkt, &action);
-    if (!reason) {
+    firewall_decide(fw, dir, buf, size, &pkt, &v);
+    if (v.action == FW_ACTION_ACCEPT) {
         return 0;
     }
     trace_filter_firewall_drop(object_get_canonical_path_component(OBJECT(fw)),
-                               fw_direction_name(dir), reason);
-    if (action == FW_ACTION_REJECT && dir == FW_DIR_EGRESS) {
+                               fw_direction_name(dir),
+                               fw_drop_reason_name(v.reason));
+    if (v.action == FW_ACTION_REJECT && dir == FW_DIR_EGRESS) {
         firewall_reject(fw, &pkt, buf, size);
     }
     return size;
@@ -644,6 +609,19 @@ static void filter_firewall_set_vnet_hdr(Object *obj, bool value,
 {
     if (firewall_check_settable(obj, errp)) {
         FILTER_FIREWALL(obj)->vnet_hdr = value;
+    }
+}
+
+static bool filter_firewall_get_allow_vlan_tags(Object *obj, Error **errp)
+{
+    return FILTER_FIREWALL(obj)->allow_vlan_tags;
+}
+
+static void filter_firewall_set_allow_vlan_tags(Object *obj, bool value,
+                                                Error **errp)
+{
+    if (firewall_check_settable(obj, errp)) {
+        FILTER_FIREWALL(obj)->allow_vlan_tags = value;
     }
 }
 
@@ -736,6 +714,9 @@ static void filter_firewall_class_init(ObjectClass *oc, void *data)
     object_class_property_add_bool(oc, "vnet-hdr-support",
                                    filter_firewall_get_vnet_hdr,
                                    filter_firewall_set_vnet_hdr);
+    object_class_property_add_bool(oc, "allow-vlan-tags",
+                                   filter_firewall_get_allow_vlan_tags,
+                                   filter_firewall_set_allow_vlan_tags);
     object_class_property_add_str(oc, "mac", filter_firewall_get_mac,
                                   filter_firewall_set_mac);
     object_class_property_add(oc, "addresses", "strList",

@@ -58,6 +58,9 @@
  * commit does a small bounded amount, and expired entries found by a
  * lookup are treated as absent, so timeouts are exact for packets.
  * No TCP window tracking; TCP without a SYN is not picked up mid-stream.
+ * The same object remembers the verdicts of first fragments (a bounded
+ * set-associative cache) and the guest's DHCP transactions, for
+ * fw_process().
  *
  * Anti-spoofing checks egress frames against the VM's MAC and allowed
  * prefixes; fe80::/64 with the modified EUI-64 of the MAC is implied.
@@ -114,15 +117,17 @@ static const char *const spoof_names[FW_SPOOF__MAX] = {
 static const char *const drop_names[FW_DROP__MAX] = {
     [FW_DROP_NONE] = "none",
     [FW_DROP_INVALID] = "invalid",
+    [FW_DROP_VLAN] = "vlan",
     [FW_DROP_SPOOF_MAC] = "spoof-mac",
     [FW_DROP_SPOOF_IP] = "spoof-ip",
     [FW_DROP_SPOOF_ARP] = "spoof-arp",
     [FW_DROP_DHCP_SERVER] = "dhcp-server",
     [FW_DROP_ROUTER_ADVERT] = "router-advert",
+    [FW_DROP_QUARANTINE] = "quarantine",
+    [FW_DROP_CT_INVALID] = "ct-invalid",
     [FW_DROP_CT_FULL] = "ct-full",
     [FW_DROP_RULE] = "rule",
     [FW_DROP_DEFAULT] = "default",
-    [FW_DROP_QUARANTINE] = "quarantine",
 };
 
 static const char *const ct_state_names[FW_CT__MAX] = {
@@ -399,6 +404,12 @@ static bool ipv6_is_ext(uint8_t nh)
     return nh == 0 || nh == 43 || nh == 44 || nh == 60 || nh == 51;
 }
 
+/* Length of extension header @h of type @nh (not a fragment header) */
+static size_t ipv6_ext_len(uint8_t nh, const uint8_t *h)
+{
+    return nh == 51 ? (h[1] + 2) * 4 : (h[1] + 1) * 8;
+}
+
 /* The packet quoted in an ICMP error: [off, end) */
 static FwParseError parse_embedded(const uint8_t *f, size_t off, size_t end,
                                    int family, FwEmbedded *e)
@@ -433,8 +444,26 @@ static FwParseError parse_embedded(const uint8_t *f, size_t off, size_t end,
         memcpy(e->src.a, f + off + 8, 16);
         memcpy(e->dst.a, f + off + 24, 16);
         l4 = off + 40;
-        /* Extension headers in the quote are not walked */
-        later = ipv6_is_ext(proto);
+        /* the quote's extension headers, as parse_ipv6() walks them */
+        for (int i = 0; ipv6_is_ext(proto) && !later; i++) {
+            size_t hl;
+
+            if (i == FW_IPV6_MAX_EXT || end - l4 < 8) {
+                return FW_PARSE_BAD_ICMP;
+            }
+            if (proto == 44) {
+                later = (rd16(f + l4 + 2) >> 3) != 0;
+                proto = f[l4];
+                l4 += 8;
+                continue;
+            }
+            hl = ipv6_ext_len(proto, f + l4);
+            if (hl > end - l4) {
+                return FW_PARSE_BAD_ICMP;
+            }
+            proto = f[l4];
+            l4 += hl;
+        }
     }
     e->proto = proto;
     if (later) {
@@ -491,9 +520,9 @@ static FwParseError parse_nd(const uint8_t *f, size_t off, size_t end,
     if (type == 134 || type == 137) {
         return FW_PARSE_OK;
     }
-    /* Options: each at least 8 bytes, and at most 64 are looked at */
+    /* Options: all of them; each is at least 8 bytes long */
     opt += off;
-    for (int i = 0; i < 64 && opt < end; i++) {
+    while (opt < end) {
         size_t olen;
 
         if (end - opt < 8) {
@@ -503,9 +532,11 @@ static FwParseError parse_nd(const uint8_t *f, size_t off, size_t end,
         if (olen == 0 || olen > end - opt) {
             return FW_PARSE_BAD_ICMP;
         }
-        if (f[opt] == 1 || f[opt] == 2) {
+        if ((f[opt] == 1 || f[opt] == 2) && !pkt->has_nd_lladdr) {
             pkt->has_nd_lladdr = true;
             memcpy(pkt->nd_lladdr, f + opt + 2, 6);
+        } else if (f[opt] == 1 || f[opt] == 2) {
+            pkt->nd_lladdr_differ |= memcmp(pkt->nd_lladdr, f + opt + 2, 6);
         }
         opt += olen;
     }
@@ -644,6 +675,7 @@ static FwParseError parse_ipv4(const uint8_t *f, size_t len, size_t off,
 
     fo = rd16(f + off + 6);
     foff = fo & 0x1fff;
+    pkt->frag_id = rd16(f + off + 4);
     if (foff) {
         if ((size_t)foff * 8 + (tot - ihl) > 65535 ||
             (foff == 1 && pkt->proto == IPPROTO_NUM_TCP)) {
@@ -696,6 +728,7 @@ static FwParseError parse_ipv6(const uint8_t *f, size_t len, size_t off,
         if (nh == 44) {
             uint16_t fo = rd16(f + pos + 2);
 
+            pkt->frag_id = rd32(f + pos + 4);
             nh = f[pos];
             pos += 8;
             if (fo >> 3) {
@@ -710,7 +743,7 @@ static FwParseError parse_ipv6(const uint8_t *f, size_t len, size_t off,
             }
             continue;
         }
-        hl = nh == 51 ? (f[pos + 1] + 2) * 4 : (f[pos + 1] + 1) * 8;
+        hl = ipv6_ext_len(nh, f + pos);
         if (hl > end - pos) {
             return FW_PARSE_BAD_IPV6_EXT;
         }
@@ -872,6 +905,7 @@ struct FwRuleset {
     size_t n_sets;
     FwAction def_action[FW_DIR__MAX];
     bool def_log[FW_DIR__MAX];
+    uint8_t states[FW_DIR__MAX];    /* FW_CT_MASK()s some rule matches */
     FwSubtable *subtables;
     size_t n_subtables;
     size_t n_entries;
@@ -1637,8 +1671,16 @@ FwRuleset *fw_ruleset_compile(const FwPolicy *policy, char **errmsg)
     }
     qsort(rs->rules, rs->n_rules, sizeof(FwRule), rule_order_cmp);
     for (i = 0; i < rs->n_rules; i++) {
-        rs->by_id[i].id = rs->rules[i].id;
+        const FwRule *r = &rs->rules[i];
+        unsigned dm = r->dir_mask & FW_DIR_MASK_BOTH;
+
+        rs->by_id[i].id = r->id;
         rs->by_id[i].index = i;
+        for (int d = 0; d < FW_DIR__MAX; d++) {
+            if (!dm || (dm & (1u << d))) {
+                rs->states[d] |= r->ct_states ? r->ct_states : FW_CT_MASK_ALL;
+            }
+        }
     }
     qsort(rs->by_id, rs->n_rules, sizeof(FwIdIndex), id_index_cmp);
     for (i = 1; i < rs->n_rules; i++) {
@@ -1906,6 +1948,35 @@ typedef struct FwCtList {
     uint32_t tail;
 } FwCtList;
 
+/*
+ * The verdicts of first fragments, for the later fragments of their
+ * datagram: a set-associative cache, so it is bounded and costs nothing
+ * to packets that are not fragments.  A new datagram replaces the entry
+ * of its set that expires first.
+ */
+#define FRAG_SETS       256
+#define FRAG_WAYS       4
+
+typedef struct FwFrag {
+    uint8_t src[16];
+    uint8_t dst[16];
+    uint32_t id;
+    uint8_t family;
+    uint8_t proto;              /* IPv4 only: RFC 8200 lets IPv6 vary */
+    uint8_t action;             /* from here on: not part of the key */
+    uint8_t reason;
+    uint8_t ct_state;
+    int64_t expires;            /* 0: free */
+} FwFrag;
+
+/* Transaction ids of the guest's recent DHCP requests */
+#define DHCP_XIDS       4
+
+typedef struct FwDhcpXid {
+    uint32_t xid;
+    int64_t expires;
+} FwDhcpXid;
+
 struct FwConntrack {
     size_t max_entries;
     size_t count;
@@ -1920,7 +1991,15 @@ struct FwConntrack {
     int64_t requeue_ns[CLS__MAX];
     FwCtList lists[CLS__MAX];
     unsigned gc_next;
+    FwFrag *frags;              /* FRAG_SETS * FRAG_WAYS */
+    FwDhcpXid dhcp_xids[DHCP_XIDS];
+    unsigned dhcp_next;
+    bool has_dhcp_server;
+    uint8_t dhcp_server[4];     /* the server that answered the guest */
 };
+
+#define FRAG_TIMEOUT_NS     (30 * NS_PER_SEC)   /* Linux' ipfrag_time */
+#define DHCP_XID_TIMEOUT_NS (60 * NS_PER_SEC)
 
 #define NS_PER_SEC 1000000000LL
 
@@ -1979,6 +2058,7 @@ FwConntrack *fw_conntrack_new(size_t max_entries,
         slots *= 2;
     }
     ct_table_alloc(ct, slots);
+    ct->frags = g_new0(FwFrag, FRAG_SETS * FRAG_WAYS);
     for (int c = 0; c < CLS__MAX; c++) {
         ct->lists[c].head = ct->lists[c].tail = CT_NONE;
     }
@@ -2009,6 +2089,7 @@ void fw_conntrack_free(FwConntrack *ct)
     }
     g_free(ct->hot_mem);
     g_free(ct->cold_mem);
+    g_free(ct->frags);
     g_free(ct);
 }
 
@@ -2508,6 +2589,9 @@ void fw_conntrack_flush(FwConntrack *ct)
         ct->lists[c].head = ct->lists[c].tail = CT_NONE;
     }
     ct->count = 0;
+    memset(ct->frags, 0, FRAG_SETS * FRAG_WAYS * sizeof(FwFrag));
+    memset(ct->dhcp_xids, 0, sizeof(ct->dhcp_xids));
+    ct->has_dhcp_server = false;
 }
 
 /*
@@ -2653,6 +2737,10 @@ FwCtState fw_conntrack_lookup(FwConntrack *ct, const FwPacket *pkt,
             } else {
                 return FW_CT_INVALID;
             }
+        }
+        /* An error goes back to the sender of the packet it quotes */
+        if (memcmp(&pkt->dst, &m->src, sizeof(FwAddr)) != 0) {
+            return FW_CT_INVALID;
         }
         /* The quoted packet travelled in the other direction */
         ct_key_make(&k, &m->src, &m->dst, sport, dport, m->proto, !dir);
@@ -2806,6 +2894,94 @@ size_t fw_conntrack_foreach(FwConntrack *ct, int64_t now,
     return calls;
 }
 
+static void frag_key(const FwPacket *pkt, FwFrag *k)
+{
+    memset(k, 0, sizeof(*k));
+    memcpy(k->src, pkt->src.a, 16);
+    memcpy(k->dst, pkt->dst.a, 16);
+    k->id = pkt->frag_id;
+    k->family = pkt->src.family;
+    k->proto = pkt->l3 == FW_L3_IPV4 ? pkt->proto : 0;
+}
+
+static bool frag_key_eq(const FwFrag *a, const FwFrag *b)
+{
+    return memcmp(a, b, offsetof(FwFrag, action)) == 0;
+}
+
+static FwFrag *frag_set(const FwConntrack *ct, const FwFrag *k)
+{
+    uint64_t w[5] = { 0 };
+
+    memcpy(w, k, offsetof(FwFrag, action));
+    return &ct->frags[(ct_hash_words(ct, w[0], w[1], w[2], w[3], w[4]) &
+                       (FRAG_SETS - 1)) * FRAG_WAYS];
+}
+
+/* The live entry of the datagram of (later fragment) @pkt, or NULL */
+static const FwFrag *ct_frag_find(const FwConntrack *ct, const FwPacket *pkt,
+                                  int64_t now)
+{
+    FwFrag k, *set;
+
+    frag_key(pkt, &k);
+    set = frag_set(ct, &k);
+    for (int w = 0; w < FRAG_WAYS; w++) {
+        if (set[w].expires > now && frag_key_eq(&set[w], &k)) {
+            return &set[w];
+        }
+    }
+    return NULL;
+}
+
+/* Remember the verdict @v of first fragment @pkt */
+static void ct_frag_record(FwConntrack *ct, const FwPacket *pkt,
+                           const FwVerdict *v, int64_t now)
+{
+    FwFrag k, *set, *slot = NULL;
+
+    frag_key(pkt, &k);
+    set = frag_set(ct, &k);
+    for (int w = 0; w < FRAG_WAYS; w++) {
+        if (set[w].expires > now && frag_key_eq(&set[w], &k)) {
+            slot = &set[w];
+            break;
+        }
+        if (!slot || set[w].expires < slot->expires) {
+            slot = &set[w];
+        }
+    }
+    k.action = v->action;
+    k.reason = v->reason;
+    k.ct_state = v->ct_state;
+    k.expires = now + FRAG_TIMEOUT_NS;
+    *slot = k;
+}
+
+static void ct_dhcp_request(FwConntrack *ct, uint32_t xid, int64_t now)
+{
+    for (int i = 0; i < DHCP_XIDS; i++) {
+        if (ct->dhcp_xids[i].xid == xid && ct->dhcp_xids[i].expires > now) {
+            ct->dhcp_xids[i].expires = now + DHCP_XID_TIMEOUT_NS;
+            return;
+        }
+    }
+    ct->dhcp_xids[ct->dhcp_next].xid = xid;
+    ct->dhcp_xids[ct->dhcp_next].expires = now + DHCP_XID_TIMEOUT_NS;
+    ct->dhcp_next = (ct->dhcp_next + 1) % DHCP_XIDS;
+}
+
+static bool ct_dhcp_requested(const FwConntrack *ct, uint32_t xid,
+                              int64_t now)
+{
+    for (int i = 0; i < DHCP_XIDS; i++) {
+        if (ct->dhcp_xids[i].xid == xid && ct->dhcp_xids[i].expires > now) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* ------------------------------------------------------------------ */
 /* Anti-spoofing                                                       */
 /* ------------------------------------------------------------------ */
@@ -2908,7 +3084,8 @@ FwSpoofReason fw_antispoof_check(const FwAntispoof *as, const FwPacket *pkt)
             if (pkt->icmp_type == 134 || pkt->icmp_type == 137) {
                 return FW_SPOOF_ROUTER_ADVERT;
             }
-            if (pkt->has_nd_lladdr && memcmp(pkt->nd_lladdr, as->mac, 6)) {
+            if (pkt->has_nd_lladdr && (memcmp(pkt->nd_lladdr, as->mac, 6) ||
+                                       pkt->nd_lladdr_differ)) {
                 return FW_SPOOF_MAC;
             }
         }
@@ -2988,6 +3165,33 @@ static bool addr_is_multicast(const FwAddr *a)
     return a->a[0] == 0xff;
 }
 
+/* Does @a name one host (RFC 1122 3.2.2, RFC 4443 2.4 (e.6))? */
+static bool addr_is_one_host(const FwAddr *a)
+{
+    static const uint8_t loop6[16] = { [15] = 1 };
+
+    if (addr_is_zero(a) || addr_is_multicast(a)) {
+        return false;
+    }
+    if (a->family == 4) {
+        return a->a[0] != 127 && a->a[0] < 240;
+    }
+    return memcmp(a->a, loop6, 16) != 0;
+}
+
+/*
+ * May an ICMP or ICMPv6 message of @type be answered with an error?
+ * Never errors (RFC 1122 3.2.2, RFC 4443 2.4 (e.1)), redirects (e.2),
+ * or types the RFCs say to discard silently when unknown.
+ */
+static bool icmp_answerable(int family, uint8_t type)
+{
+    if (family == 4) {
+        return type == 0 || type == 8 || (type >= 13 && type <= 18);
+    }
+    return type >= 128 && type <= 161 && type != 137;
+}
+
 size_t fw_build_reject(const FwPacket *pkt, const uint8_t *frame, size_t len,
                        uint8_t *out, size_t out_size)
 {
@@ -2998,8 +3202,7 @@ size_t fw_build_reject(const FwPacket *pkt, const uint8_t *frame, size_t len,
     bool tcp;
 
     if (!fam || (pkt->frag & FW_FRAG_LATER) || (pkt->dst_mac[0] & 1) ||
-        addr_is_multicast(&pkt->dst) || addr_is_multicast(&pkt->src) ||
-        addr_is_zero(&pkt->src)) {
+        addr_is_multicast(&pkt->dst) || !addr_is_one_host(&pkt->src)) {
         return 0;
     }
     if (pkt->l3_off < pkt->l2_off + 14 || pkt->l3_off > len ||
@@ -3010,7 +3213,7 @@ size_t fw_build_reject(const FwPacket *pkt, const uint8_t *frame, size_t len,
     if (tcp && (pkt->tcp_flags & FW_TCP_RST)) {
         return 0;
     }
-    if (pkt->l4 == FW_L4_ICMP && pkt->icmp_error) {
+    if (pkt->l4 == FW_L4_ICMP && !icmp_answerable(fam, pkt->icmp_type)) {
         return 0;
     }
     l2len = pkt->l3_off - pkt->l2_off;
@@ -3092,20 +3295,177 @@ size_t fw_build_reject(const FwPacket *pkt, const uint8_t *frame, size_t len,
 /* Whole chain                                                         */
 /* ------------------------------------------------------------------ */
 
-void fw_process(const FwRuleset *rs, FwConntrack *ct, const FwAntispoof *as,
-                FwDirection dir, const uint8_t *frame, size_t len,
-                size_t vnet_hdr_len, int64_t now, unsigned flags,
+static bool addr_is_link_local(const FwAddr *a)
+{
+    return a->family == 6 && a->a[0] == 0xfe && (a->a[1] & 0xc0) == 0x80;
+}
+
+static bool quarantine_allows_addr(const FwChain *c, const uint8_t *a,
+                                   int family)
+{
+    FwAddr x = { .family = family };
+
+    memcpy(x.a, a, addr_len(family));
+    return prefix_list_match(c->quarantine_allow, c->n_quarantine_allow, &x);
+}
+
+/*
+ * Quarantine lets through packets from or to an allowed address; ARP
+ * and neighbour solicitations and advertisements also when the address
+ * they resolve is allowed, so that allowed hosts stay reachable.
+ */
+static bool quarantine_allows(const FwChain *c, const FwPacket *pkt)
+{
+    if (pkt->l3 == FW_L3_ARP) {
+        return quarantine_allows_addr(c, pkt->arp_spa, 4) ||
+               quarantine_allows_addr(c, pkt->arp_tpa, 4);
+    }
+    if (!packet_family(pkt)) {
+        return false;
+    }
+    if (prefix_list_match(c->quarantine_allow, c->n_quarantine_allow,
+                          &pkt->src) ||
+        prefix_list_match(c->quarantine_allow, c->n_quarantine_allow,
+                          &pkt->dst)) {
+        return true;
+    }
+    return pkt->nd && (pkt->icmp_type == 135 || pkt->icmp_type == 136) &&
+           quarantine_allows_addr(c, pkt->nd_target, 6);
+}
+
+/*
+ * Neighbour discovery that RFC 4861 allows: on the link only (hop limit
+ * 255), solicitations to the target's solicited-node group or (for
+ * unreachability detection, not from ::) the target itself, router
+ * solicitations to all routers, router advertisements and redirects
+ * from a link-local router.
+ */
+static bool nd_exempt(const FwPacket *pkt, FwDirection dir)
+{
+    static const uint8_t all_nodes[16] = { 0xff, 0x02, [15] = 1 };
+    static const uint8_t all_routers[16] = { 0xff, 0x02, [15] = 2 };
+    static const uint8_t solicited[13] = { 0xff, 0x02, [11] = 1, 0xff };
+    bool mcast = pkt->dst.a[0] == 0xff;
+
+    if (pkt->ttl != 255 || pkt->icmp_code != 0 || pkt->frag ||
+        pkt->l3_len > 1280) {
+        return false;
+    }
+    switch (pkt->icmp_type) {
+    case 133:
+        return dir == FW_DIR_EGRESS && !memcmp(pkt->dst.a, all_routers, 16);
+    case 134:
+        return dir == FW_DIR_INGRESS && addr_is_link_local(&pkt->src) &&
+               (!mcast || !memcmp(pkt->dst.a, all_nodes, 16));
+    case 135:
+        if (!memcmp(pkt->dst.a, solicited, 13) &&
+            !memcmp(pkt->dst.a + 13, pkt->nd_target + 13, 3)) {
+            return true;
+        }
+        return !addr_is_zero(&pkt->src) &&
+               !memcmp(pkt->dst.a, pkt->nd_target, 16);
+    case 136:
+        return !addr_is_zero(&pkt->src) &&
+               (!mcast || !memcmp(pkt->dst.a, all_nodes, 16));
+    case 137:
+        return dir == FW_DIR_INGRESS && addr_is_link_local(&pkt->src) &&
+               !mcast;
+    default:
+        return false;
+    }
+}
+
+#define DHCP_MIN_LEN    240     /* BOOTP header and the magic cookie */
+#define DHCP_MAX_LEN    1472    /* what a 1500-byte MTU carries */
+
+/*
+ * The guest's DHCP: requests to broadcast or to the server that
+ * answered, replies to transactions the guest started.  The DHCP
+ * message is @pkt's UDP payload in @frame.
+ */
+static bool dhcp_exempt(const FwChain *c, const FwPacket *pkt,
+                        FwDirection dir, const uint8_t *frame, int64_t now)
+{
+    static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+    const uint8_t *m = frame + pkt->l4_off + 8;
+    size_t n = pkt->l4_payload_len;
+    FwConntrack *ct = c->ct;
+    const uint8_t *mac;
+    uint32_t xid;
+
+    if (pkt->l3 != FW_L3_IPV4 || pkt->frag || n < DHCP_MIN_LEN ||
+        n > DHCP_MAX_LEN || rd32(m + 236) != 0x63825363 || m[1] != 1 ||
+        m[2] != 6) {
+        return false;
+    }
+    /* the guest's own MAC, as far as the filter knows it */
+    mac = c->as ? c->as->mac : dir == FW_DIR_EGRESS ? pkt->src_mac :
+          pkt->dst_mac[0] & 1 ? NULL : pkt->dst_mac;
+    if (mac && memcmp(m + 28, mac, 6)) {
+        return false;
+    }
+    xid = rd32(m + 4);
+    if (dir == FW_DIR_EGRESS) {
+        if (pkt->dhcp != FW_DHCP_REQUEST || pkt->sport != 68 ||
+            pkt->dport != 67 || (memcmp(pkt->dst.a, bcast, 4) &&
+             !(ct && ct->has_dhcp_server &&
+               !memcmp(pkt->dst.a, ct->dhcp_server, 4)))) {
+            return false;
+        }
+        if (ct) {
+            ct_dhcp_request(ct, xid, now);
+        }
+        return true;
+    }
+    if (pkt->dhcp != FW_DHCP_REPLY || pkt->sport != 67 ||
+        pkt->dport != 68 || !ct ||
+        !ct_dhcp_requested(ct, xid, now) ||
+        (c->as && memcmp(pkt->dst_mac, c->as->mac, 6) &&
+         memcmp(pkt->dst_mac, bcast, 6))) {
+        return false;
+    }
+    /* the server: its identifier (option 54), else the sender */
+    memcpy(ct->dhcp_server, pkt->src.a, 4);
+    ct->has_dhcp_server = true;
+    for (size_t o = DHCP_MIN_LEN; o + 1 < n && m[o] != 255;
+         o += m[o] ? 2 + m[o + 1] : 1) {
+        if (m[o] == 54 && m[o + 1] == 4 && o + 6 <= n) {
+            memcpy(ct->dhcp_server, m + o + 2, 4);
+            break;
+        }
+    }
+    return true;
+}
+
+static bool bootstrap_exempt(const FwChain *c, const FwPacket *pkt,
+                             FwDirection dir, const uint8_t *frame,
+                             int64_t now)
+{
+    if (pkt->l3 == FW_L3_ARP) {
+        return (pkt->arp_op == 1 || pkt->arp_op == 2) &&
+               pkt->frame_len <= 64 + 4u * pkt->n_vlans;
+    }
+    if (pkt->nd) {
+        return nd_exempt(pkt, dir);
+    }
+    return pkt->dhcp && dhcp_exempt(c, pkt, dir, frame, now);
+}
+
+void fw_process(const FwChain *c, FwDirection dir, const uint8_t *frame,
+                size_t len, size_t vnet_hdr_len, int64_t now,
                 FwPacket *pkt, FwVerdict *v)
 {
+    const FwRuleset *rs = c->rs;
+    FwConntrack *ct = c->ct;
     FwSpoofReason sr;
     int idx = -1;
-    FwAction act;
 
     memset(v, 0, sizeof(*v));
     v->rule_index = -1;
     v->rule_id = FW_RULE_ID_DEFAULT;
     v->action = FW_ACTION_DROP;
     if (ct) {
+        /* the connection's table slot loads while the frame is parsed */
         fw_conntrack_prefetch(ct, frame, len, vnet_hdr_len, dir);
     }
     v->parse_error = fw_parse_frame(frame, len, vnet_hdr_len, pkt);
@@ -3114,12 +3474,12 @@ void fw_process(const FwRuleset *rs, FwConntrack *ct, const FwAntispoof *as,
         v->ct_state = FW_CT_INVALID;
         return;
     }
-    if (flags & FW_PROCESS_QUARANTINE) {
-        v->reason = FW_DROP_QUARANTINE;
+    if (pkt->n_vlans && !c->allow_vlan) {
+        v->reason = FW_DROP_VLAN;
         return;
     }
-    if (dir == FW_DIR_EGRESS && as) {
-        sr = fw_antispoof_check(as, pkt);
+    if (dir == FW_DIR_EGRESS && c->as) {
+        sr = fw_antispoof_check(c->as, pkt);
         if (sr != FW_SPOOF_NONE) {
             static const FwDropReason map[FW_SPOOF__MAX] = {
                 [FW_SPOOF_MAC] = FW_DROP_SPOOF_MAC,
@@ -3132,31 +3492,61 @@ void fw_process(const FwRuleset *rs, FwConntrack *ct, const FwAntispoof *as,
             return;
         }
     }
+    if (c->quarantined && !quarantine_allows(c, pkt)) {
+        v->reason = FW_DROP_QUARANTINE;
+        return;
+    }
+    if ((pkt->l3 == FW_L3_ARP || pkt->nd || pkt->dhcp) &&
+        bootstrap_exempt(c, pkt, dir, frame, now)) {
+        v->action = FW_ACTION_ACCEPT;
+        v->bootstrap = true;
+        return;
+    }
+    if ((pkt->frag & FW_FRAG_LATER) && ct) {
+        const FwFrag *fr = ct_frag_find(ct, pkt, now);
+
+        if (fr) {
+            v->action = fr->action;
+            v->reason = fr->reason;
+            v->ct_state = fr->ct_state;
+            v->fragment = true;
+            return;
+        }
+    }
+
     v->ct_state = ct ? fw_conntrack_lookup(ct, pkt, dir, now) : FW_CT_NEW;
     if (!rs) {
         v->action = FW_ACTION_ACCEPT;
-        v->reason = FW_DROP_NONE;
     } else {
-        idx = fw_ruleset_classify(rs, pkt, dir, v->ct_state);
+        /* a state no rule names needs no lookup */
+        if (rs->states[dir] & FW_CT_MASK(v->ct_state)) {
+            idx = fw_ruleset_classify(rs, pkt, dir, v->ct_state);
+        }
         if (idx >= 0) {
-            act = rs->rules[idx].action;
+            v->action = rs->rules[idx].action;
             v->rule_index = idx;
             v->rule_id = rs->rules[idx].id;
             v->need_log = rs->rules[idx].log;
+            v->reason = v->action == FW_ACTION_ACCEPT ? FW_DROP_NONE :
+                                                        FW_DROP_RULE;
+        } else if (v->ct_state == FW_CT_ESTABLISHED ||
+                   v->ct_state == FW_CT_RELATED) {
+            v->action = FW_ACTION_ACCEPT;
+        } else if (v->ct_state == FW_CT_INVALID) {
+            v->reason = FW_DROP_CT_INVALID;
         } else {
-            act = rs->def_action[dir];
+            v->action = rs->def_action[dir];
             v->need_log = rs->def_log[dir];
+            v->reason = v->action == FW_ACTION_ACCEPT ? FW_DROP_NONE :
+                                                        FW_DROP_DEFAULT;
         }
-        v->action = act;
-        if (act != FW_ACTION_ACCEPT) {
-            v->reason = idx >= 0 ? FW_DROP_RULE : FW_DROP_DEFAULT;
-            return;
-        }
-        v->reason = FW_DROP_NONE;
     }
-    if (ct && v->ct_state == FW_CT_NEW &&
+    if (v->action == FW_ACTION_ACCEPT && ct && v->ct_state == FW_CT_NEW &&
         !fw_conntrack_commit(ct, pkt, dir, v->rule_id, now)) {
         v->action = FW_ACTION_DROP;
         v->reason = FW_DROP_CT_FULL;
+    }
+    if ((pkt->frag & FW_FRAG_FIRST) && ct) {
+        ct_frag_record(ct, pkt, v, now);
     }
 }

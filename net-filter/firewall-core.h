@@ -178,6 +178,7 @@ typedef struct FwPacket {
     uint8_t proto;              /* upper-layer protocol */
     uint8_t ttl;                /* TTL / hop limit */
     uint8_t frag;               /* FW_FRAG_* */
+    uint32_t frag_id;           /* IPv4 identification, IPv6 fragment id */
 
     uint8_t l4;                 /* FwL4Kind */
     uint16_t sport;
@@ -203,7 +204,8 @@ typedef struct FwPacket {
     bool has_nd_target;         /* NS, NA, redirect */
     uint8_t nd_target[16];
     bool has_nd_lladdr;         /* source/target link-layer option */
-    uint8_t nd_lladdr[6];
+    uint8_t nd_lladdr[6];       /* the first one */
+    bool nd_lladdr_differ;      /* another one differs from the first */
 } FwPacket;
 
 /*
@@ -379,10 +381,13 @@ size_t fw_conntrack_max(const FwConntrack *ct);
  * (or the packet is the reply); NEW for a first packet, or further
  * original-direction packets before any reply, and for packets that are
  * not tracked (non-IP, non-first fragments, ICMP other than echo and
- * errors); RELATED for ICMP errors about a known connection; INVALID for
- * bad TCP flag combinations (none, SYN+FIN, SYN+RST, FIN without ACK,
- * ...), TCP non-SYN without a connection, invalid transitions, echo
- * replies without request, and ICMP errors about unknown connections.
+ * errors); RELATED for ICMP errors about a known connection sent to the
+ * host that sent the quoted packet (the outer destination is the quoted
+ * source; the outer source may be any router on the path, as in Linux);
+ * INVALID for bad TCP flag combinations (none, SYN+FIN, SYN+RST, FIN
+ * without ACK, ...), TCP non-SYN without a connection, invalid
+ * transitions, echo replies without request, and ICMP errors about
+ * unknown connections or sent to another host.
  * TCP sequence numbers are not tracked.
  */
 FwCtState fw_conntrack_lookup(FwConntrack *ct, const FwPacket *pkt,
@@ -508,9 +513,14 @@ FwSpoofReason fw_antispoof_check(const FwAntispoof *as, const FwPacket *pkt);
  * gets ICMP port unreachable; IPv6 UDP gets ICMPv6 port unreachable and
  * other IPv6 gets ICMPv6 administratively prohibited.  The ICMP body
  * quotes the original packet (up to 576 / 1280 bytes total).  Returns
- * the length written to @out, or 0 when nothing must be sent (TCP RST,
- * ICMP errors, non-first fragments, multicast/broadcast, non-IP,
- * @out_size too small).
+ * the length written to @out, or 0 when nothing must be sent: TCP RST;
+ * ICMP errors, redirects and unknown types (RFC 1122 3.2.2: only echo,
+ * timestamp, information and address mask messages are answered);
+ * ICMPv6 errors (types 0-127), redirects and unknown informational
+ * types (RFC 4443 2.4 (e.1), (e.2), (b): only types 128-161 are
+ * answered); non-first fragments; multicast/broadcast destinations;
+ * sources that are not one host (unspecified, multicast, broadcast,
+ * loopback, IPv4 class E); non-IP; @out_size too small.
  */
 size_t fw_build_reject(const FwPacket *pkt, const uint8_t *frame, size_t len,
                        uint8_t *out, size_t out_size);
@@ -522,41 +532,79 @@ size_t fw_build_reject(const FwPacket *pkt, const uint8_t *frame, size_t len,
 typedef enum FwDropReason {
     FW_DROP_NONE = 0,           /* accepted */
     FW_DROP_INVALID,            /* parse error */
+    FW_DROP_VLAN,               /* 802.1Q/802.1ad tagged, not allowed */
     FW_DROP_SPOOF_MAC,
     FW_DROP_SPOOF_IP,
     FW_DROP_SPOOF_ARP,
     FW_DROP_DHCP_SERVER,
     FW_DROP_ROUTER_ADVERT,
+    FW_DROP_QUARANTINE,         /* quarantined, not in the allow list */
+    FW_DROP_CT_INVALID,         /* conntrack state invalid, no rule */
     FW_DROP_CT_FULL,            /* accepted NEW, conntrack table full */
     FW_DROP_RULE,               /* a rule dropped/rejected it */
     FW_DROP_DEFAULT,            /* the default action dropped/rejected */
-    FW_DROP_QUARANTINE,         /* FW_PROCESS_QUARANTINE given */
     FW_DROP__MAX,
 } FwDropReason;
 
 const char *fw_drop_reason_name(FwDropReason r);
 
+/* What fw_process() works with; NULL members switch their stage off */
+typedef struct FwChain {
+    const FwRuleset *rs;        /* NULL: no rules, everything accepted */
+    FwConntrack *ct;            /* connections, fragments, DHCP */
+    const FwAntispoof *as;      /* egress anti-spoofing */
+    bool allow_vlan;            /* classify tagged frames on inner headers */
+    bool quarantined;
+    const FwPrefix *quarantine_allow;
+    size_t n_quarantine_allow;
+} FwChain;
+
 typedef struct FwVerdict {
     FwAction action;            /* accept, drop or reject */
-    int rule_index;             /* -1: default action or earlier stage */
+    int rule_index;             /* -1: no rule decided */
     uint32_t rule_id;           /* FW_RULE_ID_DEFAULT if rule_index < 0 */
     FwDropReason reason;
     FwParseError parse_error;
     FwCtState ct_state;
+    bool bootstrap;             /* accepted as ARP, ND or DHCP exchange */
+    bool fragment;              /* a later fragment: its first's verdict */
     bool need_log;
 } FwVerdict;
 
-/* fw_process() flags */
-#define FW_PROCESS_QUARANTINE  0x1  /* drop everything that parses */
-
 /*
- * parse -> anti-spoof (egress, if @as) -> conntrack lookup (if @ct) ->
- * classify (if @rs; no ruleset accepts) -> commit of accepted NEW
- * packets.  Fills @pkt (may be used for fw_build_reject()) and @v.
+ * The firewall's one decision path, for every frame in both directions:
+ *
+ * 1. parse (errors: invalid); tagged frames are dropped (vlan) unless
+ *    @allow_vlan;
+ * 2. egress anti-spoofing (fw_antispoof_check());
+ * 3. quarantine: only packets from or to an allowed address pass; ARP
+ *    and neighbour solicitations/advertisements count the address they
+ *    resolve;
+ * 4. bootstrap exemptions (accepted without rules): ARP requests and
+ *    replies of at most 64 bytes; neighbour discovery that stays on the
+ *    link (hop limit 255, code 0, at most 1280 bytes; solicitations to
+ *    the target's solicited-node group or the target itself, router
+ *    solicitations to ff02::2 from the guest, advertisements and
+ *    redirects from a link-local router to the guest); the guest's DHCP
+ *    (BOOTP with the DHCP magic cookie, 240 to 1472 bytes, hardware
+ *    address the guest's MAC, unfragmented): requests from UDP 68 to 67
+ *    sent to 255.255.255.255 or to the server that answered, replies
+ *    from UDP 67 to 68 carrying the transaction id of a request the
+ *    guest sent in the last 60 s;
+ * 5. a later IPv4/IPv6 fragment gets the verdict of its datagram's
+ *    first fragment (within 30 s), otherwise it goes on like any packet;
+ * 6. connection tracking (fw_conntrack_lookup());
+ * 7. rules, first match (lowest index) wins, with the packet's state as
+ *    a match field; when none matches, established and related packets
+ *    are accepted, invalid ones dropped (ct-invalid), new ones get the
+ *    default action of their direction;
+ * 8. accepted new packets are committed to the connection table
+ *    (ct-full when it is full).
+ *
+ * Fills @pkt (may be used for fw_build_reject()) and @v.
  */
-void fw_process(const FwRuleset *rs, FwConntrack *ct, const FwAntispoof *as,
-                FwDirection dir, const uint8_t *frame, size_t len,
-                size_t vnet_hdr_len, int64_t now, unsigned flags,
+void fw_process(const FwChain *c, FwDirection dir, const uint8_t *frame,
+                size_t len, size_t vnet_hdr_len, int64_t now,
                 FwPacket *pkt, FwVerdict *v);
 
 #endif /* NET_FIREWALL_CORE_H */

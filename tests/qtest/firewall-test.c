@@ -536,10 +536,13 @@ static void test_reject(void)
     harness_stop(&h);
 }
 
+static uint64_t rule_packets(QDict *info, uint32_t id);
+
 static void test_conn_state(void)
 {
     Harness h;
     Frame f;
+    QDict *info;
 
     harness_start(&h, NULL);
     set_policy(&h, 1, "'default-ingress': 'drop',",
@@ -572,6 +575,11 @@ static void test_conn_state(void)
     tcp_frame(&f, false, "10.9.9.9", VM_IP4, 443, 40000, 0x03);
     g_assert_false(passes_in(&h, &f));
     g_assert_cmpuint(drops(&h, "default") + drops(&h, "conn-invalid"), ==, 3);
+
+    /* the state rule matched the three answers, and counted them */
+    info = query_fw(&h);
+    g_assert_cmpuint(rule_packets(info, 1), ==, 3);
+    qobject_unref(info);
     harness_stop(&h);
 }
 
@@ -627,12 +635,44 @@ static void test_antispoof(void)
     harness_stop(&h);
 }
 
+/* A DHCP message: BOOTP with the magic cookie, for the VM's MAC */
+static void dhcp_frame(Frame *f, bool egress, uint8_t op, uint32_t xid,
+                       const char *src, const char *dst)
+{
+    uint8_t dhcp[8 + 300] = { 0 };
+
+    put16(dhcp, op == 1 ? 68 : 67);
+    put16(dhcp + 2, op == 1 ? 67 : 68);
+    put16(dhcp + 4, sizeof(dhcp));
+    dhcp[8] = op;
+    dhcp[9] = 1;
+    dhcp[10] = 6;
+    dhcp[12] = xid >> 24;
+    dhcp[13] = xid >> 16;
+    dhcp[14] = xid >> 8;
+    dhcp[15] = xid;
+    memcpy(dhcp + 8 + 28, VM_MAC, 6);
+    memcpy(dhcp + 8 + 236, "\x63\x82\x53\x63\xff", 5);
+    ip_packet(f, egress ? VM_MAC : PEER_MAC,
+              egress ? "\xff\xff\xff\xff\xff\xff" : VM_MAC, src, dst, 17,
+              dhcp, sizeof(dhcp));
+}
+
+/* A neighbour solicitation for @target with hop limit @hops */
+static void ns_frame(Frame *f, const char *src, const char *dst,
+                     const char *target, uint8_t hops)
+{
+    uint8_t ns[24] = { 135, 0 };
+
+    inet_pton(AF_INET6, target, ns + 8);
+    ip_packet(f, PEER_MAC, VM_MAC, src, dst, 58, ns, sizeof(ns));
+    f->data[14 + 7] = hops;
+}
+
 static void test_bootstrap_traffic(void)
 {
     Harness h;
     Frame f;
-    uint8_t dhcp[8 + 240] = { 0 };
-    uint8_t ns[24] = { 135, 0 };
 
     harness_start(&h, NULL);
     set_policy(&h, 1, "'default-ingress': 'drop', 'default-egress': 'drop',",
@@ -642,30 +682,61 @@ static void test_bootstrap_traffic(void)
     udp_frame(&f, true, VM_IP4, "10.0.0.1", 2000, 1000);
     g_assert_false(passes_out(&h, &f));
 
-    /* neighbour resolution in both directions */
+    /* neighbour resolution in both directions, on the link */
     arp_frame(&f, PEER_MAC, "10.0.0.1", VM_IP4);
     g_assert_true(passes_in(&h, &f));
     arp_frame(&f, VM_MAC, VM_IP4, "10.0.0.1");
     g_assert_true(passes_out(&h, &f));
-    inet_pton(AF_INET6, VM_IP6, ns + 8);
-    ip_packet(&f, PEER_MAC, VM_MAC, "fd00::1", VM_IP6, 58, ns, sizeof(ns));
+    ns_frame(&f, "fe80::1", "ff02::1:ff00:5", VM_IP6, 255);
     g_assert_true(passes_in(&h, &f));
+    /* not from off the link, to a global address */
+    ns_frame(&f, "2001:db8::1", VM_IP6, VM_IP6, 64);
+    g_assert_false(passes_in(&h, &f));
 
-    /* the guest's DHCP exchange */
-    put16(dhcp, 68);
-    put16(dhcp + 2, 67);
-    put16(dhcp + 4, sizeof(dhcp));
-    dhcp[8] = 1;
-    ip_packet(&f, VM_MAC, "\xff\xff\xff\xff\xff\xff", "0.0.0.0",
-              "255.255.255.255", 17, dhcp, sizeof(dhcp));
+    /* the guest's DHCP exchange, and nothing else shaped like it */
+    dhcp_frame(&f, false, 2, 0x1234, "192.0.2.66", VM_IP4);
+    g_assert_false(passes_in(&h, &f));
+    dhcp_frame(&f, true, 1, 0x1234, "0.0.0.0", "255.255.255.255");
     g_assert_true(passes_out(&h, &f));
-    put16(dhcp, 67);
-    put16(dhcp + 2, 68);
-    dhcp[8] = 2;
-    ip_packet(&f, PEER_MAC, VM_MAC, "10.0.0.1", VM_IP4, 17, dhcp,
-              sizeof(dhcp));
+    dhcp_frame(&f, true, 1, 0x1234, VM_IP4, "192.0.2.66");
+    g_assert_false(passes_out(&h, &f));
+    dhcp_frame(&f, false, 2, 0x1234, "10.0.0.1", VM_IP4);
     g_assert_true(passes_in(&h, &f));
+    dhcp_frame(&f, false, 2, 0x9999, "10.0.0.1", VM_IP4);
+    g_assert_false(passes_in(&h, &f));
+    dhcp_frame(&f, true, 1, 0x1235, VM_IP4, "10.0.0.1");
+    g_assert_true(passes_out(&h, &f));
+    g_assert_cmpuint(drops(&h, "default"), ==, 6);
+
+    /* in quarantine, not even that */
+    qtest_qmp_assert_success(h.qts,
+        "{ 'execute': 'firewall-quarantine', 'arguments': {"
+        "  'filter': 'fw0' } }");
+    dhcp_frame(&f, true, 1, 0x1236, "0.0.0.0", "255.255.255.255");
+    send_frame(h.inject, &f);
+    arp_frame(&f, VM_MAC, VM_IP4, "10.0.0.1");
+    send_frame(h.inject, &f);
+    g_assert_false(recv_frame(h.backend, &f, 300));
+    g_assert_cmpuint(drops(&h, "quarantine"), ==, 2);
     harness_stop(&h);
+}
+
+static void test_vlan(void)
+{
+    Harness h;
+    Frame f, tagged;
+
+    for (int allow = 0; allow < 2; allow++) {
+        harness_start(&h, allow ? ", \"allow-vlan-tags\": true" : NULL);
+        udp_frame(&f, true, VM_IP4, "10.0.0.1", 1000, 2000);
+        memcpy(tagged.data, f.data, 12);
+        memcpy(tagged.data + 12, "\x81\x00\x00\x07", 4);
+        memcpy(tagged.data + 16, f.data + 12, f.len - 12);
+        tagged.len = f.len + 4;
+        g_assert_cmpint(passes_out(&h, &tagged), ==, allow);
+        g_assert_cmpuint(drops(&h, "vlan"), ==, !allow);
+        harness_stop(&h);
+    }
 }
 
 static void test_quarantine(void)
@@ -1108,6 +1179,7 @@ int main(int argc, char **argv)
     qtest_add_func("/firewall/conn-state", test_conn_state);
     qtest_add_func("/firewall/antispoof", test_antispoof);
     qtest_add_func("/firewall/bootstrap-traffic", test_bootstrap_traffic);
+    qtest_add_func("/firewall/vlan", test_vlan);
     qtest_add_func("/firewall/quarantine", test_quarantine);
     qtest_add_func("/firewall/replace-and-counters",
                    test_replace_and_counters);

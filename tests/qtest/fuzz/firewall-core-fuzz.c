@@ -1,6 +1,8 @@
 /*
- * libFuzzer target for the firewall core: parse, classify (compiled vs
- * linear), conntrack, anti-spoofing and reject frame construction
+ * libFuzzer target for the firewall core: the decision path production
+ * runs (fw_process(): parse, anti-spoofing, quarantine, bootstrap
+ * exemptions, fragments, conntrack, rules), the classifier (compiled vs
+ * linear) and reject frame construction
  *
  * Copyright (c) 2026 VDI host developers
  *
@@ -13,7 +15,8 @@
 /*
  * Input: byte 0 flags (bit 0 direction, bits 1-2 virtio-net header
  * length, bit 3 rules from the input, bit 4 quarantine, bit 5 also parse
- * the frame as a prefix string), byte 1 seconds to advance the clock,
+ * the frame as a prefix string, bit 6 allow VLAN tags), byte 1 seconds
+ * to advance the clock,
  * then with bit 3: a rule count and 16 bytes per rule; the rest is the
  * frame.  The conntrack table persists across inputs and is small, so
  * that it fills up and expires.
@@ -26,6 +29,7 @@ static const uint8_t VM_MAC[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 static FwRuleset *fixed_rs;
 static FwConntrack *ct;
 static FwAntispoof *as;
+static FwPrefix quarantine_allow[2];
 static int64_t clock_ns;
 
 static FwRuleset *build_fixed(void)
@@ -71,6 +75,8 @@ static void init(void)
 
     fw_parse_prefix("10.0.0.2", &allowed[0], NULL);
     fw_parse_prefix("2001:db8::2", &allowed[1], NULL);
+    fw_parse_prefix("10.0.0.1", &quarantine_allow[0], NULL);
+    fw_parse_prefix("2001:db8::/64", &quarantine_allow[1], NULL);
     fixed_rs = build_fixed();
     if (!fixed_rs) {
         abort();
@@ -177,6 +183,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FwVerdict v;
     uint8_t out[FW_REJECT_MAX_LEN];
     int n_listed = 0;
+    FwChain chain = {
+        .quarantine_allow = quarantine_allow, .n_quarantine_allow = 2,
+    };
 
     if (!fixed_rs) {
         init();
@@ -219,10 +228,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         g_free(err);
     }
 
-    fw_process(rs, ct, as, dir, data, size, vnet, clock_ns,
-               (flags & 0x10) ? FW_PROCESS_QUARANTINE : 0, &pkt, &v);
+    chain.rs = rs;
+    chain.ct = ct;
+    chain.as = as;
+    chain.quarantined = flags & 0x10;
+    chain.allow_vlan = flags & 0x40;
+    fw_process(&chain, dir, data, size, vnet, clock_ns, &pkt, &v);
     if (v.parse_error != FW_PARSE_OK) {
         return 0;
+    }
+    if ((v.bootstrap || v.fragment) && v.rule_index >= 0) {
+        abort();
     }
     if (pkt.l2_off > size || pkt.l3_off > size ||
         pkt.l3_off + (size_t)pkt.l3_len > size ||
@@ -245,6 +261,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         }
         if (n && fw_parse_frame(out, n, 0, &rp) != FW_PARSE_OK) {
+            abort();
+        }
+        /* no error answers an error */
+        if (n && pkt.l4 == FW_L4_ICMP && pkt.icmp_error) {
             abort();
         }
     }
