@@ -1388,6 +1388,25 @@ static void test_nic_replug(void)
     harness_stop(&h);
 }
 
+/* Wait until the migration of @qts, out or in, has completed */
+static void wait_migrated(QTestState *qts)
+{
+    for (;;) {
+        QDict *r = qtest_qmp_assert_success_ref(qts,
+            "{ 'execute': 'query-migrate' }");
+        const char *st = qdict_haskey(r, "status") ?
+                         qdict_get_str(r, "status") : "none";
+        bool done = !strcmp(st, "completed");
+
+        g_assert_cmpstr(st, !=, "failed");
+        qobject_unref(r);
+        if (done) {
+            return;
+        }
+        g_usleep(10000);
+    }
+}
+
 /* The policy, the quarantine and the connections migrate with the VM */
 static void test_migration(void)
 {
@@ -1414,18 +1433,7 @@ static void test_migration(void)
     qtest_qmp_assert_success(src.qts, "{ 'execute': 'migrate',"
                              "  'arguments': { 'uri': %s } }", uri);
     qtest_qmp_eventwait(src.qts, "STOP");
-    while (true) {
-        QDict *r = qtest_qmp_assert_success_ref(src.qts,
-            "{ 'execute': 'query-migrate' }");
-        bool done = !strcmp(qdict_get_str(r, "status"), "completed");
-
-        g_assert_cmpstr(qdict_get_str(r, "status"), !=, "failed");
-        qobject_unref(r);
-        if (done) {
-            break;
-        }
-        g_usleep(10000);
-    }
+    wait_migrated(src.qts);
     harness_stop(&src);
 
     harness_start_with(&dst,
@@ -1434,20 +1442,7 @@ static void test_migration(void)
         "  \"addresses\": [ \"" VM_IP4 "\" ] }' -incoming defer");
     qtest_qmp_assert_success(dst.qts, "{ 'execute': 'migrate-incoming',"
                              "  'arguments': { 'uri': %s } }", uri);
-    while (true) {
-        QDict *r = qtest_qmp_assert_success_ref(dst.qts,
-            "{ 'execute': 'query-migrate' }");
-        const char *st = qdict_haskey(r, "status") ?
-                         qdict_get_str(r, "status") : "none";
-        bool done = !strcmp(st, "completed");
-
-        g_assert_cmpstr(st, !=, "failed");
-        qobject_unref(r);
-        if (done) {
-            break;
-        }
-        g_usleep(10000);
-    }
+    wait_migrated(dst.qts);
     info = query_fw(&dst);
     g_assert_cmpuint(qdict_get_int(info, "generation"), ==, 4);
     g_assert_true(qdict_get_bool(info, "quarantined"));
