@@ -16,6 +16,8 @@
 
 #include "qemu/osdep.h"
 #include "hw/vdi/vdi-extension.h"
+#include "hw/vmstate-if.h"
+#include "migration/vmstate.h"
 #include "net/filter.h"
 #include "net/firewall-core.h"
 #include "net/net.h"
@@ -25,10 +27,17 @@
 #include "qapi/qapi-commands-firewall.h"
 #include "qapi/qapi-events-firewall.h"
 #include "qapi/qapi-visit-firewall.h"
+#include "qapi/qobject-input-visitor.h"
+#include "qapi/qobject-output-visitor.h"
 #include "qapi/visitor.h"
+#include "block/thread-pool.h"
+#include "qemu/coroutine.h"
+#include "qemu/error-report.h"
 #include "qemu/iov.h"
 #include "qemu/timer.h"
 #include "qom/object.h"
+#include "qobject/qjson.h"
+#include "qobject/qobject.h"
 #include "qom/object_interfaces.h"
 #include "trace.h"
 
@@ -37,7 +46,14 @@ OBJECT_DECLARE_SIMPLE_TYPE(FilterFirewall, FILTER_FIREWALL)
 
 #define FIREWALL_DEFAULT_MAX_CONNECTIONS 65536
 #define FIREWALL_DEFAULT_MAX_RULES       16384
-#define FIREWALL_MAX_CONNECTION_LIST     100000
+#define FIREWALL_MAX_CONNECTION_LIST     1000
+/*
+ * Address sets: how many, how large, and all addresses together; the
+ * classifier's own limit on entries bounds what rules make of them.
+ */
+#define FIREWALL_MAX_SETS                4096
+#define FIREWALL_MAX_SET_ADDRESSES       65536
+#define FIREWALL_MAX_ALL_SET_ADDRESSES   262144
 #define FIREWALL_LOG_PER_SECOND          10
 
 /* A compiled policy with the QMP view it was built from */
@@ -60,8 +76,11 @@ struct FilterFirewall {
     strList *addresses;
     uint32_t max_connections;
     uint32_t max_rules;
+    bool tcp_pickup;
+    char *policy_file;
 
     FirewallPolicy *policy;
+    CoMutex policy_lock;                /* one policy change at a time */
     FwConntrack *ct;
     FwAntispoof *antispoof;
 
@@ -75,6 +94,14 @@ struct FilterFirewall {
     int64_t log_window;                 /* start of the current second */
     unsigned log_count;
     uint64_t log_suppressed;
+
+    /* migration: the policy and quarantine as JSON, the connections */
+    char *mig_policy;
+    uint32_t mig_policy_len;
+    char *mig_allow;
+    uint32_t mig_allow_len;
+    uint8_t *mig_ct;
+    uint32_t mig_ct_len;
 };
 
 static const FirewallDirection qapi_dir[FW_DIR__MAX] = {
@@ -152,15 +179,6 @@ static FwPortRange *convert_ports(FirewallPortRangeList *list, size_t *n,
     return g_steal_pointer(&ranges);
 }
 
-static bool set_known(FirewallAddressSetList *sets, const char *name)
-{
-    for (; sets; sets = sets->next) {
-        if (!strcmp(sets->value->name, name)) {
-            return true;
-        }
-    }
-    return false;
-}
 
 static int rule_ct_states(FirewallConnStateList *list)
 {
@@ -179,7 +197,7 @@ static int rule_ct_states(FirewallConnStateList *list)
 }
 
 /* Translate one QMP rule; what @f points to is added to @mem. */
-static bool convert_rule(FirewallRule *r, FirewallAddressSetList *sets,
+static bool convert_rule(FirewallRule *r, GHashTable *set_names,
                          FwRule *f, GPtrArray *mem, Error **errp)
 {
     size_t n;
@@ -212,11 +230,11 @@ static bool convert_rule(FirewallRule *r, FirewallAddressSetList *sets,
     }
     f->src.set = r->source_set;
     f->dst.set = r->destination_set;
-    if ((f->src.set && !set_known(sets, f->src.set)) ||
-        (f->dst.set && !set_known(sets, f->dst.set))) {
+    if ((f->src.set && !g_hash_table_contains(set_names, f->src.set)) ||
+        (f->dst.set && !g_hash_table_contains(set_names, f->dst.set))) {
         error_setg(errp, "rule %" PRIu32 ": unknown address set '%s'", r->id,
-                   f->src.set && !set_known(sets, f->src.set) ?
-                   f->src.set : f->dst.set);
+                   f->src.set && !g_hash_table_contains(set_names, f->src.set)
+                   ? f->src.set : f->dst.set);
         return false;
     }
     if (r->source_ports) {
@@ -245,8 +263,11 @@ static bool convert_rule(FirewallRule *r, FirewallAddressSetList *sets,
     return true;
 }
 
-/* Translate the QMP policy into the core's terms and compile it. */
-static FwRuleset *compile_policy(FilterFirewall *fw, FirewallRuleList *rules,
+/*
+ * Translate the QMP policy into the core's terms and compile it.  Uses
+ * only its arguments, so that it can run in a worker thread.
+ */
+static FwRuleset *compile_policy(uint32_t max_rules, FirewallRuleList *rules,
                                  FirewallAddressSetList *sets,
                                  const FirewallAction *defaults,
                                  Error **errp)
@@ -255,34 +276,55 @@ static FwRuleset *compile_policy(FilterFirewall *fw, FirewallRuleList *rules,
     size_t n_sets = QAPI_LIST_LENGTH(sets);
     g_autoptr(GPtrArray) mem = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GHashTable) ids = g_hash_table_new(NULL, NULL);
-    FwRule *fr = g_new0(FwRule, MAX(1, n_rules));
-    FwAddrSet *fs = g_new0(FwAddrSet, MAX(1, n_sets));
-    FwPolicy policy = {
-        .rules = fr, .n_rules = n_rules, .sets = fs, .n_sets = n_sets,
-    };
+    g_autoptr(GHashTable) set_names = g_hash_table_new(g_str_hash,
+                                                       g_str_equal);
+    FwRule *fr;
+    FwAddrSet *fs;
+    FwPolicy policy = { .n_rules = n_rules, .n_sets = n_sets };
     g_autofree char *msg = NULL;
-    FirewallAddressSetList *s, *other;
+    FirewallAddressSetList *s;
     FirewallRuleList *l;
     FwRuleset *rs;
-    size_t i, n;
+    size_t i, n, all_addresses = 0;
     int d;
 
-    g_ptr_array_add(mem, fr);
-    g_ptr_array_add(mem, fs);
-    if (n_rules > fw->max_rules) {
+    if (n_rules > max_rules) {
         error_setg(errp, "too many rules: %zu, the filter allows %" PRIu32
-                   " (property max-rules)", n_rules, fw->max_rules);
+                   " (property max-rules)", n_rules, max_rules);
         return NULL;
     }
+    if (n_sets > FIREWALL_MAX_SETS) {
+        error_setg(errp, "too many address sets: %zu, at most %d",
+                   n_sets, FIREWALL_MAX_SETS);
+        return NULL;
+    }
+    for (s = sets; s; s = s->next) {
+        n = QAPI_LIST_LENGTH(s->value->addresses);
+        if (n > FIREWALL_MAX_SET_ADDRESSES) {
+            error_setg(errp, "address set '%s' has %zu addresses, at most %d",
+                       s->value->name, n, FIREWALL_MAX_SET_ADDRESSES);
+            return NULL;
+        }
+        all_addresses += n;
+        if (all_addresses > FIREWALL_MAX_ALL_SET_ADDRESSES) {
+            error_setg(errp, "the address sets have more than %d addresses "
+                       "together", FIREWALL_MAX_ALL_SET_ADDRESSES);
+            return NULL;
+        }
+    }
+    fr = g_new0(FwRule, MAX(1, n_rules));
+    fs = g_new0(FwAddrSet, MAX(1, n_sets));
+    g_ptr_array_add(mem, fr);
+    g_ptr_array_add(mem, fs);
+    policy.rules = fr;
+    policy.sets = fs;
     for (d = 0; d < FW_DIR__MAX; d++) {
         policy.default_action[d] = core_action[defaults[d]];
     }
     for (i = 0, s = sets; s; s = s->next, i++) {
-        for (other = s->next; other; other = other->next) {
-            if (!strcmp(other->value->name, s->value->name)) {
-                error_setg(errp, "duplicate address set '%s'", s->value->name);
-                return NULL;
-            }
+        if (!g_hash_table_add(set_names, s->value->name)) {
+            error_setg(errp, "duplicate address set '%s'", s->value->name);
+            return NULL;
         }
         fs[i].name = s->value->name;
         fs[i].prefixes = parse_prefix_list(s->value->addresses, &n, errp);
@@ -297,7 +339,7 @@ static FwRuleset *compile_policy(FilterFirewall *fw, FirewallRuleList *rules,
             error_setg(errp, "duplicate rule id %" PRIu32, l->value->id);
             return NULL;
         }
-        if (!convert_rule(l->value, sets, &fr[i], mem, errp)) {
+        if (!convert_rule(l->value, set_names, &fr[i], mem, errp)) {
             return NULL;
         }
     }
@@ -309,60 +351,150 @@ static FwRuleset *compile_policy(FilterFirewall *fw, FirewallRuleList *rules,
     return rs;
 }
 
+/* A policy change: what to compile, and the result */
+typedef struct FirewallChange {
+    bool offload;                       /* compile in a worker thread */
+    uint32_t max_rules;
+    uint64_t generation;
+    FirewallRuleList *rules;
+    FirewallAddressSetList *sets;
+    FirewallAction defaults[FW_DIR__MAX];
+    FwRuleset *rs;
+    Error *err;
+} FirewallChange;
+
+static int firewall_compile_change(void *opaque)
+{
+    FirewallChange *c = opaque;
+
+    c->rs = compile_policy(c->max_rules, c->rules, c->sets, c->defaults,
+                           &c->err);
+    return 0;
+}
+
 /*
- * Compile and swap in a new policy; takes ownership of @rules and @sets
- * even on failure.  Connections accepted by a rule the new policy no
- * longer has, or by a default action that no longer accepts, are ended.
+ * Compile and swap in a new policy; takes ownership of @c's rules and
+ * sets even on failure.  With @c->offload (QMP commands, which run in
+ * a coroutine), compiling runs in a worker thread while the main loop
+ * goes on with the old policy.
+ * Every connection is then judged again by the new policy
+ * (fw_conntrack_rejudge()): one walk over the table.
  */
-static bool firewall_install(FilterFirewall *fw, uint64_t generation,
-                             FirewallRuleList *rules,
-                             FirewallAddressSetList *sets,
-                             const FirewallAction *defaults, Error **errp)
+static bool firewall_install(FilterFirewall *fw, FirewallChange *c,
+                             Error **errp)
 {
     FirewallPolicy *old = fw->policy;
     FirewallPolicy *p;
-    FwRuleset *rs;
-    size_t i;
-    int d;
 
-    rs = compile_policy(fw, rules, sets, defaults, errp);
-    if (!rs) {
-        qapi_free_FirewallRuleList(rules);
-        qapi_free_FirewallAddressSetList(sets);
+    c->max_rules = fw->max_rules;
+    if (c->offload) {
+        thread_pool_submit_co(firewall_compile_change, c);
+    } else {
+        firewall_compile_change(c);
+    }
+    if (!c->rs) {
+        error_propagate(errp, c->err);
+        qapi_free_FirewallRuleList(c->rules);
+        qapi_free_FirewallAddressSetList(c->sets);
         return false;
     }
     p = g_new0(FirewallPolicy, 1);
-    p->generation = generation;
-    p->rs = rs;
-    p->rules = rules;
-    p->sets = sets;
-    memcpy(p->defaults, defaults, sizeof(p->defaults));
-    p->counters = g_new0(FwRuleCounters, MAX(1, fw_ruleset_n_rules(rs)));
+    p->generation = c->generation;
+    p->rs = c->rs;
+    p->rules = c->rules;
+    p->sets = c->sets;
+    memcpy(p->defaults, c->defaults, sizeof(p->defaults));
+    p->counters = g_new0(FwRuleCounters, MAX(1, fw_ruleset_n_rules(p->rs)));
 
     if (old) {
-        fw_counters_carry(old->rs, old->counters, rs, p->counters);
-        for (i = 0; i < fw_ruleset_n_rules(old->rs); i++) {
-            uint32_t id = fw_ruleset_rule(old->rs, i)->id;
-
-            if (fw_ruleset_index_of(rs, id) < 0) {
-                fw_conntrack_flush_rule(fw->ct, id);
-            }
-        }
-        /* One id covers the default of both directions: end them all */
-        for (d = 0; d < FW_DIR__MAX; d++) {
-            if (old->defaults[d] == FIREWALL_ACTION_ACCEPT &&
-                defaults[d] != FIREWALL_ACTION_ACCEPT) {
-                fw_conntrack_flush_rule(fw->ct, FW_RULE_ID_DEFAULT);
-                break;
-            }
-        }
+        fw_counters_carry(old->rs, old->counters, p->rs, p->counters);
+        fw_conntrack_rejudge(fw->ct, p->rs);
     }
     fw->policy = p;
     firewall_policy_free(old);
     trace_filter_firewall_policy(
-        object_get_canonical_path_component(OBJECT(fw)), generation,
-        fw_ruleset_n_rules(rs));
+        object_get_canonical_path_component(OBJECT(fw)), c->generation,
+        fw_ruleset_n_rules(p->rs));
     return true;
+}
+
+/* A QMP change that keeps the generation and defaults in force */
+static FirewallChange firewall_change_of(FilterFirewall *fw)
+{
+    FirewallChange c = {
+        .offload = true, .generation = fw->policy->generation,
+    };
+
+    memcpy(c.defaults, fw->policy->defaults, sizeof(c.defaults));
+    return c;
+}
+
+/* Install the policy given as firewall-set-policy's arguments */
+static bool firewall_install_spec(FilterFirewall *fw,
+                                  FirewallPolicySpec *spec, bool offload,
+                                  Error **errp)
+{
+    FirewallChange c = {
+        .offload = offload,
+        .generation = spec->generation,
+        .rules = QAPI_CLONE(FirewallRuleList, spec->rules),
+        .sets = QAPI_CLONE(FirewallAddressSetList, spec->sets),
+        .defaults = {
+            [FW_DIR_INGRESS] = spec->has_default_ingress ?
+                spec->default_ingress : FIREWALL_ACTION_ACCEPT,
+            [FW_DIR_EGRESS] = spec->has_default_egress ?
+                spec->default_egress : FIREWALL_ACTION_ACCEPT,
+        },
+    };
+
+    return firewall_install(fw, &c, errp);
+}
+
+/* A policy from JSON: firewall-set-policy's arguments without 'filter' */
+static FirewallPolicySpec *firewall_policy_from_json(const char *json,
+                                                     Error **errp)
+{
+    QObject *obj = qobject_from_json(json, errp);
+    FirewallPolicySpec *spec = NULL;
+    Visitor *v;
+
+    if (obj) {
+        v = qobject_input_visitor_new(obj);
+        visit_type_FirewallPolicySpec(v, NULL, &spec, errp);
+        visit_free(v);
+        qobject_unref(obj);
+    }
+    return spec;
+}
+
+static FirewallPolicySpec *firewall_read_policy(const char *path,
+                                                Error **errp)
+{
+    g_autofree char *text = NULL;
+    g_autoptr(GError) gerr = NULL;
+    FirewallPolicySpec *spec;
+
+    if (!g_file_get_contents(path, &text, NULL, &gerr)) {
+        error_setg(errp, "policy-file: %s", gerr->message);
+        return NULL;
+    }
+    spec = firewall_policy_from_json(text, errp);
+    if (!spec) {
+        error_prepend(errp, "policy-file '%s': ", path);
+    }
+    return spec;
+}
+
+/* Quarantine with the allow list @allow (@prefixes parsed); owns both */
+static void firewall_set_quarantine(FilterFirewall *fw, strList *allow,
+                                    FwPrefix *prefixes, size_t n)
+{
+    g_free(fw->quarantine_prefixes);
+    qapi_free_strList(fw->quarantine_allow);
+    fw->quarantine_prefixes = prefixes;
+    fw->n_quarantine_prefixes = n;
+    fw->quarantine_allow = allow;
+    fw->quarantined = true;
 }
 
 /* The packet path */
@@ -538,14 +670,166 @@ static ssize_t filter_firewall_receive_iov(NetFilterState *nf,
     return size;
 }
 
+/*
+ * Migration: the policy in force and the quarantine travel as JSON,
+ * the connection table in fw_conntrack_save()'s format, so that the
+ * destination enforces the same policy and its connections go on.
+ */
+static char *firewall_to_json(QObject *obj, uint32_t *len)
+{
+    GString *json = qobject_to_json(obj);
+
+    *len = json->len + 1;
+    qobject_unref(obj);
+    return g_string_free(json, false);
+}
+
+static int firewall_pre_save(void *opaque)
+{
+    FilterFirewall *fw = opaque;
+    FirewallPolicy *p = fw->policy;
+    FirewallPolicySpec spec = {
+        .generation = p->generation, .rules = p->rules, .sets = p->sets,
+        .has_default_ingress = true,
+        .default_ingress = p->defaults[FW_DIR_INGRESS],
+        .has_default_egress = true,
+        .default_egress = p->defaults[FW_DIR_EGRESS],
+    };
+    FirewallPolicySpec *specp = &spec;
+    strList *allow = fw->quarantine_allow;
+    GByteArray *ct;
+    QObject *obj;
+    Visitor *v;
+
+    v = qobject_output_visitor_new(&obj);
+    visit_type_FirewallPolicySpec(v, NULL, &specp, &error_abort);
+    visit_complete(v, &obj);
+    visit_free(v);
+    fw->mig_policy = firewall_to_json(obj, &fw->mig_policy_len);
+    fw->mig_allow_len = 0;
+    if (fw->quarantined) {
+        v = qobject_output_visitor_new(&obj);
+        visit_type_strList(v, NULL, &allow, &error_abort);
+        visit_complete(v, &obj);
+        visit_free(v);
+        fw->mig_allow = firewall_to_json(obj, &fw->mig_allow_len);
+    }
+    ct = fw_conntrack_save(fw->ct, qemu_clock_get_ns(QEMU_CLOCK_REALTIME));
+    fw->mig_ct_len = ct->len;
+    fw->mig_ct = g_byte_array_free(ct, false);
+    return 0;
+}
+
+static void firewall_mig_free(FilterFirewall *fw)
+{
+    g_clear_pointer(&fw->mig_policy, g_free);
+    g_clear_pointer(&fw->mig_allow, g_free);
+    g_clear_pointer(&fw->mig_ct, g_free);
+}
+
+static int firewall_post_save(void *opaque)
+{
+    firewall_mig_free(opaque);
+    return 0;
+}
+
+static bool firewall_load(FilterFirewall *fw, Error **errp)
+{
+    const char *id = object_get_canonical_path_component(OBJECT(fw));
+    g_autoptr(FirewallPolicySpec) spec = NULL;
+    QObject *obj;
+    g_autofree char *msg = NULL;
+    Visitor *v;
+    bool ok;
+    strList *allow = NULL;
+    FwPrefix *prefixes;
+    size_t n;
+
+    if (!fw->mig_policy_len || fw->mig_policy[fw->mig_policy_len - 1] ||
+        (fw->mig_allow_len && fw->mig_allow[fw->mig_allow_len - 1])) {
+        error_setg(errp, "malformed migration data");
+        return false;
+    }
+    spec = firewall_policy_from_json(fw->mig_policy, errp);
+    if (!spec || !firewall_install_spec(fw, spec, false, errp)) {
+        return false;
+    }
+    if (fw->mig_allow_len) {
+        obj = qobject_from_json(fw->mig_allow, errp);
+        if (!obj) {
+            return false;
+        }
+        v = qobject_input_visitor_new(obj);
+        ok = visit_type_strList(v, NULL, &allow, errp);
+        visit_free(v);
+        qobject_unref(obj);
+        if (!ok) {
+            return false;
+        }
+        prefixes = parse_prefix_list(allow, &n, errp);
+        if (!prefixes) {
+            qapi_free_strList(allow);
+            return false;
+        }
+        firewall_set_quarantine(fw, allow, prefixes, n);
+        qapi_event_send_firewall_quarantine(id, true, "migrated");
+    }
+    fw_conntrack_flush(fw->ct);
+    if (!fw_conntrack_load(fw->ct, fw->mig_ct, fw->mig_ct_len,
+                           qemu_clock_get_ns(QEMU_CLOCK_REALTIME), &msg)) {
+        error_setg(errp, "%s", msg);
+        return false;
+    }
+    return true;
+}
+
+static int firewall_post_load(void *opaque, int version_id)
+{
+    FilterFirewall *fw = opaque;
+    Error *err = NULL;
+    bool ok = firewall_load(fw, &err);
+
+    firewall_mig_free(fw);
+    if (!ok) {
+        error_reportf_err(err, "filter-firewall '%s': ",
+                          object_get_canonical_path_component(OBJECT(fw)));
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static const VMStateDescription vmstate_filter_firewall = {
+    .name = TYPE_FILTER_FIREWALL,
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .pre_save = firewall_pre_save,
+    .post_save = firewall_post_save,
+    .post_load = firewall_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(mig_policy_len, FilterFirewall),
+        VMSTATE_VBUFFER_ALLOC_UINT32(mig_policy, FilterFirewall, 0, NULL,
+                                     mig_policy_len),
+        VMSTATE_UINT32(mig_allow_len, FilterFirewall),
+        VMSTATE_VBUFFER_ALLOC_UINT32(mig_allow, FilterFirewall, 0, NULL,
+                                     mig_allow_len),
+        VMSTATE_UINT32(mig_ct_len, FilterFirewall),
+        VMSTATE_VBUFFER_ALLOC_UINT32(mig_ct, FilterFirewall, 0, NULL,
+                                     mig_ct_len),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/* Migration sections of filters are named by the object's path */
+static char *filter_firewall_vmstate_id(VMStateIf *obj)
+{
+    return object_get_canonical_path(OBJECT(obj));
+}
+
 /* Object life cycle and properties */
 
 static void filter_firewall_setup(NetFilterState *nf, Error **errp)
 {
     FilterFirewall *fw = FILTER_FIREWALL(nf);
-    const FirewallAction accept[FW_DIR__MAX] = {
-        FIREWALL_ACTION_ACCEPT, FIREWALL_ACTION_ACCEPT,
-    };
     g_autofree FwPrefix *allowed = NULL;
     uint8_t mac[6];
     size_t n = 0;
@@ -572,13 +856,31 @@ static void filter_firewall_setup(NetFilterState *nf, Error **errp)
         return;
     }
     fw->ct = fw_conntrack_new(fw->max_connections, NULL);
-    firewall_install(fw, 0, NULL, NULL, accept, errp);
+    fw_conntrack_set_tcp_pickup(fw->ct, fw->tcp_pickup);
+    if (fw->policy_file) {
+        g_autoptr(FirewallPolicySpec) spec =
+            firewall_read_policy(fw->policy_file, errp);
+
+        if (!spec || !firewall_install_spec(fw, spec, false, errp)) {
+            return;
+        }
+    } else {
+        FirewallChange c = { .defaults = {
+            FIREWALL_ACTION_ACCEPT, FIREWALL_ACTION_ACCEPT,
+        } };
+
+        firewall_install(fw, &c, &error_abort);
+    }
+    vmstate_register(VMSTATE_IF(fw), VMSTATE_INSTANCE_ID_ANY,
+                     &vmstate_filter_firewall, fw);
 }
 
 static void filter_firewall_cleanup(NetFilterState *nf)
 {
     FilterFirewall *fw = FILTER_FIREWALL(nf);
 
+    vmstate_unregister(VMSTATE_IF(fw), &vmstate_filter_firewall, fw);
+    firewall_mig_free(fw);
     firewall_policy_free(fw->policy);
     fw->policy = NULL;
     fw_conntrack_free(fw->ct);
@@ -589,9 +891,16 @@ static void filter_firewall_cleanup(NetFilterState *nf)
     qapi_free_strList(fw->quarantine_allow);
 }
 
+/* Kept with its state until a netdev of the same id comes back */
+static void filter_firewall_detached(NetFilterState *nf)
+{
+    qapi_event_send_firewall_detached(
+        object_get_canonical_path_component(OBJECT(nf)), nf->netdev_id);
+}
+
 static bool firewall_check_settable(Object *obj, Error **errp)
 {
-    if (NETFILTER(obj)->netdev) {
+    if (NETFILTER(obj)->netdev || NETFILTER(obj)->detached) {
         error_setg(errp, "filter-firewall properties cannot change after "
                    "creation; use the firewall-* commands");
         return false;
@@ -622,6 +931,35 @@ static void filter_firewall_set_allow_vlan_tags(Object *obj, bool value,
 {
     if (firewall_check_settable(obj, errp)) {
         FILTER_FIREWALL(obj)->allow_vlan_tags = value;
+    }
+}
+
+static bool filter_firewall_get_tcp_pickup(Object *obj, Error **errp)
+{
+    return FILTER_FIREWALL(obj)->tcp_pickup;
+}
+
+static void filter_firewall_set_tcp_pickup(Object *obj, bool value,
+                                           Error **errp)
+{
+    if (firewall_check_settable(obj, errp)) {
+        FILTER_FIREWALL(obj)->tcp_pickup = value;
+    }
+}
+
+static char *filter_firewall_get_policy_file(Object *obj, Error **errp)
+{
+    return g_strdup(FILTER_FIREWALL(obj)->policy_file);
+}
+
+static void filter_firewall_set_policy_file(Object *obj, const char *value,
+                                            Error **errp)
+{
+    FilterFirewall *fw = FILTER_FIREWALL(obj);
+
+    if (firewall_check_settable(obj, errp)) {
+        g_free(fw->policy_file);
+        fw->policy_file = g_strdup(value);
     }
 }
 
@@ -690,6 +1028,8 @@ static void filter_firewall_init(Object *obj)
 
     fw->max_connections = FIREWALL_DEFAULT_MAX_CONNECTIONS;
     fw->max_rules = FIREWALL_DEFAULT_MAX_RULES;
+    fw->tcp_pickup = true;
+    qemu_co_mutex_init(&fw->policy_lock);
     object_property_add(obj, "max-connections", "uint32",
                         filter_firewall_get_uint32,
                         filter_firewall_set_uint32, NULL,
@@ -704,6 +1044,7 @@ static void filter_firewall_finalize(Object *obj)
     FilterFirewall *fw = FILTER_FIREWALL(obj);
 
     g_free(fw->mac);
+    g_free(fw->policy_file);
     qapi_free_strList(fw->addresses);
 }
 
@@ -722,9 +1063,17 @@ static void filter_firewall_class_init(ObjectClass *oc, void *data)
     object_class_property_add(oc, "addresses", "strList",
                               filter_firewall_get_addresses,
                               filter_firewall_set_addresses, NULL, NULL);
+    object_class_property_add_bool(oc, "tcp-pickup",
+                                   filter_firewall_get_tcp_pickup,
+                                   filter_firewall_set_tcp_pickup);
+    object_class_property_add_str(oc, "policy-file",
+                                  filter_firewall_get_policy_file,
+                                  filter_firewall_set_policy_file);
 
+    VMSTATE_IF_CLASS(oc)->get_id = filter_firewall_vmstate_id;
     nfc->setup = filter_firewall_setup;
     nfc->cleanup = filter_firewall_cleanup;
+    nfc->detached = filter_firewall_detached;
     nfc->receive_iov = filter_firewall_receive_iov;
 }
 
@@ -735,6 +1084,10 @@ static const TypeInfo filter_firewall_info = {
     .instance_init = filter_firewall_init,
     .instance_finalize = filter_firewall_finalize,
     .instance_size = sizeof(FilterFirewall),
+    .interfaces = (InterfaceInfo[]) {
+        { TYPE_VMSTATE_IF },
+        { }
+    },
 };
 
 static void filter_firewall_register_types(void)
@@ -763,40 +1116,54 @@ static FilterFirewall *firewall_find(const char *id, Error **errp)
     return FILTER_FIREWALL(obj);
 }
 
-void qmp_firewall_set_policy(const char *filter, uint64_t generation,
-                             FirewallRuleList *rules,
-                             bool has_sets, FirewallAddressSetList *sets,
-                             bool has_default_ingress,
-                             FirewallAction default_ingress,
-                             bool has_default_egress,
-                             FirewallAction default_egress, Error **errp)
+/*
+ * The policy commands run in a coroutine: compiling happens in a worker
+ * thread (firewall_install()), and policy_lock keeps the changes of
+ * concurrent monitors in order.  The reference keeps the filter alive
+ * meanwhile; a filter deleted meanwhile gets the policy harmlessly.
+ */
+static FilterFirewall *coroutine_fn firewall_lock(const char *id,
+                                                  Error **errp)
 {
-    FilterFirewall *fw = firewall_find(filter, errp);
-    FirewallAction defaults[FW_DIR__MAX] = {
-        [FW_DIR_INGRESS] = has_default_ingress ? default_ingress
-                                               : FIREWALL_ACTION_ACCEPT,
-        [FW_DIR_EGRESS] = has_default_egress ? default_egress
-                                             : FIREWALL_ACTION_ACCEPT,
-    };
+    FilterFirewall *fw = firewall_find(id, errp);
+
+    if (fw) {
+        object_ref(OBJECT(fw));
+        qemu_co_mutex_lock(&fw->policy_lock);
+    }
+    return fw;
+}
+
+static void coroutine_fn firewall_unlock(FilterFirewall *fw)
+{
+    qemu_co_mutex_unlock(&fw->policy_lock);
+    object_unref(OBJECT(fw));
+}
+
+void coroutine_fn qmp_firewall_set_policy(FirewallSetPolicyArguments *args,
+                                          Error **errp)
+{
+    FilterFirewall *fw = firewall_lock(args->filter, errp);
 
     if (!fw) {
         return;
     }
-    if (generation < fw->policy->generation) {
+    if (args->generation < fw->policy->generation) {
         error_setg(errp, "generation %" PRIu64 " is older than the policy "
-                   "in force (generation %" PRIu64 ")", generation,
+                   "in force (generation %" PRIu64 ")", args->generation,
                    fw->policy->generation);
-        return;
+    } else {
+        firewall_install_spec(fw, qapi_FirewallSetPolicyArguments_base(args),
+                              true, errp);
     }
-    firewall_install(fw, generation, QAPI_CLONE(FirewallRuleList, rules),
-                     QAPI_CLONE(FirewallAddressSetList, sets), defaults, errp);
+    firewall_unlock(fw);
 }
 
-void qmp_firewall_add_rule(const char *filter, FirewallRule *rule,
-                           Error **errp)
+void coroutine_fn qmp_firewall_add_rule(const char *filter,
+                                        FirewallRule *rule, Error **errp)
 {
-    FilterFirewall *fw = firewall_find(filter, errp);
-    FirewallRuleList *rules;
+    FilterFirewall *fw = firewall_lock(filter, errp);
+    FirewallChange c;
     FirewallRuleList *l;
 
     if (!fw) {
@@ -805,54 +1172,62 @@ void qmp_firewall_add_rule(const char *filter, FirewallRule *rule,
     for (l = fw->policy->rules; l; l = l->next) {
         if (l->value->id == rule->id) {
             error_setg(errp, "rule id %" PRIu32 " is in use", rule->id);
+            firewall_unlock(fw);
             return;
         }
     }
-    rules = QAPI_CLONE(FirewallRuleList, fw->policy->rules);
-    QAPI_LIST_PREPEND(rules, QAPI_CLONE(FirewallRule, rule));
-    firewall_install(fw, fw->policy->generation, rules,
-                     QAPI_CLONE(FirewallAddressSetList, fw->policy->sets),
-                     fw->policy->defaults, errp);
+    c = firewall_change_of(fw);
+    c.rules = QAPI_CLONE(FirewallRuleList, fw->policy->rules);
+    QAPI_LIST_PREPEND(c.rules, QAPI_CLONE(FirewallRule, rule));
+    c.sets = QAPI_CLONE(FirewallAddressSetList, fw->policy->sets);
+    firewall_install(fw, &c, errp);
+    firewall_unlock(fw);
 }
 
-void qmp_firewall_delete_rule(const char *filter, uint32_t id, Error **errp)
+void coroutine_fn qmp_firewall_delete_rule(const char *filter, uint32_t id,
+                                           Error **errp)
 {
-    FilterFirewall *fw = firewall_find(filter, errp);
-    FirewallRuleList *rules, **prev;
+    FilterFirewall *fw = firewall_lock(filter, errp);
+    FirewallChange c;
+    FirewallRuleList **prev;
 
     if (!fw) {
         return;
     }
-    rules = QAPI_CLONE(FirewallRuleList, fw->policy->rules);
-    for (prev = &rules; *prev; prev = &(*prev)->next) {
+    c = firewall_change_of(fw);
+    c.rules = QAPI_CLONE(FirewallRuleList, fw->policy->rules);
+    for (prev = &c.rules; *prev; prev = &(*prev)->next) {
         if ((*prev)->value->id == id) {
             FirewallRuleList *gone = *prev;
 
             *prev = gone->next;
             gone->next = NULL;
             qapi_free_FirewallRuleList(gone);
-            firewall_install(fw, fw->policy->generation, rules,
-                             QAPI_CLONE(FirewallAddressSetList,
-                                        fw->policy->sets),
-                             fw->policy->defaults, errp);
+            c.sets = QAPI_CLONE(FirewallAddressSetList, fw->policy->sets);
+            firewall_install(fw, &c, errp);
+            firewall_unlock(fw);
             return;
         }
     }
-    qapi_free_FirewallRuleList(rules);
+    qapi_free_FirewallRuleList(c.rules);
     error_setg(errp, "filter '%s' has no rule %" PRIu32, filter, id);
+    firewall_unlock(fw);
 }
 
-void qmp_firewall_set_address_set(const char *filter, FirewallAddressSet *set,
-                                  Error **errp)
+void coroutine_fn qmp_firewall_set_address_set(const char *filter,
+                                               FirewallAddressSet *set,
+                                               Error **errp)
 {
-    FilterFirewall *fw = firewall_find(filter, errp);
-    FirewallAddressSetList *sets, *l;
+    FilterFirewall *fw = firewall_lock(filter, errp);
+    FirewallChange c;
+    FirewallAddressSetList *l;
 
     if (!fw) {
         return;
     }
-    sets = QAPI_CLONE(FirewallAddressSetList, fw->policy->sets);
-    for (l = sets; l; l = l->next) {
+    c = firewall_change_of(fw);
+    c.sets = QAPI_CLONE(FirewallAddressSetList, fw->policy->sets);
+    for (l = c.sets; l; l = l->next) {
         if (!strcmp(l->value->name, set->name)) {
             qapi_free_FirewallAddressSet(l->value);
             l->value = QAPI_CLONE(FirewallAddressSet, set);
@@ -860,11 +1235,11 @@ void qmp_firewall_set_address_set(const char *filter, FirewallAddressSet *set,
         }
     }
     if (!l) {
-        QAPI_LIST_PREPEND(sets, QAPI_CLONE(FirewallAddressSet, set));
+        QAPI_LIST_PREPEND(c.sets, QAPI_CLONE(FirewallAddressSet, set));
     }
-    firewall_install(fw, fw->policy->generation,
-                     QAPI_CLONE(FirewallRuleList, fw->policy->rules), sets,
-                     fw->policy->defaults, errp);
+    c.rules = QAPI_CLONE(FirewallRuleList, fw->policy->rules);
+    firewall_install(fw, &c, errp);
+    firewall_unlock(fw);
 }
 
 static FirewallInfo *firewall_info(FilterFirewall *fw)
@@ -878,6 +1253,7 @@ static FirewallInfo *firewall_info(FilterFirewall *fw)
 
     info->filter = g_strdup(object_get_canonical_path_component(OBJECT(fw)));
     info->netdev = g_strdup(NETFILTER(fw)->netdev_id);
+    info->attached = !NETFILTER(fw)->detached;
     info->generation = p->generation;
     info->default_ingress = p->defaults[FW_DIR_INGRESS];
     info->default_egress = p->defaults[FW_DIR_EGRESS];
@@ -931,6 +1307,7 @@ FirewallInfoList *qmp_query_firewall(const char *filter, Error **errp)
 
 typedef struct ConnListing {
     FirewallConnectionList **tail;
+    uint32_t skip;
     uint32_t left;
 } ConnListing;
 
@@ -945,8 +1322,13 @@ static char *addr_string(const FwAddr *a)
 static bool firewall_list_connection(const FwCtInfo *ci, void *opaque)
 {
     ConnListing *cl = opaque;
-    FirewallConnection *c = g_new0(FirewallConnection, 1);
+    FirewallConnection *c;
 
+    if (cl->skip) {
+        cl->skip--;
+        return true;
+    }
+    c = g_new0(FirewallConnection, 1);
     c->direction = qapi_dir[ci->orig_dir];
     c->protocol = ci->proto;
     c->source = addr_string(&ci->src);
@@ -962,13 +1344,18 @@ static bool firewall_list_connection(const FwCtInfo *ci, void *opaque)
 }
 
 FirewallConnectionList *qmp_query_firewall_connections(const char *filter,
+                                                       bool has_offset,
+                                                       uint32_t offset,
                                                        bool has_limit,
                                                        uint32_t limit,
                                                        Error **errp)
 {
     FilterFirewall *fw = firewall_find(filter, errp);
     FirewallConnectionList *list = NULL;
-    ConnListing cl = { .tail = &list, .left = has_limit ? limit : 1000 };
+    ConnListing cl = {
+        .tail = &list, .skip = offset,
+        .left = has_limit ? limit : FIREWALL_MAX_CONNECTION_LIST,
+    };
 
     if (!fw) {
         return NULL;
@@ -1007,12 +1394,7 @@ void qmp_firewall_quarantine(const char *filter, bool has_allow,
     if (!prefixes) {
         return;
     }
-    g_free(fw->quarantine_prefixes);
-    qapi_free_strList(fw->quarantine_allow);
-    fw->quarantine_prefixes = prefixes;
-    fw->n_quarantine_prefixes = n;
-    fw->quarantine_allow = QAPI_CLONE(strList, allow);
-    fw->quarantined = true;
+    firewall_set_quarantine(fw, QAPI_CLONE(strList, allow), prefixes, n);
     fw_conntrack_flush(fw->ct);
     qapi_event_send_firewall_quarantine(filter, true, reason);
 }

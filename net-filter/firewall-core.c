@@ -57,7 +57,8 @@
  * see ct_touch()), so expiring is popping list heads: each lookup and
  * commit does a small bounded amount, and expired entries found by a
  * lookup are treated as absent, so timeouts are exact for packets.
- * No TCP window tracking; TCP without a SYN is not picked up mid-stream.
+ * No TCP window tracking; TCP without a SYN is picked up mid-stream only
+ * when fw_conntrack_set_tcp_pickup() says so.
  * The same object remembers the verdicts of first fragments (a bounded
  * set-associative cache) and the guest's DHCP transactions, for
  * fw_process().
@@ -903,6 +904,7 @@ struct FwRuleset {
     FwIdIndex *by_id;           /* sorted by id */
     FwSetCopy *sets;
     size_t n_sets;
+    GHashTable *set_by_name;    /* name -> FwSetCopy */
     FwAction def_action[FW_DIR__MAX];
     bool def_log[FW_DIR__MAX];
     uint8_t states[FW_DIR__MAX];    /* FW_CT_MASK()s some rule matches */
@@ -1482,6 +1484,9 @@ void fw_ruleset_free(FwRuleset *rs)
         g_free(rs->sets[i].prefixes);
     }
     g_free(rs->sets);
+    if (rs->set_by_name) {
+        g_hash_table_destroy(rs->set_by_name);
+    }
     for (size_t i = 0; i < rs->n_subtables; i++) {
         g_free(rs->subtables[i].slots);
         g_free(rs->subtables[i].keys);
@@ -1576,12 +1581,7 @@ static bool check_rule(const FwRule *r, char **err)
 
 static const FwSetCopy *find_set(const FwRuleset *rs, const char *name)
 {
-    for (size_t i = 0; i < rs->n_sets; i++) {
-        if (strcmp(rs->sets[i].name, name) == 0) {
-            return &rs->sets[i];
-        }
-    }
-    return NULL;
+    return g_hash_table_lookup(rs->set_by_name, name);
 }
 
 static bool resolve_addr(const FwRuleset *rs, const FwAddrMatch *m,
@@ -1636,6 +1636,7 @@ FwRuleset *fw_ruleset_compile(const FwPolicy *policy, char **errmsg)
 
     /* Sets */
     rs->sets = g_new0(FwSetCopy, MAX(policy->n_sets, 1));
+    rs->set_by_name = g_hash_table_new(g_str_hash, g_str_equal);
     for (i = 0; i < policy->n_sets; i++) {
         const FwAddrSet *s = &policy->sets[i];
 
@@ -1655,6 +1656,7 @@ FwRuleset *fw_ruleset_compile(const FwPolicy *policy, char **errmsg)
         rs->sets[i].prefixes = g_memdup2(s->prefixes,
                                          s->n_prefixes * sizeof(FwPrefix));
         rs->sets[i].n_prefixes = s->n_prefixes;
+        g_hash_table_insert(rs->set_by_name, rs->sets[i].name, &rs->sets[i]);
         rs->n_sets++;
     }
 
@@ -1996,6 +1998,7 @@ struct FwConntrack {
     unsigned dhcp_next;
     bool has_dhcp_server;
     uint8_t dhcp_server[4];     /* the server that answered the guest */
+    bool tcp_pickup;
 };
 
 #define FRAG_TIMEOUT_NS     (30 * NS_PER_SEC)   /* Linux' ipfrag_time */
@@ -2620,6 +2623,95 @@ size_t fw_conntrack_flush_rule(FwConntrack *ct, uint32_t rule_id)
     return keys->len;
 }
 
+/*
+ * The original tuple of entry @e (as its first packet saw it) into
+ * @info's orig_dir, src, dst, proto, sport and dport.
+ */
+static void ct_orig_tuple(const FwCtHot *e, FwCtInfo *info)
+{
+    bool in = e->k.flags & CTF_ORIG_INGRESS;
+
+    info->orig_dir = in ? FW_DIR_INGRESS : FW_DIR_EGRESS;
+    info->src.family = info->dst.family = e->k.family;
+    memcpy(info->src.a, in ? e->k.dst : e->k.src, 16);
+    memcpy(info->dst.a, in ? e->k.src : e->k.dst, 16);
+    info->sport = in ? e->k.dport : e->k.sport;
+    info->dport = in ? e->k.sport : e->k.dport;
+    info->proto = e->k.proto;
+}
+
+/*
+ * The first packet of connection @e as the policy judges it: the
+ * original tuple in the original direction, with what the rules can
+ * match (ports for TCP and UDP-like protocols, an echo request with its
+ * identifier for ICMP).  Returns the direction.
+ */
+static FwDirection ct_first_packet(const FwCtHot *e, FwPacket *p)
+{
+    FwCtInfo t;
+    int cls = e->k.cls;
+
+    ct_orig_tuple(e, &t);
+    memset(p, 0, sizeof(*p));
+    p->l3 = t.src.family == 4 ? FW_L3_IPV4 : FW_L3_IPV6;
+    p->ethertype = t.src.family == 4 ? ETH_P_IPV4 : ETH_P_IPV6;
+    p->src = t.src;
+    p->dst = t.dst;
+    p->proto = t.proto;
+    if (cls <= CLS_UDP_STREAM) {
+        p->l4 = FW_L4_PORTS;
+        p->sport = t.sport;
+        p->dport = t.dport;
+        p->tcp_flags = cls < CLS_UDP ? FW_TCP_SYN : 0;
+    } else if (cls == CLS_ICMP) {
+        p->l4 = FW_L4_ICMP;
+        p->icmp_type = t.src.family == 4 ? 8 : 128;
+        p->icmp_id = t.sport;
+    }
+    return t.orig_dir;
+}
+
+size_t fw_conntrack_rejudge(FwConntrack *ct, const FwRuleset *rs)
+{
+    size_t ended = 0;
+    uint32_t i = 0;
+
+    /*
+     * Walk the slots: deleting shifts later entries of the probe cluster
+     * back into the hole, so a slot is judged again after a deletion.
+     * An entry that wraps around to the end of the table may be judged
+     * twice, which gives the same answer.
+     */
+    while (i <= ct->mask) {
+        FwCtHot *e = ct_hot(ct, i);
+        FwPacket p;
+        FwDirection dir;
+        int idx;
+
+        if (!(e->k.flags & CTF_USED)) {
+            i++;
+            continue;
+        }
+        dir = ct_first_packet(e, &p);
+        idx = fw_ruleset_classify(rs, &p, dir, FW_CT_NEW);
+        if ((idx >= 0 ? rs->rules[idx].action : rs->def_action[dir]) !=
+            FW_ACTION_ACCEPT) {
+            ct_delete(ct, i);
+            ended++;
+            continue;
+        }
+        ct_cold(ct, i)->rule_id = idx >= 0 ? rs->rules[idx].id
+                                           : FW_RULE_ID_DEFAULT;
+        i++;
+    }
+    return ended;
+}
+
+void fw_conntrack_set_tcp_pickup(FwConntrack *ct, bool on)
+{
+    ct->tcp_pickup = on;
+}
+
 /* Linux' tcp_valid_flags, ignoring PSH, ECE and CWR */
 static bool tcp_flags_valid(uint8_t f)
 {
@@ -2685,6 +2777,10 @@ FwCtState tcp_track(FwConntrack *ct, uint32_t i, FwCtHot *e, bool is_reply,
         if (f & FW_TCP_SYN) {
             return FW_CT_INVALID;
         }
+        if (is_reply) {
+            /* set since the SYN-ACK, unless picked up mid-stream */
+            e->k.flags |= CTF_SEEN_REPLY;
+        }
         if (f & FW_TCP_FIN) {
             e->k.flags |= is_reply ? CTF_FIN_REPLY : CTF_FIN_ORIG;
             if ((e->k.flags & (CTF_FIN_ORIG | CTF_FIN_REPLY)) ==
@@ -2698,7 +2794,7 @@ FwCtState tcp_track(FwConntrack *ct, uint32_t i, FwCtHot *e, bool is_reply,
         } else {
             ct_touch(ct, i, e, cls, now);
         }
-        return FW_CT_ESTABLISHED;
+        return e->k.flags & CTF_SEEN_REPLY ? FW_CT_ESTABLISHED : FW_CT_NEW;
     default:
         /* TIME_WAIT, CLOSE: the timer is not restarted */
         if (f & FW_TCP_SYN) {
@@ -2758,7 +2854,8 @@ FwCtState fw_conntrack_lookup(FwConntrack *ct, const FwPacket *pkt,
         if (kind == KIND_TCP) {
             uint8_t f = pkt->tcp_flags & (FW_TCP_SYN | FW_TCP_ACK |
                                           FW_TCP_FIN | FW_TCP_RST);
-            return f == FW_TCP_SYN ? FW_CT_NEW : FW_CT_INVALID;
+            return f == FW_TCP_SYN || (f == FW_TCP_ACK && ct->tcp_pickup) ?
+                   FW_CT_NEW : FW_CT_INVALID;
         }
         if (kind == KIND_ICMP && icmp_is_echo_reply(fam, pkt->icmp_type)) {
             return FW_CT_INVALID;
@@ -2791,12 +2888,30 @@ FwCtState fw_conntrack_lookup(FwConntrack *ct, const FwPacket *pkt,
     return FW_CT_ESTABLISHED;
 }
 
+/* Add an entry for key @k, which is not in the table; count < limit */
+static FwCtHot *ct_insert(FwConntrack *ct, const FwCtKey *k, int cls,
+                          uint8_t flags, int64_t expires, uint32_t rule_id)
+{
+    FwCtHot *e;
+    uint32_t i;
+
+    ct_table_reserve(ct);
+    i = ct_free_slot(ct, ct_hash(ct, k));
+    e = ct_hot(ct, i);
+    *e = (FwCtHot) { .k = *k, .expires = expires };
+    e->k.cls = cls;
+    e->k.flags = CTF_USED | flags;
+    *ct_cold(ct, i) = (FwCtCold) { .rule_id = rule_id };
+    ct_list_append(ct, i, cls);
+    ct->count++;
+    return e;
+}
+
 bool fw_conntrack_commit(FwConntrack *ct, const FwPacket *pkt,
                          FwDirection dir, uint32_t rule_id, int64_t now)
 {
     FwCtKey k;
     FwCtHot *e;
-    uint32_t i;
     uint8_t kind = KIND_GENERIC;
     int cls;
 
@@ -2806,11 +2921,20 @@ bool fw_conntrack_commit(FwConntrack *ct, const FwPacket *pkt,
     }
     switch (kind) {
     case KIND_TCP:
-        if ((pkt->tcp_flags & (FW_TCP_SYN | FW_TCP_ACK | FW_TCP_FIN |
-                               FW_TCP_RST)) != FW_TCP_SYN) {
+        switch (pkt->tcp_flags & (FW_TCP_SYN | FW_TCP_ACK | FW_TCP_FIN |
+                                  FW_TCP_RST)) {
+        case FW_TCP_SYN:
+            cls = CLS_TCP_SYN_SENT;
+            break;
+        case FW_TCP_ACK:
+            if (!ct->tcp_pickup) {
+                return true;
+            }
+            cls = CLS_TCP_ESTABLISHED;
+            break;
+        default:
             return true;
         }
-        cls = CLS_TCP_SYN_SENT;
         break;
     case KIND_UDP:
         cls = CLS_UDP;
@@ -2834,20 +2958,131 @@ bool fw_conntrack_commit(FwConntrack *ct, const FwPacket *pkt,
             return false;
         }
     }
-    ct_table_reserve(ct);
-    i = ct_free_slot(ct, ct_hash(ct, &k));
-    e = ct_hot(ct, i);
-    *e = (FwCtHot) {
-        .k = k,
-        .expires = now + ct->timeout_ns[cls],
-        .packets[0] = 1,
-        .bytes[0] = pkt->frame_len,
-    };
-    e->k.cls = cls;
-    e->k.flags = CTF_USED | (dir == FW_DIR_INGRESS ? CTF_ORIG_INGRESS : 0);
-    *ct_cold(ct, i) = (FwCtCold) { .rule_id = rule_id };
-    ct_list_append(ct, i, cls);
-    ct->count++;
+    e = ct_insert(ct, &k, cls, dir == FW_DIR_INGRESS ? CTF_ORIG_INGRESS : 0,
+                  now + ct->timeout_ns[cls], rule_id);
+    e->packets[0] = 1;
+    e->bytes[0] = pkt->frame_len;
+    return true;
+}
+
+/*
+ * Migration format: "FWCT", version, entry count, then per entry the
+ * key (addresses, ports, protocol, family, timeout class, flags), the
+ * time left, the rule id and the counters; big-endian.
+ */
+#define CT_SAVE_MAGIC       0x46574354u     /* "FWCT" */
+#define CT_SAVE_VERSION     1
+#define CT_SAVE_HDR_LEN     12
+#define CT_SAVE_ENTRY_LEN   84
+#define CT_SAVE_FLAGS       (CTF_SEEN_REPLY | CTF_FIN_ORIG | CTF_FIN_REPLY | \
+                             CTF_ORIG_INGRESS)
+
+static uint8_t *ct_put64(uint8_t *p, uint64_t v)
+{
+    wr32(p, v >> 32);
+    wr32(p + 4, v);
+    return p + 8;
+}
+
+static uint64_t ct_get64(const uint8_t *p)
+{
+    return ((uint64_t)rd32(p) << 32) | rd32(p + 4);
+}
+
+GByteArray *fw_conntrack_save(const FwConntrack *ct, int64_t now)
+{
+    GByteArray *out = g_byte_array_sized_new(CT_SAVE_HDR_LEN +
+                                             ct->count * CT_SAVE_ENTRY_LEN);
+    uint8_t rec[CT_SAVE_ENTRY_LEN], *p;
+    uint32_t n = 0;
+
+    g_byte_array_set_size(out, CT_SAVE_HDR_LEN);
+    for (int c = 0; c < CLS__MAX; c++) {
+        uint32_t i;
+
+        for (i = ct->lists[c].head; i != CT_NONE; i = ct->cold[i].next) {
+            const FwCtHot *e = ct_hot(ct, i);
+            const FwCtCold *cold = ct_cold(ct, i);
+
+            if (e->expires <= now) {
+                continue;
+            }
+            memcpy(rec, e->k.src, 16);
+            memcpy(rec + 16, e->k.dst, 16);
+            wr16(rec + 32, e->k.sport);
+            wr16(rec + 34, e->k.dport);
+            rec[36] = e->k.proto;
+            rec[37] = e->k.family;
+            rec[38] = e->k.cls;
+            rec[39] = e->k.flags & CT_SAVE_FLAGS;
+            p = ct_put64(rec + 40, e->expires - now);
+            wr32(p, cold->rule_id);
+            p += 4;
+            for (int r = 0; r < 2; r++) {
+                p = ct_put64(p, cold->packets[r] + e->packets[r]);
+                p = ct_put64(p, cold->bytes[r] + e->bytes[r]);
+            }
+            g_byte_array_append(out, rec, sizeof(rec));
+            n++;
+        }
+    }
+    wr32(out->data, CT_SAVE_MAGIC);
+    wr32(out->data + 4, CT_SAVE_VERSION);
+    wr32(out->data + 8, n);
+    return out;
+}
+
+bool fw_conntrack_load(FwConntrack *ct, const uint8_t *data, size_t len,
+                       int64_t now, char **errmsg)
+{
+    uint32_t n;
+
+    if (len < CT_SAVE_HDR_LEN || rd32(data) != CT_SAVE_MAGIC ||
+        rd32(data + 4) != CT_SAVE_VERSION) {
+        *errmsg = g_strdup("not a connection table of a known version");
+        return false;
+    }
+    n = rd32(data + 8);
+    if ((len - CT_SAVE_HDR_LEN) / CT_SAVE_ENTRY_LEN != n ||
+        (len - CT_SAVE_HDR_LEN) % CT_SAVE_ENTRY_LEN) {
+        *errmsg = g_strdup_printf("connection table of %zu bytes for %" PRIu32
+                                  " entries", len, n);
+        return false;
+    }
+    for (uint32_t r = 0; r < n; r++) {
+        const uint8_t *rec = data + CT_SAVE_HDR_LEN + r * CT_SAVE_ENTRY_LEN;
+        int64_t left = ct_get64(rec + 40);
+        static const uint8_t zero[12];
+        FwCtHot *e;
+        FwCtKey k;
+        int cls = rec[38];
+
+        memset(&k, 0, sizeof(k));
+        memcpy(k.src, rec, 16);
+        memcpy(k.dst, rec + 16, 16);
+        k.sport = rd16(rec + 32);
+        k.dport = rd16(rec + 34);
+        k.proto = rec[36];
+        k.family = rec[37];
+        if ((k.family != 4 && k.family != 6) ||
+            (k.family == 4 && (memcmp(k.src + 4, zero, 12) ||
+                               memcmp(k.dst + 4, zero, 12))) ||
+            cls >= CLS__MAX || (rec[39] & ~CT_SAVE_FLAGS)) {
+            *errmsg = g_strdup_printf("connection %" PRIu32 " is malformed",
+                                      r);
+            return false;
+        }
+        if (left <= 0 || ct_slot(ct, &k) != CT_NONE ||
+            ct->count >= ct->limit) {
+            continue;
+        }
+        e = ct_insert(ct, &k, cls, rec[39],
+                      now + MIN(left, ct->timeout_ns[cls]), rd32(rec + 48));
+        for (int d = 0; d < 2; d++) {
+            ct_cold(ct, e - ct->hot)->packets[d] = ct_get64(rec + 52 + 16 * d);
+            ct_cold(ct, e - ct->hot)->bytes[d] = ct_get64(rec + 60 + 16 * d);
+        }
+    }
     return true;
 }
 
@@ -2863,20 +3098,13 @@ size_t fw_conntrack_foreach(FwConntrack *ct, int64_t now,
         for (i = ct->lists[c].head; i != CT_NONE; i = ct_cold(ct, i)->next) {
             const FwCtHot *e = ct_hot(ct, i);
             const FwCtCold *cold = ct_cold(ct, i);
-            bool in = e->k.flags & CTF_ORIG_INGRESS;
             FwCtInfo info;
 
             if (e->expires <= now) {
                 continue;
             }
             memset(&info, 0, sizeof(info));
-            info.orig_dir = in ? FW_DIR_INGRESS : FW_DIR_EGRESS;
-            info.src.family = info.dst.family = e->k.family;
-            memcpy(info.src.a, in ? e->k.dst : e->k.src, 16);
-            memcpy(info.dst.a, in ? e->k.src : e->k.dst, 16);
-            info.sport = in ? e->k.dport : e->k.sport;
-            info.dport = in ? e->k.sport : e->k.dport;
-            info.proto = e->k.proto;
+            ct_orig_tuple(e, &info);
             info.state = cls_names[e->k.cls];
             info.seen_reply = e->k.flags & CTF_SEEN_REPLY;
             info.expires_in_ns = e->expires - now;

@@ -432,6 +432,46 @@ void fw_conntrack_flush(FwConntrack *ct);
 /* Remove the entries committed by rule @rule_id; returns how many */
 size_t fw_conntrack_flush_rule(FwConntrack *ct, uint32_t rule_id);
 
+/*
+ * Judge every connection again with @rs, as its first packet would be
+ * judged now: the original tuple, in the original direction, in state
+ * NEW (TCP as a SYN, ICMP as an echo request).  Connections that @rs
+ * does not accept (its first matching rule, or the default action of
+ * the original direction, drops or rejects) are removed; the others
+ * keep their state and now record the id of the rule that accepts them
+ * (FW_RULE_ID_DEFAULT: the default action).  Rule ids of the old policy
+ * play no part.  One walk over the table; returns how many were removed.
+ */
+size_t fw_conntrack_rejudge(FwConntrack *ct, const FwRuleset *rs);
+
+/*
+ * TCP mid-stream pickup, like Linux' nf_conntrack_tcp_loose (off when
+ * the table is created): a TCP segment with ACK and without SYN, FIN or
+ * RST that belongs to no connection is NEW instead of INVALID, and when
+ * the policy accepts it fw_conntrack_commit() creates the connection as
+ * established.  Its packets in the original direction stay NEW until
+ * one in the reply direction is seen.  This lets connections survive a
+ * flush, a quarantine, a filter added to a running VM or a migration
+ * without their state.
+ */
+void fw_conntrack_set_tcp_pickup(FwConntrack *ct, bool on);
+
+/*
+ * Serialize the live entries into a self-describing, endian-independent
+ * byte string (for migration), with expiry times relative to @now.
+ */
+GByteArray *fw_conntrack_save(const FwConntrack *ct, int64_t now);
+
+/*
+ * Add the entries of a fw_conntrack_save() string to @ct (expiry times
+ * relative to @now, at most a full timeout of their state).  Entries
+ * already present are kept; entries beyond the table's limit are left
+ * out.  Returns false and sets *@errmsg if @data is malformed; then the
+ * entries before the malformed one have been added.
+ */
+bool fw_conntrack_load(FwConntrack *ct, const uint8_t *data, size_t len,
+                       int64_t now, char **errmsg);
+
 typedef struct FwCtInfo {
     FwDirection orig_dir;       /* direction of the first packet */
     FwAddr src;                 /* original tuple */

@@ -1167,6 +1167,375 @@ static void test_multiqueue_refused(void)
     qtest_quit(qts);
 }
 
+/* Establish an egress TCP connection from port @sport to 10.8.8.8:80 */
+static void tcp_connect(Harness *h, uint16_t sport)
+{
+    Frame f;
+
+    tcp_frame(&f, true, VM_IP4, "10.8.8.8", sport, 80, 0x02);
+    g_assert_true(passes_out(h, &f));
+    tcp_frame(&f, false, "10.8.8.8", VM_IP4, 80, sport, 0x12);
+    g_assert_true(passes_in(h, &f));
+}
+
+/* Does the peer's next segment of that connection get in? */
+static bool tcp_alive(Harness *h, uint16_t sport)
+{
+    Frame f;
+
+    tcp_frame(&f, false, "10.8.8.8", VM_IP4, 80, sport, 0x10);
+    return passes_in(h, &f);
+}
+
+/*
+ * A policy swap judges every connection again by the new policy on its
+ * original tuple, whatever the rule ids.
+ */
+static void test_rejudge(void)
+{
+    const char *web1 = "{ 'id': 1, 'direction': 'egress', 'protocol': 6,"
+        "  'destination-ports': [ { 'start': 80 } ], 'action': 'accept' }";
+    const char *web2 = "{ 'id': 2, 'direction': 'egress', 'protocol': 6,"
+        "  'destination-ports': [ { 'start': 80 } ], 'action': 'accept' }";
+    const char *web1_drop = "{ 'id': 1, 'direction': 'egress',"
+        "  'protocol': 6, 'destination-ports': [ { 'start': 80 } ],"
+        "  'action': 'drop' }";
+    const char *strict = "'default-ingress': 'drop', 'default-egress': 'drop',";
+    Harness h;
+
+    harness_start(&h, NULL);
+    /* renumbering an identical rule keeps its connections */
+    set_policy(&h, 1, strict, web1);
+    tcp_connect(&h, 41000);
+    set_policy(&h, 2, strict, web2);
+    g_assert_true(tcp_alive(&h, 41000));
+
+    /* the same id with the action changed to drop ends them */
+    set_policy(&h, 3, strict, web1);
+    tcp_connect(&h, 41001);
+    set_policy(&h, 4, strict, web1_drop);
+    g_assert_false(tcp_alive(&h, 41001));
+
+    /* removing the rule under a default accept keeps them */
+    set_policy(&h, 5, "'default-ingress': 'drop',", web1);
+    tcp_connect(&h, 41002);
+    qtest_qmp_assert_success(h.qts,
+        "{ 'execute': 'firewall-delete-rule',"
+        "  'arguments': { 'filter': 'fw0', 'id': 1 } }");
+    g_assert_true(tcp_alive(&h, 41002));
+
+    /* changing the ingress default leaves egress connections alone */
+    set_policy(&h, 6, NULL, NULL);
+    tcp_connect(&h, 41003);
+    set_policy(&h, 7, "'default-ingress': 'drop',", NULL);
+    g_assert_true(tcp_alive(&h, 41003));
+    /* while the egress default ends them */
+    set_policy(&h, 8, "'default-ingress': 'drop', 'default-egress': 'drop',",
+               NULL);
+    g_assert_false(tcp_alive(&h, 41003));
+    harness_stop(&h);
+}
+
+/* Connections survive a flush and a quarantine: TCP is picked up */
+static void test_tcp_pickup(void)
+{
+    Harness h;
+    Frame f;
+
+    harness_start(&h, NULL);
+    set_policy(&h, 1, "'default-ingress': 'drop',", NULL);
+    tcp_connect(&h, 42000);
+    qtest_qmp_assert_success(h.qts,
+        "{ 'execute': 'firewall-flush-connections',"
+        "  'arguments': { 'filter': 'fw0' } }");
+    /* the guest's next segment is picked up; then the peer's passes */
+    tcp_frame(&f, true, VM_IP4, "10.8.8.8", 42000, 80, 0x18);
+    g_assert_true(passes_out(&h, &f));
+    g_assert_true(tcp_alive(&h, 42000));
+
+    qtest_qmp_assert_success(h.qts,
+        "{ 'execute': 'firewall-quarantine', 'arguments': {"
+        "  'filter': 'fw0' } }");
+    qtest_qmp_assert_success(h.qts,
+        "{ 'execute': 'firewall-unquarantine', 'arguments': {"
+        "  'filter': 'fw0' } }");
+    g_assert_true(passes_out(&h, &f));
+    g_assert_true(tcp_alive(&h, 42000));
+    /* the peer's segment alone is new, and the ingress default drops it */
+    qtest_qmp_assert_success(h.qts,
+        "{ 'execute': 'firewall-flush-connections',"
+        "  'arguments': { 'filter': 'fw0' } }");
+    g_assert_false(tcp_alive(&h, 42000));
+    g_assert_cmpuint(drops(&h, "default"), ==, 1);
+    g_assert_cmpuint(drops(&h, "conn-invalid"), ==, 0);
+    harness_stop(&h);
+
+    /* without pickup, a mid-stream segment is invalid */
+    harness_start(&h, ", \"tcp-pickup\": false");
+    tcp_frame(&f, true, VM_IP4, "10.8.8.8", 42000, 80, 0x18);
+    g_assert_false(passes_out(&h, &f));
+    g_assert_cmpuint(drops(&h, "conn-invalid"), ==, 1);
+    harness_stop(&h);
+}
+
+static char *write_temp(const char *text)
+{
+    char *path = NULL;
+    int fd = g_file_open_tmp("firewall-policy-XXXXXX.json", &path, NULL);
+
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    g_assert_true(g_file_set_contents(path, text, -1, NULL));
+    return path;
+}
+
+/* A policy given at creation is enforced from the first packet */
+static void test_policy_file(void)
+{
+    g_autofree char *policy = g_strdup_printf(
+        "{ \"generation\": 9, \"default-ingress\": \"drop\","
+        "  \"rules\": [ { \"id\": 1, \"ethertype\": %d,"
+        "                 \"action\": \"accept\" } ] }", SENTINEL_TYPE);
+    g_autofree char *path = write_temp(policy);
+    g_autofree char *bad = write_temp("{ \"generation\": 1, \"rules\": "
+        "[ { \"id\": 1, \"source\": [ \"10.0.0.0/33\" ],"
+        "    \"action\": \"drop\" } ] }");
+    g_autofree char *props = g_strdup_printf(", \"policy-file\": \"%s\"",
+                                             path);
+    Harness h;
+    Frame f;
+    QDict *info;
+
+    harness_start(&h, props);
+    udp_frame(&f, false, "10.7.7.7", VM_IP4, 1, 2);
+    g_assert_false(passes_in(&h, &f));
+    info = query_fw(&h);
+    g_assert_cmpuint(qdict_get_int(info, "generation"), ==, 9);
+    qobject_unref(info);
+
+    assert_error(&h, "10.0.0.0/33",
+                 "{ 'execute': 'object-add', 'arguments': {"
+                 "  'qom-type': 'filter-firewall', 'id': 'fw1',"
+                 "  'netdev': 'bn0', 'policy-file': %s } }", bad);
+    assert_error(&h, "policy-file",
+                 "{ 'execute': 'object-add', 'arguments': {"
+                 "  'qom-type': 'filter-firewall', 'id': 'fw1',"
+                 "  'netdev': 'bn0', 'policy-file': '/nonexistent' } }");
+    harness_stop(&h);
+    unlink(path);
+    unlink(bad);
+}
+
+static QList *list_connections(Harness *h, const char *args)
+{
+    QDict *resp = qtest_qmp(h->qts, "{ 'execute': 'query-firewall-connections',"
+                            "  'arguments': %p }",
+                            qobject_from_json(args, &error_abort));
+    QList *l = qdict_get_qlist(resp, "return");
+
+    g_assert_nonnull(l);
+    qobject_ref(l);
+    qobject_unref(resp);
+    return l;
+}
+
+/* Connections are listed a page at a time, with their state names */
+static void test_connection_pages(void)
+{
+    Harness h;
+    Frame f;
+    QList *l;
+    QDict *c;
+    int i;
+
+    harness_start(&h, NULL);
+    for (i = 0; i < 5; i++) {
+        udp_frame(&f, true, VM_IP4, "10.4.4.4", 1000 + i, 53);
+        g_assert_true(passes_out(&h, &f));
+    }
+    udp_frame(&f, false, "10.4.4.4", VM_IP4, 53, 1000);
+    g_assert_true(passes_in(&h, &f));
+    udp_frame(&f, true, VM_IP4, "10.4.4.4", 1000, 53);
+    g_assert_true(passes_out(&h, &f));
+    for (i = 0; i < 3; i++) {
+        g_autofree char *args = g_strdup_printf(
+            "{ 'filter': 'fw0', 'offset': %d, 'limit': 2 }", 2 * i);
+
+        l = list_connections(&h, args);
+        g_assert_cmpint(qlist_size(l), ==, i < 2 ? 2 : 1);
+        qobject_unref(l);
+    }
+    /* UDP, then a stream once it goes on after a reply */
+    l = list_connections(&h, "{ 'filter': 'fw0' }");
+    g_assert_cmpint(qlist_size(l), ==, 5);
+    while ((c = qobject_to(QDict, qlist_pop(l)))) {
+        g_assert_cmpstr(qdict_get_str(c, "state"), ==,
+                        qdict_get_int(c, "source-port") == 1000 ?
+                        "udp-stream" : "udp");
+        qobject_unref(c);
+    }
+    qobject_unref(l);
+    assert_error(&h, "limit",
+                 "{ 'execute': 'query-firewall-connections',"
+                 "  'arguments': { 'filter': 'fw0', 'limit': 1001 } }");
+    harness_stop(&h);
+}
+
+/* Address sets have limits, checked with a clear error */
+static void test_set_limits(void)
+{
+    GString *sets = g_string_new("");
+    Harness h;
+    int i;
+
+    harness_start(&h, NULL);
+    for (i = 0; i < 4097; i++) {
+        g_string_append_printf(sets, "%s{ 'name': 's%d', 'addresses': [] }",
+                               i ? "," : "", i);
+    }
+    g_string_prepend(sets, "{ 'filter': 'fw0', 'generation': 1,"
+                     "  'rules': [], 'sets': [ ");
+    g_string_append(sets, " ] }");
+    assert_error(&h, "too many address sets",
+                 "{ 'execute': 'firewall-set-policy', 'arguments': %p }",
+                 qobject_from_json(sets->str, &error_abort));
+    g_string_free(sets, true);
+    harness_stop(&h);
+}
+
+/*
+ * A NIC re-plug as libvirt does it (netdev_del, then netdev_add of the
+ * same id): the filter waits with its policy and is on the new netdev
+ * before it carries a packet.
+ */
+static void test_nic_replug(void)
+{
+    Harness h;
+    Frame f;
+    QDict *ev, *info;
+    int sock[2];
+
+    harness_start(&h, NULL);
+    set_policy(&h, 3, "'default-ingress': 'drop',", NULL);
+    qtest_qmp_assert_success(h.qts, "{ 'execute': 'netdev_del',"
+                             "  'arguments': { 'id': 'bn0' } }");
+    ev = qtest_qmp_eventwait_ref(h.qts, "FIREWALL_DETACHED");
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(ev, "data"), "netdev"),
+                    ==, "bn0");
+    qobject_unref(ev);
+    info = query_fw(&h);
+    g_assert_false(qdict_get_bool(info, "attached"));
+    qobject_unref(info);
+
+    /* a new network backend bn0, with the hub port and test filters */
+    close(h.backend);
+    g_assert_cmpint(socketpair(PF_UNIX, SOCK_STREAM, 0, sock), ==, 0);
+    h.backend = sock[0];
+    qtest_qmp_fds_assert_success(h.qts, &sock[1], 1,
+        "{ 'execute': 'getfd', 'arguments': { 'fdname': 'bn0fd' } }");
+    close(sock[1]);
+    qtest_qmp_assert_success(h.qts, "{ 'execute': 'netdev_del',"
+                             "  'arguments': { 'id': 'hp0' } }");
+    qtest_qmp_assert_success(h.qts, "{ 'execute': 'netdev_add',"
+        "  'arguments': { 'type': 'socket', 'id': 'bn0', 'fd': 'bn0fd' } }");
+    qtest_qmp_assert_success(h.qts, "{ 'execute': 'netdev_add',"
+        "  'arguments': { 'type': 'hubport', 'id': 'hp0', 'hubid': 0,"
+        "                 'netdev': 'bn0' } }");
+    qtest_qmp_assert_success(h.qts, "{ 'execute': 'object-add',"
+        "  'arguments': { 'qom-type': 'filter-mirror', 'id': 'm0',"
+        "  'netdev': 'bn0', 'queue': 'tx', 'outdev': 'guest0' } }");
+    qtest_qmp_assert_success(h.qts, "{ 'execute': 'object-add',"
+        "  'arguments': { 'qom-type': 'filter-redirector', 'id': 'r0',"
+        "  'netdev': 'bn0', 'queue': 'rx', 'indev': 'inject0' } }");
+
+    info = query_fw(&h);
+    g_assert_true(qdict_get_bool(info, "attached"));
+    g_assert_cmpuint(qdict_get_int(info, "generation"), ==, 3);
+    qobject_unref(info);
+    udp_frame(&f, false, "10.7.7.7", VM_IP4, 1, 2);
+    g_assert_false(passes_in(&h, &f));
+    udp_frame(&f, true, VM_IP4, "10.7.7.7", 2, 1);
+    g_assert_true(passes_out(&h, &f));
+    harness_stop(&h);
+}
+
+/* Wait until the migration of @qts, out or in, has completed */
+static void wait_migrated(QTestState *qts)
+{
+    for (;;) {
+        QDict *r = qtest_qmp_assert_success_ref(qts,
+            "{ 'execute': 'query-migrate' }");
+        const char *st = qdict_haskey(r, "status") ?
+                         qdict_get_str(r, "status") : "none";
+        bool done = !strcmp(st, "completed");
+
+        g_assert_cmpstr(st, !=, "failed");
+        qobject_unref(r);
+        if (done) {
+            return;
+        }
+        g_usleep(10000);
+    }
+}
+
+/* The policy, the quarantine and the connections migrate with the VM */
+static void test_migration(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("firewall-mig-XXXXXX", NULL);
+    g_autofree char *file = g_strdup_printf("%s/state", dir);
+    g_autofree char *uri = g_strdup_printf("file:%s", file);
+    Harness src, dst;
+    Frame f;
+    QDict *info;
+    QList *l;
+
+    harness_start(&src, NULL);
+    set_policy(&src, 4, "'default-ingress': 'drop',", NULL);
+    qtest_qmp_assert_success(src.qts,
+        "{ 'execute': 'firewall-quarantine', 'arguments': {"
+        "  'filter': 'fw0', 'allow': [ '10.8.8.8' ] } }");
+    /* in quarantine the sentinel is dropped too: wait for the frames */
+    tcp_frame(&f, true, VM_IP4, "10.8.8.8", 43000, 80, 0x02);
+    send_frame(src.inject, &f);
+    g_assert_true(recv_frame(src.backend, &f, 5000));
+    tcp_frame(&f, false, "10.8.8.8", VM_IP4, 80, 43000, 0x12);
+    send_frame(src.backend, &f);
+    g_assert_true(recv_frame(src.guest, &f, 5000));
+    qtest_qmp_assert_success(src.qts, "{ 'execute': 'migrate',"
+                             "  'arguments': { 'uri': %s } }", uri);
+    qtest_qmp_eventwait(src.qts, "STOP");
+    wait_migrated(src.qts);
+    harness_stop(&src);
+
+    harness_start_with(&dst,
+        "-object '{ \"qom-type\": \"filter-firewall\", \"id\": \"fw0\","
+        "  \"netdev\": \"bn0\", \"mac\": \"52:54:00:12:34:56\","
+        "  \"addresses\": [ \"" VM_IP4 "\" ] }' -incoming defer");
+    qtest_qmp_assert_success(dst.qts, "{ 'execute': 'migrate-incoming',"
+                             "  'arguments': { 'uri': %s } }", uri);
+    wait_migrated(dst.qts);
+    info = query_fw(&dst);
+    g_assert_cmpuint(qdict_get_int(info, "generation"), ==, 4);
+    g_assert_true(qdict_get_bool(info, "quarantined"));
+    qobject_unref(info);
+    l = list_connections(&dst, "{ 'filter': 'fw0' }");
+    g_assert_cmpint(qlist_size(l), ==, 1);
+    qobject_unref(l);
+    /*
+     * The connection goes on under the default drop, where a new peer
+     * segment would be dropped; quarantine still drops other peers.
+     */
+    tcp_frame(&f, false, "10.8.8.8", VM_IP4, 80, 43000, 0x10);
+    send_frame(dst.backend, &f);
+    g_assert_true(recv_frame(dst.guest, &f, 5000));
+    tcp_frame(&f, false, "10.9.9.9", VM_IP4, 80, 43000, 0x10);
+    send_frame(dst.backend, &f);
+    g_assert_false(recv_frame(dst.guest, &f, 300));
+    harness_stop(&dst);
+    unlink(file);
+    rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1192,6 +1561,13 @@ int main(int argc, char **argv)
     qtest_add_func("/firewall/errors", test_errors);
     qtest_add_func("/firewall/object-lifecycle", test_object_lifecycle);
     qtest_add_func("/firewall/multiqueue-refused", test_multiqueue_refused);
+    qtest_add_func("/firewall/rejudge", test_rejudge);
+    qtest_add_func("/firewall/tcp-pickup", test_tcp_pickup);
+    qtest_add_func("/firewall/policy-file", test_policy_file);
+    qtest_add_func("/firewall/connection-pages", test_connection_pages);
+    qtest_add_func("/firewall/set-limits", test_set_limits);
+    qtest_add_func("/firewall/nic-replug", test_nic_replug);
+    qtest_add_func("/firewall/migration", test_migration);
 
     return g_test_run();
 }
