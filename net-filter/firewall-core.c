@@ -35,9 +35,10 @@
  * bits that all its entries share (e.g. direction, family, protocol).
  * The cost is at most one hash probe per subtable, which depends on the
  * number of distinct rule shapes, not on the number of rules.  The
- * compiled ruleset keeps copies of the rules (with set contents merged
- * in) for fw_ruleset_classify_linear() and for recompiling on set
- * updates.
+ * compiled ruleset keeps copies of the rules for recompiling on set
+ * updates and for fw_ruleset_classify_linear(), the reference that reads
+ * them field by field.  A source (destination) given both as a list and
+ * as a set compiles to the prefixes of their intersection.
  *
  * Conntrack: each connection has one key, its tuple in egress
  * orientation (the guest's address and port first), so both directions
@@ -876,7 +877,7 @@ typedef struct FwSubtable {
     FwKey *keys;
 } FwSubtable;
 
-/* A rule with its source/destination prefixes resolved (sets merged) */
+/* A rule's source/destination prefixes, lists and sets resolved */
 typedef struct FwResolved {
     bool src_any;
     bool dst_any;
@@ -1028,7 +1029,26 @@ static bool port_list_match(const FwPortRange *r, size_t n, uint16_t port)
     return false;
 }
 
-static bool rule_matches(const FwRule *r, const FwResolved *res,
+static const FwSetCopy *find_set(const FwRuleset *rs, const char *name);
+
+/* Does @a match a rule's list and set, each when given? */
+static bool addr_matches(const FwRuleset *rs, const FwAddrMatch *m,
+                         const FwAddr *a)
+{
+    const FwSetCopy *set;
+
+    if (m->n_prefixes && !prefix_list_match(m->prefixes, m->n_prefixes, a)) {
+        return false;
+    }
+    if (!m->set) {
+        return true;
+    }
+    set = find_set(rs, m->set);
+    return prefix_list_match(set->prefixes, set->n_prefixes, a);
+}
+
+/* The rule read field by field, as the schema documents it */
+static bool rule_matches(const FwRuleset *rs, const FwRule *r,
                          const FwPacket *pkt, FwDirection dir,
                          FwCtState st)
 {
@@ -1047,12 +1067,8 @@ static bool rule_matches(const FwRule *r, const FwResolved *res,
     if (r->has_proto && (!fam || pkt->proto != r->proto)) {
         return false;
     }
-    if (!res->src_any &&
-        (!fam || !prefix_list_match(res->src, res->n_src, &pkt->src))) {
-        return false;
-    }
-    if (!res->dst_any &&
-        (!fam || !prefix_list_match(res->dst, res->n_dst, &pkt->dst))) {
+    if (!addr_matches(rs, &r->src, &pkt->src) ||
+        !addr_matches(rs, &r->dst, &pkt->dst)) {
         return false;
     }
     if (r->n_sports || r->n_dports) {
@@ -1089,7 +1105,7 @@ int fw_ruleset_classify_linear(const FwRuleset *rs, const FwPacket *pkt,
                                FwDirection dir, FwCtState state)
 {
     for (size_t i = 0; i < rs->n_rules; i++) {
-        if (rule_matches(&rs->rules[i], &rs->res[i], pkt, dir, state)) {
+        if (rule_matches(rs, &rs->rules[i], pkt, dir, state)) {
             return i;
         }
     }
@@ -1584,12 +1600,108 @@ static const FwSetCopy *find_set(const FwRuleset *rs, const char *name)
     return g_hash_table_lookup(rs->set_by_name, name);
 }
 
+/* Normalized prefixes, and which lengths occur per family */
+typedef struct FwPrefixIndex {
+    GHashTable *set;            /* FwPrefix -> itself */
+    bool has_len[2][129];       /* IPv4, IPv6 */
+} FwPrefixIndex;
+
+static guint prefix_ghash(gconstpointer p)
+{
+    const uint8_t *b = p;
+    guint h = 5381;
+
+    for (size_t i = 0; i < sizeof(FwPrefix); i++) {
+        h = h * 33 + b[i];
+    }
+    return h;
+}
+
+static gboolean prefix_gequal(gconstpointer a, gconstpointer b)
+{
+    return !memcmp(a, b, sizeof(FwPrefix));
+}
+
+static void prefix_index_init(FwPrefixIndex *ix, const FwPrefix *p, size_t n)
+{
+    memset(ix, 0, sizeof(*ix));
+    ix->set = g_hash_table_new(prefix_ghash, prefix_gequal);
+    for (size_t i = 0; i < n; i++) {
+        g_hash_table_add(ix->set, (gpointer)&p[i]);
+        ix->has_len[p[i].family == 6][p[i].len] = true;
+    }
+}
+
+/* Is @x inside a prefix of @ix (one shorter than @x's if @strictly)? */
+static bool prefix_index_covers(const FwPrefixIndex *ix, const FwPrefix *x,
+                                bool strictly)
+{
+    for (unsigned l = 0; l + strictly <= x->len; l++) {
+        FwPrefix t = *x;
+
+        if (ix->has_len[x->family == 6][l]) {
+            t.len = l;
+            prefix_normalize(&t);
+            if (g_hash_table_contains(ix->set, &t)) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+static FwPrefix *prefixes_normalized(const FwPrefix *p, size_t n)
+{
+    FwPrefix *out = g_new(FwPrefix, MAX(n, 1));
+
+    for (size_t i = 0; i < n; i++) {
+        out[i] = p[i];
+        prefix_normalize(&out[i]);
+    }
+    return out;
+}
+
+/*
+ * The addresses in both prefix lists @a and @b (normalized), as prefixes.
+ * Two prefixes are nested or disjoint, so these are the prefixes of either
+ * list that lie inside one of the other; a prefix in both counts once.
+ */
+static FwPrefix *prefixes_intersect(const FwPrefix *a, size_t na,
+                                    const FwPrefix *b, size_t nb, size_t *n)
+{
+    FwPrefix *out = g_new(FwPrefix, MAX(na + nb, 1));
+    FwPrefixIndex ia, ib;
+
+    prefix_index_init(&ia, a, na);
+    prefix_index_init(&ib, b, nb);
+    *n = 0;
+    for (size_t i = 0; i < na; i++) {
+        if (prefix_index_covers(&ib, &a[i], false)) {
+            out[(*n)++] = a[i];
+        }
+    }
+    for (size_t i = 0; i < nb; i++) {
+        if (prefix_index_covers(&ia, &b[i], true)) {
+            out[(*n)++] = b[i];
+        }
+    }
+    g_hash_table_destroy(ia.set);
+    g_hash_table_destroy(ib.set);
+    return out;
+}
+
+/*
+ * The prefixes a rule's source or destination matches: its list, its
+ * set, or when both are given the addresses in both (every field given
+ * must match).
+ */
 static bool resolve_addr(const FwRuleset *rs, const FwAddrMatch *m,
                          uint32_t id, bool *any, FwPrefix **out,
                          size_t *n_out, char **err)
 {
     const FwSetCopy *set = NULL;
-    size_t n;
+    g_autofree FwPrefix *list = NULL;
+    g_autofree FwPrefix *members = NULL;
 
     if (m->set) {
         set = find_set(rs, m->set);
@@ -1600,19 +1712,20 @@ static bool resolve_addr(const FwRuleset *rs, const FwAddrMatch *m,
         }
     }
     *any = !m->set && m->n_prefixes == 0;
-    n = m->n_prefixes + (set ? set->n_prefixes : 0);
-    *out = g_new(FwPrefix, MAX(n, 1));
-    *n_out = n;
-    if (m->n_prefixes) {
-        memcpy(*out, m->prefixes, m->n_prefixes * sizeof(FwPrefix));
+    list = prefixes_normalized(m->prefixes, m->n_prefixes);
+    if (!set) {
+        *out = g_steal_pointer(&list);
+        *n_out = m->n_prefixes;
+        return true;
     }
-    if (set && set->n_prefixes) {
-        memcpy(*out + m->n_prefixes, set->prefixes,
-               set->n_prefixes * sizeof(FwPrefix));
+    members = prefixes_normalized(set->prefixes, set->n_prefixes);
+    if (!m->n_prefixes) {
+        *out = g_steal_pointer(&members);
+        *n_out = set->n_prefixes;
+        return true;
     }
-    for (size_t i = 0; i < n; i++) {
-        prefix_normalize(&(*out)[i]);
-    }
+    *out = prefixes_intersect(list, m->n_prefixes, members, set->n_prefixes,
+                              n_out);
     return true;
 }
 

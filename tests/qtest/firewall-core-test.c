@@ -1429,6 +1429,24 @@ static void test_sets(void)
     };
     FwAddrSet upd = { .name = "hosts", .prefixes = b, .n_prefixes = 1 };
     FwPrefix extra = pfx("192.168.0.1");
+    FwPrefix narrow[2] = { pfx("192.168.0.1"), pfx("10.1.2.0/24") };
+    FwPrefix wide[2] = { pfx("10.0.0.0/8"), pfx("2001:db8::/32") };
+    const struct {
+        FwPrefix *list;
+        size_t n;
+        const char *dst;
+        bool match;
+    } both[] = {
+        { &extra, 1, "192.168.0.1", false },
+        { &extra, 1, "10.1.2.3", false },
+        { narrow, 2, "10.1.2.3", true },
+        { narrow, 2, "10.1.3.3", false },
+        { narrow, 2, "192.168.0.1", false },
+        { wide, 2, "10.1.3.3", true },
+        { wide, 2, "2001:db8:1::5", true },
+        { wide, 2, "10.2.0.1", false },
+        { wide, 2, "2001:db8:2::5", false },
+    };
     FwRule r;
     Spec s, s6;
     FwPacket p;
@@ -1445,13 +1463,22 @@ static void test_sets(void)
                                    FW_CT_NEW));
     g_assert_true(one_rule_matches(&r, sets, 2, &s6, FW_DIR_EGRESS,
                                    FW_CT_NEW));
-    /* set plus list */
-    r.dst.prefixes = &extra;
-    r.dst.n_prefixes = 1;
-    s.dst = "192.168.0.1";
-    g_assert_true(one_rule_matches(&r, sets, 2, &s, FW_DIR_EGRESS,
-                                   FW_CT_NEW));
+    /*
+     * Set plus list: the destination must be in both (it matched their
+     * union before).  The list's prefixes inside the set, and the set's
+     * inside the list's, are what matches.
+     */
+    for (size_t i = 0; i < G_N_ELEMENTS(both); i++) {
+        Spec *sp = strchr(both[i].dst, ':') ? &s6 : &s;
+
+        r.dst.prefixes = both[i].list;
+        r.dst.n_prefixes = both[i].n;
+        sp->dst = both[i].dst;
+        g_assert_cmpint(one_rule_matches(&r, sets, 2, sp, FW_DIR_EGRESS,
+                                         FW_CT_NEW), ==, both[i].match);
+    }
     r.dst.n_prefixes = 0;
+    s.dst = "192.168.0.1";
     g_assert_false(one_rule_matches(&r, sets, 2, &s, FW_DIR_EGRESS,
                                     FW_CT_NEW));
     /* an empty set matches nothing */
