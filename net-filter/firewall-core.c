@@ -2853,6 +2853,14 @@ FwCtState tcp_track(FwConntrack *ct, uint32_t i, FwCtHot *e, bool is_reply,
     int cls = e->k.cls;
 
     if (f & FW_TCP_RST) {
+        if (!(e->k.flags & CTF_SEEN_REPLY)) {
+            /*
+             * Refused, or aborted before any answer: no connection was
+             * made, so nothing later relates to it (as Linux does)
+             */
+            ct_delete(ct, i);
+            return FW_CT_ESTABLISHED;
+        }
         if (cls != CLS_TCP_CLOSE) {
             ct_touch(ct, i, e, CLS_TCP_CLOSE, now);
         }
