@@ -36,7 +36,7 @@ guest: config.mak
 # scripts/install
 PREFIX ?= /opt/vdi-host
 install: config.mak
-	scripts/build-qemu
+	scripts/build-qemu qemu-system-x86_64 qemu-img
 	scripts/install --prefix="$(PREFIX)" --destdir="$(DESTDIR)"
 
 # The whole change as a numbered series against pristine QEMU, checked
