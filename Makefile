@@ -36,7 +36,7 @@ guest: config.mak
 # scripts/install
 PREFIX ?= /opt/vdi-host
 install: config.mak
-	scripts/build-qemu
+	scripts/build-qemu qemu-system-x86_64 qemu-img
 	scripts/install --prefix="$(PREFIX)" --destdir="$(DESTDIR)"
 
 # The whole change as a numbered series against pristine QEMU, checked
@@ -64,7 +64,7 @@ bench: config.mak
 	scripts/build-qemu qemu-system-x86_64 tests/qtest/firewall-bench \
 		tests/qtest/firewall-e2e-bench tests/qtest/vdi-enc-bench \
 		tests/qtest/vdi-usbredir-msd tests/qtest/vdi-bot-filter-bench \
-		tests/qtest/vdi-display-bench
+		tests/qtest/vdi-display-bench tests/qtest/vdi-luks-bench
 	$(BENCH_DIR)/firewall-bench
 	QTEST_QEMU_BINARY=$(QEMU_TREE)/build/qemu-system-x86_64 \
 		$(BENCH_DIR)/firewall-e2e-bench 2>/dev/null | grep -v '^#'
@@ -74,3 +74,4 @@ bench: config.mak
 		| grep -v '^#'
 	$(BENCH_DIR)/vdi-bot-filter-bench
 	scripts/bench-usb-storage
+	$(BENCH_DIR)/vdi-luks-bench
