@@ -70,6 +70,8 @@ class QMP:
         msg = self.execute(name, args)
         if 'error' in msg:
             raise QMPError(msg['error'])
+        if 'return' not in msg:
+            raise Unreachable(f'{self.path}: not a reply to {name}: {msg}')
         return msg['return']
 
     def wait_event(self, name, timeout):
