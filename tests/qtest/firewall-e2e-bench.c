@@ -39,16 +39,24 @@ static void udp_frame(uint8_t *f, int i, bool egress)
     static const uint8_t vm_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
     static const uint8_t peer_mac[6] = { 0x52, 0x54, 0x00, 0xab, 0xcd, 0xef };
 
+    const uint8_t *smac = peer_mac, *dmac = vm_mac, *src = peer, *dst = vm;
+
+    if (egress) {
+        smac = vm_mac;
+        dmac = peer_mac;
+        src = vm;
+        dst = peer;
+    }
     memset(f, 0, FRAME_LEN);
-    memcpy(f, egress ? peer_mac : vm_mac, 6);
-    memcpy(f + 6, egress ? vm_mac : peer_mac, 6);
+    memcpy(f, dmac, 6);
+    memcpy(f + 6, smac, 6);
     put16(f + 12, 0x0800);
     f[14] = 0x45;
     put16(f + 16, FRAME_LEN - 14);
     f[22] = 64;
     f[23] = 17;
-    memcpy(f + 26, egress ? vm : peer, 4);
-    memcpy(f + 30, egress ? peer : vm, 4);
+    memcpy(f + 26, src, 4);
+    memcpy(f + 30, dst, 4);
     put16(f + 34, egress ? 5000 : 6000 + i);
     put16(f + 36, egress ? 6000 + i : 5000);
     put16(f + 38, FRAME_LEN - 34);
