@@ -10,8 +10,8 @@
  * with LD_PRELOAD, this library stands in for the libusb functions that
  * usb-host calls: libusb lists one device at bus 1, address 2 (port 1),
  * the stick of vdi-fake-stick.h that usb-policy-test's usbredir peer
- * serves too.  It answers the standard descriptors, GET_MAX_LUN and
- * GET_STATUS, stalls other control requests, and serves Bulk-Only
+ * serves too.  Like that peer, it answers the standard descriptors and
+ * GET_MAX_LUN, stalls other control requests, and serves Bulk-Only
  * commands as vdi-fake-stick.h says.  Transfers complete when
  * QEMU's main loop calls libusb_handle_events_timeout() on the file
  * descriptor it got from libusb_get_pollfds(), as with the real libusb.
@@ -96,12 +96,6 @@ static int control(uint8_t type, uint8_t req, uint16_t value, uint16_t index,
             }
             break;
         }
-        break;
-    case 0x8000:
-    case 0x8100:
-    case 0x8200:
-        src = buf;
-        len = 2;
         break;
     case 0xa1fe:
         src = buf;
