@@ -193,7 +193,8 @@ class FakeStick:
                 line = [ln for ln in text.splitlines() if 'stats:' in ln][-1]
                 nums = [int(x) for x in re.findall(r'(\d+) ', line)]
                 keys = ['commands', 'failed', 'bytes_read', 'write_cmds',
-                        'bytes_written', 'resets', 'bad_cbws', 'alt_refused']
+                        'bytes_written', 'resets', 'bad_cbws', 'alt_refused',
+                        'guest_descs', 'key_reports']
                 return dict(zip(keys, nums))
             time.sleep(0.1)
         return None

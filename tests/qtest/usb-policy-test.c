@@ -28,6 +28,7 @@
 #include "qobject/qjson.h"
 #include "qapi/error.h"
 #include "libqos/pci-pc.h"
+#include "vdi-fake-stick.h"
 
 typedef enum FakeKind {
     FAKE_KEYBOARD,
@@ -63,6 +64,7 @@ typedef struct FakeDev {
     int rejected;           /* atomic: QEMU sent filter_reject */
     int eof;                /* atomic: QEMU closed the connection */
     int guest_get_descs;    /* atomic: GET_DESCRIPTORs not QEMU's own */
+    FakeBot bot;            /* a stick's Bulk-Only commands */
 } FakeDev;
 
 /* Descriptors */
@@ -72,13 +74,6 @@ static const uint8_t keyboard_config[] = {
     9, 4, 0, 0, 1, 3, 1, 1, 0,             /* HID boot keyboard */
     9, 0x21, 0x11, 0x01, 0, 1, 0x22, 63, 0,
     7, 5, 0x81, 3, 8, 0, 10,
-};
-
-static const uint8_t storage_config[] = {
-    9, 2, 32, 0, 1, 1, 0, 0x80, 100,
-    9, 4, 0, 0, 2, 8, 6, 0x50, 0,          /* SCSI, Bulk-Only */
-    7, 5, 0x81, 2, 0x00, 0x02, 0,
-    7, 5, 0x02, 2, 0x00, 0x02, 0,
 };
 
 static const uint8_t printer_config[] = {
@@ -114,9 +109,9 @@ typedef struct FakeModel {
 static const FakeModel models[] = {
     [FAKE_KEYBOARD] = { 0x046d, 0xc31c, usb_redir_speed_full,
                         keyboard_config, sizeof(keyboard_config), NULL },
-    [FAKE_STORAGE] = { 0x0781, 0x5567, usb_redir_speed_high,
-                       storage_config, sizeof(storage_config),
-                       "STORAGE-0001" },
+    [FAKE_STORAGE] = { FAKE_STICK_VID, FAKE_STICK_PID, usb_redir_speed_high,
+                       fake_stick_config, sizeof(fake_stick_config),
+                       FAKE_STICK_SERIAL },
     [FAKE_PRINTER] = { 0x04b8, 0x0005, usb_redir_speed_high,
                        printer_config, sizeof(printer_config), NULL },
     [FAKE_COMPOSITE] = { 0x0781, 0x5599, usb_redir_speed_high,
@@ -258,6 +253,13 @@ static void fake_control(void *priv, uint64_t id,
     size_t len = 0;
 
     c->status = usb_redir_stall;
+    if (c->requesttype == 0xa1 && c->request == 0xfe &&
+        f->kind == FAKE_STORAGE) {
+        /* GET_MAX_LUN: one LUN, as vdi-fake-libusb does */
+        c->status = usb_redir_success;
+        buf[0] = 0;
+        len = 1;
+    }
     if (c->request == 6 && !qemu_own) {
         qatomic_inc(&f->guest_get_descs);
         if (f->misbehave == FAKE_BADUSB) {
@@ -343,16 +345,32 @@ static void fake_get_alt(void *priv, uint64_t id,
     usbredirparser_send_alt_setting_status(f->parser, id, &st);
 }
 
-/* No guest driver: bulk requests are only answered, with the same id */
+/*
+ * A stick serves Bulk-Only commands as vdi-fake-libusb does; other
+ * devices stall
+ */
 static void fake_bulk(void *priv, uint64_t id,
                       struct usb_redir_bulk_packet_header *b,
                       uint8_t *data, int data_len)
 {
     FakeDev *f = priv;
+    uint8_t buf[512];
+    size_t len = 0, done = 0;
 
     b->status = usb_redir_stall;
-    b->length = b->length_high = 0;
-    usbredirparser_send_bulk_packet(f->parser, id, b, NULL, 0);
+    if (f->kind == FAKE_STORAGE && b->endpoint == 0x81) {
+        len = done = fake_bot_in(&f->bot, buf,
+                                 MIN(b->length | b->length_high << 16,
+                                     sizeof(buf)));
+        b->status = usb_redir_success;
+    } else if (f->kind == FAKE_STORAGE && b->endpoint == 0x02 &&
+               fake_bot_out(&f->bot, data, data_len)) {
+        b->status = usb_redir_success;
+        done = data_len;    /* an OUT's reply carries its length only */
+    }
+    b->length = done;
+    b->length_high = 0;
+    usbredirparser_send_bulk_packet(f->parser, id, b, len ? buf : NULL, len);
     free(data);
 }
 
@@ -1057,7 +1075,7 @@ typedef struct Uhci {
     QPCIBar bar;
 } Uhci;
 
-static void uhci_td(QTestState *qts, int n, bool last, uint8_t pid,
+static void uhci_td(QTestState *qts, int n, bool last, uint8_t pid, int ep,
                     int toggle, int len, uint32_t buf)
 {
     uint32_t td = UHCI_TDS + 16 * n;
@@ -1065,7 +1083,7 @@ static void uhci_td(QTestState *qts, int n, bool last, uint8_t pid,
     qtest_writel(qts, td, last ? 1 : (td + 16) | 4);
     qtest_writel(qts, td + 4, TD_ACTIVE | 3u << 27);
     qtest_writel(qts, td + 8, ((len ? len - 1 : 0x7ff) << 21) |
-                 toggle << 19 | pid);
+                 toggle << 19 | ep << 15 | pid);
     qtest_writel(qts, td + 12, buf);
 }
 
@@ -1096,6 +1114,45 @@ static void uhci_stop(Uhci *u)
 }
 
 /*
+ * Run the queue of the first @n TDs until the last one is done or one
+ * stalls; returns true if one stalled
+ */
+static bool uhci_run(QTestState *qts, int n)
+{
+    bool stalled = false;
+    int i, t;
+
+    qtest_writel(qts, UHCI_QH, 1);
+    qtest_writel(qts, UHCI_QH + 4, UHCI_TDS);
+    for (i = 0; i < 1024; i++) {
+        qtest_writel(qts, UHCI_FRAMES + 4 * i, UHCI_QH | 2);
+    }
+    /* frames run on the virtual clock; the peer answers in real time */
+    for (i = 0; i < 500; i++) {
+        qtest_clock_step(qts, 1000 * 1000);
+        for (t = 0; t < n; t++) {
+            stalled |= qtest_readl(qts, UHCI_TDS + 16 * t + 4) & TD_STALLED;
+        }
+        if (stalled ||
+            !(qtest_readl(qts, UHCI_TDS + 16 * (n - 1) + 4) & TD_ACTIVE)) {
+            break;
+        }
+        g_usleep(2000);
+    }
+    g_assert_cmpint(i, <, 500);
+    for (i = 0; i < 1024; i++) {
+        qtest_writel(qts, UHCI_FRAMES + 4 * i, 1);
+    }
+    return stalled;
+}
+
+/* The length a completed TD transferred */
+static int uhci_td_len(QTestState *qts, int n)
+{
+    return ((qtest_readl(qts, UHCI_TDS + 16 * n + 4) & 0x7ff) + 1) & 0x7ff;
+}
+
+/*
  * One control IN transfer; returns the length received into data, or -1
  * if the device stalled.
  */
@@ -1107,41 +1164,40 @@ static int uhci_control_in(QTestState *qts, Uhci *u, uint8_t type,
         type, 6, value & 0xff, value >> 8, index & 0xff, index >> 8,
         length & 0xff, length >> 8,
     };
-    uint32_t st;
-    int i;
 
     if (type != 0x80 && type != 0x81 && type != 0xa0) {
         setup[1] = 0xfe;    /* a class request other than GET_DESCRIPTOR */
     }
     qtest_memwrite(qts, UHCI_SETUP, setup, sizeof(setup));
-    uhci_td(qts, 0, false, 0x2d, 0, 8, UHCI_SETUP);
-    uhci_td(qts, 1, false, 0x69, 1, length, UHCI_DATA);
-    uhci_td(qts, 2, true, 0xe1, 1, 0, 0);
-    qtest_writel(qts, UHCI_QH, 1);
-    qtest_writel(qts, UHCI_QH + 4, UHCI_TDS);
-    for (i = 0; i < 1024; i++) {
-        qtest_writel(qts, UHCI_FRAMES + 4 * i, UHCI_QH | 2);
-    }
-    /* frames run on the virtual clock; the peer answers in real time */
-    for (i = 0; i < 500; i++) {
-        qtest_clock_step(qts, 1000 * 1000);
-        st = qtest_readl(qts, UHCI_TDS + 16 + 4);
-        if ((qtest_readl(qts, UHCI_TDS + 32 + 4) & TD_ACTIVE) == 0 ||
-            (st & TD_STALLED) ||
-            (qtest_readl(qts, UHCI_TDS + 4) & TD_STALLED)) {
-            break;
-        }
-        g_usleep(2000);
-    }
-    g_assert_cmpint(i, <, 500);
-    for (i = 0; i < 1024; i++) {
-        qtest_writel(qts, UHCI_FRAMES + 4 * i, 1);
-    }
-    if ((st & TD_STALLED) || (qtest_readl(qts, UHCI_TDS + 4) & TD_STALLED)) {
+    uhci_td(qts, 0, false, 0x2d, 0, 0, 8, UHCI_SETUP);
+    uhci_td(qts, 1, false, 0x69, 0, 1, length, UHCI_DATA);
+    uhci_td(qts, 2, true, 0xe1, 0, 1, 0, 0);
+    if (uhci_run(qts, 3)) {
         return -1;
     }
     qtest_memread(qts, UHCI_DATA, data, length);
-    return ((st & 0x7ff) + 1) & 0x7ff;
+    return uhci_td_len(qts, 1);
+}
+
+/*
+ * One bulk transfer of at most 64 bytes on endpoint @ep (IN if @in) with
+ * data toggle @toggle, from or to UHCI_DATA; returns the length
+ * transferred, or -1 if the device stalled.
+ */
+static int uhci_bulk(QTestState *qts, bool in, int ep, int toggle,
+                     uint8_t *data, int length)
+{
+    if (!in) {
+        qtest_memwrite(qts, UHCI_DATA, data, length);
+    }
+    uhci_td(qts, 0, true, in ? 0x69 : 0xe1, ep, toggle, length, UHCI_DATA);
+    if (uhci_run(qts, 1)) {
+        return -1;
+    }
+    if (in) {
+        qtest_memread(qts, UHCI_DATA, data, length);
+    }
+    return uhci_td_len(qts, 0);
 }
 
 /* redir0 on a UHCI controller, evaluated under the storage-only policy */
@@ -1185,25 +1241,25 @@ static void test_badusb_descriptors(void)
     g_assert_cmpint(d[8] | d[9] << 8, ==, 0x0781);
     g_assert_cmpint(d[10] | d[11] << 8, ==, 0x5567);
     g_assert_cmpint(uhci_control_in(qts, &u, 0x80, 0x0200, 0, 255, d), ==,
-                    sizeof(storage_config));
-    g_assert_cmpmem(d, sizeof(storage_config), storage_config,
-                    sizeof(storage_config));
+                    sizeof(fake_stick_config));
+    g_assert_cmpmem(d, sizeof(fake_stick_config), fake_stick_config,
+                    sizeof(fake_stick_config));
     g_assert_cmpint(d[9 + 5], ==, 8);   /* mass storage, not HID */
     /* a HID report descriptor was never evaluated: not served */
     g_assert_cmpint(uhci_control_in(qts, &u, 0x81, 0x2200, 0, 63, d), ==,
                     -1);
     /* the serial number, as evaluated */
     g_assert_cmpint(uhci_control_in(qts, &u, 0x80, 0x0303, 0x0409, 255, d),
-                    ==, 2 + 2 * strlen("STORAGE-0001"));
+                    ==, 2 + 2 * strlen(FAKE_STICK_SERIAL));
     /* none of them went to the device */
     g_assert_cmpint(qatomic_read(&fake->guest_get_descs), ==, 0);
 
     /* other requests do reach it, and are counted */
-    g_assert_cmpint(uhci_control_in(qts, &u, 0xa1, 0, 0, 1, d), ==, -1);
+    g_assert_cmpint(uhci_control_in(qts, &u, 0xa1, 0, 0, 1, d), ==, 1);
     info = query_peripheral(qts, &resp);
     g_assert_cmpstr(qdict_get_str(info, "state"), ==, "attached");
     g_assert_cmpint(qdict_get_int(info, "blocked"), ==, 1);
-    g_assert_cmpint(qdict_get_int(info, "bytes-in"), ==, 0);
+    g_assert_cmpint(qdict_get_int(info, "bytes-in"), ==, 1);
     qobject_unref(resp);
     uhci_stop(&u);
     finish(qts, fake);
@@ -1576,6 +1632,115 @@ static void test_attach_peer_gone(void)
     fake_free(fake);
 }
 
+typedef struct Counters {
+    int64_t bytes_in, bytes_out, blocked;
+} Counters;
+
+/*
+ * The same guest traffic to a stick attached read-only by rule 'sticks',
+ * at @id, through a UHCI controller: the device descriptor (which the
+ * guard serves), a HID report descriptor never read (refused: blocked),
+ * GET_MAX_LUN (1 byte in) and an INQUIRY through the Bulk-Only filter
+ * (31 bytes out, 36 + 13 in).  Returns the peripheral's counters.
+ */
+static Counters stick_traffic(QTestState *qts, const char *id)
+{
+    static const uint8_t inquiry[FAKE_BOT_CBW_LEN] = {
+        'U', 'S', 'B', 'C', 0x44, 0x33, 0x22, 0x11, 36, 0, 0, 0, 0x80, 0, 6,
+        0x12, 0, 0, 0, 36, 0,
+    };
+    uint8_t d[64];
+    QDict *resp, *info;
+    Counters c;
+    Uhci u;
+
+    qobject_unref(wait_attached_of(qts, id, "read-only", "sticks"));
+    uhci_start(qts, &u);
+    g_assert_cmpint(uhci_control_in(qts, &u, 0x80, 0x0100, 0, 18, d), ==,
+                    18);
+    g_assert_cmpint(d[8] | d[9] << 8, ==, 0x0781);
+    g_assert_cmpint(uhci_control_in(qts, &u, 0x81, 0x2200, 0, 63, d), ==,
+                    -1);
+    g_assert_cmpint(uhci_control_in(qts, &u, 0xa1, 0, 0, 1, d), ==, 1);
+    memcpy(d, inquiry, sizeof(inquiry));
+    g_assert_cmpint(uhci_bulk(qts, false, 2, 0, d, sizeof(inquiry)), ==,
+                    sizeof(inquiry));
+    g_assert_cmpint(uhci_bulk(qts, true, 1, 0, d, 64), ==, 36);
+    g_assert_cmpint(uhci_bulk(qts, true, 1, 1, d, FAKE_BOT_CSW_LEN), ==,
+                    FAKE_BOT_CSW_LEN);
+    g_assert_cmpmem(d, 8, "USBS\x44\x33\x22\x11", 8);
+    g_assert_cmpint(d[12], ==, 0);
+    uhci_stop(&u);
+
+    info = find_peripheral(qts, id, &resp);
+    g_assert(info);
+    g_assert_cmpstr(qdict_get_str(info, "state"), ==, "attached");
+    c.bytes_in = qdict_get_int(info, "bytes-in");
+    c.bytes_out = qdict_get_int(info, "bytes-out");
+    c.blocked = qdict_get_int(info, "blocked");
+    qobject_unref(resp);
+    return c;
+}
+
+/*
+ * The command that runs QEMU with vdi-fake-libusb preloaded, in the
+ * environment variable FAKE_LIBUSB_QEMU for qtest_init_with_env(); set
+ * in main(), before any thread runs.  Unset if the library is missing.
+ */
+#define FAKE_LIBUSB_QEMU "VDI_FAKE_LIBUSB_QEMU"
+
+static void set_fake_libusb_qemu(void)
+{
+    g_autofree char *qemu = g_canonicalize_filename(
+        g_getenv("QTEST_QEMU_BINARY"), NULL);
+    g_autofree char *dir = g_path_get_dirname(qemu);
+    g_autofree char *shim =
+        g_build_filename(dir, "tests/qtest/libvdi-fake-libusb.so", NULL);
+    g_autofree char *cmd = g_strdup_printf("env LD_PRELOAD=%s %s", shim,
+                                           qemu);
+
+    if (g_file_test(shim, G_FILE_TEST_EXISTS)) {
+        g_setenv(FAKE_LIBUSB_QEMU, cmd, true);
+    }
+}
+
+/*
+ * usb-redir and usb-host go through the same enforcement point in the USB
+ * core, so the same traffic counts the same.  usb-host gets the same
+ * stick as the usbredir peer from vdi-fake-libusb, preloaded into QEMU
+ * in place of libusb, since test machines have no USB device to pass.
+ */
+static void test_counters_redir_and_host(void)
+{
+    FakeDev *fake;
+    QTestState *qts;
+    Counters redir, host;
+
+    /* built with usb-host: tests/qtest/libvdi-fake-libusb.so */
+    g_assert_nonnull(g_getenv(FAKE_LIBUSB_QEMU));
+    qts = start_sticks_only(FAKE_BEHAVE, &fake);
+    redir = stick_traffic(qts, "redir0");
+    finish(qts, fake);
+
+    qts = qtest_init_with_env(FAKE_LIBUSB_QEMU, "-machine pc -device "
+                              "piix3-usb-uhci,id=uhci,addr=05.0", true);
+    set_policy_ok(qts, "[ { 'id': 'sticks', 'action': 'read-only', "
+                  "    'iface-class': 8 } ]", "deny");
+    qtest_qmp_assert_success(qts, "{ 'execute': 'device_add', 'arguments': "
+                             "{ 'driver': 'usb-host', 'bus': 'uhci.0', "
+                             "  'id': 'host0', 'hostbus': 1, "
+                             "  'hostaddr': 2 } }");
+    host = stick_traffic(qts, "host0");
+    qtest_quit(qts);
+
+    g_assert_cmpint(redir.bytes_in, ==, 1 + 36 + FAKE_BOT_CSW_LEN);
+    g_assert_cmpint(redir.bytes_out, ==, FAKE_BOT_CBW_LEN);
+    g_assert_cmpint(redir.blocked, ==, 1);
+    g_assert_cmpint(host.bytes_in, ==, redir.bytes_in);
+    g_assert_cmpint(host.bytes_out, ==, redir.bytes_out);
+    g_assert_cmpint(host.blocked, ==, redir.blocked);
+}
+
 /* usb-host: no host USB device here, so only what needs none */
 static void test_host_listed(void)
 {
@@ -1647,6 +1812,11 @@ int main(int argc, char **argv)
     qtest_add_func("/usb-policy/attach/peer-gone", test_attach_peer_gone);
     if (qtest_has_device("usb-host")) {
         qtest_add_func("/usb-policy/host/listed", test_host_listed);
+    }
+    if (qtest_has_device("usb-host") && qtest_has_device("piix3-usb-uhci")) {
+        set_fake_libusb_qemu();
+        qtest_add_func("/usb-policy/counters/redir-and-host",
+                       test_counters_redir_and_host);
     }
     return g_test_run();
 }

