@@ -55,6 +55,13 @@ OBJECT_DECLARE_SIMPLE_TYPE(FilterFirewall, FILTER_FIREWALL)
 #define FIREWALL_MAX_SET_ADDRESSES       65536
 #define FIREWALL_MAX_ALL_SET_ADDRESSES   262144
 #define FIREWALL_LOG_PER_SECOND          10
+/*
+ * A staged policy comes in commands of bounded size, so that reading
+ * and freeing one command keeps the main loop short.
+ */
+#define FIREWALL_STAGE_MAX_RULES         1000
+#define FIREWALL_STAGE_MAX_ADDRESSES     16384
+#define FIREWALL_DEFAULT_STAGE_TIMEOUT   60000  /* ms */
 
 /* A compiled policy with the QMP view it was built from */
 typedef struct FirewallPolicy {
@@ -65,6 +72,8 @@ typedef struct FirewallPolicy {
     FirewallAddressSetList *sets;
     FirewallAction defaults[FW_DIR__MAX];
 } FirewallPolicy;
+
+typedef struct FirewallStage FirewallStage;
 
 struct FilterFirewall {
     NetFilterState parent_obj;
@@ -78,8 +87,11 @@ struct FilterFirewall {
     uint32_t max_rules;
     bool tcp_pickup;
     char *policy_file;
+    uint32_t stage_timeout;             /* ms */
 
     FirewallPolicy *policy;
+    FirewallStage *stage;               /* firewall-policy-stage */
+    QEMUTimer *stage_timer;             /* discards an abandoned stage */
     CoMutex policy_lock;                /* one policy change at a time */
     FwConntrack *ct;
     FwAntispoof *antispoof;
@@ -418,6 +430,76 @@ static bool firewall_install(FilterFirewall *fw, FirewallChange *c,
     return true;
 }
 
+/*
+ * A policy staged in pieces (firewall-policy-stage): the change that
+ * firewall-policy-commit installs, assembled in place.
+ */
+struct FirewallStage {
+    FirewallChange c;
+    FirewallRuleList **rules_tail;
+    GHashTable *sets_by_name;           /* name -> FirewallAddressSet */
+    size_t n_rules, n_addresses;
+};
+
+static void firewall_stage_free(FirewallStage *st)
+{
+    if (st) {
+        qapi_free_FirewallRuleList(st->c.rules);
+        qapi_free_FirewallAddressSetList(st->c.sets);
+        g_hash_table_unref(st->sets_by_name);
+        g_free(st);
+    }
+}
+
+static void firewall_stage_discard(FilterFirewall *fw, const char *why)
+{
+    if (fw->stage) {
+        trace_filter_firewall_stage_discarded(
+            object_get_canonical_path_component(OBJECT(fw)),
+            fw->stage->c.generation, why);
+        timer_del(fw->stage_timer);
+        firewall_stage_free(g_steal_pointer(&fw->stage));
+    }
+}
+
+static void firewall_stage_expired(void *opaque)
+{
+    firewall_stage_discard(opaque, "untouched for stage-timeout");
+}
+
+static bool firewall_check_generation(FilterFirewall *fw,
+                                      uint64_t generation, Error **errp)
+{
+    if (generation < fw->policy->generation) {
+        error_setg(errp, "generation %" PRIu64 " is older than the policy "
+                   "in force (generation %" PRIu64 ")", generation,
+                   fw->policy->generation);
+        return false;
+    }
+    return true;
+}
+
+/* firewall_install() for QMP: refused below the generation in force */
+static bool firewall_install_newer(FilterFirewall *fw, FirewallChange *c,
+                                   Error **errp)
+{
+    if (!firewall_check_generation(fw, c->generation, errp)) {
+        qapi_free_FirewallRuleList(c->rules);
+        qapi_free_FirewallAddressSetList(c->sets);
+        return false;
+    }
+    return firewall_install(fw, c, errp);
+}
+
+static void firewall_change_defaults(FirewallChange *c,
+                                     bool has_ingress, FirewallAction ingress,
+                                     bool has_egress, FirewallAction egress)
+{
+    c->defaults[FW_DIR_INGRESS] = has_ingress ? ingress
+                                              : FIREWALL_ACTION_ACCEPT;
+    c->defaults[FW_DIR_EGRESS] = has_egress ? egress : FIREWALL_ACTION_ACCEPT;
+}
+
 /* A QMP change that keeps the generation and defaults in force */
 static FirewallChange firewall_change_of(FilterFirewall *fw)
 {
@@ -429,23 +511,29 @@ static FirewallChange firewall_change_of(FilterFirewall *fw)
     return c;
 }
 
-/* Install the policy given as firewall-set-policy's arguments */
-static bool firewall_install_spec(FilterFirewall *fw,
-                                  FirewallPolicySpec *spec, bool offload,
-                                  Error **errp)
+/* The change that firewall-set-policy's arguments make */
+static FirewallChange firewall_spec_change(FirewallPolicySpec *spec,
+                                           bool offload)
 {
     FirewallChange c = {
         .offload = offload,
         .generation = spec->generation,
         .rules = QAPI_CLONE(FirewallRuleList, spec->rules),
         .sets = QAPI_CLONE(FirewallAddressSetList, spec->sets),
-        .defaults = {
-            [FW_DIR_INGRESS] = spec->has_default_ingress ?
-                spec->default_ingress : FIREWALL_ACTION_ACCEPT,
-            [FW_DIR_EGRESS] = spec->has_default_egress ?
-                spec->default_egress : FIREWALL_ACTION_ACCEPT,
-        },
     };
+
+    firewall_change_defaults(&c, spec->has_default_ingress,
+                             spec->default_ingress, spec->has_default_egress,
+                             spec->default_egress);
+    return c;
+}
+
+/* Install the policy given as firewall-set-policy's arguments */
+static bool firewall_install_spec(FilterFirewall *fw,
+                                  FirewallPolicySpec *spec, bool offload,
+                                  Error **errp)
+{
+    FirewallChange c = firewall_spec_change(spec, offload);
 
     return firewall_install(fw, &c, errp);
 }
@@ -871,6 +959,8 @@ static void filter_firewall_setup(NetFilterState *nf, Error **errp)
 
         firewall_install(fw, &c, &error_abort);
     }
+    fw->stage_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
+                                   firewall_stage_expired, fw);
     vmstate_register(VMSTATE_IF(fw), VMSTATE_INSTANCE_ID_ANY,
                      &vmstate_filter_firewall, fw);
 }
@@ -881,6 +971,8 @@ static void filter_firewall_cleanup(NetFilterState *nf)
 
     vmstate_unregister(VMSTATE_IF(fw), &vmstate_filter_firewall, fw);
     firewall_mig_free(fw);
+    firewall_stage_free(g_steal_pointer(&fw->stage));
+    timer_free(g_steal_pointer(&fw->stage_timer));
     firewall_policy_free(fw->policy);
     fw->policy = NULL;
     fw_conntrack_free(fw->ct);
@@ -1029,6 +1121,7 @@ static void filter_firewall_init(Object *obj)
     fw->max_connections = FIREWALL_DEFAULT_MAX_CONNECTIONS;
     fw->max_rules = FIREWALL_DEFAULT_MAX_RULES;
     fw->tcp_pickup = true;
+    fw->stage_timeout = FIREWALL_DEFAULT_STAGE_TIMEOUT;
     qemu_co_mutex_init(&fw->policy_lock);
     object_property_add(obj, "max-connections", "uint32",
                         filter_firewall_get_uint32,
@@ -1037,6 +1130,10 @@ static void filter_firewall_init(Object *obj)
     object_property_add(obj, "max-rules", "uint32",
                         filter_firewall_get_uint32,
                         filter_firewall_set_uint32, NULL, &fw->max_rules);
+    object_property_add(obj, "stage-timeout", "uint32",
+                        filter_firewall_get_uint32,
+                        filter_firewall_set_uint32, NULL,
+                        &fw->stage_timeout);
 }
 
 static void filter_firewall_finalize(Object *obj)
@@ -1145,18 +1242,176 @@ void coroutine_fn qmp_firewall_set_policy(FirewallSetPolicyArguments *args,
 {
     FilterFirewall *fw = firewall_lock(args->filter, errp);
 
+    FirewallChange c;
+
     if (!fw) {
         return;
     }
-    if (args->generation < fw->policy->generation) {
-        error_setg(errp, "generation %" PRIu64 " is older than the policy "
-                   "in force (generation %" PRIu64 ")", args->generation,
-                   fw->policy->generation);
-    } else {
-        firewall_install_spec(fw, qapi_FirewallSetPolicyArguments_base(args),
-                              true, errp);
+    c = firewall_spec_change(qapi_FirewallSetPolicyArguments_base(args),
+                             true);
+    firewall_install_newer(fw, &c, errp);
+    firewall_unlock(fw);
+}
+
+/*
+ * Staged policies.  Staging runs outside the coroutine lock: a commit
+ * takes the stage away before it compiles, so a stage begun meanwhile
+ * is a new one.
+ */
+
+void qmp_firewall_policy_stage(const char *filter, uint64_t generation,
+                               bool has_default_ingress,
+                               FirewallAction default_ingress,
+                               bool has_default_egress,
+                               FirewallAction default_egress, Error **errp)
+{
+    FilterFirewall *fw = firewall_find(filter, errp);
+    FirewallStage *st;
+
+    if (!fw || !firewall_check_generation(fw, generation, errp)) {
+        return;
+    }
+    firewall_stage_discard(fw, "staged again");
+    st = g_new0(FirewallStage, 1);
+    st->c.offload = true;
+    st->c.generation = generation;
+    firewall_change_defaults(&st->c, has_default_ingress, default_ingress,
+                             has_default_egress, default_egress);
+    st->rules_tail = &st->c.rules;
+    st->sets_by_name = g_hash_table_new(g_str_hash, g_str_equal);
+    fw->stage = st;
+    timer_mod(fw->stage_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+              fw->stage_timeout);
+}
+
+/* The filter's stage of @generation, kept alive for stage-timeout more */
+static FirewallStage *firewall_stage_get(FilterFirewall *fw,
+                                         uint64_t generation, Error **errp)
+{
+    const char *filter = object_get_canonical_path_component(OBJECT(fw));
+
+    if (!fw->stage) {
+        error_setg(errp, "filter '%s' has no staged policy "
+                   "(firewall-policy-stage)", filter);
+        return NULL;
+    }
+    if (fw->stage->c.generation != generation) {
+        error_setg(errp, "filter '%s' has a staged policy of generation "
+                   "%" PRIu64 ", not %" PRIu64, filter,
+                   fw->stage->c.generation, generation);
+        return NULL;
+    }
+    timer_mod(fw->stage_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+              fw->stage_timeout);
+    return fw->stage;
+}
+
+void qmp_firewall_policy_stage_rules(const char *filter, uint64_t generation,
+                                     FirewallRuleList *rules, Error **errp)
+{
+    FilterFirewall *fw = firewall_find(filter, errp);
+    FirewallStage *st = fw ? firewall_stage_get(fw, generation, errp) : NULL;
+    size_t n = QAPI_LIST_LENGTH(rules);
+
+    if (!st) {
+        return;
+    }
+    if (n > FIREWALL_STAGE_MAX_RULES) {
+        error_setg(errp, "%zu rules in one command, at most %d", n,
+                   FIREWALL_STAGE_MAX_RULES);
+        return;
+    }
+    if (st->n_rules + n > fw->max_rules) {
+        error_setg(errp, "too many rules: %zu staged and %zu more, the "
+                   "filter allows %" PRIu32 " (property max-rules)",
+                   st->n_rules, n, fw->max_rules);
+        return;
+    }
+    for (; rules; rules = rules->next) {
+        QAPI_LIST_APPEND(st->rules_tail, QAPI_CLONE(FirewallRule,
+                                                    rules->value));
+    }
+    st->n_rules += n;
+}
+
+void qmp_firewall_policy_stage_sets(const char *filter, uint64_t generation,
+                                    FirewallAddressSetList *sets,
+                                    Error **errp)
+{
+    FilterFirewall *fw = firewall_find(filter, errp);
+    FirewallStage *st = fw ? firewall_stage_get(fw, generation, errp) : NULL;
+    FirewallAddressSetList *l;
+    size_t n = 0, n_sets;
+
+    if (!st) {
+        return;
+    }
+    n_sets = g_hash_table_size(st->sets_by_name);
+    for (l = sets; l; l = l->next) {
+        n += QAPI_LIST_LENGTH(l->value->addresses);
+        n_sets += !g_hash_table_contains(st->sets_by_name, l->value->name);
+    }
+    if (n > FIREWALL_STAGE_MAX_ADDRESSES) {
+        error_setg(errp, "%zu set addresses in one command, at most %d", n,
+                   FIREWALL_STAGE_MAX_ADDRESSES);
+        return;
+    }
+    if (n_sets > FIREWALL_MAX_SETS) {
+        error_setg(errp, "too many address sets: %zu, at most %d", n_sets,
+                   FIREWALL_MAX_SETS);
+        return;
+    }
+    if (st->n_addresses + n > FIREWALL_MAX_ALL_SET_ADDRESSES) {
+        error_setg(errp, "the address sets have more than %d addresses "
+                   "together", FIREWALL_MAX_ALL_SET_ADDRESSES);
+        return;
+    }
+    for (l = sets; l; l = l->next) {
+        FirewallAddressSet *set = g_hash_table_lookup(st->sets_by_name,
+                                                      l->value->name);
+        strList **tail;
+
+        if (!set) {
+            set = QAPI_CLONE(FirewallAddressSet, l->value);
+            QAPI_LIST_PREPEND(st->c.sets, set);
+            g_hash_table_insert(st->sets_by_name, set->name, set);
+            continue;
+        }
+        for (tail = &set->addresses; *tail; tail = &(*tail)->next) {
+            /* the end of the set */
+        }
+        *tail = QAPI_CLONE(strList, l->value->addresses);
+    }
+    st->n_addresses += n;
+}
+
+void coroutine_fn qmp_firewall_policy_commit(const char *filter,
+                                             uint64_t generation,
+                                             Error **errp)
+{
+    FilterFirewall *fw = firewall_lock(filter, errp);
+    FirewallChange c;
+
+    if (!fw) {
+        return;
+    }
+    if (firewall_stage_get(fw, generation, errp)) {
+        c = fw->stage->c;
+        fw->stage->c.rules = NULL;
+        fw->stage->c.sets = NULL;
+        firewall_stage_discard(fw, "committed");
+        firewall_install_newer(fw, &c, errp);
     }
     firewall_unlock(fw);
+}
+
+void qmp_firewall_policy_abort(const char *filter, Error **errp)
+{
+    FilterFirewall *fw = firewall_find(filter, errp);
+
+    if (fw) {
+        firewall_stage_discard(fw, "aborted");
+    }
 }
 
 void coroutine_fn qmp_firewall_add_rule(const char *filter,

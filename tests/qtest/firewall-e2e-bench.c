@@ -7,6 +7,13 @@
  * no firewall; a firewall with no policy; a firewall with 1000 rules on
  * new flows; and the same on established flows (conntrack fast path).
  *
+ * "firewall-e2e-bench swap" prints instead the main loop's CPU time per
+ * QMP command (QEMU's main thread, from /proc) of installing the largest
+ * policies on a full connection table: 16384 rules, and 4096 address
+ * sets of 262144 addresses, each in one firewall-set-policy command and
+ * staged in bounded pieces (firewall-policy-stage and the commands
+ * that follow).  Not part of make bench.
+ *
  * Copyright (c) 2026 VDI host developers
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -223,6 +230,215 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* CPU time of QEMU's main thread */
+static int64_t main_cpu_ns(QTestState *qts)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/task/%d/schedstat",
+                                            qtest_pid(qts), qtest_pid(qts));
+    g_autofree char *text = NULL;
+
+    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    return g_ascii_strtoll(text, NULL, 10);
+}
+
+typedef struct Timing {
+    int commands;
+    int64_t max_ns, total_ns;
+} Timing;
+
+/*
+ * Run one command and record the main loop's CPU time for it, up to the
+ * reply of a query-status after it: QEMU frees a request after replying.
+ */
+static void timed(Harness *b, Timing *t, const char *cmd, GString *args)
+{
+    int64_t t0 = main_cpu_ns(b->qts), ns;
+
+    qtest_qmp_assert_success(b->qts, "{ 'execute': %s, 'arguments': %p }",
+                             cmd, qobject_from_json(args->str, &error_abort));
+    qtest_qmp_assert_success(b->qts, "{ 'execute': 'query-status' }");
+    ns = main_cpu_ns(b->qts) - t0;
+    t->commands++;
+    t->total_ns += ns;
+    t->max_ns = MAX(t->max_ns, ns);
+}
+
+#define SWAP_CONNS      65536
+#define SWAP_RULES      16384
+#define SWAP_SETS       4096
+#define SET_ADDRESSES   64
+#define CHUNK_RULES     1000
+#define CHUNK_SETS      (16384 / SET_ADDRESSES)
+
+/*
+ * Rule @i of a policy, new egress connections to a service (as in
+ * firewall-bench): with @sets, to the hosts of one set each, else to one
+ * host each.
+ */
+static void append_rule(GString *s, int i, bool sets)
+{
+    g_string_append_printf(s, "{ 'id': %d, 'priority': %d,"
+                           "  'direction': 'egress', 'state': [ 'new' ],"
+                           "  'protocol': 6, 'destination-ports': "
+                           "[ { 'start': %d } ], 'action': 'accept',",
+                           i + 1, 10 + i, 1024 + i % 1000);
+    if (sets) {
+        g_string_append_printf(s, " 'destination-set': 's%d' }", i);
+    } else {
+        g_string_append_printf(s, " 'destination': [ '172.16.%d.%d/32' ] }",
+                               i >> 8, i & 255);
+    }
+}
+
+static void append_set(GString *s, int i)
+{
+    int a;
+
+    g_string_append_printf(s, "{ 'name': 's%d', 'addresses': [", i);
+    for (a = 0; a < SET_ADDRESSES; a++) {
+        int n = i * SET_ADDRESSES + a;
+
+        g_string_append_printf(s, "%s'172.%d.%d.%d'", a ? "," : "",
+                               16 + (n >> 16), (n >> 8) & 255, n & 255);
+    }
+    g_string_append(s, "] }");
+}
+
+/* The last rule accepts every connection of the table */
+#define LAST_RULE "{ 'id': 1000000, 'protocol': 17," \
+                  "  'source': [ '10.1.0.0/16' ], 'action': 'accept' }"
+
+static void swap_one_command(Harness *b, Timing *t, uint64_t gen, int rules,
+                             int sets)
+{
+    GString *s = g_string_new("");
+    int i;
+
+    g_string_printf(s, "{ 'filter': 'fw0', 'generation': %" PRIu64 ","
+                    "  'default-ingress': 'drop', 'sets': [", gen);
+    for (i = 0; i < sets; i++) {
+        g_string_append(s, i ? "," : "");
+        append_set(s, i);
+    }
+    g_string_append(s, "], 'rules': [");
+    for (i = 0; i < rules - 1; i++) {
+        append_rule(s, i, sets);
+        g_string_append(s, ",");
+    }
+    g_string_append(s, LAST_RULE " ] }");
+    timed(b, t, "firewall-set-policy", s);
+    g_string_free(s, true);
+}
+
+static void swap_staged(Harness *b, Timing *t, uint64_t gen, int rules,
+                        int sets)
+{
+    GString *s = g_string_new("");
+    int i, j;
+
+    g_string_printf(s, "{ 'filter': 'fw0', 'generation': %" PRIu64 ","
+                    "  'default-ingress': 'drop' }", gen);
+    timed(b, t, "firewall-policy-stage", s);
+    for (i = 0; i < sets; i += CHUNK_SETS) {
+        g_string_printf(s, "{ 'filter': 'fw0', 'generation': %" PRIu64 ","
+                        "  'sets': [", gen);
+        for (j = i; j < MIN(sets, i + CHUNK_SETS); j++) {
+            g_string_append(s, j > i ? "," : "");
+            append_set(s, j);
+        }
+        g_string_append(s, "] }");
+        timed(b, t, "firewall-policy-stage-sets", s);
+    }
+    for (i = 0; i < rules; i += CHUNK_RULES) {
+        g_string_printf(s, "{ 'filter': 'fw0', 'generation': %" PRIu64 ","
+                        "  'rules': [", gen);
+        for (j = i; j < MIN(rules, i + CHUNK_RULES); j++) {
+            g_string_append(s, j > i ? "," : "");
+            if (j == rules - 1) {
+                g_string_append(s, LAST_RULE);
+            } else {
+                append_rule(s, j, sets);
+            }
+        }
+        g_string_append(s, "] }");
+        timed(b, t, "firewall-policy-stage-rules", s);
+    }
+    g_string_printf(s, "{ 'filter': 'fw0', 'generation': %" PRIu64 " }", gen);
+    timed(b, t, "firewall-policy-commit", s);
+    g_string_free(s, true);
+}
+
+static int64_t connections(Harness *b)
+{
+    QDict *resp = qtest_qmp(b->qts, "{ 'execute': 'query-firewall',"
+                            "  'arguments': { 'filter': 'fw0' } }");
+    QDict *info = qobject_to(QDict,
+                             qlist_peek(qdict_get_qlist(resp, "return")));
+    int64_t n = qdict_get_int(info, "connections");
+
+    qobject_unref(resp);
+    return n;
+}
+
+static void print_timing(const char *policy, const char *how, Timing *t)
+{
+    printf("%-34s %-22s %3d commands  max %6.1f ms  total %6.1f ms\n",
+           policy, how, t->commands, t->max_ns / 1e6, t->total_ns / 1e6);
+}
+
+static void bench_swap(void)
+{
+    static const struct {
+        const char *name;
+        int rules, sets;
+    } policies[] = {
+        { "16384 rules", SWAP_RULES, 0 },
+        { "4096 sets, 262144 addresses", SWAP_SETS + 1, SWAP_SETS },
+    };
+    uint8_t f[4 + FRAME_LEN];
+    uint32_t len = htonl(FRAME_LEN);
+    uint64_t gen = 1;
+    Harness b;
+    int i;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    harness_start_with(&b, "-object filter-firewall,id=fw0,netdev=bn0");
+    memcpy(f, &len, 4);
+    /*
+     * GRE: tracked by addresses, for 600 s, the length of the run; in
+     * batches that the sockets hold
+     */
+    for (i = 0; i < SWAP_CONNS; i++) {
+        udp_frame(f + 4, i, true);
+        f[4 + 23] = 47;
+        send_all(b.inject, f, sizeof(f));
+        if (i % 256 == 255) {
+            g_assert_cmpint(count_frames(b.backend, 256), ==, 256);
+        }
+    }
+    g_assert_cmpint(connections(&b), ==, SWAP_CONNS);
+    printf("Main loop CPU time per QMP command, policy installed on a full "
+           "table (%d connections)\n\n", SWAP_CONNS);
+    for (i = 0; i < ARRAY_SIZE(policies); i++) {
+        Timing one = { 0 }, staged = { 0 };
+        int round;
+
+        /* twice each, the second time replacing a policy of that size */
+        for (round = 0; round < 2; round++) {
+            one = (Timing) { 0 };
+            swap_one_command(&b, &one, ++gen, policies[i].rules,
+                             policies[i].sets);
+            print_timing(policies[i].name, "firewall-set-policy", &one);
+            staged = (Timing) { 0 };
+            swap_staged(&b, &staged, ++gen, policies[i].rules,
+                        policies[i].sets);
+            print_timing(policies[i].name, "staged", &staged);
+        }
+    }
+    g_assert_cmpint(connections(&b), ==, SWAP_CONNS);
+    harness_stop(&b);
+}
+
 int main(int argc, char **argv)
 {
     Config configs[] = {
@@ -235,6 +451,10 @@ int main(int argc, char **argv)
     double base;
 
     g_test_init(&argc, &argv, NULL);
+    if (argc > 1 && !strcmp(argv[1], "swap")) {
+        bench_swap();
+        return 0;
+    }
     printf("%d frames of %d bytes, %d flows, through QEMU's net layer; "
            "median of 3 interleaved rounds\n", FRAMES, FRAME_LEN, FLOWS);
     for (round = 0; round < 3; round++) {

@@ -1403,6 +1403,229 @@ static void test_set_limits(void)
     harness_stop(&h);
 }
 
+/* Staged policies: firewall-policy-stage and the commands that follow */
+
+static void stage_cmd(Harness *h, const char *cmd, const char *args)
+{
+    qtest_qmp_assert_success(h->qts, "{ 'execute': %s, 'arguments': %p }",
+                             cmd, qobject_from_json(args, &error_abort));
+}
+
+/* The arguments of firewall-policy-stage-rules with @n UDP rules */
+static char *stage_rules_args(uint64_t gen, uint32_t first_id, int n)
+{
+    GString *s = g_string_new("");
+    int i;
+
+    g_string_append_printf(s, "{ 'filter': 'fw0', 'generation': %" PRIu64
+                           ", 'rules': [ ", gen);
+    for (i = 0; i < n; i++) {
+        g_string_append_printf(s, "%s{ 'id': %u, 'protocol': 17,"
+                               "  'destination-ports': [ { 'start': %d } ],"
+                               "  'action': 'accept' }", i ? "," : "",
+                               first_id + i, 20000 + i % 1000);
+    }
+    g_string_append(s, " ] }");
+    return g_string_free(s, false);
+}
+
+/* The arguments of firewall-policy-stage-sets: set @name of @n hosts */
+static char *stage_set_args(uint64_t gen, const char *name, int n)
+{
+    GString *s = g_string_new("");
+    int i;
+
+    g_string_append_printf(s, "{ 'filter': 'fw0', 'generation': %" PRIu64
+                           ", 'sets': [ { 'name': '%s', 'addresses': [ ",
+                           gen, name);
+    for (i = 0; i < n; i++) {
+        g_string_append_printf(s, "%s'172.16.%d.%d'", i ? "," : "",
+                               i / 256, i % 256);
+    }
+    g_string_append(s, " ] } ] }");
+    return g_string_free(s, false);
+}
+
+/* firewall-policy-commit of @gen fails with an error saying @needle */
+static void assert_commit_error(Harness *h, uint64_t gen, const char *needle)
+{
+    assert_error(h, needle, "{ 'execute': 'firewall-policy-commit',"
+                 "  'arguments': { 'filter': 'fw0', 'generation': %" PRIu64
+                 " } }", gen);
+}
+
+static uint64_t fw_generation(Harness *h)
+{
+    QDict *info = query_fw(h);
+    uint64_t gen = qdict_get_int(info, "generation");
+
+    qobject_unref(info);
+    return gen;
+}
+
+/*
+ * A policy staged in pieces: packets see the old policy until the
+ * commit, then the whole new one; a set given in two pieces is one set.
+ */
+static void test_staged_policy(void)
+{
+    g_autofree char *rules = NULL;
+    Harness h;
+    Frame f;
+    QDict *info;
+    int i;
+
+    harness_start(&h, NULL);
+    set_policy(&h, 1, NULL, NULL);
+    stage_cmd(&h, "firewall-policy-stage", "{ 'filter': 'fw0',"
+              "  'generation': 2, 'default-ingress': 'drop' }");
+    stage_cmd(&h, "firewall-policy-stage-sets", "{ 'filter': 'fw0',"
+              "  'generation': 2, 'sets': [ { 'name': 'radiology',"
+              "                               'addresses': [ '10.20.0.0/16' ] } ] }");
+    stage_cmd(&h, "firewall-policy-stage-sets", "{ 'filter': 'fw0',"
+              "  'generation': 2, 'sets': [ { 'name': 'radiology',"
+              "                               'addresses': [ '10.30.0.0/16' ] } ] }");
+    rules = g_strdup_printf("{ 'filter': 'fw0', 'generation': 2,"
+                            "  'rules': [ { 'id': 1, 'ethertype': %d,"
+                            "               'action': 'accept' },"
+                            "             { 'id': 2, 'source-set': 'radiology',"
+                            "               'action': 'accept' } ] }",
+                            SENTINEL_TYPE);
+    stage_cmd(&h, "firewall-policy-stage-rules", rules);
+    for (i = 0; i < 3; i++) {
+        g_autofree char *more = stage_rules_args(2, 100 + i * 1000, 1000);
+
+        stage_cmd(&h, "firewall-policy-stage-rules", more);
+        /* staged, not in force: the old policy accepts everything */
+        udp_frame(&f, false, "10.21.3.4", VM_IP4, 1, 2);
+        g_assert_true(passes_in(&h, &f));
+    }
+    g_assert_cmpuint(fw_generation(&h), ==, 1);
+
+    stage_cmd(&h, "firewall-policy-commit",
+              "{ 'filter': 'fw0', 'generation': 2 }");
+    info = query_fw(&h);
+    g_assert_cmpuint(qdict_get_int(info, "generation"), ==, 2);
+    g_assert_cmpuint(qlist_size(qdict_get_qlist(info, "rules")), ==, 3002);
+    g_assert_cmpstr(qdict_get_str(info, "default-ingress"), ==, "drop");
+    qobject_unref(info);
+    udp_frame(&f, false, "10.20.3.4", VM_IP4, 1, 2);
+    g_assert_true(passes_in(&h, &f));
+    udp_frame(&f, false, "10.30.3.4", VM_IP4, 1, 2);
+    g_assert_true(passes_in(&h, &f));
+    udp_frame(&f, false, "10.21.3.4", VM_IP4, 1, 2);
+    g_assert_false(passes_in(&h, &f));
+    udp_frame(&f, false, "10.21.3.4", VM_IP4, 1, 20999);
+    g_assert_true(passes_in(&h, &f));
+
+    /* the commit ended the stage */
+    assert_commit_error(&h, 2, "no staged policy");
+    harness_stop(&h);
+}
+
+static void test_staged_errors(void)
+{
+    g_autofree char *too_many = stage_rules_args(6, 100, 1001);
+    g_autofree char *thousand = stage_rules_args(6, 100, 1000);
+    g_autofree char *more = stage_rules_args(6, 2000, 600);
+    g_autofree char *big_set = stage_set_args(6, "big", 16385);
+    Harness h;
+    Frame f;
+
+    harness_start(&h, ", \"max-rules\": 1500");
+    assert_commit_error(&h, 1, "no staged policy");
+    assert_error(&h, "no staged policy",
+                 "{ 'execute': 'firewall-policy-stage-rules',"
+                 "  'arguments': { 'filter': 'fw0', 'generation': 1,"
+                 "                 'rules': [] } }");
+    assert_error(&h, "no filter-firewall 'nope'",
+                 "{ 'execute': 'firewall-policy-stage',"
+                 "  'arguments': { 'filter': 'nope', 'generation': 1 } }");
+    set_policy(&h, 5, NULL, NULL);
+    assert_error(&h, "older than the policy in force",
+                 "{ 'execute': 'firewall-policy-stage',"
+                 "  'arguments': { 'filter': 'fw0', 'generation': 4 } }");
+
+    /* pieces too big, or too many rules in all: refused, stage kept */
+    stage_cmd(&h, "firewall-policy-stage",
+              "{ 'filter': 'fw0', 'generation': 6 }");
+    assert_error(&h, "1001 rules in one command, at most 1000",
+                 "{ 'execute': 'firewall-policy-stage-rules',"
+                 "  'arguments': %p }",
+                 qobject_from_json(too_many, &error_abort));
+    assert_error(&h, "16385 set addresses in one command, at most 16384",
+                 "{ 'execute': 'firewall-policy-stage-sets',"
+                 "  'arguments': %p }",
+                 qobject_from_json(big_set, &error_abort));
+    stage_cmd(&h, "firewall-policy-stage-rules", thousand);
+    assert_error(&h, "too many rules: 1000 staged and 600 more",
+                 "{ 'execute': 'firewall-policy-stage-rules',"
+                 "  'arguments': %p }",
+                 qobject_from_json(more, &error_abort));
+    assert_error(&h, "staged policy of generation 6, not 7",
+                 "{ 'execute': 'firewall-policy-stage-rules',"
+                 "  'arguments': { 'filter': 'fw0', 'generation': 7,"
+                 "                 'rules': [] } }");
+
+    /* a new stage replaces the old one */
+    stage_cmd(&h, "firewall-policy-stage",
+              "{ 'filter': 'fw0', 'generation': 7, 'default-ingress': 'drop' }");
+    assert_commit_error(&h, 6, "staged policy of generation 7, not 6");
+
+    /* a newer policy installed meanwhile wins over the commit */
+    set_policy(&h, 8, NULL, NULL);
+    assert_commit_error(&h, 7, "generation 7 is older than the policy in "
+                        "force (generation 8)");
+    assert_commit_error(&h, 7, "no staged policy");
+
+    /* a bad rule is refused at the commit, as by firewall-set-policy */
+    stage_cmd(&h, "firewall-policy-stage",
+              "{ 'filter': 'fw0', 'generation': 9, 'default-ingress': 'drop' }");
+    stage_cmd(&h, "firewall-policy-stage-rules", "{ 'filter': 'fw0',"
+              "  'generation': 9, 'rules': [ { 'id': 1,"
+              "  'source': [ '10.0.0.0/40' ], 'action': 'drop' } ] }");
+    assert_commit_error(&h, 9, "10.0.0.0/40");
+    g_assert_cmpuint(fw_generation(&h), ==, 8);
+
+    /* aborted: nothing to commit, the policy in force unchanged */
+    stage_cmd(&h, "firewall-policy-stage",
+              "{ 'filter': 'fw0', 'generation': 9, 'default-ingress': 'drop' }");
+    stage_cmd(&h, "firewall-policy-abort", "{ 'filter': 'fw0' }");
+    assert_commit_error(&h, 9, "no staged policy");
+    udp_frame(&f, false, "10.21.3.4", VM_IP4, 1, 2);
+    g_assert_true(passes_in(&h, &f));
+    g_assert_cmpuint(fw_generation(&h), ==, 8);
+    harness_stop(&h);
+}
+
+/* A stage that no command touches goes away by itself */
+static void test_staged_expiry(void)
+{
+    QDict *resp = NULL;
+    Harness h;
+    int i;
+
+    harness_start(&h, ", \"stage-timeout\": 1");
+    stage_cmd(&h, "firewall-policy-stage",
+              "{ 'filter': 'fw0', 'generation': 1 }");
+    for (i = 0; i < 1000; i++) {
+        g_usleep(10000);
+        resp = qtest_qmp(h.qts, "{ 'execute': 'firewall-policy-stage-rules',"
+                         "  'arguments': { 'filter': 'fw0', 'generation': 1,"
+                         "                 'rules': [] } }");
+        if (qdict_haskey(resp, "error")) {
+            break;
+        }
+        qobject_unref(resp);
+        resp = NULL;
+    }
+    g_assert_nonnull(resp);
+    g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(resp, "error"),
+                                          "desc"), "no staged policy"));
+    qobject_unref(resp);
+    harness_stop(&h);
+}
+
 /*
  * A NIC re-plug as libvirt does it (netdev_del, then netdev_add of the
  * same id): the filter waits with its policy and is on the new netdev
@@ -1566,6 +1789,9 @@ int main(int argc, char **argv)
     qtest_add_func("/firewall/policy-file", test_policy_file);
     qtest_add_func("/firewall/connection-pages", test_connection_pages);
     qtest_add_func("/firewall/set-limits", test_set_limits);
+    qtest_add_func("/firewall/staged-policy", test_staged_policy);
+    qtest_add_func("/firewall/staged-errors", test_staged_errors);
+    qtest_add_func("/firewall/staged-expiry", test_staged_expiry);
     qtest_add_func("/firewall/nic-replug", test_nic_replug);
     qtest_add_func("/firewall/migration", test_migration);
 
