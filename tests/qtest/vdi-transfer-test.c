@@ -545,6 +545,48 @@ static void test_client_to_guest_blocked(void)
     finish(&t);
 }
 
+/*
+ * A client without the extended clipboard sends its text along with the
+ * copy (ClientCutText): the text is at hand when the guest asks, and a
+ * closed direction still keeps it from the guest.
+ */
+static void test_legacy_cut_text(void)
+{
+    static const char text[] = "legacy";
+    uint8_t msg[8 + sizeof(text) - 1] = { 6 };
+    T t;
+    int blocked;
+
+    start(&t);
+    stl_be_p(msg + 4, sizeof(text) - 1);
+    memcpy(msg + 8, text, sizeof(text) - 1);
+    for (blocked = 0; blocked < 2; blocked++) {
+        g_autoptr(GByteArray) grab = NULL;
+        g_autoptr(GByteArray) data = NULL;
+        QDict *ev;
+
+        set_clipboard(&t, blocked ? "{ 'direction': 'guest-to-client' }"
+                                  : "{ 'direction': 'both' }");
+        vnc_write(&t, msg, sizeof(msg));
+        grab = agent_wait(&t, VD_AGENT_CLIPBOARD_GRAB);
+        agent_send_u32s(&t, VD_AGENT_CLIPBOARD_REQUEST,
+                        VD_AGENT_CLIPBOARD_UTF8_TEXT, NULL, 0);
+        data = agent_wait(&t, VD_AGENT_CLIPBOARD);
+        if (blocked) {
+            g_assert_cmpuint(data->len, ==, 4);
+        } else {
+            g_assert_cmpmem(data->data + 4, data->len - 4,
+                            text, sizeof(text) - 1);
+        }
+        ev = next_transfer_event(&t);
+        g_assert_cmpint(qdict_get_bool(ev, "allowed"), ==, !blocked);
+        g_assert_cmpint(qdict_get_int(ev, "size"), ==, sizeof(text) - 1);
+        qobject_unref(ev);
+    }
+    assert_counters(&t, "client-to-guest", 1, sizeof(text) - 1, 1);
+    finish(&t);
+}
+
 /* Too large: judged when the text is at hand, blocked whole */
 static void test_size_limit(void)
 {
@@ -567,5 +609,6 @@ int main(int argc, char **argv)
     qtest_add_func("/vdi-transfer/client-to-guest-blocked",
                    test_client_to_guest_blocked);
     qtest_add_func("/vdi-transfer/size-limit", test_size_limit);
+    qtest_add_func("/vdi-transfer/legacy-cut-text", test_legacy_cut_text);
     return g_test_run();
 }
