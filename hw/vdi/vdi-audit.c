@@ -203,7 +203,7 @@ static void vdi_audit_rotate(VdiAuditLog *s)
         trace_vdi_audit_rotate_failed(s->path, strerror(errno));
         return;
     }
-    /* records go on into the renamed file until the new one exists */
+    /* without a new file, the old one stays in use under its name */
     fd = qemu_open_old(s->path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL,
                        0600);
     if (fd < 0) {
