@@ -450,15 +450,19 @@ void qmp_vdi_session_disconnect(Error **errp)
     session_disconnect();
 }
 
-void vdi_session_display_opened(const char *client, const char *address)
+void vdi_session_display_opened(const char *client,
+                                const VdiDisplayPeer *peer)
 {
-    VdiTerminal terminal = { .address = (char *)address };
+    VdiTerminal terminal = { .address = (char *)peer->address };
     Error *err = NULL;
 
-    if (!follow_display || !address || !*address) {
+    trace_vdi_session_display_peer(client, peer->address ?: "",
+                                   peer->x509_subject ?: "",
+                                   peer->x509_issuer ?: "");
+    if (!follow_display || !peer->address || !*peer->address) {
         return;
     }
-    trace_vdi_session_display(client, address, true);
+    trace_vdi_session_display(client, peer->address, true);
     if (!session_connect(&terminal, NULL, client, &err)) {
         /* The display works without a printer: only trace it */
         trace_vdi_session_display_failed(client, error_get_pretty(err));
