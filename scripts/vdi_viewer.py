@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Run a graphical VNC client under Xvfb with a home of its own.
 
-    from vdi_viewer import start_viewer
+    from vdi_viewer import start_viewer, stop_viewer
 
 gtk-vnc finds the CA and client certificates in ~/.pki, with ~ from the
 user's passwd entry, not $HOME.  start_viewer() runs the client in a
@@ -11,6 +11,7 @@ home @home (and HOME is @home too), so the checks never touch the real
 """
 
 import os
+import signal
 import subprocess
 
 
@@ -28,5 +29,15 @@ def start_viewer(home, argv, log, timeout=30):
            'mount --bind "$0" /etc/passwd && exec "$@"', passwd,
            'xvfb-run', '-a', 'timeout', str(timeout)] + argv
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL,
+                            stdin=subprocess.DEVNULL, start_new_session=True,
                             env=dict(os.environ, HOME=home, NO_AT_BRIDGE='1'))
+
+
+def stop_viewer(proc):
+    """Stop what start_viewer() started, Xvfb included: xvfb-run leaves
+    its server behind when it is killed, so kill the process group."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    proc.wait()
