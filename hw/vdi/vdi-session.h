@@ -10,11 +10,54 @@
 #define HW_VDI_SESSION_H
 
 /*
- * A display client (VNC or SPICE) named @client, e.g. "vnc:0x...",
- * finished its handshake from @address.  With follow-display on, the
- * session moves to that terminal, plugging in its printer.
+ * Check that @member of @what is 1 to @max printable ASCII characters;
+ * the error names both.
  */
-void vdi_session_display_opened(const char *client, const char *address);
+bool vdi_check_ascii(const char *what, const char *member, const char *s,
+                     size_t max, Error **errp);
+
+/* The longest terminal name, a host name with room to spare */
+#define VDI_TERMINAL_NAME_MAX 255
+
+/*
+ * What identifies a display client's connection.  The x509 names are
+ * set only when TLS verified the client's certificate (VeNCrypt x509
+ * with verify-peer=on), in the form query-vnc shows as x509_dname.
+ */
+typedef struct VdiDisplayPeer {
+    const char *address;        /* the client's IP address */
+    const char *x509_subject;   /* its certificate's subject DN */
+    const char *x509_issuer;    /* the DN of that certificate's issuer */
+} VdiDisplayPeer;
+
+/*
+ * Who a verified certificate stands for, as the identity map says;
+ * the strings belong to the map.
+ */
+typedef struct VdiPeerIdentity {
+    const char *mapping;        /* id of the identity mapping that matched */
+    const char *user;
+    const char *terminal;       /* the terminal's name, or NULL */
+} VdiPeerIdentity;
+
+/* Fill @id when the identity map knows @peer, else leave it zeroed */
+typedef void VdiIdentityLookup(const VdiDisplayPeer *peer,
+                               VdiPeerIdentity *id);
+
+/*
+ * The identity map (hw/vdi/vdi-identity.c) gives display clients that
+ * present a verified certificate their user and terminal name.
+ */
+void vdi_session_set_identity_lookup(VdiIdentityLookup *lookup);
+
+/*
+ * A display client (VNC or SPICE) named @client, e.g. "vnc:0x...",
+ * finished its handshake as @peer.  With follow-display on, the
+ * session moves to that terminal, plugging in its printer; a client
+ * the identity map knows brings its user and terminal name.
+ */
+void vdi_session_display_opened(const char *client,
+                                const VdiDisplayPeer *peer);
 
 /*
  * The display client @client went away.  When it was the one the

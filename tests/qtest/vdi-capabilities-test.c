@@ -27,6 +27,7 @@ static const struct {
     { "display-encoder", NULL, "display-set-profile" },
     { "transfer-policy", NULL, "vdi-transfer-policy-set" },
     { "audit", "vdi-audit-log", NULL },
+    { "client-identity", NULL, "vdi-identity-map-set" },
 };
 
 static bool schema_has_command(QTestState *qts, const char *name)
