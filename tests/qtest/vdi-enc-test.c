@@ -666,6 +666,67 @@ static void test_wan_drag_refine(void)
     vdi_enc_free(e);
 }
 
+/*
+ * Window drags in wan, as the glue drives the encoder: byte budgets, a
+ * clock, a link rate, refinement and deferred tiles.  Every rectangle of
+ * every update must leave the pixels it covers as in the frame (or from a
+ * JPEG): a stale strip of the old window edge that an update covered is
+ * an error even if a later update repairs it.
+ */
+static void test_wan_drag_no_stale(void)
+{
+    const int w = 800, h = 600;
+
+    for (int seed = 1; seed <= 12; seed++) {
+        VdiEncoder *e = vdi_enc_new(VDI_PROFILE_WAN, VDI_ENC_CAP_ALL);
+        RfbDec *d = rfb_dec_new(w, h);
+        Frame *f = frame_new(w, h, 0);
+        GRand *rnd = g_rand_new_with_seed(seed);
+        VdiEncStats st;
+        int64_t t = 0;
+        uint64_t stale;
+        int wx = 40, wy = 30, px = wx, py = wy;
+
+        vdi_enc_set_refine_delay(e, g_rand_int_range(rnd, 0, 200), 400);
+        for (int i = 0; i < 60; i++) {
+            VdiRect dmg;
+
+            if (i % 20 < 14) {
+                wx += g_rand_int_range(rnd, -6, 13);
+                wy += g_rand_int_range(rnd, -4, 9);
+                wx = MAX(0, MIN(w - 420, wx));
+                wy = MAX(0, MIN(h - 320, wy));
+            }
+            syn_wallpaper(f->px, f->sp, w, h);
+            syn_window(f->px, f->sp, w, h, wx, wy, 420, 320, seed);
+            syn_photo(f->px, f->sp, wx + 20, wy + 40, 200, 150, 0, seed);
+            dmg.x = MIN(px, wx);
+            dmg.y = MIN(py, wy);
+            dmg.w = MAX(px, wx) + 420 - dmg.x;
+            dmg.h = MAX(py, wy) + 320 - dmg.y;
+            px = wx;
+            py = wy;
+            t += g_rand_int_range(rnd, 5, 60);
+            vdi_enc_set_budget(e, g_rand_boolean(rnd) ? 0 :
+                               g_rand_int_range(rnd, VDI_ENC_MIN_BUDGET,
+                                                200000));
+            vdi_enc_set_link_rate(e, g_rand_int_range(rnd, 0, 4) * 500000.0);
+            vdi_enc_set_jpeg_quality(e, g_rand_int_range(rnd, 20, 90));
+            enc_dec_at(e, d, f, t, i ? &dmg : NULL, i ? 1 : 0, &st);
+            stale = rfb_dec_stale(d, f->px, f->sp);
+            if (stale) {
+                g_test_message("seed %d, update %d: %" PRIu64 " stale pixels",
+                               seed, i, stale);
+            }
+            g_assert_cmpuint(stale, ==, 0);
+        }
+        g_rand_free(rnd);
+        frame_free(f);
+        rfb_dec_free(d);
+        vdi_enc_free(e);
+    }
+}
+
 /* ---- anti-aliased text from a real font ---- */
 
 /* Debian's fonts-dejavu-core */
@@ -1586,6 +1647,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vdi-enc/wan/psnr", test_wan_psnr);
     g_test_add_func("/vdi-enc/wan/drag-refine", test_wan_drag_refine);
     g_test_add_func("/vdi-enc/wan/refine", test_wan_refine);
+    g_test_add_func("/vdi-enc/wan/drag-no-stale", test_wan_drag_no_stale);
     g_test_add_func("/vdi-enc/wan/refine-time", test_wan_refine_time);
     g_test_add_func("/vdi-enc/wan/video-not-refined",
                     test_wan_video_not_refined);
