@@ -137,6 +137,7 @@ struct VdiEncoder {
      */
     z_stream zs[4];
     int zlevel[4];              /* -1: not initialised */
+    int zstrategy[4];
     unsigned zlive;             /* streams whose start the client has */
     unsigned ztouched;          /* streams used by the current rect */
     unsigned zframe_live;       /* zlive when the current frame began */
@@ -298,6 +299,16 @@ static int stream_level(const VdiEncoder *e, int stream)
     return stream == ZS_COPY ? 6 : 7;
 }
 
+/*
+ * Full-colour data in LAN: runs only (Z_RLE), several times faster than
+ * level 1's string matching, which finds little in photos and video.
+ */
+static int stream_strategy(const VdiEncoder *e, int stream)
+{
+    return e->profile == VDI_PROFILE_LAN && stream == ZS_COPY ?
+        Z_RLE : Z_DEFAULT_STRATEGY;
+}
+
 static void zbuf_reserve(VdiEncoder *e, size_t size)
 {
     if (e->zbuf_size < size) {
@@ -317,25 +328,28 @@ static size_t stream_compress(VdiEncoder *e, int stream, const uint8_t *data,
 {
     z_stream *zs = &e->zs[stream];
     int level = stream_level(e, stream);
+    int strategy = stream_strategy(e, stream);
     size_t done;
 
     if (e->zlevel[stream] < 0) {
         memset(zs, 0, sizeof(*zs));
         if (deflateInit2(zs, level, Z_DEFLATED, MAX_WBITS, MAX_MEM_LEVEL,
-                         Z_DEFAULT_STRATEGY) != Z_OK) {
+                         strategy) != Z_OK) {
             abort();
         }
         e->zlevel[stream] = level;
+        e->zstrategy[stream] = strategy;
     }
     zbuf_reserve(e, deflateBound(zs, len) + 64);
     zs->next_out = e->zbuf;
     zs->avail_out = e->zbuf_size;
-    if (e->zlevel[stream] != level) {
+    if (e->zlevel[stream] != level || e->zstrategy[stream] != strategy) {
         /* after a sync flush this emits nothing, but may write to next_out */
-        if (deflateParams(zs, level, Z_DEFAULT_STRATEGY) != Z_OK) {
+        if (deflateParams(zs, level, strategy) != Z_OK) {
             abort();
         }
         e->zlevel[stream] = level;
+        e->zstrategy[stream] = strategy;
     }
     e->zlive |= 1u << stream;
     e->ztouched |= 1u << stream;
@@ -388,12 +402,25 @@ static void stream_forget(VdiEncoder *e, int stream, bool live)
 
 const z_stream *vdi_enc_stream_get(VdiEncoder *e, int id, int *level)
 {
+    z_stream *zs;
+
     if (id < 0 || id > 3 || e->zlevel[id] < 0 ||
         !(e->zlive & (1u << id))) {
         return NULL;
     }
+    zs = &e->zs[id];
+    if (e->zstrategy[id] != Z_DEFAULT_STRATEGY) {
+        /* the taker sets levels only: back to the usual strategy */
+        zbuf_reserve(e, 64);
+        zs->next_out = e->zbuf;
+        zs->avail_out = e->zbuf_size;
+        if (deflateParams(zs, e->zlevel[id], Z_DEFAULT_STRATEGY) != Z_OK) {
+            abort();
+        }
+        e->zstrategy[id] = Z_DEFAULT_STRATEGY;
+    }
     *level = e->zlevel[id];
-    return &e->zs[id];
+    return zs;
 }
 
 void vdi_enc_stream_set(VdiEncoder *e, int id, const z_stream *zs, int level)
@@ -406,6 +433,7 @@ void vdi_enc_stream_set(VdiEncoder *e, int id, const z_stream *zs, int level)
         abort();
     }
     e->zlevel[id] = level;
+    e->zstrategy[id] = Z_DEFAULT_STRATEGY;
     e->zlive |= 1u << id;
 }
 

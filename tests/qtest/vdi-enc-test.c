@@ -727,6 +727,46 @@ static void test_wan_drag_no_stale(void)
     }
 }
 
+/*
+ * A photo that stays: each of its tiles is refined at most once, and
+ * once the client has it exactly nothing more is sent while nothing
+ * changes, whatever the link rate.
+ */
+static void test_wan_static_refined_once(void)
+{
+    const int w = 640, h = 480;
+
+    for (int rate = 0; rate <= 4; rate++) {
+        VdiEncoder *e = vdi_enc_new(VDI_PROFILE_WAN, VDI_ENC_CAP_ALL);
+        RfbDec *d = rfb_dec_new(w, h);
+        Frame *f = frame_new(w, h, 0);
+        VdiEncStats st;
+        VdiRect none;
+        uint32_t refined = 0, jpeg_tiles;
+        size_t late = 0;
+
+        syn_wallpaper(f->px, f->sp, w, h);
+        syn_photo(f->px, f->sp, 64, 64, 448, 320, 0, 3);
+        vdi_enc_set_link_rate(e, rate * 250000.0);
+        enc_dec_at(e, d, f, 0, NULL, 0, &st);
+        jpeg_tiles = st.lossy_pixels / (64 * 64);
+        for (int i = 1; i <= 150; i++) {
+            size_t n = enc_dec_at(e, d, f, i * 33, &none, 0, &st);
+
+            refined += st.tiles_refined;
+            if (i > 120) {
+                late += n;
+            }
+        }
+        g_assert_cmpuint(refined, <=, jpeg_tiles);
+        g_assert_cmpuint(late, ==, 0);
+        assert_exact(d, f);
+        frame_free(f);
+        rfb_dec_free(d);
+        vdi_enc_free(e);
+    }
+}
+
 /* ---- anti-aliased text from a real font ---- */
 
 /* Debian's fonts-dejavu-core */
@@ -1648,6 +1688,8 @@ int main(int argc, char **argv)
     g_test_add_func("/vdi-enc/wan/drag-refine", test_wan_drag_refine);
     g_test_add_func("/vdi-enc/wan/refine", test_wan_refine);
     g_test_add_func("/vdi-enc/wan/drag-no-stale", test_wan_drag_no_stale);
+    g_test_add_func("/vdi-enc/wan/static-refined-once",
+                    test_wan_static_refined_once);
     g_test_add_func("/vdi-enc/wan/refine-time", test_wan_refine_time);
     g_test_add_func("/vdi-enc/wan/video-not-refined",
                     test_wan_video_not_refined);
