@@ -120,6 +120,7 @@ typedef struct Result {
     double ssim_sum, ssim_min;
     int exact_frames;
     int64_t copy, jpeg;         /* VDI only */
+    double link_bps;            /* VDI only: QEMU's link estimate */
 } Result;
 
 typedef struct Bench {
@@ -958,6 +959,7 @@ static void run(const Workload *wl, Cfg c, int nframes, int quality,
 
         g_assert_cmpstr(qdict_get_str(q, "profile"), ==, cfg->profile);
         res->copy = qdict_get_int(t, "copy");
+        res->link_bps = qdict_get_try_int(q, "bandwidth", 0);
         res->jpeg = qdict_get_int(t, "jpeg");
         qobject_unref(q);
     } else {
@@ -975,7 +977,7 @@ static double psnr_of(double mse)
 
 static void print_row(const char *wl, const CfgInfo *cfg, const Result *r)
 {
-    char q[32], ql[32], tiles[32] = "-";
+    char q[32], ql[32], tiles[32] = "-", link[32] = "-";
 
     if (r->exact_frames == r->frames) {
         snprintf(q, sizeof(q), "exact");
@@ -989,13 +991,16 @@ static void print_row(const char *wl, const CfgInfo *cfg, const Result *r)
         snprintf(tiles, sizeof(tiles), "%" PRId64 " / %" PRId64, r->copy,
                  r->jpeg);
     }
+    if (r->link_bps > 0) {
+        snprintf(link, sizeof(link), "%.0f", r->link_bps / 1e6);
+    }
     printf("| %s | %s | %.1f | %.1f | %.2f | %.3f | %.2f | %.2f | %s | "
-           "%s | %.4f / %.4f | %d/%d | %s |\n", wl, cfg->name,
+           "%s | %.4f / %.4f | %d/%d | %s | %s |\n", wl, cfg->name,
            r->first_bytes / 1024.0, r->bytes / 1024.0,
            r->bytes / 1024.0 / r->frames, r->enc_ms / r->frames,
            r->main_ms / r->frames, r->proc_ms / r->frames, q, ql,
            r->ssim_sum / r->frames, r->ssim_min, r->exact_frames, r->frames,
-           tiles);
+           tiles, link);
     fflush(stdout);
 }
 
@@ -1147,9 +1152,9 @@ static void print_header(void)
     printf("| workload | config | first KiB | KiB | KiB/frame | "
            "enc ms/frame | main ms/frame | proc ms/frame | PSNR dB | "
            "PSNR inexact frames dB | SSIM mean / min | exact frames | "
-           "CopyRect / JPEG rects |\n");
+           "CopyRect / JPEG rects | link Mbit/s |\n");
     printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"
-           "\n");
+           "---:|\n");
 }
 
 static double mix_psnr(const Result *r)
