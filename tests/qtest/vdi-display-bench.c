@@ -898,6 +898,37 @@ static int64_t write_frame(Bench *b, const uint32_t *cur, const uint32_t *prev)
     return n;
 }
 
+/*
+ * Let the first frame settle, its refinement included (what follows
+ * belongs to the workload, the rest to "first KiB"): until the client
+ * has everything exactly (VDI) and nothing arrived for 200 ms, at most
+ * SETTLE_MAX_MS.
+ */
+#define SETTLE_MAX_MS 5000
+
+static void settle(Bench *b)
+{
+    int64_t end = now_us() + SETTLE_MAX_MS * 1000;
+    uint64_t rx = qatomic_read(&b->rx);
+    int quiet = 0;
+
+    while (quiet < 200 && now_us() < end) {
+        pump(b, 10);
+        quiet += 10;
+        if (qatomic_read(&b->rx) != rx) {
+            rx = qatomic_read(&b->rx);
+            quiet = 0;
+        } else if (quiet >= 200 && b->cfg->profile) {
+            QDict *q = query_client(b->qts);
+
+            if (qdict_get_int(q, "lossy-pending")) {
+                quiet = 0;
+            }
+            qobject_unref(q);
+        }
+    }
+}
+
 static void run(const Workload *wl, Cfg c, int nframes, int quality,
                 int min_frame_ms, Result *res)
 {
@@ -920,8 +951,7 @@ static void run(const Workload *wl, Cfg c, int nframes, int quality,
     if (!cfg->lossy && mse_rgb(&b, wk.px) != 0) {
         g_error("%s, %s: first frame not exact", cfg->name, wl->name);
     }
-    /* let the first update settle: what follows belongs to the workload */
-    pump(&b, 100);
+    settle(&b);
     res->first_bytes = qatomic_read(&b.rx);
     cpu_sample(&b, &c0);
 
