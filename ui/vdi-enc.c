@@ -1704,18 +1704,28 @@ int vdi_enc_frame(VdiEncoder *e, const uint32_t *pixels, int w, int h,
      */
     for (t = 0; t < ntiles; t++) {
         if (e->tflags[t] & TF_DIRTY) {
-            VdiRect r;
+            VdiRect r, bb;
 
             tile_changed(e, t, e->tflags[t] & TF_PENDING);
             if (moved) {
                 e->tival[t] = 0;
             }
             tile_rect(e, t, &r);
+            if (lossy_ok(e) && (e->tflags[t] & TF_VALID) &&
+                change_bbox(e, pixels, c.spx, &r, &bb)) {
+                /* what lossless would send: the changed part */
+                r = bb;
+            }
             dirty_px += (uint64_t)r.w * r.h;
         }
     }
+    /*
+     * Room for lossless: the changes fit the link's share for new content
+     * within LOSSLESS_ROOM_NS.  Refinement of what the client has lossy
+     * is paid from the other share (refine_allowance()).
+     */
     e->room = e->profile == VDI_PROFILE_WAN && e->link_rate > 0 &&
-        (dirty_px + e->lossy_pending) * REFINE_BYTES_PER_PX <=
+        dirty_px * REFINE_BYTES_PER_PX <=
         e->link_rate * REFINE_RATE_SHARE * LOSSLESS_ROOM_NS / 1e9;
 
     /* changed tiles, round robin from where the budget stopped us */
