@@ -904,7 +904,7 @@ static int64_t write_frame(Bench *b, const uint32_t *cur, const uint32_t *prev)
  * has everything exactly (VDI) and nothing arrived for 200 ms, at most
  * SETTLE_MAX_MS.
  */
-#define SETTLE_MAX_MS 5000
+#define SETTLE_MAX_MS 15000
 
 static void settle(Bench *b)
 {
