@@ -70,8 +70,8 @@ bench: config.mak
 		$(BENCH_DIR)/firewall-e2e-bench 2>/dev/null | grep -v '^#'
 	$(BENCH_DIR)/vdi-enc-bench
 	QTEST_QEMU_BINARY=$(QEMU_TREE)/build/qemu-system-x86_64 \
-		$(BENCH_DIR)/vdi-display-bench -n $(VDI_BENCH_FRAMES) 2>/dev/null \
-		| grep -v '^#'
+		$(BENCH_DIR)/vdi-display-bench -n $(VDI_BENCH_FRAMES) \
+		-r "$$(scripts/real-content)" 2>/dev/null | grep -v '^#'
 	$(BENCH_DIR)/vdi-bot-filter-bench
 	scripts/bench-usb-storage
 	$(BENCH_DIR)/vdi-luks-bench

@@ -627,6 +627,10 @@ static void vdi_job_run(gpointer data, gpointer unused)
 
         sigfillset(&set);
         pthread_sigmask(SIG_SETMASK, &set, NULL);
+#ifdef CONFIG_PTHREAD_SETNAME_NP_W_TID
+        /* its CPU time is told apart in /proc/PID/task/TID/comm */
+        pthread_setname_np(pthread_self(), "vnc_vdi_enc");
+#endif
         masked = true;
     }
 #endif

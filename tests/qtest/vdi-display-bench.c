@@ -21,14 +21,17 @@
  * below.  A proxy thread between QEMU and the client counts the bytes the
  * client receives.
  *
- * Server CPU: "enc" is the CPU time of QEMU's VNC worker thread for the
- * stock encoders (they run there; from /proc/PID/task/TID/schedstat), and
- * for the VDI encoder, which runs in the main loop, the time QEMU reports
- * for it in query-display-clients (encode-time-mean x frames-sent, wall
- * clock around vdi_enc_frame(), so at least its CPU time).  "proc" is the
- * CPU time of the whole QEMU process; it also counts the qtest writes of
- * the frames, the VGA refresh and the VNC dirty tracking, which are the
- * same for every configuration.
+ * Server CPU: "enc" is the CPU time of the threads that encode, from
+ * /proc/PID/task/TID/schedstat: QEMU's VNC worker thread for the stock
+ * encoders, the VDI encoder's thread pool (threads "vnc_vdi_enc") for
+ * lan and wan.  "main" is QEMU's main thread (for VDI it also copies the
+ * changed pixels for the encoder), "proc" the whole QEMU process; it also
+ * counts the qtest writes of the frames, the VGA refresh and the VNC
+ * dirty tracking, which are the same for every configuration.
+ *
+ * Two tables: the synthetic workloads of vdi-workloads.h, and with -r DIR
+ * the real ones (documents, photographs, a film clip from Debian
+ * packages, prepared in DIR by scripts/real-content).
  *
  * Last, a bandwidth cap check: profile wan, the video workload at up to
  * 30 frames/s for a few seconds with the JPEG quality fixed, first
@@ -41,12 +44,13 @@
  * Not a test: run it by hand or with `make bench`.
  * Usage: QTEST_QEMU_BINARY=... vdi-display-bench [-n FRAMES] [-q LEVEL]
  *        [-i MIN_FRAME_MS] [-b CAP_BIT/S] [-t CAP_SECONDS] [-w WORKLOAD]
- *        [-c CONFIG]
+ *        [-c CONFIGS] [-r REAL_DIR]
  * -n frames per workload (30), -q the client's JPEG quality level 0..9
  * (6), -i the least time each frame is shown (33 ms), -b the cap (1000000,
  * 0: no cap check), -t the length of each cap run (6 s), -w one workload
- * only, -c one configuration only (0 Raw, 1 Zlib, 2 ZRLE, 3 Tight,
- * 4 Tight+JPEG, 5 lan, 6 wan).
+ * only, -c the configurations, a comma-separated list (0 Raw, 1 Zlib,
+ * 2 ZRLE, 3 Tight, 4 Tight+JPEG, 5 lan, 6 wan; default all), -r the real
+ * content's directory (without it, the synthetic table only).
  */
 
 #include "qemu/osdep.h"
@@ -105,8 +109,7 @@ static const CfgInfo cfgs[CFG__MAX] = {
 };
 
 typedef struct Cpu {
-    int64_t main_ns, worker_ns, proc_ns;
-    double enc_us;              /* VDI encoder, from QMP */
+    int64_t main_ns, enc_ns, proc_ns;
 } Cpu;
 
 typedef struct Result {
@@ -117,6 +120,7 @@ typedef struct Result {
     double ssim_sum, ssim_min;
     int exact_frames;
     int64_t copy, jpeg;         /* VDI only */
+    double link_bps;            /* VDI only: QEMU's link estimate */
 } Result;
 
 typedef struct Bench {
@@ -243,18 +247,12 @@ static void cpu_sample(Bench *b, Cpu *c)
         if (atoi(tid) == b->pid) {
             c->main_ns += ns;
         } else if (g_file_get_contents(path, &comm, NULL, NULL) &&
-                   g_str_has_prefix(comm, "vnc_worker")) {
-            c->worker_ns += ns;
+                   g_str_has_prefix(comm, b->cfg->profile ? "vnc_vdi_enc" :
+                                    "vnc_worker")) {
+            c->enc_ns += ns;
         }
     }
     g_dir_close(d);
-    if (b->cfg->profile) {
-        QDict *q = query_client(b->qts);
-
-        c->enc_us = qdict_get_double(q, "encode-time-mean") *
-            qdict_get_int(q, "frames-sent");
-        qobject_unref(q);
-    }
 }
 
 /* ---- proxy: counts what QEMU sends ---- */
@@ -900,6 +898,37 @@ static int64_t write_frame(Bench *b, const uint32_t *cur, const uint32_t *prev)
     return n;
 }
 
+/*
+ * Let the first frame settle, its refinement included (what follows
+ * belongs to the workload, the rest to "first KiB"): until the client
+ * has everything exactly (VDI) and nothing arrived for 200 ms, at most
+ * SETTLE_MAX_MS.
+ */
+#define SETTLE_MAX_MS 15000
+
+static void settle(Bench *b)
+{
+    int64_t end = now_us() + SETTLE_MAX_MS * 1000;
+    uint64_t rx = qatomic_read(&b->rx);
+    int quiet = 0;
+
+    while (quiet < 200 && now_us() < end) {
+        pump(b, 10);
+        quiet += 10;
+        if (qatomic_read(&b->rx) != rx) {
+            rx = qatomic_read(&b->rx);
+            quiet = 0;
+        } else if (quiet >= 200 && b->cfg->profile) {
+            QDict *q = query_client(b->qts);
+
+            if (qdict_get_int(q, "lossy-pending")) {
+                quiet = 0;
+            }
+            qobject_unref(q);
+        }
+    }
+}
+
 static void run(const Workload *wl, Cfg c, int nframes, int quality,
                 int min_frame_ms, Result *res)
 {
@@ -922,8 +951,7 @@ static void run(const Workload *wl, Cfg c, int nframes, int quality,
     if (!cfg->lossy && mse_rgb(&b, wk.px) != 0) {
         g_error("%s, %s: first frame not exact", cfg->name, wl->name);
     }
-    /* let the first update settle: what follows belongs to the workload */
-    pump(&b, 100);
+    settle(&b);
     res->first_bytes = qatomic_read(&b.rx);
     cpu_sample(&b, &c0);
 
@@ -954,17 +982,17 @@ static void run(const Workload *wl, Cfg c, int nframes, int quality,
     cpu_sample(&b, &c1);
     res->main_ms = (c1.main_ns - c0.main_ns) / 1e6;
     res->proc_ms = (c1.proc_ns - c0.proc_ns) / 1e6;
+    res->enc_ms = (c1.enc_ns - c0.enc_ns) / 1e6;
     if (cfg->profile) {
         QDict *q = query_client(b.qts);
         QDict *t = qdict_get_qdict(q, "tiles");
 
         g_assert_cmpstr(qdict_get_str(q, "profile"), ==, cfg->profile);
-        res->enc_ms = (c1.enc_us - c0.enc_us) / 1e3;
         res->copy = qdict_get_int(t, "copy");
+        res->link_bps = qdict_get_try_int(q, "bandwidth", 0);
         res->jpeg = qdict_get_int(t, "jpeg");
         qobject_unref(q);
     } else {
-        res->enc_ms = (c1.worker_ns - c0.worker_ns) / 1e6;
         res->copy = res->jpeg = -1;
     }
     bench_stop(&b);
@@ -979,7 +1007,7 @@ static double psnr_of(double mse)
 
 static void print_row(const char *wl, const CfgInfo *cfg, const Result *r)
 {
-    char q[32], ql[32], tiles[32] = "-";
+    char q[32], ql[32], tiles[32] = "-", link[32] = "-";
 
     if (r->exact_frames == r->frames) {
         snprintf(q, sizeof(q), "exact");
@@ -993,13 +1021,16 @@ static void print_row(const char *wl, const CfgInfo *cfg, const Result *r)
         snprintf(tiles, sizeof(tiles), "%" PRId64 " / %" PRId64, r->copy,
                  r->jpeg);
     }
+    if (r->link_bps > 0) {
+        snprintf(link, sizeof(link), "%.0f", r->link_bps / 1e6);
+    }
     printf("| %s | %s | %.1f | %.1f | %.2f | %.3f | %.2f | %.2f | %s | "
-           "%s | %.4f / %.4f | %d/%d | %s |\n", wl, cfg->name,
+           "%s | %.4f / %.4f | %d/%d | %s | %s |\n", wl, cfg->name,
            r->first_bytes / 1024.0, r->bytes / 1024.0,
            r->bytes / 1024.0 / r->frames, r->enc_ms / r->frames,
            r->main_ms / r->frames, r->proc_ms / r->frames, q, ql,
            r->ssim_sum / r->frames, r->ssim_min, r->exact_frames, r->frames,
-           tiles);
+           tiles, link);
     fflush(stdout);
 }
 
@@ -1140,35 +1171,150 @@ static void run_cap(uint64_t cap, int seconds, int quality)
 
 /* ---- main ---- */
 
+typedef struct Opts {
+    int nframes, quality, min_frame_ms;
+    const char *only_wl;
+    unsigned cfgs;              /* bit per Cfg */
+} Opts;
+
+static void print_header(void)
+{
+    printf("| workload | config | first KiB | KiB | KiB/frame | "
+           "enc ms/frame | main ms/frame | proc ms/frame | PSNR dB | "
+           "PSNR inexact frames dB | SSIM mean / min | exact frames | "
+           "CopyRect / JPEG rects | link Mbit/s |\n");
+    printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"
+           "---:|\n");
+}
+
+static double mix_psnr(const Result *r)
+{
+    return psnr_of(r->mse_sum / r->frames);
+}
+
+/* One table: each workload with each configuration, the mix, targets */
+static void run_table(const char *title, const Workload *wls, int nwl,
+                      const char *scroll_name, const Opts *o)
+{
+    g_autofree Result *res = g_new0(Result, nwl * CFG__MAX);
+    Result mix[CFG__MAX];
+    bool lan_exact = true, ran = false;
+    int scroll = -1;
+
+    memset(mix, 0, sizeof(mix));
+    printf("\n%s\n\n", title);
+    print_header();
+    for (int i = 0; i < nwl; i++) {
+        if (o->only_wl && strcmp(o->only_wl, wls[i].name)) {
+            continue;
+        }
+        ran = true;
+        if (!strcmp(wls[i].name, scroll_name)) {
+            scroll = i;
+        }
+        for (int c = 0; c < CFG__MAX; c++) {
+            Result *r = &res[i * CFG__MAX + c];
+
+            if (!(o->cfgs & (1u << c))) {
+                continue;
+            }
+            run(&wls[i], c, o->nframes, o->quality, o->min_frame_ms, r);
+            print_row(wls[i].name, &cfgs[c], r);
+            add_result(&mix[c], r);
+            if (c == CFG_LAN) {
+                lan_exact &= r->exact_frames == r->frames;
+            }
+        }
+    }
+    if (!ran) {
+        return;
+    }
+    for (int c = 0; c < CFG__MAX; c++) {
+        if (mix[c].frames) {
+            print_row("**mix**", &cfgs[c], &mix[c]);
+        }
+    }
+
+    printf("\nTargets (%s):\n", o->only_wl ? o->only_wl :
+           "mix of all workloads");
+    if (mix[CFG_WAN].frames && mix[CFG_TIGHT_JPEG].frames) {
+        const Result *wan = &mix[CFG_WAN], *tj = &mix[CFG_TIGHT_JPEG];
+        double pw = mix_psnr(wan), pt = mix_psnr(tj);
+        double rb = (double)wan->bytes / tj->bytes;
+        GString *over = g_string_new("");
+
+        printf("- wan / stock Tight+JPEG bytes: %.3f (target <= 0.333: %s),"
+               " PSNR %.2f vs %.2f dB (equal or better: %s), SSIM %.4f vs "
+               "%.4f\n", rb, rb <= 1.0 / 3 ? "yes" : "NO", pw, pt,
+               pw >= pt ? "yes" : "NO", wan->ssim_sum / wan->frames,
+               tj->ssim_sum / tj->frames);
+        for (int i = 0; i < nwl; i++) {
+            const Result *w = &res[i * CFG__MAX + CFG_WAN];
+            const Result *t = &res[i * CFG__MAX + CFG_TIGHT_JPEG];
+
+            if (w->frames && t->frames) {
+                printf("  - %s: wan / stock Tight+JPEG bytes %.3f, PSNR "
+                       "%.2f vs %.2f dB\n", wls[i].name,
+                       (double)w->bytes / MAX(t->bytes, 1), mix_psnr(w),
+                       mix_psnr(t));
+                if (w->bytes > t->bytes) {
+                    g_string_append_printf(over, " %s", wls[i].name);
+                }
+            }
+        }
+        printf("- wan never above stock Tight+JPEG's bytes on a workload: "
+               "%s%s\n", over->len ? "NO:" : "yes", over->str);
+        g_string_free(over, true);
+        if (scroll >= 0) {
+            const Result *ws = &res[scroll * CFG__MAX + CFG_WAN];
+            const Result *ts = &res[scroll * CFG__MAX + CFG_TIGHT_JPEG];
+            double rs = (double)ws->bytes / ts->bytes;
+
+            printf("- %s: wan / stock Tight+JPEG bytes: %.3f (target "
+                   "<= 0.1: %s), PSNR %.2f vs %.2f dB\n", scroll_name, rs,
+                   rs <= 0.1 ? "yes" : "NO", mix_psnr(ws), mix_psnr(ts));
+        }
+    }
+    if (mix[CFG_LAN].frames) {
+        printf("- lan bit-exact on every frame: %s\n",
+               lan_exact ? "yes" : "NO");
+    }
+    if (mix[CFG_LAN].frames && mix[CFG_TIGHT].frames) {
+        double rc = mix[CFG_LAN].enc_ms / mix[CFG_TIGHT].enc_ms;
+        double rp = mix[CFG_LAN].proc_ms / mix[CFG_TIGHT].proc_ms;
+
+        printf("- lan / stock Tight encoding-thread CPU: %.3f (target "
+               "<= 0.2: %s); whole QEMU process CPU: %.3f\n", rc,
+               rc <= 0.2 ? "yes" : "NO", rp);
+    }
+}
+
 static void usage(const char *argv0)
 {
     fprintf(stderr, "usage: %s [-n FRAMES] [-q JPEG_LEVEL 0-9] "
             "[-i MIN_FRAME_MS] [-b CAP_BIT/S] [-t CAP_SECONDS] "
-            "[-w WORKLOAD] [-c CONFIG_INDEX]\n", argv0);
+            "[-w WORKLOAD] [-c CONFIG,...] [-r REAL_CONTENT_DIR]\n", argv0);
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    int nframes = 30, quality = 6, min_frame_ms = 33, cap_s = 6, opt;
+    Opts o = { .nframes = 30, .quality = 6, .min_frame_ms = 33,
+               .cfgs = (1u << CFG__MAX) - 1 };
+    int cap_s = 6, opt;
     uint64_t cap = 1000000;
-    const char *only_wl = NULL;
-    int only_cfg = -1;
-    Result res[ARRAY_SIZE(workloads)][CFG__MAX];
-    Result mix[CFG__MAX];
-    bool lan_exact = true;
-    int scroll = -1;
+    const char *real_dir = NULL;
 
-    while ((opt = getopt(argc, argv, "n:q:i:b:t:w:c:")) != -1) {
+    while ((opt = getopt(argc, argv, "n:q:i:b:t:w:c:r:")) != -1) {
         switch (opt) {
         case 'n':
-            nframes = atoi(optarg);
+            o.nframes = atoi(optarg);
             break;
         case 'q':
-            quality = atoi(optarg);
+            o.quality = atoi(optarg);
             break;
         case 'i':
-            min_frame_ms = atoi(optarg);
+            o.min_frame_ms = atoi(optarg);
             break;
         case 'b':
             cap = g_ascii_strtoull(optarg, NULL, 10);
@@ -1177,17 +1323,31 @@ int main(int argc, char **argv)
             cap_s = atoi(optarg);
             break;
         case 'w':
-            only_wl = optarg;
+            o.only_wl = optarg;
             break;
-        case 'c':
-            only_cfg = atoi(optarg);
+        case 'c': {
+            g_auto(GStrv) list = g_strsplit(optarg, ",", -1);
+
+            o.cfgs = 0;
+            for (int i = 0; list[i]; i++) {
+                int c = atoi(list[i]);
+
+                if (c < 0 || c >= CFG__MAX) {
+                    usage(argv[0]);
+                }
+                o.cfgs |= 1u << c;
+            }
+            break;
+        }
+        case 'r':
+            real_dir = optarg;
             break;
         default:
             usage(argv[0]);
         }
     }
-    if (nframes < 1 || quality < 0 || quality > 9 || min_frame_ms < 0 ||
-        cap_s < 0 || (cap && cap < 8000) || only_cfg >= CFG__MAX) {
+    if (o.nframes < 1 || o.quality < 0 || o.quality > 9 ||
+        o.min_frame_ms < 0 || cap_s < 0 || (cap && cap < 8000) || !o.cfgs) {
         usage(argv[0]);
     }
     if (!getenv("QTEST_QEMU_BINARY")) {
@@ -1198,83 +1358,33 @@ int main(int argc, char **argv)
         fprintf(stderr, "QEMU lacks the pc machine or the VGA device\n");
         return 2;
     }
-    memset(mix, 0, sizeof(mix));
+    if (real_dir && !real_load(real_dir)) {
+        fprintf(stderr, "%s lacks the real content: run "
+                "scripts/real-content %s\n", real_dir, real_dir);
+        return 2;
+    }
 
     printf("VNC encoders, %dx%d, %d frames per workload after the first, "
            "each shown >= %d ms; JPEG quality level %d (pseudo-encoding "
-           "%d)\n", W, H, nframes, min_frame_ms, quality,
-           VNC_CONNECTION_ENCODING_TIGHT_JPEG0 + quality);
-    printf("enc = stock: VNC worker thread CPU; vdi: encoder time in the "
-           "main loop (QMP); main/proc = QEMU main thread / process CPU\n");
+           "%d)\n", W, H, o.nframes, o.min_frame_ms, o.quality,
+           VNC_CONNECTION_ENCODING_TIGHT_JPEG0 + o.quality);
+    printf("enc = CPU of the encoding threads (stock: VNC worker; vdi: "
+           "its thread pool); main/proc = QEMU main thread / process CPU\n");
     printf("PSNR (R, G, B) and SSIM (luma) of the client's framebuffer "
            "against the whole frame, once each frame has arrived; PSNR "
-           "from the mean MSE of the frames\n\n");
-    printf("| workload | config | first KiB | KiB | KiB/frame | "
-           "enc ms/frame | main ms/frame | proc ms/frame | PSNR dB | "
-           "PSNR inexact frames dB | SSIM mean / min | exact frames | "
-           "CopyRect / JPEG rects |\n");
-    printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"
-           "\n");
-    for (int i = 0; i < ARRAY_SIZE(workloads); i++) {
-        if (only_wl && strcmp(only_wl, workloads[i].name)) {
-            continue;
-        }
-        if (!strcmp(workloads[i].name, "scroll")) {
-            scroll = i;
-        }
-        for (int c = 0; c < CFG__MAX; c++) {
-            if (only_cfg >= 0 && c != only_cfg) {
-                continue;
-            }
-            run(&workloads[i], c, nframes, quality, min_frame_ms,
-                &res[i][c]);
-            print_row(workloads[i].name, &cfgs[c], &res[i][c]);
-            add_result(&mix[c], &res[i][c]);
-            if (c == CFG_LAN) {
-                lan_exact &= res[i][c].exact_frames == res[i][c].frames;
-            }
-        }
-    }
-    for (int c = 0; c < CFG__MAX; c++) {
-        if (mix[c].frames) {
-            print_row("**mix**", &cfgs[c], &mix[c]);
-        }
-    }
+           "from the mean MSE of the frames\n");
 
-    if (only_cfg < 0) {
-        const Result *wan = &mix[CFG_WAN], *tj = &mix[CFG_TIGHT_JPEG];
-        double pw = psnr_of(wan->mse_sum / wan->frames);
-        double pt = psnr_of(tj->mse_sum / tj->frames);
-        double rb = (double)wan->bytes / tj->bytes;
-        double rc = mix[CFG_LAN].enc_ms / mix[CFG_TIGHT].enc_ms;
-        double rp = mix[CFG_LAN].proc_ms / mix[CFG_TIGHT].proc_ms;
-
-        printf("\nTargets (%s):\n", only_wl ? only_wl : "mix of all "
-               "workloads");
-        printf("- wan / stock Tight+JPEG bytes: %.3f (target <= 0.333: %s),"
-               " PSNR %.2f vs %.2f dB (equal or better: %s), SSIM %.4f vs "
-               "%.4f\n", rb, rb <= 1.0 / 3 ? "yes" : "NO", pw, pt,
-               pw >= pt ? "yes" : "NO", wan->ssim_sum / wan->frames,
-               tj->ssim_sum / tj->frames);
-        if (scroll >= 0) {
-            const Result *ws = &res[scroll][CFG_WAN];
-            const Result *ts = &res[scroll][CFG_TIGHT_JPEG];
-            double rs = (double)ws->bytes / ts->bytes;
-
-            printf("- scroll: wan / stock Tight+JPEG bytes: %.3f (target "
-                   "<= 0.1: %s), PSNR %.2f vs %.2f dB\n", rs,
-                   rs <= 0.1 ? "yes" : "NO",
-                   psnr_of(ws->mse_sum / ws->frames),
-                   psnr_of(ts->mse_sum / ts->frames));
-        }
-        printf("- lan bit-exact on every frame: %s\n",
-               lan_exact ? "yes" : "NO");
-        printf("- lan / stock Tight encode CPU: %.3f (target <= 0.5: %s); "
-               "whole QEMU process CPU: %.3f\n", rc, rc <= 0.5 ? "yes" : "NO",
-               rp);
+    run_table("Synthetic workloads (vdi-workloads.h)", workloads,
+              ARRAY_SIZE(workloads), "scroll", &o);
+    if (real_dir) {
+        run_table("Real content (scripts/real-content: a PDF from "
+                  "shared-mime-info rasterized by pdftoppm, photographs and "
+                  "a film clip from opencv-doc decoded by ffmpeg)",
+                  real_workloads, ARRAY_SIZE(real_workloads), "doc-scroll",
+                  &o);
     }
-    if (cap && cap_s > 0) {
-        run_cap(cap, cap_s, quality);
+    if (cap && cap_s > 0 && (o.cfgs & (1u << CFG_WAN))) {
+        run_cap(cap, cap_s, o.quality);
     }
     return 0;
 }

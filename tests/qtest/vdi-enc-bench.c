@@ -16,7 +16,11 @@
  * updates/s; its PSNR then also counts what is still stale.  PSNR is over
  * the whole frame, after each update.
  *
+ * With -r DIR, the real workloads of vdi-workloads.h follow (the content
+ * scripts/real-content prepared in DIR).
+ *
  * Usage: vdi-enc-bench [-w WIDTH] [-h HEIGHT] [-n FRAMES] [-q QUALITY]
+ *        [-r REAL_DIR]
  */
 
 #include "qemu/osdep.h"
@@ -211,11 +215,37 @@ static void run(const Workload *wl, int m, int w, int h, int nframes,
     g_free(wk.px);
 }
 
+static void run_all(const Workload *wls, int nwl, int w, int h, int nframes,
+                    int quality)
+{
+    for (int i = 0; i < nwl; i++) {
+        for (int m = 0; m < M__MAX; m++) {
+            Result r;
+            char q[64];
+
+            run(&wls[i], m, w, h, nframes, quality, &r);
+            if (m < M_LAN || r.exact) {
+                snprintf(q, sizeof(q), "exact");
+            } else {
+                snprintf(q, sizeof(q), "%.1f / %.1f",
+                         r.psnr_sum / r.frames, r.psnr_min);
+            }
+            printf("| %s | %s | %.1f | %.1f | %.2f | %.2f | %s | %" PRIu64
+                   " | %" PRIu64 " |\n", wls[i].name, method_name[m],
+                   r.first_bytes / 1024.0, r.bytes / 1024.0,
+                   r.bytes / 1024.0 / r.frames, r.cpu_ms / r.frames, q,
+                   r.copy, r.jpeg);
+            fflush(stdout);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     int w = 1280, h = 720, nframes = 60, quality = 70, opt;
+    const char *real_dir = NULL;
 
-    while ((opt = getopt(argc, argv, "w:h:n:q:")) != -1) {
+    while ((opt = getopt(argc, argv, "w:h:n:q:r:")) != -1) {
         switch (opt) {
         case 'w':
             w = atoi(optarg);
@@ -229,14 +259,22 @@ int main(int argc, char **argv)
         case 'q':
             quality = atoi(optarg);
             break;
+        case 'r':
+            real_dir = optarg;
+            break;
         default:
             fprintf(stderr, "usage: %s [-w W] [-h H] [-n FRAMES] "
-                    "[-q QUALITY]\n", argv[0]);
+                    "[-q QUALITY] [-r REAL_DIR]\n", argv[0]);
             return 2;
         }
     }
     if (w < 1024 || h < 600 || w > 4096 || h > 4096 || nframes < 1) {
         fprintf(stderr, "need 1024x600 .. 4096x4096 and >= 1 frame\n");
+        return 2;
+    }
+    if (real_dir && (w < 1280 || h < 720 || !real_load(real_dir))) {
+        fprintf(stderr, "the real workloads need 1280x720 and the content "
+                "of scripts/real-content in %s\n", real_dir);
         return 2;
     }
     printf("%dx%d, %d frames after the first, wan JPEG quality %d\n\n",
@@ -245,25 +283,10 @@ int main(int argc, char **argv)
            "KiB/frame | CPU ms/frame | PSNR mean/min dB | CopyRect | "
            "JPEG |\n");
     printf("|---|---|---:|---:|---:|---:|---|---:|---:|\n");
-    for (int i = 0; i < ARRAY_SIZE(workloads); i++) {
-        for (int m = 0; m < M__MAX; m++) {
-            Result r;
-            char q[64];
-
-            run(&workloads[i], m, w, h, nframes, quality, &r);
-            if (m < M_LAN || r.exact) {
-                snprintf(q, sizeof(q), "exact");
-            } else {
-                snprintf(q, sizeof(q), "%.1f / %.1f",
-                         r.psnr_sum / r.frames, r.psnr_min);
-            }
-            printf("| %s | %s | %.1f | %.1f | %.2f | %.2f | %s | %" PRIu64
-                   " | %" PRIu64 " |\n", workloads[i].name, method_name[m],
-                   r.first_bytes / 1024.0, r.bytes / 1024.0,
-                   r.bytes / 1024.0 / r.frames, r.cpu_ms / r.frames, q,
-                   r.copy, r.jpeg);
-            fflush(stdout);
-        }
+    run_all(workloads, ARRAY_SIZE(workloads), w, h, nframes, quality);
+    if (real_dir) {
+        run_all(real_workloads, ARRAY_SIZE(real_workloads), w, h, nframes,
+                quality);
     }
     return 0;
 }

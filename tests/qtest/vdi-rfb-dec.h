@@ -25,6 +25,12 @@
 typedef struct RfbDec {
     int w, h;
     uint32_t *fb;               /* 0x00RRGGBB */
+    /*
+     * Per pixel: came from a JPEG (also through CopyRect), and was
+     * written by a rectangle since rfb_dec_new() or the last
+     * rfb_dec_stale()
+     */
+    uint8_t *lossy, *covered;
     z_stream zs[4];
     bool zinit[4];
     uint64_t rects_by_enc[8];   /* raw, copyrect, ..., tight = [7] */
@@ -96,6 +102,8 @@ static inline RfbDec *rfb_dec_new(int w, int h)
     d->w = w;
     d->h = h;
     d->fb = g_new0(uint32_t, (size_t)w * h);
+    d->lossy = g_new0(uint8_t, (size_t)w * h);
+    d->covered = g_new0(uint8_t, (size_t)w * h);
     return d;
 }
 
@@ -103,9 +111,13 @@ static inline RfbDec *rfb_dec_new(int w, int h)
 static inline void rfb_dec_resize(RfbDec *d, int w, int h)
 {
     g_free(d->fb);
+    g_free(d->lossy);
+    g_free(d->covered);
     d->w = w;
     d->h = h;
     d->fb = g_new0(uint32_t, (size_t)w * h);
+    d->lossy = g_new0(uint8_t, (size_t)w * h);
+    d->covered = g_new0(uint8_t, (size_t)w * h);
 }
 
 static inline void rfb_dec_free(RfbDec *d)
@@ -116,6 +128,8 @@ static inline void rfb_dec_free(RfbDec *d)
         }
     }
     g_free(d->fb);
+    g_free(d->lossy);
+    g_free(d->covered);
     g_free(d);
 }
 
@@ -170,6 +184,7 @@ static inline bool rfb_dec_jpeg(RfbDec *d, const uint8_t *data, size_t len,
                 (line[i * 3] << 16) | (line[i * 3 + 1] << 8) |
                 line[i * 3 + 2];
         }
+        memset(d->lossy + (size_t)(y + j) * d->w + x, 1, w);
     }
     jpeg_finish_decompress(&ci);
     jpeg_destroy_decompress(&ci);
@@ -359,6 +374,13 @@ static inline bool rfb_dec_apply(RfbDec *d, const uint8_t *buf, size_t len,
         if (enc >= 0 && enc < 8) {
             d->rects_by_enc[enc]++;
         }
+        for (int j = 0; j < h; j++) {
+            memset(d->covered + (size_t)(y + j) * d->w + x, 1, w);
+            if (enc != 1) {
+                /* rfb_dec_jpeg() sets it again */
+                memset(d->lossy + (size_t)(y + j) * d->w + x, 0, w);
+            }
+        }
         if (enc == 0) {
             for (int j = 0; j < h; j++) {
                 for (int i = 0; i < w; i++) {
@@ -388,6 +410,15 @@ static inline bool rfb_dec_apply(RfbDec *d, const uint8_t *buf, size_t len,
                 memcpy(d->fb + (size_t)(y + j) * d->w + x,
                        tmp + (size_t)j * w, w * 4);
             }
+            /* the lossy marks move with the pixels */
+            for (int j = 0; j < h; j++) {
+                memcpy((uint8_t *)tmp + (size_t)j * w,
+                       d->lossy + (size_t)(sy + j) * d->w + sx, w);
+            }
+            for (int j = 0; j < h; j++) {
+                memcpy(d->lossy + (size_t)(y + j) * d->w + x,
+                       (uint8_t *)tmp + (size_t)j * w, w);
+            }
         } else if (enc == 7) {
             if (!rfb_dec_tight(d, &r, x, y, w, h)) {
                 return false;
@@ -413,6 +444,31 @@ static inline uint64_t rfb_dec_diff(const RfbDec *d, const uint32_t *px,
             }
         }
     }
+    return n;
+}
+
+/*
+ * Stale pixels: written by a rectangle since the last call, not from a
+ * JPEG, and different from the server frame.  A server may leave pixels
+ * for a later update, but every rectangle it sends must leave what it
+ * covers right (or JPEG-approximate).  Clears the coverage.
+ */
+static inline uint64_t rfb_dec_stale(RfbDec *d, const uint32_t *px,
+                                     int stride_px)
+{
+    uint64_t n = 0;
+
+    for (int y = 0; y < d->h; y++) {
+        for (int x = 0; x < d->w; x++) {
+            size_t i = (size_t)y * d->w + x;
+
+            if (d->covered[i] && !d->lossy[i] &&
+                (px[(size_t)y * stride_px + x] & 0xffffff) != d->fb[i]) {
+                n++;
+            }
+        }
+    }
+    memset(d->covered, 0, (size_t)d->w * d->h);
     return n;
 }
 
