@@ -53,6 +53,7 @@
 
 static VdiPrinterMappingList *printer_map;
 static bool follow_display;
+static const VdiSessionHooks *hooks;
 
 static struct {
     bool connected;
@@ -398,7 +399,8 @@ static bool session_connect(VdiTerminal *terminal, const char *bus,
     if (!terminal_check(terminal, errp)) {
         return false;
     }
-    for (l = printer_map; l && !m; l = l->next) {
+    for (l = hooks && !hooks->may_print(terminal) ? NULL : printer_map;
+         l && !m; l = l->next) {
         if (mapping_matches(l->value, terminal)) {
             m = l->value;
         }
@@ -455,6 +457,9 @@ void vdi_session_display_opened(const char *client, const char *address)
     VdiTerminal terminal = { .address = (char *)address };
     Error *err = NULL;
 
+    if (hooks && hooks->display_opened(client, address)) {
+        return;
+    }
     if (!follow_display || !address || !*address) {
         return;
     }
@@ -468,10 +473,18 @@ void vdi_session_display_opened(const char *client, const char *address)
 
 void vdi_session_display_closed(const char *client)
 {
+    if (hooks && hooks->display_closed(client)) {
+        return;
+    }
     if (session.display_client && !strcmp(session.display_client, client)) {
         trace_vdi_session_display(client, "", false);
         session_disconnect();
     }
+}
+
+void vdi_session_set_hooks(const VdiSessionHooks *h)
+{
+    hooks = h;
 }
 
 VdiSessionInfo *qmp_query_vdi_session(Error **errp)
