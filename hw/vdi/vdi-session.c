@@ -48,7 +48,6 @@
 #define PRINTER_MAP_MAX         4096
 #define MAPPING_ID_MAX          64
 #define PRINTER_NAME_MAX        128
-#define TERMINAL_NAME_MAX       255
 #define HOST_NAME_MAX_LEN       253
 
 static VdiPrinterMappingList *printer_map;
@@ -69,7 +68,14 @@ static struct {
     char *chardev;
     unsigned plugs;
     char *display_client;           /* the client it follows, if any */
+    /* Who the display client's certificate says the user is */
+    char *user;
+    char *identity;                 /* the identity mapping that said so */
+    char *x509_subject;
+    char *x509_issuer;
 } session;
+
+static VdiIdentityLookup *identity_lookup;
 
 /* Parse an address or CIDR prefix with the firewall's parser */
 static bool parse_prefix(const char *what, const char *s, FwPrefix *p,
@@ -100,9 +106,8 @@ static bool parse_mac(const char *what, const char *s, uint8_t mac[6],
     return true;
 }
 
-/* Printable ASCII, 1 to @max characters */
-static bool check_ascii(const char *what, const char *member, const char *s,
-                        size_t max, Error **errp)
+bool vdi_check_ascii(const char *what, const char *member, const char *s,
+                     size_t max, Error **errp)
 {
     size_t len = strlen(s);
     const char *c;
@@ -129,8 +134,8 @@ static bool terminal_check(const VdiTerminal *t, Error **errp)
 
     return (!t->address || parse_prefix("terminal", t->address, &p, errp)) &&
            (!t->mac || parse_mac("terminal", t->mac, mac, errp)) &&
-           (!t->name || check_ascii("terminal", "name", t->name,
-                                    TERMINAL_NAME_MAX, errp));
+           (!t->name || vdi_check_ascii("terminal", "name", t->name,
+                                        VDI_TERMINAL_NAME_MAX, errp));
 }
 
 /* An IP address, or a host name after RFC 1123 */
@@ -181,8 +186,8 @@ static bool mapping_check(const VdiPrinterMapping *m, Error **errp)
         return false;
     }
     if (m->terminal_name &&
-        !check_ascii(m->id, "terminal-name", m->terminal_name,
-                     TERMINAL_NAME_MAX, errp)) {
+        !vdi_check_ascii(m->id, "terminal-name", m->terminal_name,
+                         VDI_TERMINAL_NAME_MAX, errp)) {
         return false;
     }
     if (!*printer->name || strlen(printer->name) > PRINTER_NAME_MAX ||
@@ -259,7 +264,7 @@ void qmp_vdi_printer_map_set(VdiPrinterMappingList *mappings,
                        PRINTER_MAP_MAX);
             return;
         }
-        if (!check_ascii("mapping", "id", m->id, MAPPING_ID_MAX, errp)) {
+        if (!vdi_check_ascii("mapping", "id", m->id, MAPPING_ID_MAX, errp)) {
             return;
         }
         if (!g_hash_table_add(ids, m->id)) {
@@ -376,6 +381,10 @@ static VdiSessionInfo *session_info(void)
     info->connected = session.connected;
     info->terminal = QAPI_CLONE(VdiTerminal, session.terminal);
     info->display_client = g_strdup(session.display_client);
+    info->user = g_strdup(session.user);
+    info->identity = g_strdup(session.identity);
+    info->x509_subject = g_strdup(session.x509_subject);
+    info->x509_issuer = g_strdup(session.x509_issuer);
     if (session.mapping) {
         info->mapping = g_strdup(session.mapping->id);
         info->printer = QAPI_CLONE(VdiPrinter, session.mapping->printer);
@@ -384,12 +393,27 @@ static VdiSessionInfo *session_info(void)
     return info;
 }
 
+static void session_set_peer(const VdiDisplayPeer *peer,
+                             const VdiPeerIdentity *id)
+{
+    g_free(session.user);
+    session.user = g_strdup(id ? id->user : NULL);
+    g_free(session.identity);
+    session.identity = g_strdup(id ? id->mapping : NULL);
+    g_free(session.x509_subject);
+    session.x509_subject = g_strdup(peer ? peer->x509_subject : NULL);
+    g_free(session.x509_issuer);
+    session.x509_issuer = g_strdup(peer ? peer->x509_issuer : NULL);
+}
+
 /*
- * Connect the session from @terminal, followed from display @client if
- * not NULL.  Everything that can fail happens before the switch.
+ * Connect the session from @terminal, followed from display @client as
+ * @peer (known to the identity map as @id) if not NULL.  Everything
+ * that can fail happens before the switch.
  */
 static bool session_connect(VdiTerminal *terminal, const char *bus,
-                            const char *client, Error **errp)
+                            const char *client, const VdiDisplayPeer *peer,
+                            const VdiPeerIdentity *id, Error **errp)
 {
     VdiPrinterMapping *m = NULL;
     VdiPrinterMappingList *l;
@@ -416,6 +440,7 @@ static bool session_connect(VdiTerminal *terminal, const char *bus,
     session.terminal = QAPI_CLONE(VdiTerminal, terminal);
     g_free(session.display_client);
     session.display_client = g_strdup(client);
+    session_set_peer(peer, id);
     session.connected = true;
     if (m) {
         session.mapping = QAPI_CLONE(VdiPrinterMapping, m);
@@ -430,7 +455,8 @@ static bool session_connect(VdiTerminal *terminal, const char *bus,
 VdiSessionInfo *qmp_vdi_session_connect(VdiTerminal *terminal,
                                         const char *bus, Error **errp)
 {
-    return session_connect(terminal, bus, NULL, errp) ? session_info() : NULL;
+    return session_connect(terminal, bus, NULL, NULL, NULL, errp) ?
+           session_info() : NULL;
 }
 
 static void session_disconnect(void)
@@ -440,6 +466,7 @@ static void session_disconnect(void)
     session.terminal = NULL;
     g_free(session.display_client);
     session.display_client = NULL;
+    session_set_peer(NULL, NULL);
     session.connected = false;
 }
 
@@ -452,19 +479,33 @@ void qmp_vdi_session_disconnect(Error **errp)
     session_disconnect();
 }
 
-void vdi_session_display_opened(const char *client, const char *address)
+void vdi_session_set_identity_lookup(VdiIdentityLookup *lookup)
 {
-    VdiTerminal terminal = { .address = (char *)address };
+    identity_lookup = lookup;
+}
+
+void vdi_session_display_opened(const char *client,
+                                const VdiDisplayPeer *peer)
+{
+    VdiTerminal terminal = { .address = (char *)peer->address };
+    VdiPeerIdentity id = { 0 };
     Error *err = NULL;
 
-    if (hooks && hooks->display_opened(client, address)) {
+    trace_vdi_session_display_peer(client, peer->address ?: "",
+                                   peer->x509_subject ?: "",
+                                   peer->x509_issuer ?: "");
+    if (identity_lookup) {
+        identity_lookup(peer, &id);
+        terminal.name = (char *)id.terminal;
+    }
+    if (hooks && hooks->display_opened(client, peer, &id)) {
         return;
     }
-    if (!follow_display || !address || !*address) {
+    if (!follow_display || !peer->address || !*peer->address) {
         return;
     }
-    trace_vdi_session_display(client, address, true);
-    if (!session_connect(&terminal, NULL, client, &err)) {
+    trace_vdi_session_display(client, peer->address, true);
+    if (!session_connect(&terminal, NULL, client, peer, &id, &err)) {
         /* The display works without a printer: only trace it */
         trace_vdi_session_display_failed(client, error_get_pretty(err));
         error_free(err);

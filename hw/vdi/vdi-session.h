@@ -12,11 +12,54 @@
 #include "qapi/qapi-types-vdi-session.h"
 
 /*
- * A display client (VNC or SPICE) named @client, e.g. "vnc:0x...",
- * finished its handshake from @address.  With follow-display on, the
- * session moves to that terminal, plugging in its printer.
+ * Check that @member of @what is 1 to @max printable ASCII characters;
+ * the error names both.
  */
-void vdi_session_display_opened(const char *client, const char *address);
+bool vdi_check_ascii(const char *what, const char *member, const char *s,
+                     size_t max, Error **errp);
+
+/* The longest terminal name, a host name with room to spare */
+#define VDI_TERMINAL_NAME_MAX 255
+
+/*
+ * What identifies a display client's connection.  The x509 names are
+ * set only when TLS verified the client's certificate (VeNCrypt x509
+ * with verify-peer=on), in the form query-vnc shows as x509_dname.
+ */
+typedef struct VdiDisplayPeer {
+    const char *address;        /* the client's IP address */
+    const char *x509_subject;   /* its certificate's subject DN */
+    const char *x509_issuer;    /* the DN of that certificate's issuer */
+} VdiDisplayPeer;
+
+/*
+ * Who a verified certificate stands for, as the identity map says;
+ * the strings belong to the map.
+ */
+typedef struct VdiPeerIdentity {
+    const char *mapping;        /* id of the identity mapping that matched */
+    const char *user;
+    const char *terminal;       /* the terminal's name, or NULL */
+} VdiPeerIdentity;
+
+/* Fill @id when the identity map knows @peer, else leave it zeroed */
+typedef void VdiIdentityLookup(const VdiDisplayPeer *peer,
+                               VdiPeerIdentity *id);
+
+/*
+ * The identity map (hw/vdi/vdi-identity.c) gives display clients that
+ * present a verified certificate their user and terminal name.
+ */
+void vdi_session_set_identity_lookup(VdiIdentityLookup *lookup);
+
+/*
+ * A display client (VNC or SPICE) named @client, e.g. "vnc:0x...",
+ * finished its handshake as @peer.  With follow-display on, the
+ * session moves to that terminal, plugging in its printer; a client
+ * the identity map knows brings its user and terminal name.
+ */
+void vdi_session_display_opened(const char *client,
+                                const VdiDisplayPeer *peer);
 
 /*
  * The display client @client went away.  When it was the one the
@@ -26,13 +69,15 @@ void vdi_session_display_closed(const char *client);
 
 /*
  * Something that decides for the session (hw/vdi/vdi-zone.c): display
- * clients are told to @display_opened and @display_closed, which
+ * clients are told to @display_opened (with who the identity map says
+ * the peer is, if it knows) and @display_closed, which
  * return true when they took over from follow-display; each connect
  * asks @may_print, before it chooses a printer, whether the session
  * may have one at @terminal.
  */
 typedef struct VdiSessionHooks {
-    bool (*display_opened)(const char *client, const char *address);
+    bool (*display_opened)(const char *client, const VdiDisplayPeer *peer,
+                           const VdiPeerIdentity *id);
     bool (*display_closed)(const char *client);
     bool (*may_print)(const VdiTerminal *terminal);
 } VdiSessionHooks;

@@ -239,7 +239,10 @@ static VdiZoneConnection *connection_now(void)
             g_free(c->address);
             c->address = g_strdup(terminal->address);
         }
-        c->terminal_name = g_strdup(terminal->name);
+        if (terminal->name) {
+            g_free(c->terminal_name);
+            c->terminal_name = g_strdup(terminal->name);
+        }
         c->terminal_mac = g_strdup(terminal->mac);
     }
     return c;
@@ -469,12 +472,19 @@ static bool zone_may_print(const VdiTerminal *t)
     return apply(connection_now(), true)->printing;
 }
 
-static bool zone_display_opened(const char *client, const char *address)
+static bool zone_display_opened(const char *client,
+                                const VdiDisplayPeer *peer,
+                                const VdiPeerIdentity *id)
 {
     VdiZoneConnection *c = g_new0(VdiZoneConnection, 1);
 
     c->client = g_strdup(client);
-    c->address = g_strdup(address && *address ? address : NULL);
+    c->address = g_strdup(peer->address && *peer->address ?
+                          peer->address : NULL);
+    c->subject = g_strdup(peer->x509_subject);
+    c->issuer = g_strdup(peer->x509_issuer);
+    c->user = g_strdup(id->user);
+    c->terminal_name = g_strdup(id->terminal);
     g_queue_push_tail(&clients, c);
     /* A new client comes from its own terminal, which it may not name */
     g_clear_pointer(&terminal, qapi_free_VdiTerminal);
