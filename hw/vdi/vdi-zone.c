@@ -2,7 +2,8 @@
  * VDI session zones: where a clinician connects from sets everything
  *
  * vdi-zone-set gives zones, each with a bundle (display profile, USB
- * policy, printing, firewall address sets), and the rules of
+ * policy, printing, firewall address sets, clipboard and file-transfer
+ * policies), and the rules of
  * hw/vdi/vdi-zone-core.c that map a connection to a zone.  The session's
  * hooks (hw/vdi/vdi-session.h) tell us when VNC and SPICE clients come
  * and go and when orchestration moves the session to a terminal; each
@@ -13,7 +14,8 @@
  *
  * A piece that cannot be applied is reported in the event and
  * query-vdi-zone, and the strictest setting is put in force instead
- * where there is one: a USB policy denying every device, no printer.
+ * where there is one: a USB policy denying every device, no printer,
+ * no clipboard or file transfer in either direction.
  *
  * Copyright (c) 2026 VDI host developers
  *
@@ -32,6 +34,7 @@
 #include "qapi/qapi-commands-usb-policy.h"
 #include "qapi/qapi-commands-vdi-display.h"
 #include "qapi/qapi-commands-vdi-session.h"
+#include "qapi/qapi-commands-vdi-transfer.h"
 #include "qapi/qapi-commands-vdi-zone.h"
 #include "qapi/qapi-events-vdi-zone.h"
 #include "qapi/qapi-visit-vdi-session.h"
@@ -39,6 +42,7 @@
 #include "qemu/coroutine.h"
 #include "qom/object.h"
 #include "trace.h"
+#include "ui/vdi-transfer.h"
 #include "ui/vnc-vdi.h"
 
 #define FILTER_FIREWALL "filter-firewall"
@@ -114,8 +118,9 @@ static bool bundle_check(const VdiZone *z, Error **errp)
         goto fail;
     }
 #endif
-    if (z->usb && !vdi_usb_policy_check(z->usb->rules, z->usb->q_default,
-                                        errp)) {
+    if ((z->usb && !vdi_usb_policy_check(z->usb->rules, z->usb->q_default,
+                                         errp)) ||
+        !vdi_transfer_policy_check(z->clipboard, z->file_transfer, errp)) {
         goto fail;
     }
     for (fl = z->firewall; fl; fl = fl->next) {
@@ -368,6 +373,27 @@ static VdiZonePieceResult *apply_usb(const VdiZone *z)
     return r;
 }
 
+/* Clipboard or file transfer: on failure, nothing crosses that way */
+static VdiZonePieceResult *apply_transfer(VdiZonePiece piece,
+                                          VdiTransferPolicy *p)
+{
+    bool cb = piece == VDI_ZONE_PIECE_CLIPBOARD;
+    VdiTransferPolicy none = { .direction = VDI_TRANSFER_DIRECTION_NONE };
+    VdiZonePieceResult *r;
+    Error *err = NULL, *none_err = NULL;
+
+    qmp_vdi_transfer_policy_set(cb ? p : NULL, cb ? NULL : p, &err);
+    r = piece_result(piece, err);
+    if (err) {
+        qmp_vdi_transfer_policy_set(cb ? &none : NULL, cb ? NULL : &none,
+                                    &none_err);
+        r->fail_closed = !none_err;
+        error_free(none_err);
+        error_free(err);
+    }
+    return r;
+}
+
 /* Printing: the nearest printer of the terminal through the session */
 static VdiZonePieceResult *apply_printing(const VdiZone *z,
                                           const VdiZoneConnection *c)
@@ -445,6 +471,14 @@ static VdiZone *apply(VdiZoneConnection *c, bool session_prints)
         apply_firewall(z, &err);
         QAPI_LIST_APPEND(tail, piece_result(VDI_ZONE_PIECE_FIREWALL, err));
         g_clear_pointer(&err, error_free);
+    }
+    if (z->clipboard) {
+        QAPI_LIST_APPEND(tail, apply_transfer(VDI_ZONE_PIECE_CLIPBOARD,
+                                              z->clipboard));
+    }
+    if (z->file_transfer) {
+        QAPI_LIST_APPEND(tail, apply_transfer(VDI_ZONE_PIECE_FILE_TRANSFER,
+                                              z->file_transfer));
     }
 
     cur.zone = g_strdup(z->name);

@@ -25,6 +25,7 @@ static const struct {
     { "firewall", "filter-firewall", NULL },
     { "usb-policy", NULL, "usb-policy-set" },
     { "display-encoder", NULL, "display-set-profile" },
+    { "transfer-policy", NULL, "vdi-transfer-policy-set" },
 };
 
 static bool schema_has_command(QTestState *qts, const char *name)

@@ -31,18 +31,25 @@
     "    'usb': { 'rules': [ { 'id': 'storage', 'action': 'read-only'," \
     "                          'iface-class': 8 } ], 'default': 'allow' }," \
     "    'firewall': [ { 'filter': 'fw0', 'sets': [" \
-    "      { 'name': 'zone-peers', 'addresses': [ '10.0.0.0/8' ] } ] } ] }," \
+    "      { 'name': 'zone-peers', 'addresses': [ '10.0.0.0/8' ] } ] } ]," \
+    "    'clipboard': { 'direction': 'both' }," \
+    "    'file-transfer': { 'direction': 'both' } }," \
     "  { 'name': 'internet'," \
     "    'display': { 'profile': 'wan', 'max-bandwidth': 2000000 }," \
     "    'usb': { 'rules': [ { 'id': 'storage', 'action': 'deny'," \
     "                          'iface-class': 8 } ], 'default': 'allow' }," \
     "    'firewall': [ { 'filter': 'fw0', 'sets': [" \
-    "      { 'name': 'zone-peers', 'addresses': [] } ] } ] }," \
+    "      { 'name': 'zone-peers', 'addresses': [] } ] } ]," \
+    "    'clipboard': { 'direction': 'client-to-guest'," \
+    "                   'types': [ 'text' ], 'max-size': 65536 }," \
+    "    'file-transfer': { 'direction': 'client-to-guest' } }," \
     "  { 'name': 'icu', 'printing': true }," \
     "  { 'name': 'locked', 'display': { 'profile': 'off' }," \
     "    'usb': { 'rules': [], 'default': 'deny' }," \
     "    'firewall': [ { 'filter': 'fw0', 'sets': [" \
-    "      { 'name': 'zone-peers', 'addresses': [] } ] } ] } ]," \
+    "      { 'name': 'zone-peers', 'addresses': [] } ] } ]," \
+    "    'clipboard': { 'direction': 'none' }," \
+    "    'file-transfer': { 'direction': 'none' } } ]," \
     "'rules': [" \
     "  { 'id': 'icu-terminals', 'zone': 'icu', 'terminal-name': 'icu-*' }," \
     "  { 'id': 'staff-cert', 'zone': 'hospital'," \
@@ -288,6 +295,10 @@ static void test_set_checked(void)
           "'zones': [ { 'name': 'a', 'firewall': [ { 'filter': 'fw0',"
           "  'sets': [ { 'name': 'x', 'addresses': [ 'nope' ] } ] } ] } ],"
           "'rules': [], 'default': 'a', 'baseline': 'a'" },
+        { "clipboard does not carry type 'file'",
+          "'zones': [ { 'name': 'a', 'clipboard': { 'direction': 'both',"
+          "  'types': [ 'file' ] } } ], 'rules': [], 'default': 'a',"
+          "'baseline': 'a'" },
         { "MAC",
           "'zones': [ { 'name': 'a' } ], 'rules': [ { 'id': 'r',"
           "  'zone': 'a', 'terminal-mac': '52:54' } ], 'default': 'a',"
@@ -317,7 +328,7 @@ static void test_set_checked(void)
     set_zones(qts);
     ev = expect_zone(qts, NULL, "locked", "baseline", NULL);
     g_assert_false(qdict_haskey(ev, "connection"));
-    assert_all_applied(ev, 4);
+    assert_all_applied(ev, 6);
     qobject_unref(ev);
     usb1 = usb_policy(qts);
     g_assert_cmpstr(usb1, ==, "deny -");
@@ -326,7 +337,7 @@ static void test_set_checked(void)
     g_assert_true(qdict_get_bool(info, "enabled"));
     g_assert_cmpstr(qdict_get_str(info, "zone"), ==, "locked");
     g_assert_cmpstr(qdict_get_str(info, "reason"), ==, "baseline");
-    assert_all_applied(info, 4);
+    assert_all_applied(info, 6);
     qobject_unref(info);
 
     /* A failed set keeps the zones in force */
@@ -531,17 +542,33 @@ static char *display_of(QTestState *qts, const char *host)
     return s;
 }
 
-/* Everything a zone sets, at once */
+/* Directions of clipboard and file transfer: "<clipboard> <file>" */
+static char *transfer_policy(QTestState *qts)
+{
+    QDict *p = qtest_qmp_assert_success_ref(qts,
+        "{ 'execute': 'query-vdi-transfer-policy' }");
+    char *s = g_strdup_printf("%s %s",
+        qdict_get_str(qdict_get_qdict(p, "clipboard"), "direction"),
+        qdict_get_str(qdict_get_qdict(p, "file-transfer"), "direction"));
+
+    qobject_unref(p);
+    return s;
+}
+
+/* Everything a zone sets but the display, at once */
 static void assert_state(QTestState *qts, const char *usb,
-                         const char *printer, const char *peers)
+                         const char *printer, const char *peers,
+                         const char *transfer)
 {
     g_autofree char *u = usb_policy(qts);
     g_autofree char *p = session_printer(qts);
     g_autofree char *f = zone_peers(qts);
+    g_autofree char *t = transfer_policy(qts);
 
     g_assert_cmpstr(u, ==, usb);
     g_assert_cmpstr(p, ==, printer);
     g_assert_cmpstr(f, ==, peers);
+    g_assert_cmpstr(t, ==, transfer);
 }
 
 static void test_vnc_clients(void)
@@ -559,7 +586,7 @@ static void test_vnc_clients(void)
     qobject_unref(vnc);
     set_zones(qts);
     qobject_unref(expect_zone(qts, NULL, "locked", "baseline", NULL));
-    assert_state(qts, "deny -", NULL, "");
+    assert_state(qts, "deny -", NULL, "", "none none");
 
     /*
      * From the hospital: lan, read-only storage, the ward's printer.  The
@@ -571,9 +598,9 @@ static void test_vnc_clients(void)
     conn = qdict_get_qdict(ev, "connection");
     g_assert_cmpstr(qdict_get_str(conn, "address"), ==, "127.0.0.1");
     g_assert_true(g_str_has_prefix(qdict_get_str(conn, "client"), "vnc:"));
-    assert_all_applied(ev, 4);
+    assert_all_applied(ev, 6);
     qobject_unref(ev);
-    assert_state(qts, "allow read-only", "ward", "10.0.0.0/8");
+    assert_state(qts, "allow read-only", "ward", "10.0.0.0/8", "both both");
     d1 = display_of(qts, "127.0.0.1");
     g_assert_cmpstr(d1, ==, "lan 0");
 
@@ -581,9 +608,10 @@ static void test_vnc_clients(void)
     internet = client_connect(port, "127.0.0.2");
     expect_printer(qts, false, "ward");
     ev = expect_zone(qts, "hospital", "internet", "rule", "internet");
-    assert_all_applied(ev, 4);
+    assert_all_applied(ev, 6);
     qobject_unref(ev);
-    assert_state(qts, "allow deny", NULL, "");
+    assert_state(qts, "allow deny", NULL, "",
+                 "client-to-guest client-to-guest");
     d2 = display_of(qts, "127.0.0.2");
     g_assert_cmpstr(d2, ==, "wan 2000000");
     ev = qtest_qmp_assert_success_ref(qts,
@@ -592,7 +620,7 @@ static void test_vnc_clients(void)
     g_assert_cmpstr(qdict_get_str(ev, "rule"), ==, "internet");
     g_assert_cmpstr(qdict_get_str(qdict_get_qdict(ev, "connection"),
                                   "address"), ==, "127.0.0.2");
-    assert_all_applied(ev, 4);
+    assert_all_applied(ev, 6);
     qobject_unref(ev);
 
     /* When it leaves, the hospital client is the connection again */
@@ -600,13 +628,13 @@ static void test_vnc_clients(void)
     expect_printer(qts, true, "ward");
     qobject_unref(expect_zone(qts, "internet", "hospital", "rule",
                               "hospital-net"));
-    assert_state(qts, "allow read-only", "ward", "10.0.0.0/8");
+    assert_state(qts, "allow read-only", "ward", "10.0.0.0/8", "both both");
 
     /* and without a client, the baseline */
     client_close(hospital);
     expect_printer(qts, false, "ward");
     qobject_unref(expect_zone(qts, "hospital", "locked", "baseline", NULL));
-    assert_state(qts, "deny -", NULL, "");
+    assert_state(qts, "deny -", NULL, "", "none none");
     d3 = display_of(qts, "127.0.0.1");
     g_assert_null(d3);
 
@@ -614,7 +642,8 @@ static void test_vnc_clients(void)
     internet = client_connect(port, "127.0.0.2");
     qobject_unref(expect_zone(qts, "locked", "internet", "rule",
                               "internet"));
-    assert_state(qts, "allow deny", NULL, "");
+    assert_state(qts, "allow deny", NULL, "",
+                 "client-to-guest client-to-guest");
     client_close(internet);
     qobject_unref(expect_zone(qts, "internet", "locked", "baseline", NULL));
     qtest_quit(qts);
