@@ -207,7 +207,8 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/vdi-zone-core/addresses", test_addresses);
-    g_test_add_func("/vdi-zone-core/first-match", test_first_match_and_criteria);
+    g_test_add_func("/vdi-zone-core/first-match",
+                    test_first_match_and_criteria);
     g_test_add_func("/vdi-zone-core/overrides", test_overrides);
     g_test_add_func("/vdi-zone-core/checks", test_checks);
     return g_test_run();
