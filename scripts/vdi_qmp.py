@@ -36,7 +36,9 @@ class QMP:
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self.sock.settimeout(timeout)
             self.sock.connect(path)
-            self.stream = self.sock.makefile('rw', encoding='utf-8')
+            # lines are split here, not by a socket file, which is
+            # unusable after one timeout (wait_event's)
+            self.buf = b''
             self._read()                            # the greeting
         except (OSError, ValueError) as e:
             self.sock.close()
@@ -44,9 +46,12 @@ class QMP:
         self.command('qmp_capabilities')
 
     def _read(self):
-        line = self.stream.readline()
-        if not line:
-            raise Unreachable(f'{self.path}: connection closed')
+        while b'\n' not in self.buf:
+            data = self.sock.recv(65536)
+            if not data:
+                raise Unreachable(f'{self.path}: connection closed')
+            self.buf += data
+        line, self.buf = self.buf.split(b'\n', 1)
         return json.loads(line)
 
     def _reply(self):
@@ -59,9 +64,9 @@ class QMP:
     def execute(self, name, args=None):
         """The raw reply: a dict with "return" or "error"."""
         try:
-            self.stream.write(json.dumps({'execute': name,
-                                          'arguments': args or {}}) + '\n')
-            self.stream.flush()
+            self.sock.sendall(json.dumps({'execute': name,
+                                          'arguments': args or {}}).encode()
+                              + b'\n')
             return self._reply()
         except (OSError, ValueError) as e:
             raise Unreachable(f'{self.path}: {e}') from e

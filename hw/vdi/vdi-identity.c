@@ -298,13 +298,19 @@ static bool mapping_check(VdiIdentityMapping *m, IdentityEntry *e,
                    m->id);
         return false;
     }
-    if (m->subject && !(e->subject = dn_parse(m->subject, errp))) {
-        error_prepend(errp, "mapping '%s': subject: ", m->id);
-        return false;
+    if (m->subject) {
+        e->subject = dn_parse(m->subject, errp);
+        if (!e->subject) {
+            error_prepend(errp, "mapping '%s': subject: ", m->id);
+            return false;
+        }
     }
-    if (m->issuer && !(e->issuer = dn_parse(m->issuer, errp))) {
-        error_prepend(errp, "mapping '%s': issuer: ", m->id);
-        return false;
+    if (m->issuer) {
+        e->issuer = dn_parse(m->issuer, errp);
+        if (!e->issuer) {
+            error_prepend(errp, "mapping '%s': issuer: ", m->id);
+            return false;
+        }
     }
     return (!m->common_name ||
             value_check(m->id, "common-name", m->common_name,

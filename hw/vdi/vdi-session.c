@@ -484,28 +484,41 @@ void vdi_session_set_identity_lookup(VdiIdentityLookup *lookup)
     identity_lookup = lookup;
 }
 
+bool vdi_session_follow(const char *client, const VdiDisplayPeer *peer,
+                        Error **errp)
+{
+    VdiTerminal terminal = { .address = (char *)peer->address };
+    VdiPeerIdentity id = { 0 };
+
+    if (identity_lookup) {
+        identity_lookup(peer, &id);
+        terminal.name = (char *)id.terminal;
+    }
+    trace_vdi_session_display(client, peer->address ?: "", true);
+    return session_connect(&terminal, NULL, client, peer, &id, errp);
+}
+
 void vdi_session_display_opened(const char *client,
                                 const VdiDisplayPeer *peer)
 {
-    VdiTerminal terminal = { .address = (char *)peer->address };
     VdiPeerIdentity id = { 0 };
     Error *err = NULL;
 
     trace_vdi_session_display_peer(client, peer->address ?: "",
                                    peer->x509_subject ?: "",
                                    peer->x509_issuer ?: "");
-    if (identity_lookup) {
-        identity_lookup(peer, &id);
-        terminal.name = (char *)id.terminal;
-    }
-    if (hooks && hooks->display_opened(client, peer, &id)) {
-        return;
+    if (hooks) {
+        if (identity_lookup) {
+            identity_lookup(peer, &id);
+        }
+        if (hooks->display_opened(client, peer, &id)) {
+            return;
+        }
     }
     if (!follow_display || !peer->address || !*peer->address) {
         return;
     }
-    trace_vdi_session_display(client, peer->address, true);
-    if (!session_connect(&terminal, NULL, client, peer, &id, &err)) {
+    if (!vdi_session_follow(client, peer, &err)) {
         /* The display works without a printer: only trace it */
         trace_vdi_session_display_failed(client, error_get_pretty(err));
         error_free(err);

@@ -82,6 +82,13 @@ typedef struct VdiSessionHooks {
     bool (*may_print)(const VdiTerminal *terminal);
 } VdiSessionHooks;
 
+/*
+ * Connect the session from display @client's terminal, as follow-display
+ * does (the identity map gives user and terminal name); for the hooks.
+ */
+bool vdi_session_follow(const char *client, const VdiDisplayPeer *peer,
+                        Error **errp);
+
 /* Set the hooks, or remove them with NULL */
 void vdi_session_set_hooks(const VdiSessionHooks *hooks);
 

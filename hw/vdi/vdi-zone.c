@@ -403,6 +403,11 @@ static VdiZonePieceResult *apply_printing(const VdiZone *z,
         .name = c ? c->terminal_name : NULL,
         .mac = c ? c->terminal_mac : NULL,
     };
+    VdiDisplayPeer peer = {
+        .address = c ? c->address : NULL,
+        .x509_subject = c ? c->subject : NULL,
+        .x509_issuer = c ? c->issuer : NULL,
+    };
     g_autoptr(VdiSessionInfo) s = qmp_query_vdi_session(NULL);
     VdiZonePieceResult *r;
     Error *err = NULL;
@@ -413,8 +418,16 @@ static VdiZonePieceResult *apply_printing(const VdiZone *z,
         }
         return piece_result(VDI_ZONE_PIECE_PRINTING, NULL);
     }
+    /*
+     * A display client's session follows it as follow-display would,
+     * with its identity; orchestration's terminal is connected as given
+     */
     connecting = true;
-    qapi_free_VdiSessionInfo(qmp_vdi_session_connect(&t, NULL, &err));
+    if (c->client && !terminal) {
+        vdi_session_follow(c->client, &peer, &err);
+    } else {
+        qapi_free_VdiSessionInfo(qmp_vdi_session_connect(&t, NULL, &err));
+    }
     connecting = false;
     r = piece_result(VDI_ZONE_PIECE_PRINTING, err);
     if (err) {

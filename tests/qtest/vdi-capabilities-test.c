@@ -26,6 +26,7 @@ static const struct {
     { "usb-policy", NULL, "usb-policy-set" },
     { "display-encoder", NULL, "display-set-profile" },
     { "transfer-policy", NULL, "vdi-transfer-policy-set" },
+    { "client-identity", NULL, "vdi-identity-map-set" },
 };
 
 static bool schema_has_command(QTestState *qts, const char *name)
