@@ -19,10 +19,10 @@
 
 #if (defined(CONFIG_VNC) && defined(CONFIG_VNC_JPEG)) || defined(CONFIG_SPICE)
 
-static bool display_check_limits(bool has_max_bandwidth, uint64_t max_bandwidth,
-                                 bool has_max_fps, int64_t max_fps,
-                                 bool has_qmin, int64_t qmin,
-                                 bool has_qmax, int64_t qmax, Error **errp)
+bool display_check_limits(bool has_max_bandwidth, uint64_t max_bandwidth,
+                          bool has_max_fps, int64_t max_fps,
+                          bool has_qmin, int64_t qmin,
+                          bool has_qmax, int64_t qmax, Error **errp)
 {
     if (has_max_bandwidth && max_bandwidth && max_bandwidth < 8000) {
         error_setg(errp, "'max-bandwidth' must be 0 (no limit) or at least "

@@ -119,6 +119,19 @@ static bool rule_from_policy(VtRule *r, VtKind kind, VdiTransferPolicy *p,
     return true;
 }
 
+bool vdi_transfer_policy_check(VdiTransferPolicy *clipboard,
+                               VdiTransferPolicy *file_transfer,
+                               Error **errp)
+{
+    VtRule r;
+
+    return (!clipboard || rule_from_policy(&r, VT_KIND_CLIPBOARD, clipboard,
+                                           "clipboard", errp)) &&
+           (!file_transfer ||
+            rule_from_policy(&r, VT_KIND_FILE_TRANSFER, file_transfer,
+                             "file-transfer", errp));
+}
+
 void qmp_vdi_transfer_policy_set(VdiTransferPolicy *clipboard,
                                  VdiTransferPolicy *file_transfer,
                                  Error **errp)

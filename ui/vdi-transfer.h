@@ -9,6 +9,7 @@
 #ifndef UI_VDI_TRANSFER_H
 #define UI_VDI_TRANSFER_H
 
+#include "qapi/qapi-types-vdi-transfer.h"
 #include "ui/vdi-transfer-core.h"
 
 /*
@@ -25,5 +26,10 @@ bool vdi_transfer_may_request(VtKind kind, VtFlow flow, VtType type);
  */
 bool vdi_transfer_check(VtKind kind, VtFlow flow, VtType type,
                         const void *data, size_t size);
+
+/* Would vdi-transfer-policy-set take these?  (hw/vdi/vdi-zone.c) */
+bool vdi_transfer_policy_check(VdiTransferPolicy *clipboard,
+                               VdiTransferPolicy *file_transfer,
+                               Error **errp);
 
 #endif

@@ -119,4 +119,13 @@ static inline void vnc_vdi_client_enable_cu(VncState *vs, bool enable,
 
 #endif
 
+/*
+ * The limits display-set-profile takes (ui/display-profile.c, when
+ * DisplayProfile exists), checked before anything changes
+ */
+bool display_check_limits(bool has_max_bandwidth, uint64_t max_bandwidth,
+                          bool has_max_fps, int64_t max_fps,
+                          bool has_qmin, int64_t qmin,
+                          bool has_qmax, int64_t qmax, Error **errp);
+
 #endif

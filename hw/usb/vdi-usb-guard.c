@@ -557,6 +557,16 @@ fail:
     return NULL;
 }
 
+bool vdi_usb_policy_check(UsbPolicyRuleList *rules, UsbPolicyAction dflt,
+                          Error **errp)
+{
+    VdiUsbPolicy *p = policy_from_qapi(rules, dflt, errp);
+    bool ok = p;
+
+    vdi_usb_policy_free(p);
+    return ok;
+}
+
 void qmp_usb_policy_set(UsbPolicyRuleList *rules, UsbPolicyAction dflt,
                         Error **errp)
 {

@@ -110,4 +110,8 @@ void vdi_usb_guard_complete(VdiUsbGuard *g, USBPacket *p);
 /* The guest reset the device */
 void vdi_usb_guard_reset(VdiUsbGuard *g);
 
+/* Would usb-policy-set take this policy?  (hw/vdi/vdi-zone.c) */
+bool vdi_usb_policy_check(UsbPolicyRuleList *rules, UsbPolicyAction dflt,
+                          Error **errp);
+
 #endif

@@ -52,6 +52,7 @@
 
 static VdiPrinterMappingList *printer_map;
 static bool follow_display;
+static const VdiSessionHooks *hooks;
 
 static struct {
     bool connected;
@@ -422,7 +423,8 @@ static bool session_connect(VdiTerminal *terminal, const char *bus,
     if (!terminal_check(terminal, errp)) {
         return false;
     }
-    for (l = printer_map; l && !m; l = l->next) {
+    for (l = hooks && !hooks->may_print(terminal) ? NULL : printer_map;
+         l && !m; l = l->next) {
         if (mapping_matches(l->value, terminal)) {
             m = l->value;
         }
@@ -482,25 +484,41 @@ void vdi_session_set_identity_lookup(VdiIdentityLookup *lookup)
     identity_lookup = lookup;
 }
 
+bool vdi_session_follow(const char *client, const VdiDisplayPeer *peer,
+                        Error **errp)
+{
+    VdiTerminal terminal = { .address = (char *)peer->address };
+    VdiPeerIdentity id = { 0 };
+
+    if (identity_lookup) {
+        identity_lookup(peer, &id);
+        terminal.name = (char *)id.terminal;
+    }
+    trace_vdi_session_display(client, peer->address ?: "", true);
+    return session_connect(&terminal, NULL, client, peer, &id, errp);
+}
+
 void vdi_session_display_opened(const char *client,
                                 const VdiDisplayPeer *peer)
 {
-    VdiTerminal terminal = { .address = (char *)peer->address };
     VdiPeerIdentity id = { 0 };
     Error *err = NULL;
 
     trace_vdi_session_display_peer(client, peer->address ?: "",
                                    peer->x509_subject ?: "",
                                    peer->x509_issuer ?: "");
+    if (hooks) {
+        if (identity_lookup) {
+            identity_lookup(peer, &id);
+        }
+        if (hooks->display_opened(client, peer, &id)) {
+            return;
+        }
+    }
     if (!follow_display || !peer->address || !*peer->address) {
         return;
     }
-    if (identity_lookup) {
-        identity_lookup(peer, &id);
-        terminal.name = (char *)id.terminal;
-    }
-    trace_vdi_session_display(client, peer->address, true);
-    if (!session_connect(&terminal, NULL, client, peer, &id, &err)) {
+    if (!vdi_session_follow(client, peer, &err)) {
         /* The display works without a printer: only trace it */
         trace_vdi_session_display_failed(client, error_get_pretty(err));
         error_free(err);
@@ -509,10 +527,18 @@ void vdi_session_display_opened(const char *client,
 
 void vdi_session_display_closed(const char *client)
 {
+    if (hooks && hooks->display_closed(client)) {
+        return;
+    }
     if (session.display_client && !strcmp(session.display_client, client)) {
         trace_vdi_session_display(client, "", false);
         session_disconnect();
     }
+}
+
+void vdi_session_set_hooks(const VdiSessionHooks *h)
+{
+    hooks = h;
 }
 
 VdiSessionInfo *qmp_query_vdi_session(Error **errp)

@@ -9,6 +9,8 @@
 #ifndef HW_VDI_SESSION_H
 #define HW_VDI_SESSION_H
 
+#include "qapi/qapi-types-vdi-session.h"
+
 /*
  * Check that @member of @what is 1 to @max printable ASCII characters;
  * the error names both.
@@ -64,5 +66,30 @@ void vdi_session_display_opened(const char *client,
  * session followed, the session ends and its printer is removed.
  */
 void vdi_session_display_closed(const char *client);
+
+/*
+ * Something that decides for the session (hw/vdi/vdi-zone.c): display
+ * clients are told to @display_opened (with who the identity map says
+ * the peer is, if it knows) and @display_closed, which
+ * return true when they took over from follow-display; each connect
+ * asks @may_print, before it chooses a printer, whether the session
+ * may have one at @terminal.
+ */
+typedef struct VdiSessionHooks {
+    bool (*display_opened)(const char *client, const VdiDisplayPeer *peer,
+                           const VdiPeerIdentity *id);
+    bool (*display_closed)(const char *client);
+    bool (*may_print)(const VdiTerminal *terminal);
+} VdiSessionHooks;
+
+/*
+ * Connect the session from display @client's terminal, as follow-display
+ * does (the identity map gives user and terminal name); for the hooks.
+ */
+bool vdi_session_follow(const char *client, const VdiDisplayPeer *peer,
+                        Error **errp);
+
+/* Set the hooks, or remove them with NULL */
+void vdi_session_set_hooks(const VdiSessionHooks *hooks);
 
 #endif
