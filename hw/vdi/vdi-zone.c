@@ -25,6 +25,7 @@
 #include "qemu/osdep.h"
 #include "block/aio-wait.h"
 #include "hw/usb/vdi-usb-guard.h"
+#include "hw/vdi/vdi-extension.h"
 #include "hw/vdi/vdi-session.h"
 #include "hw/vdi/vdi-zone-core.h"
 #include "net/firewall-core.h"
@@ -634,6 +635,7 @@ VdiZoneDecision *qmp_vdi_zone_dry_run(VdiZoneConnection *arg, Error **errp)
 static void vdi_zone_register(void)
 {
     vdi_session_set_hooks(&zone_hooks);
+    vdi_extension_register("zones", 1);
 }
 
 type_init(vdi_zone_register);

@@ -28,6 +28,7 @@ static const struct {
     { "transfer-policy", NULL, "vdi-transfer-policy-set" },
     { "audit", "vdi-audit-log", NULL },
     { "client-identity", NULL, "vdi-identity-map-set" },
+    { "zones", NULL, "vdi-zone-set" },
 };
 
 static bool schema_has_command(QTestState *qts, const char *name)
