@@ -778,7 +778,8 @@ static const TypeInfo vdi_audit_info = {
 static void vdi_audit_register_types(void)
 {
     type_register_static(&vdi_audit_info);
-    vdi_extension_register("audit", 1);
+    /* 2: SM2 checkpoints */
+    vdi_extension_register("audit", 2);
 }
 
 type_init(vdi_audit_register_types);

@@ -483,9 +483,23 @@ static void test_checkpoint_unsigned(void)
     Env e;
     QTestState *qts;
     QDict *info, *resp;
+    QListEntry *ext;
+    int64_t version = 0;
 
     env_init(&e);
     qts = start(&e, "");
+    /* the extension's version says that checkpoints are there */
+    resp = qtest_qmp(qts, "{ 'execute': 'query-vdi-capabilities' }");
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(qdict_get_qdict(resp, "return"),
+                                        "extensions"), ext) {
+        QDict *d = qobject_to(QDict, qlist_entry_obj(ext));
+
+        if (!strcmp(qdict_get_str(d, "name"), "audit")) {
+            version = qdict_get_int(d, "version");
+        }
+    }
+    g_assert_cmpint(version, ==, 2);
+    qobject_unref(resp);
     resp = qtest_qmp_assert_failure_ref(qts,
         "{ 'execute': 'vdi-audit-checkpoint',"
         "  'arguments': { 'id': 'audit0' } }");
