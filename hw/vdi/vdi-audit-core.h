@@ -10,6 +10,13 @@
  * and its MAC is HMAC-SM3(key, previous MAC || the line's bytes up to,
  * not including, ',"mac":"').  The MAC before the first record is 32
  * zero bytes.
+ *
+ * A checkpoint is a record whose data is
+ *   {"sequence":S,"head-mac":"<MAC of record S>","signer-id":"ID",
+ *    "signature":"<hex of a DER SM2 signature>"}
+ * with S its own seq - 1; the signature is SM2 (GB/T 32918, SM3 with
+ * the signer's Z value for ID) over the line's bytes up to, not
+ * including, ',"signature":"'.
  */
 
 #ifndef HW_VDI_AUDIT_CORE_H
@@ -57,6 +64,30 @@ void vdi_audit_chain_advance(VdiAuditChain *c,
  */
 bool vdi_audit_parse_record(const char *line, size_t len, uint64_t *seq,
                             uint8_t mac[VDI_AUDIT_MAC_LEN]);
+
+/* The default signer ID of GB/T 35276 */
+#define VDI_AUDIT_SM2_DEFAULT_ID "1234567812345678"
+
+typedef struct VdiAuditSigner VdiAuditSigner;
+
+/*
+ * An SM2 signer from a PEM PKCS#8 private key (as "openssl genpkey
+ * -algorithm SM2" writes it) and the signer's ID, printable ASCII
+ * without '"' or '\\'.  NULL and a message in @err when either is bad.
+ */
+VdiAuditSigner *vdi_audit_signer_new(const char *pem, size_t len,
+                                     const char *id, char **err);
+void vdi_audit_signer_free(VdiAuditSigner *sg);
+
+/*
+ * The chain's next record, a checkpoint of its head signed by @sg, as
+ * vdi_audit_record() makes records; NULL and a message in @err when
+ * signing fails.
+ */
+char *vdi_audit_checkpoint_record(VdiAuditChain *c, VdiAuditSigner *sg,
+                                  int64_t seconds, int64_t microseconds,
+                                  uint8_t mac[VDI_AUDIT_MAC_LEN],
+                                  char **err);
 
 void vdi_audit_mac_to_hex(const uint8_t mac[VDI_AUDIT_MAC_LEN],
                           char hex[VDI_AUDIT_MAC_HEX + 1]);

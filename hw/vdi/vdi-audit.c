@@ -30,15 +30,23 @@
  *
  * An existing PATH is continued: its last record's sequence and MAC
  * head the chain, VDI_AUDIT_OPENED records the restart.
+ *
+ * Checkpoints: with an SM2 key, a VDI_AUDIT_CHECKPOINT record signs the
+ * chain's head after VDI_AUDIT_OPENED (which covers a tail left
+ * unsigned by a crash), every checkpoint-interval records, before a
+ * rotation (each rotated file ends signed), when vdi-audit-checkpoint
+ * asks, and when the object goes away at exit.
  */
 
 #include "qemu/osdep.h"
 #include "crypto/secret_common.h"
 #include "hw/vdi/vdi-extension.h"
 #include "monitor/monitor.h"
+#include "qapi/clone-visitor.h"
 #include "qapi/error.h"
 #include "qapi/qapi-commands-vdi-audit.h"
 #include "qapi/qapi-events-vdi-audit.h"
+#include "qapi/qapi-visit-vdi-audit.h"
 #include "qemu/queue.h"
 #include "qemu/thread.h"
 #include "qemu/units.h"
@@ -65,6 +73,9 @@ struct VdiAuditLog {
 
     char *path;
     char *key_secret;
+    char *sm2_key_secret;
+    char *sm2_id;
+    uint32_t checkpoint_interval;
     uint64_t max_size;
     uint32_t keep;
     bool sync;
@@ -80,6 +91,9 @@ struct VdiAuditLog {
     uint64_t lost;          /* records not yet reported as lost */
     char *header;           /* VDI_AUDIT_CONTINUED data still to write */
     bool failing;
+    VdiAuditSigner *signer;
+    uint64_t unsigned_records;  /* written since the last checkpoint */
+    VdiAuditCheckpoint *checkpoint;     /* the last one written */
 
     QemuThread sync_thread;
     QemuCond sync_cond;
@@ -140,14 +154,14 @@ static void *vdi_audit_sync_worker(void *opaque)
     return NULL;
 }
 
-/* Write one record; on failure leave the file as it was.  Holds lock. */
-static bool vdi_audit_write(VdiAuditLog *s, int64_t sec, int64_t usec,
-                            const char *event, const char *data,
-                            Error **errp)
+/*
+ * Write the chain's next record @line, of MAC @mac; on failure leave
+ * the file as it was.  Holds lock.
+ */
+static bool vdi_audit_write_line(VdiAuditLog *s, const char *line,
+                                 const uint8_t mac[VDI_AUDIT_MAC_LEN],
+                                 Error **errp)
 {
-    uint8_t mac[VDI_AUDIT_MAC_LEN];
-    g_autofree char *line = vdi_audit_record(&s->chain, sec, usec, event,
-                                             data, mac);
     size_t len = strlen(line), done = 0;
 
     while (done < len) {
@@ -170,8 +184,21 @@ static bool vdi_audit_write(VdiAuditLog *s, int64_t sec, int64_t usec,
     vdi_audit_chain_advance(&s->chain, mac);
     s->size += len;
     s->records++;
+    s->unsigned_records++;
     s->dirty = s->sync;
     return true;
+}
+
+/* Write one record.  Holds lock. */
+static bool vdi_audit_write(VdiAuditLog *s, int64_t sec, int64_t usec,
+                            const char *event, const char *data,
+                            Error **errp)
+{
+    uint8_t mac[VDI_AUDIT_MAC_LEN];
+    g_autofree char *line = vdi_audit_record(&s->chain, sec, usec, event,
+                                             data, mac);
+
+    return vdi_audit_write_line(s, line, mac, errp);
 }
 
 static void vdi_audit_now(int64_t *sec, int64_t *usec)
@@ -180,6 +207,54 @@ static void vdi_audit_now(int64_t *sec, int64_t *usec)
 
     *sec = now / G_USEC_PER_SEC;
     *usec = now % G_USEC_PER_SEC;
+}
+
+/* Sign the chain's head with a checkpoint record.  Holds lock. */
+static bool vdi_audit_checkpoint(VdiAuditLog *s, Error **errp)
+{
+    uint8_t mac[VDI_AUDIT_MAC_LEN];
+    char hex[VDI_AUDIT_MAC_HEX + 1];
+    g_autofree char *line = NULL, *err = NULL;
+    int64_t sec, usec;
+    const char *sig;
+    VdiAuditCheckpoint *cp;
+
+    vdi_audit_now(&sec, &usec);
+    vdi_audit_mac_to_hex(s->chain.mac, hex);
+    line = vdi_audit_checkpoint_record(&s->chain, s->signer, sec, usec, mac,
+                                       &err);
+    if (!line) {
+        error_setg(errp, "%s", err);
+        return false;
+    }
+    if (!vdi_audit_write_line(s, line, mac, errp)) {
+        return false;
+    }
+    s->unsigned_records = 0;
+    sig = strstr(line, ",\"signature\":\"") + 14;
+    cp = g_new0(VdiAuditCheckpoint, 1);
+    cp->sequence = s->chain.seq;
+    cp->head_mac = g_strdup(hex);
+    cp->signature = g_strndup(sig, strchr(sig, '"') - sig);
+    qapi_free_VdiAuditCheckpoint(s->checkpoint);
+    s->checkpoint = cp;
+    return true;
+}
+
+/* A checkpoint when one is due, a failure counted.  Holds lock. */
+static void vdi_audit_checkpoint_due(VdiAuditLog *s, uint64_t after)
+{
+    Error *err = NULL;
+
+    if (!s->signer || s->unsigned_records < after) {
+        return;
+    }
+    if (!vdi_audit_checkpoint(s, &err)) {
+        /* tried again after the next record */
+        s->write_errors++;
+        trace_vdi_audit_checkpoint_failed(s->path, error_get_pretty(err));
+        error_free(err);
+    }
 }
 
 /* Start a new file after max-size.  Holds lock. */
@@ -191,6 +266,7 @@ static void vdi_audit_rotate(VdiAuditLog *s)
     g_autofree char *base = g_path_get_basename(rotated);
     int fd;
 
+    vdi_audit_checkpoint_due(s, 1);
     if (fdatasync(s->fd) < 0) {
         s->sync_errors++;
     }
@@ -244,8 +320,9 @@ static void vdi_audit_append(VdiAuditLog *s, int64_t sec, int64_t usec,
     Error *err = NULL;
     bool ok = true;
 
+    /* room for the record, VDI_AUDIT_LOST and a checkpoint */
     if (s->max_size && s->size &&
-        s->size + strlen(data) + 256 > s->max_size) {
+        s->size + strlen(data) + (s->signer ? 768 : 256) > s->max_size) {
         vdi_audit_rotate(s);
     }
     if (s->header) {
@@ -278,6 +355,7 @@ static void vdi_audit_append(VdiAuditLog *s, int64_t sec, int64_t usec,
         return;
     }
     s->failing = false;
+    vdi_audit_checkpoint_due(s, s->checkpoint_interval);
     if (s->sync) {
         qemu_cond_signal(&s->sync_cond);
     }
@@ -372,6 +450,26 @@ static bool vdi_audit_resume(VdiAuditLog *s, Error **errp)
     return true;
 }
 
+/* The SM2 signer of the key in sm2-key-secret */
+static bool vdi_audit_signer_load(VdiAuditLog *s, Error **errp)
+{
+    g_autofree uint8_t *pem = NULL;
+    g_autofree char *err = NULL;
+    size_t len;
+
+    if (qcrypto_secret_lookup(s->sm2_key_secret, &pem, &len, errp) < 0) {
+        return false;
+    }
+    s->signer = vdi_audit_signer_new((char *)pem, len,
+                                     s->sm2_id ?: VDI_AUDIT_SM2_DEFAULT_ID,
+                                     &err);
+    if (!s->signer) {
+        error_setg(errp, "secret '%s': %s", s->sm2_key_secret, err);
+        return false;
+    }
+    return true;
+}
+
 static void vdi_audit_complete(UserCreatable *uc, Error **errp)
 {
     VdiAuditLog *s = VDI_AUDIT_LOG(uc);
@@ -386,6 +484,13 @@ static void vdi_audit_complete(UserCreatable *uc, Error **errp)
     }
     if (s->max_size && s->max_size < 4 * KiB) {
         error_setg(errp, "max-size must be 0 or at least 4096");
+        return;
+    }
+    if (!s->checkpoint_interval) {
+        error_setg(errp, "checkpoint-interval must be at least 1");
+        return;
+    }
+    if (s->sm2_key_secret && !vdi_audit_signer_load(s, errp)) {
         return;
     }
     if (qcrypto_secret_lookup(s->key_secret, &key, &key_len, errp) < 0) {
@@ -411,7 +516,8 @@ static void vdi_audit_complete(UserCreatable *uc, Error **errp)
                              object_get_canonical_path_component(OBJECT(s)),
                              s->rotations, s->keep, (int)getpid());
     vdi_audit_now(&sec, &usec);
-    if (!vdi_audit_write(s, sec, usec, "VDI_AUDIT_OPENED", opened, errp)) {
+    if (!vdi_audit_write(s, sec, usec, "VDI_AUDIT_OPENED", opened, errp) ||
+        (s->signer && !vdi_audit_checkpoint(s, errp))) {
         return;
     }
     qemu_thread_create(&s->sync_thread, "vdi-audit-sync",
@@ -446,10 +552,39 @@ VdiAuditInfoList *qmp_query_vdi_audit(Error **errp)
         info->rotations = s->rotations;
         info->write_errors = s->write_errors;
         info->sync_errors = s->sync_errors;
+        info->checkpoint = QAPI_CLONE(VdiAuditCheckpoint, s->checkpoint);
         qemu_mutex_unlock(&s->lock);
         QAPI_LIST_APPEND(tail, info);
     }
     return head;
+}
+
+VdiAuditCheckpoint *qmp_vdi_audit_checkpoint(const char *id, Error **errp)
+{
+    VdiAuditCheckpoint *cp = NULL;
+    VdiAuditLog *s;
+
+    QTAILQ_FOREACH(s, &audit_logs, next) {
+        if (!strcmp(object_get_canonical_path_component(OBJECT(s)), id)) {
+            break;
+        }
+    }
+    if (!s) {
+        error_setg(errp, "no vdi-audit-log '%s'", id);
+        return NULL;
+    }
+    if (!s->signer) {
+        error_setg(errp, "vdi-audit-log '%s' has no SM2 key (sm2-key-secret)",
+                   id);
+        return NULL;
+    }
+    qemu_mutex_lock(&s->lock);
+    /* the last record may be a checkpoint already */
+    if (!s->unsigned_records || vdi_audit_checkpoint(s, errp)) {
+        cp = QAPI_CLONE(VdiAuditCheckpoint, s->checkpoint);
+    }
+    qemu_mutex_unlock(&s->lock);
+    return cp;
 }
 
 static void vdi_audit_set_max_size(Object *obj, Visitor *v, const char *name,
@@ -464,16 +599,12 @@ static void vdi_audit_get_max_size(Object *obj, Visitor *v, const char *name,
     visit_type_size(v, name, &VDI_AUDIT_LOG(obj)->max_size, errp);
 }
 
-static void vdi_audit_set_keep(Object *obj, Visitor *v, const char *name,
-                               void *opaque, Error **errp)
+/* Get or set the uint32_t member at offset @opaque */
+static void vdi_audit_visit_uint32(Object *obj, Visitor *v, const char *name,
+                                   void *opaque, Error **errp)
 {
-    visit_type_uint32(v, name, &VDI_AUDIT_LOG(obj)->keep, errp);
-}
-
-static void vdi_audit_get_keep(Object *obj, Visitor *v, const char *name,
-                               void *opaque, Error **errp)
-{
-    visit_type_uint32(v, name, &VDI_AUDIT_LOG(obj)->keep, errp);
+    visit_type_uint32(v, name,
+                      (uint32_t *)((char *)obj + (uintptr_t)opaque), errp);
 }
 
 static char *vdi_audit_get_path(Object *obj, Error **errp)
@@ -503,6 +634,36 @@ static void vdi_audit_set_key_secret(Object *obj, const char *value,
     s->key_secret = g_strdup(value);
 }
 
+static char *vdi_audit_get_sm2_key_secret(Object *obj, Error **errp)
+{
+    return g_strdup(VDI_AUDIT_LOG(obj)->sm2_key_secret);
+}
+
+static void vdi_audit_set_sm2_key_secret(Object *obj, const char *value,
+                                         Error **errp)
+{
+    VdiAuditLog *s = VDI_AUDIT_LOG(obj);
+
+    g_free(s->sm2_key_secret);
+    s->sm2_key_secret = g_strdup(value);
+}
+
+static char *vdi_audit_get_sm2_id(Object *obj, Error **errp)
+{
+    VdiAuditLog *s = VDI_AUDIT_LOG(obj);
+
+    return g_strdup(s->sm2_id ?: VDI_AUDIT_SM2_DEFAULT_ID);
+}
+
+static void vdi_audit_set_sm2_id(Object *obj, const char *value,
+                                 Error **errp)
+{
+    VdiAuditLog *s = VDI_AUDIT_LOG(obj);
+
+    g_free(s->sm2_id);
+    s->sm2_id = g_strdup(value);
+}
+
 static bool vdi_audit_get_sync(Object *obj, Error **errp)
 {
     return VDI_AUDIT_LOG(obj)->sync;
@@ -520,6 +681,7 @@ static void vdi_audit_init(Object *obj)
     s->fd = -1;
     s->sync = true;
     s->max_size = 64 * MiB;
+    s->checkpoint_interval = 1000;
     qemu_mutex_init(&s->lock);
     qemu_cond_init(&s->sync_cond);
 }
@@ -533,6 +695,8 @@ static void vdi_audit_finalize(Object *obj)
         monitor_remove_event_observer(vdi_audit_observe, s);
         QTAILQ_REMOVE(&audit_logs, s, next);
         qemu_mutex_lock(&s->lock);
+        /* a trail that QEMU closed ends signed */
+        vdi_audit_checkpoint_due(s, 1);
         s->quit = true;
         qemu_cond_signal(&s->sync_cond);
         qemu_mutex_unlock(&s->lock);
@@ -542,11 +706,15 @@ static void vdi_audit_finalize(Object *obj)
         close(s->fd);
     }
     vdi_audit_chain_destroy(&s->chain);
+    vdi_audit_signer_free(s->signer);
+    qapi_free_VdiAuditCheckpoint(s->checkpoint);
     qemu_cond_destroy(&s->sync_cond);
     qemu_mutex_destroy(&s->lock);
     g_free(s->header);
     g_free(s->path);
     g_free(s->key_secret);
+    g_free(s->sm2_key_secret);
+    g_free(s->sm2_id);
 }
 
 static void vdi_audit_class_init(ObjectClass *oc, void *data)
@@ -567,10 +735,27 @@ static void vdi_audit_class_init(ObjectClass *oc, void *data)
                               vdi_audit_set_max_size, NULL, NULL);
     object_class_property_set_description(oc, "max-size",
         "size after which the file is rotated (0: never)");
-    object_class_property_add(oc, "keep", "uint32", vdi_audit_get_keep,
-                              vdi_audit_set_keep, NULL, NULL);
+    object_class_property_add(oc, "keep", "uint32", vdi_audit_visit_uint32,
+                              vdi_audit_visit_uint32, NULL,
+                              (void *)offsetof(VdiAuditLog, keep));
     object_class_property_set_description(oc, "keep",
         "rotated files to keep (0: all)");
+    object_class_property_add_str(oc, "sm2-key-secret",
+                                  vdi_audit_get_sm2_key_secret,
+                                  vdi_audit_set_sm2_key_secret);
+    object_class_property_set_description(oc, "sm2-key-secret",
+        "id of the secret object with the SM2 private key (PEM PKCS#8) "
+        "that signs checkpoints");
+    object_class_property_add_str(oc, "sm2-id", vdi_audit_get_sm2_id,
+                                  vdi_audit_set_sm2_id);
+    object_class_property_set_description(oc, "sm2-id",
+        "the signer's ID in the SM2 signatures");
+    object_class_property_add(oc, "checkpoint-interval", "uint32",
+                              vdi_audit_visit_uint32, vdi_audit_visit_uint32,
+                              NULL, (void *)offsetof(VdiAuditLog,
+                                                     checkpoint_interval));
+    object_class_property_set_description(oc, "checkpoint-interval",
+        "records between signed checkpoints");
     object_class_property_add_bool(oc, "sync", vdi_audit_get_sync,
                                    vdi_audit_set_sync);
     object_class_property_set_description(oc, "sync",
@@ -593,7 +778,8 @@ static const TypeInfo vdi_audit_info = {
 static void vdi_audit_register_types(void)
 {
     type_register_static(&vdi_audit_info);
-    vdi_extension_register("audit", 1);
+    /* 2: SM2 checkpoints */
+    vdi_extension_register("audit", 2);
 }
 
 type_init(vdi_audit_register_types);

@@ -19,7 +19,23 @@ typedef struct Env {
     char *dir;
     char *key;
     char *log;
+    char *sm2;
+    char *p256;
 } Env;
+
+/* SM2 and P-256 private keys as "openssl genpkey" writes them */
+static const char sm2_pem[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqBHM9VAYItBG0wawIBAQQgM7y1NFtMp0yAfIhV\n"
+    "sGq37czfzsq3cdvFn6Ik1IzXpPyhRANCAATY97u8pM49IlmytUfVtG04yN7zLT5S\n"
+    "5DO8PHJTNHQESUUe41h/e9oH8KQWkyFwEtLAnoBvjSLUdfJd/uPK+cWf\n"
+    "-----END PRIVATE KEY-----\n";
+static const char p256_pem[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgAtd6y0EkH6fBP95i\n"
+    "+reyeS+HOpn2KAgznfZrXlTEAL+hRANCAARg8A9wGoySPmyaLtj0HKaY14/EKxHA\n"
+    "WbZPJ2r/+fiI6ctYdWUAH0jDfsBYI3FpMcedEhQpNJP+FwIEgtoiW5SU\n"
+    "-----END PRIVATE KEY-----\n";
 
 static void env_init(Env *e)
 {
@@ -27,8 +43,12 @@ static void env_init(Env *e)
     g_assert_nonnull(e->dir);
     e->key = g_build_filename(e->dir, "audit.key", NULL);
     e->log = g_build_filename(e->dir, "audit.log", NULL);
+    e->sm2 = g_build_filename(e->dir, "sm2.pem", NULL);
+    e->p256 = g_build_filename(e->dir, "p256.pem", NULL);
     g_assert_true(g_file_set_contents(e->key, "0123456789abcdef", -1,
                                       NULL));
+    g_assert_true(g_file_set_contents(e->sm2, sm2_pem, -1, NULL));
+    g_assert_true(g_file_set_contents(e->p256, p256_pem, -1, NULL));
 }
 
 static void env_free(Env *e)
@@ -45,6 +65,8 @@ static void env_free(Env *e)
     g_free(e->dir);
     g_free(e->key);
     g_free(e->log);
+    g_free(e->sm2);
+    g_free(e->p256);
 }
 
 static QTestState *start(Env *e, const char *props)
@@ -53,9 +75,11 @@ static QTestState *start(Env *e, const char *props)
                        "-netdev hubport,id=hp0,hubid=0 "
                        "-object filter-firewall,id=fw0,netdev=hp0 "
                        "-object secret,id=sec0,file=%s "
+                       "-object secret,id=sm2sec,file=%s "
+                       "-object secret,id=p256sec,file=%s "
                        "-object vdi-audit-log,id=audit0,path=%s,"
                        "key-secret=sec0%s",
-                       e->key, e->log, props);
+                       e->key, e->sm2, e->p256, e->log, props);
 }
 
 /* The records of @path, parsed */
@@ -192,14 +216,27 @@ static void test_bad_config(void)
         { "key-secret=sec0,max-size=100", "max-size must be" },
         { "key-secret=sec0,path=/nonexistent/dir/log", "Could not create" },
         { "key-secret=sec0,path=/dev/full", "cannot write to '/dev/full'" },
+        { "key-secret=sec0,sm2-key-secret=nosuch",
+          "No secret with id 'nosuch'" },
+        { "key-secret=sec0,sm2-key-secret=sec0",
+          "secret 'sec0': the SM2 key is not a PEM private key" },
+        { "key-secret=sec0,sm2-key-secret=p256sec",
+          "secret 'p256sec': the SM2 key is not an SM2 private key: "
+          "not on the SM2 curve" },
+        { "key-secret=sec0,sm2-key-secret=sm2sec,sm2-id=a\"b",
+          "the SM2 ID must be" },
+        { "key-secret=sec0,sm2-key-secret=sm2sec,checkpoint-interval=0",
+          "checkpoint-interval must be at least 1" },
     };
     Env e;
     QTestState *qts;
     size_t i;
 
     env_init(&e);
-    qts = qtest_initf("-machine none -object secret,id=sec0,file=%s",
-                      e.key);
+    qts = qtest_initf("-machine none -object secret,id=sec0,file=%s "
+                      "-object secret,id=sm2sec,file=%s "
+                      "-object secret,id=p256sec,file=%s",
+                      e.key, e.sm2, e.p256);
     for (i = 0; i < ARRAY_SIZE(cases); i++) {
         QDict *args = qdict_new(), *resp;
         g_auto(GStrv) kv = g_strsplit(cases[i].props, ",", -1);
@@ -211,7 +248,8 @@ static void test_bad_config(void)
         for (p = kv; *p; p++) {
             g_auto(GStrv) pair = g_strsplit(*p, "=", 2);
 
-            if (!strcmp(pair[0], "max-size")) {
+            if (!strcmp(pair[0], "max-size") ||
+                !strcmp(pair[0], "checkpoint-interval")) {
                 qdict_put_int(args, pair[0], atoi(pair[1]));
             } else {
                 qdict_put_str(args, pair[0], pair[1]);
@@ -336,6 +374,150 @@ static void test_write_failure(void)
     env_free(&e);
 }
 
+/* Checkpoint @i of @r signs the record before it */
+static void assert_checkpoint(GPtrArray *r, int i)
+{
+    QDict *cp = qdict_get_qdict(g_ptr_array_index(r, i), "data");
+    QDict *before = g_ptr_array_index(r, i - 1);
+
+    g_assert_cmpstr(rec_event(r, i), ==, "VDI_AUDIT_CHECKPOINT");
+    g_assert_cmpint(qdict_get_int(cp, "sequence"), ==,
+                    qdict_get_int(before, "seq"));
+    g_assert_cmpstr(qdict_get_str(cp, "head-mac"), ==,
+                    qdict_get_str(before, "mac"));
+    g_assert_cmpstr(qdict_get_str(cp, "signer-id"), ==, "1234567812345678");
+}
+
+/*
+ * With an SM2 key, checkpoints sign the chain after VDI_AUDIT_OPENED,
+ * every checkpoint-interval records, at the end of each rotated file,
+ * on request and at exit (their signatures are checked with OpenSSL by
+ * scripts/check-vdi-audit)
+ */
+static void test_checkpoints(void)
+{
+    Env e;
+    QTestState *qts;
+    g_autoptr(GPtrArray) r = NULL;
+    QDict *info, *cp, *resp;
+    int64_t rotations, n;
+    int i, since = 0;
+
+    env_init(&e);
+    qts = start(&e, ",sm2-key-secret=sm2sec,checkpoint-interval=5,"
+                "max-size=4096");
+    r = records(e.log);
+    g_assert_cmpint(r->len, ==, 2);
+    assert_checkpoint(r, 1);
+    for (i = 0; i < 60; i++) {
+        quarantine(qts, !(i & 1));
+    }
+    info = query(qts);
+    rotations = qdict_get_int(info, "rotations");
+    g_assert_cmpint(rotations, >=, 2);
+    /* every rotated file ends signed, and no 5 records go unsigned */
+    for (n = 1; n <= rotations + 1; n++) {
+        g_autofree char *path = n <= rotations ?
+            g_strdup_printf("%s.%" PRId64, e.log, n) : g_strdup(e.log);
+
+        g_ptr_array_unref(r);
+        r = records(path);
+        for (i = 1; i < r->len; i++) {
+            if (!strcmp(rec_event(r, i), "VDI_AUDIT_CHECKPOINT")) {
+                assert_checkpoint(r, i);
+                since = 0;
+            } else {
+                g_assert_cmpint(++since, <=, 5);
+            }
+        }
+        if (n <= rotations) {
+            g_assert_cmpstr(rec_event(r, r->len - 1), ==,
+                            "VDI_AUDIT_CHECKPOINT");
+        }
+    }
+    /* query-vdi-audit reports the last checkpoint */
+    for (i = r->len - 1; strcmp(rec_event(r, i), "VDI_AUDIT_CHECKPOINT");
+         i--) {
+        continue;
+    }
+    cp = qdict_get_qdict(info, "checkpoint");
+    g_assert_cmpint(qdict_get_int(cp, "sequence"), ==, rec_seq(r, i));
+    g_assert_cmpstr(qdict_get_str(cp, "signature"), ==,
+                    qdict_get_str(qdict_get_qdict(g_ptr_array_index(r, i),
+                                                  "data"), "signature"));
+
+    /* on request, once */
+    resp = qtest_qmp(qts, "{ 'execute': 'vdi-audit-checkpoint',"
+                     "  'arguments': { 'id': 'audit0' } }");
+    cp = qdict_get_qdict(resp, "return");
+    g_assert_cmpint(qdict_get_int(cp, "sequence"), ==,
+                    qdict_get_int(info, "sequence") + 1);
+    g_assert_cmpstr(qdict_get_str(cp, "head-mac"), ==,
+                    qdict_get_str(info, "head-mac"));
+    qobject_unref(info);
+    info = query(qts);
+    g_assert_cmpint(qdict_get_int(info, "sequence"), ==,
+                    qdict_get_int(cp, "sequence"));
+    qobject_unref(resp);
+    resp = qtest_qmp(qts, "{ 'execute': 'vdi-audit-checkpoint',"
+                     "  'arguments': { 'id': 'audit0' } }");
+    g_assert_cmpint(qdict_get_int(qdict_get_qdict(resp, "return"),
+                                  "sequence"), ==,
+                    qdict_get_int(info, "sequence"));
+    qobject_unref(resp);
+    qobject_unref(info);
+
+    /* at exit, after the last records */
+    quarantine(qts, true);
+    qtest_quit(qts);
+    g_ptr_array_unref(r);
+    r = records(e.log);
+    assert_checkpoint(r, r->len - 1);
+    g_assert_cmpstr(rec_event(r, r->len - 2), ==, "FIREWALL_DETACHED");
+    env_free(&e);
+}
+
+/* Without an SM2 key, there are no checkpoints to ask for */
+static void test_checkpoint_unsigned(void)
+{
+    Env e;
+    QTestState *qts;
+    QDict *info, *resp;
+    QListEntry *ext;
+    int64_t version = 0;
+
+    env_init(&e);
+    qts = start(&e, "");
+    /* the extension's version says that checkpoints are there */
+    resp = qtest_qmp(qts, "{ 'execute': 'query-vdi-capabilities' }");
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(qdict_get_qdict(resp, "return"),
+                                        "extensions"), ext) {
+        QDict *d = qobject_to(QDict, qlist_entry_obj(ext));
+
+        if (!strcmp(qdict_get_str(d, "name"), "audit")) {
+            version = qdict_get_int(d, "version");
+        }
+    }
+    g_assert_cmpint(version, ==, 2);
+    qobject_unref(resp);
+    resp = qtest_qmp_assert_failure_ref(qts,
+        "{ 'execute': 'vdi-audit-checkpoint',"
+        "  'arguments': { 'id': 'audit0' } }");
+    g_assert_nonnull(strstr(qdict_get_str(resp, "desc"), "has no SM2 key"));
+    qobject_unref(resp);
+    resp = qtest_qmp_assert_failure_ref(qts,
+        "{ 'execute': 'vdi-audit-checkpoint',"
+        "  'arguments': { 'id': 'nosuch' } }");
+    g_assert_nonnull(strstr(qdict_get_str(resp, "desc"),
+                            "no vdi-audit-log 'nosuch'"));
+    qobject_unref(resp);
+    info = query(qts);
+    g_assert_false(qdict_haskey(info, "checkpoint"));
+    qobject_unref(info);
+    qtest_quit(qts);
+    env_free(&e);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -343,5 +525,8 @@ int main(int argc, char **argv)
     qtest_add_func("/vdi-audit/bad-config", test_bad_config);
     qtest_add_func("/vdi-audit/rotation", test_rotation);
     qtest_add_func("/vdi-audit/write-failure", test_write_failure);
+    qtest_add_func("/vdi-audit/checkpoints", test_checkpoints);
+    qtest_add_func("/vdi-audit/checkpoint-unsigned",
+                   test_checkpoint_unsigned);
     return g_test_run();
 }
