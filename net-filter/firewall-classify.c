@@ -25,9 +25,9 @@
  * bits that all its entries share (e.g. direction, family, protocol).
  * The cost is at most one hash probe per subtable, which depends on the
  * number of distinct rule shapes, not on the number of rules.  The
- * compiled ruleset keeps copies of the rules for recompiling on set
- * updates and for fw_ruleset_classify_linear(), the reference that reads
- * them field by field.  A source (destination) given both as a list and
+ * compiled ruleset keeps copies of the rules for fw_ruleset_rule() and
+ * for fw_ruleset_classify_linear(), the reference that reads them field
+ * by field.  A source (destination) given both as a list and
  * as a set compiles to the prefixes of their intersection.
  */
 
@@ -1006,44 +1006,6 @@ fail:
     return NULL;
 }
 
-FwRuleset *fw_ruleset_update_sets(const FwRuleset *old,
-                                  const FwAddrSet *sets, size_t n_sets,
-                                  char **errmsg)
-{
-    g_autofree FwAddrSet *all = g_new0(FwAddrSet, old->n_sets + n_sets + 1);
-    FwPolicy pol;
-    size_t n = 0;
-
-    for (size_t i = 0; i < old->n_sets; i++) {
-        bool replaced = false;
-
-        for (size_t j = 0; j < n_sets; j++) {
-            if (sets[j].name && !strcmp(sets[j].name, old->sets[i].name)) {
-                replaced = true;
-            }
-        }
-        if (!replaced) {
-            all[n].name = old->sets[i].name;
-            all[n].prefixes = old->sets[i].prefixes;
-            all[n].n_prefixes = old->sets[i].n_prefixes;
-            n++;
-        }
-    }
-    for (size_t j = 0; j < n_sets; j++) {
-        all[n++] = sets[j];
-    }
-    memset(&pol, 0, sizeof(pol));
-    pol.rules = old->rules;
-    pol.n_rules = old->n_rules;
-    pol.sets = all;
-    pol.n_sets = n;
-    for (int d = 0; d < FW_DIR__MAX; d++) {
-        pol.default_action[d] = old->def_action[d];
-        pol.default_log[d] = old->def_log[d];
-    }
-    return fw_ruleset_compile(&pol, errmsg);
-}
-
 size_t fw_ruleset_n_rules(const FwRuleset *rs)
 {
     return rs->n_rules;
@@ -1064,16 +1026,6 @@ const FwRule *fw_ruleset_rule(const FwRuleset *rs, int index)
         return NULL;
     }
     return &rs->rules[index];
-}
-
-FwAction fw_ruleset_default_action(const FwRuleset *rs, FwDirection dir)
-{
-    return rs->def_action[dir];
-}
-
-bool fw_ruleset_default_log(const FwRuleset *rs, FwDirection dir)
-{
-    return rs->def_log[dir];
 }
 
 size_t fw_ruleset_n_subtables(const FwRuleset *rs)

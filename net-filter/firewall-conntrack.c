@@ -38,7 +38,7 @@
 #include "qemu/host-utils.h"
 #include "firewall-int.h"
 
-const FwCtTimeouts fw_ct_default_timeouts = {
+static const FwCtTimeouts fw_ct_default_timeouts = {
     .tcp_syn_sent = 120,
     .tcp_syn_recv = 60,
     .tcp_established = 432000,

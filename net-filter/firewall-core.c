@@ -25,32 +25,9 @@ static const char *const drop_names[FW_DROP__MAX] = {
     [FW_DROP_DEFAULT] = "default",
 };
 
-static const char *const ct_state_names[FW_CT__MAX] = {
-    [FW_CT_NEW] = "new",
-    [FW_CT_ESTABLISHED] = "established",
-    [FW_CT_RELATED] = "related",
-    [FW_CT_INVALID] = "invalid",
-};
-
-static const char *const action_names[FW_ACTION__MAX] = {
-    [FW_ACTION_ACCEPT] = "accept",
-    [FW_ACTION_DROP] = "drop",
-    [FW_ACTION_REJECT] = "reject",
-};
-
 const char *fw_drop_reason_name(FwDropReason r)
 {
     return (unsigned)r < FW_DROP__MAX ? drop_names[r] : "unknown";
-}
-
-const char *fw_ct_state_name(FwCtState s)
-{
-    return (unsigned)s < FW_CT__MAX ? ct_state_names[s] : "unknown";
-}
-
-const char *fw_action_name(FwAction a)
-{
-    return (unsigned)a < FW_ACTION__MAX ? action_names[a] : "unknown";
 }
 
 const char *fw_direction_name(FwDirection dir)
