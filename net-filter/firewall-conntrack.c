@@ -676,12 +676,12 @@ size_t fw_conntrack_prefetch(const FwConntrack *ct, const uint8_t *frame,
         return SIZE_MAX;
     }
     len -= vnet_hdr_len;
-    switch (rd16(f + 12)) {
+    switch (lduw_be_p(f + 12)) {
     case ETH_P_IPV4:
         l4 = 14 + (f[14] & 0xf) * 4;
         proto = f[14 + 9];
         if ((f[14] >> 4) != 4 || l4 < 14 + 20 || len < l4 + 4 ||
-            (rd16(f + 14 + 6) & 0x1fff) || !proto_has_ports(proto)) {
+            (lduw_be_p(f + 14 + 6) & 0x1fff) || !proto_has_ports(proto)) {
             return SIZE_MAX;
         }
         family = 4;
@@ -704,8 +704,8 @@ size_t fw_conntrack_prefetch(const FwConntrack *ct, const uint8_t *frame,
     default:
         return SIZE_MAX;
     }
-    sport = rd16(f + l4);
-    dport = rd16(f + l4 + 2);
+    sport = lduw_be_p(f + l4);
+    dport = lduw_be_p(f + l4 + 2);
     if (dir == FW_DIR_INGRESS) {
         /* egress orientation, as ct_key_make() */
         t = a0, a0 = b0, b0 = t;
@@ -1184,23 +1184,11 @@ bool fw_conntrack_commit(FwConntrack *ct, const FwPacket *pkt,
 #define CT_SAVE_FLAGS       (CTF_SEEN_REPLY | CTF_FIN_ORIG | CTF_FIN_REPLY | \
                              CTF_ORIG_INGRESS)
 
-static uint8_t *ct_put64(uint8_t *p, uint64_t v)
-{
-    wr32(p, v >> 32);
-    wr32(p + 4, v);
-    return p + 8;
-}
-
-static uint64_t ct_get64(const uint8_t *p)
-{
-    return ((uint64_t)rd32(p) << 32) | rd32(p + 4);
-}
-
 GByteArray *fw_conntrack_save(const FwConntrack *ct, int64_t now)
 {
     GByteArray *out = g_byte_array_sized_new(CT_SAVE_HDR_LEN +
                                              ct->count * CT_SAVE_ENTRY_LEN);
-    uint8_t rec[CT_SAVE_ENTRY_LEN], *p;
+    uint8_t rec[CT_SAVE_ENTRY_LEN];
     uint32_t n = 0;
 
     g_byte_array_set_size(out, CT_SAVE_HDR_LEN);
@@ -1216,26 +1204,25 @@ GByteArray *fw_conntrack_save(const FwConntrack *ct, int64_t now)
             }
             memcpy(rec, e->k.src, 16);
             memcpy(rec + 16, e->k.dst, 16);
-            wr16(rec + 32, e->k.sport);
-            wr16(rec + 34, e->k.dport);
+            stw_be_p(rec + 32, e->k.sport);
+            stw_be_p(rec + 34, e->k.dport);
             rec[36] = e->k.proto;
             rec[37] = e->k.family;
             rec[38] = e->k.cls;
             rec[39] = e->k.flags & CT_SAVE_FLAGS;
-            p = ct_put64(rec + 40, e->expires - now);
-            wr32(p, cold->rule_id);
-            p += 4;
+            stq_be_p(rec + 40, e->expires - now);
+            stl_be_p(rec + 48, cold->rule_id);
             for (int r = 0; r < 2; r++) {
-                p = ct_put64(p, cold->packets[r] + e->packets[r]);
-                p = ct_put64(p, cold->bytes[r] + e->bytes[r]);
+                stq_be_p(rec + 52 + 16 * r, cold->packets[r] + e->packets[r]);
+                stq_be_p(rec + 60 + 16 * r, cold->bytes[r] + e->bytes[r]);
             }
             g_byte_array_append(out, rec, sizeof(rec));
             n++;
         }
     }
-    wr32(out->data, CT_SAVE_MAGIC);
-    wr32(out->data + 4, CT_SAVE_VERSION);
-    wr32(out->data + 8, n);
+    stl_be_p(out->data, CT_SAVE_MAGIC);
+    stl_be_p(out->data + 4, CT_SAVE_VERSION);
+    stl_be_p(out->data + 8, n);
     return out;
 }
 
@@ -1244,12 +1231,12 @@ bool fw_conntrack_load(FwConntrack *ct, const uint8_t *data, size_t len,
 {
     uint32_t n;
 
-    if (len < CT_SAVE_HDR_LEN || rd32(data) != CT_SAVE_MAGIC ||
-        rd32(data + 4) != CT_SAVE_VERSION) {
+    if (len < CT_SAVE_HDR_LEN || ldl_be_p(data) != CT_SAVE_MAGIC ||
+        ldl_be_p(data + 4) != CT_SAVE_VERSION) {
         *errmsg = g_strdup("not a connection table of a known version");
         return false;
     }
-    n = rd32(data + 8);
+    n = ldl_be_p(data + 8);
     if ((len - CT_SAVE_HDR_LEN) / CT_SAVE_ENTRY_LEN != n ||
         (len - CT_SAVE_HDR_LEN) % CT_SAVE_ENTRY_LEN) {
         *errmsg = g_strdup_printf("connection table of %zu bytes for %" PRIu32
@@ -1258,7 +1245,7 @@ bool fw_conntrack_load(FwConntrack *ct, const uint8_t *data, size_t len,
     }
     for (uint32_t r = 0; r < n; r++) {
         const uint8_t *rec = data + CT_SAVE_HDR_LEN + r * CT_SAVE_ENTRY_LEN;
-        int64_t left = ct_get64(rec + 40);
+        int64_t left = ldq_be_p(rec + 40);
         static const uint8_t zero[12];
         FwCtHot *e;
         FwCtKey k;
@@ -1267,8 +1254,8 @@ bool fw_conntrack_load(FwConntrack *ct, const uint8_t *data, size_t len,
         memset(&k, 0, sizeof(k));
         memcpy(k.src, rec, 16);
         memcpy(k.dst, rec + 16, 16);
-        k.sport = rd16(rec + 32);
-        k.dport = rd16(rec + 34);
+        k.sport = lduw_be_p(rec + 32);
+        k.dport = lduw_be_p(rec + 34);
         k.proto = rec[36];
         k.family = rec[37];
         if ((k.family != 4 && k.family != 6) ||
@@ -1284,10 +1271,10 @@ bool fw_conntrack_load(FwConntrack *ct, const uint8_t *data, size_t len,
             continue;
         }
         e = ct_insert(ct, &k, cls, rec[39],
-                      now + MIN(left, ct->timeout_ns[cls]), rd32(rec + 48));
+                      now + MIN(left, ct->timeout_ns[cls]), ldl_be_p(rec + 48));
         for (int d = 0; d < 2; d++) {
-            ct_cold(ct, e - ct->hot)->packets[d] = ct_get64(rec + 52 + 16 * d);
-            ct_cold(ct, e - ct->hot)->bytes[d] = ct_get64(rec + 60 + 16 * d);
+            ct_cold(ct, e - ct->hot)->packets[d] = ldq_be_p(rec + 52 + 16 * d);
+            ct_cold(ct, e - ct->hot)->bytes[d] = ldq_be_p(rec + 60 + 16 * d);
         }
     }
     return true;

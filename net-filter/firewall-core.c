@@ -135,7 +135,7 @@ static bool dhcp_exempt(const FwChain *c, const FwPacket *pkt,
     uint32_t xid;
 
     if (pkt->l3 != FW_L3_IPV4 || pkt->frag || n < DHCP_MIN_LEN ||
-        n > DHCP_MAX_LEN || rd32(m + 236) != 0x63825363 || m[1] != 1 ||
+        n > DHCP_MAX_LEN || ldl_be_p(m + 236) != 0x63825363 || m[1] != 1 ||
         m[2] != 6) {
         return false;
     }
@@ -145,7 +145,7 @@ static bool dhcp_exempt(const FwChain *c, const FwPacket *pkt,
     if (mac && memcmp(m + 28, mac, 6)) {
         return false;
     }
-    xid = rd32(m + 4);
+    xid = ldl_be_p(m + 4);
     if (dir == FW_DIR_EGRESS) {
         if (pkt->dhcp != FW_DHCP_REQUEST || pkt->sport != 68 ||
             pkt->dport != 67 || (memcmp(pkt->dst.a, bcast, 4) &&

@@ -27,6 +27,7 @@
 #ifndef NET_FIREWALL_INT_H
 #define NET_FIREWALL_INT_H
 
+#include "qemu/bswap.h"
 #include "net/firewall-core.h"
 
 #define ETH_P_IPV4      0x0800
@@ -42,31 +43,6 @@
 #define IPPROTO_NUM_ICMPV6    58
 #define IPPROTO_NUM_SCTP      132
 #define IPPROTO_NUM_UDPLITE   136
-
-static inline uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static inline uint32_t rd32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-           ((uint32_t)p[2] << 8) | p[3];
-}
-
-static inline void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = v >> 8;
-    p[1] = v & 0xff;
-}
-
-static inline void wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = v >> 24;
-    p[1] = (v >> 16) & 0xff;
-    p[2] = (v >> 8) & 0xff;
-    p[3] = v & 0xff;
-}
 
 /* ------------------------------------------------------------------ */
 /* Addresses and packets (firewall-addr.c)                             */

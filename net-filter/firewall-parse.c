@@ -84,7 +84,7 @@ static FwParseError parse_embedded(const uint8_t *f, size_t off, size_t end,
             return FW_PARSE_BAD_ICMP;
         }
         proto = f[off + 9];
-        later = (rd16(f + off + 6) & 0x1fff) != 0;
+        later = (lduw_be_p(f + off + 6) & 0x1fff) != 0;
         e->src.family = e->dst.family = 4;
         memcpy(e->src.a, f + off + 12, 4);
         memcpy(e->dst.a, f + off + 16, 4);
@@ -106,7 +106,7 @@ static FwParseError parse_embedded(const uint8_t *f, size_t off, size_t end,
                 return FW_PARSE_BAD_ICMP;
             }
             if (proto == 44) {
-                later = (rd16(f + l4 + 2) >> 3) != 0;
+                later = (lduw_be_p(f + l4 + 2) >> 3) != 0;
                 proto = f[l4];
                 l4 += 8;
                 continue;
@@ -128,8 +128,8 @@ static FwParseError parse_embedded(const uint8_t *f, size_t off, size_t end,
             return FW_PARSE_BAD_ICMP;
         }
         e->l4 = FW_L4_PORTS;
-        e->sport = rd16(f + l4);
-        e->dport = rd16(f + l4 + 2);
+        e->sport = lduw_be_p(f + l4);
+        e->dport = lduw_be_p(f + l4 + 2);
     } else if ((family == 4 && proto == IPPROTO_NUM_ICMP) ||
                (family == 6 && proto == IPPROTO_NUM_ICMPV6)) {
         if (end - l4 < 8) {
@@ -137,7 +137,7 @@ static FwParseError parse_embedded(const uint8_t *f, size_t off, size_t end,
         }
         e->l4 = FW_L4_ICMP;
         e->icmp_type = f[l4];
-        e->icmp_id = rd16(f + l4 + 4);
+        e->icmp_id = lduw_be_p(f + l4 + 4);
     }
     return FW_PARSE_OK;
 }
@@ -222,10 +222,10 @@ static FwParseError parse_l4(const uint8_t *f, size_t off, size_t end,
             return trunc;
         }
         pkt->l4 = FW_L4_PORTS;
-        pkt->sport = rd16(f + off);
-        pkt->dport = rd16(f + off + 2);
-        pkt->tcp_seq = rd32(f + off + 4);
-        pkt->tcp_ack = rd32(f + off + 8);
+        pkt->sport = lduw_be_p(f + off);
+        pkt->dport = lduw_be_p(f + off + 2);
+        pkt->tcp_seq = ldl_be_p(f + off + 4);
+        pkt->tcp_ack = ldl_be_p(f + off + 8);
         pkt->tcp_flags = f[off + 13];
         pkt->l4_payload_len = avail - doff;
     } else if (proto == IPPROTO_NUM_UDP || proto == IPPROTO_NUM_UDPLITE) {
@@ -234,7 +234,7 @@ static FwParseError parse_l4(const uint8_t *f, size_t off, size_t end,
         if (avail < 8) {
             return trunc;
         }
-        ulen = rd16(f + off + 4);
+        ulen = lduw_be_p(f + off + 4);
         if (proto == IPPROTO_NUM_UDP) {
             if (ulen < 8 || (!first_frag && ulen > avail)) {
                 return FW_PARSE_BAD_UDP_HEADER;
@@ -243,8 +243,8 @@ static FwParseError parse_l4(const uint8_t *f, size_t off, size_t end,
             ulen = avail;
         }
         pkt->l4 = FW_L4_PORTS;
-        pkt->sport = rd16(f + off);
-        pkt->dport = rd16(f + off + 2);
+        pkt->sport = lduw_be_p(f + off);
+        pkt->dport = lduw_be_p(f + off + 2);
         pkt->l4_payload_len = MIN(ulen, avail) - 8;
         if (proto == IPPROTO_NUM_UDP &&
             (pkt->sport == 67 || pkt->sport == 68) &&
@@ -259,8 +259,8 @@ static FwParseError parse_l4(const uint8_t *f, size_t off, size_t end,
             return trunc;
         }
         pkt->l4 = FW_L4_PORTS;
-        pkt->sport = rd16(f + off);
-        pkt->dport = rd16(f + off + 2);
+        pkt->sport = lduw_be_p(f + off);
+        pkt->dport = lduw_be_p(f + off + 2);
         pkt->l4_payload_len = avail - 12;
     } else if ((family == 4 && proto == IPPROTO_NUM_ICMP) ||
                (family == 6 && proto == IPPROTO_NUM_ICMPV6)) {
@@ -273,7 +273,7 @@ static FwParseError parse_l4(const uint8_t *f, size_t off, size_t end,
         pkt->l4_payload_len = avail - 8;
         if (icmp_is_echo_request(family, pkt->icmp_type) ||
             icmp_is_echo_reply(family, pkt->icmp_type)) {
-            pkt->icmp_id = rd16(f + off + 4);
+            pkt->icmp_id = lduw_be_p(f + off + 4);
         }
         if (icmp_is_error(family, pkt->icmp_type)) {
             FwParseError e = parse_embedded(f, off + 8, end, family,
@@ -312,7 +312,7 @@ static FwParseError parse_ipv4(const uint8_t *f, size_t len, size_t off,
     if (len - off < ihl) {
         return FW_PARSE_TRUNCATED;
     }
-    tot = rd16(f + off + 2);
+    tot = lduw_be_p(f + off + 2);
     if (tot < ihl) {
         return FW_PARSE_BAD_IP_HEADER;
     }
@@ -327,9 +327,9 @@ static FwParseError parse_ipv4(const uint8_t *f, size_t len, size_t off,
     memcpy(pkt->src.a, f + off + 12, 4);
     memcpy(pkt->dst.a, f + off + 16, 4);
 
-    fo = rd16(f + off + 6);
+    fo = lduw_be_p(f + off + 6);
     foff = fo & 0x1fff;
-    pkt->frag_id = rd16(f + off + 4);
+    pkt->frag_id = lduw_be_p(f + off + 4);
     if (foff) {
         if ((size_t)foff * 8 + (tot - ihl) > 65535 ||
             (foff == 1 && pkt->proto == IPPROTO_NUM_TCP)) {
@@ -360,7 +360,7 @@ static FwParseError parse_ipv6(const uint8_t *f, size_t len, size_t off,
         return FW_PARSE_BAD_IPV6_HEADER;
     }
     /* Jumbograms (payload length 0 + hop-by-hop option) are refused */
-    plen = rd16(f + off + 4);
+    plen = lduw_be_p(f + off + 4);
     if (plen > len - off - 40) {
         return FW_PARSE_TRUNCATED;
     }
@@ -380,9 +380,9 @@ static FwParseError parse_ipv6(const uint8_t *f, size_t len, size_t off,
             return FW_PARSE_BAD_IPV6_EXT;
         }
         if (nh == 44) {
-            uint16_t fo = rd16(f + pos + 2);
+            uint16_t fo = lduw_be_p(f + pos + 2);
 
-            pkt->frag_id = rd32(f + pos + 4);
+            pkt->frag_id = ldl_be_p(f + pos + 4);
             nh = f[pos];
             pos += 8;
             if (fo >> 3) {
@@ -416,13 +416,13 @@ static FwParseError parse_arp(const uint8_t *f, size_t len, size_t off,
     if (len - off < 28) {
         return FW_PARSE_TRUNCATED;
     }
-    if (rd16(a) != 1 || rd16(a + 2) != ETH_P_IPV4 || a[4] != 6 ||
+    if (lduw_be_p(a) != 1 || lduw_be_p(a + 2) != ETH_P_IPV4 || a[4] != 6 ||
         a[5] != 4) {
         return FW_PARSE_BAD_ARP;
     }
     pkt->l3 = FW_L3_ARP;
     pkt->l3_len = 28;
-    pkt->arp_op = rd16(a + 6);
+    pkt->arp_op = lduw_be_p(a + 6);
     memcpy(pkt->arp_sha, a + 8, 6);
     memcpy(pkt->arp_spa, a + 14, 4);
     memcpy(pkt->arp_tha, a + 18, 6);
@@ -451,7 +451,7 @@ FwParseError fw_parse_frame(const uint8_t *frame, size_t len,
     }
     memcpy(pkt->dst_mac, frame + off, 6);
     memcpy(pkt->src_mac, frame + off + 6, 6);
-    et = rd16(frame + off + 12);
+    et = lduw_be_p(frame + off + 12);
     off += 14;
     while (et == ETH_P_8021Q || et == ETH_P_8021AD || et == ETH_P_QINQ) {
         uint16_t vid;
@@ -462,14 +462,14 @@ FwParseError fw_parse_frame(const uint8_t *frame, size_t len,
         if (len - off < 4) {
             return FW_PARSE_TRUNCATED;
         }
-        vid = rd16(frame + off) & 0xfff;
+        vid = lduw_be_p(frame + off) & 0xfff;
         if (pkt->n_vlans == 0) {
             pkt->vlan_id = vid;
         } else {
             pkt->inner_vlan_id = vid;
         }
         pkt->n_vlans++;
-        et = rd16(frame + off + 2);
+        et = lduw_be_p(frame + off + 2);
         off += 4;
     }
     pkt->ethertype = et;

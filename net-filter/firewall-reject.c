@@ -7,42 +7,17 @@
  */
 
 #include "qemu/osdep.h"
+#include "net/checksum.h"
 #include "firewall-int.h"
 
-static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i + 1 < n; i += 2) {
-        sum += (p[i] << 8) | p[i + 1];
-    }
-    if (i < n) {
-        sum += p[i] << 8;
-    }
-    return sum;
-}
-
-static uint16_t csum_fold(uint32_t sum)
-{
-    while (sum >> 16) {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    return (uint16_t)~sum;
-}
-
 /* Pseudo-header sum; @src/@dst are the IPv4 or IPv6 addresses */
-static uint32_t csum_pseudo(int fam, const uint8_t *src, const uint8_t *dst,
+static uint32_t csum_pseudo(int fam, uint8_t *src, uint8_t *dst,
                             uint8_t proto, uint32_t len)
 {
-    uint32_t sum = 0;
     int alen = fam == 4 ? 4 : 16;
 
-    sum = csum_add(sum, src, alen);
-    sum = csum_add(sum, dst, alen);
-    sum += proto;
-    sum += len >> 16;
-    sum += len & 0xffff;
-    return sum;
+    return net_checksum_add(alen, src) + net_checksum_add(alen, dst) +
+           proto + (len >> 16) + (len & 0xffff);
 }
 
 static bool addr_is_multicast(const FwAddr *a)
@@ -129,16 +104,16 @@ size_t fw_build_reject(const FwPacket *pkt, const uint8_t *frame, size_t len,
     l4 = ip + iphl;
     if (fam == 4) {
         ip[0] = 0x45;
-        wr16(ip + 2, iphl + l4len);
-        wr16(ip + 6, 0x4000);
+        stw_be_p(ip + 2, iphl + l4len);
+        stw_be_p(ip + 6, 0x4000);
         ip[8] = 64;
         ip[9] = tcp ? IPPROTO_NUM_TCP : IPPROTO_NUM_ICMP;
         memcpy(ip + 12, pkt->dst.a, 4);
         memcpy(ip + 16, pkt->src.a, 4);
-        wr16(ip + 10, csum_fold(csum_add(0, ip, 20)));
+        stw_be_p(ip + 10, net_raw_checksum(ip, 20));
     } else {
         ip[0] = 0x60;
-        wr16(ip + 4, l4len);
+        stw_be_p(ip + 4, l4len);
         ip[6] = tcp ? IPPROTO_NUM_TCP : IPPROTO_NUM_ICMPV6;
         ip[7] = 64;
         memcpy(ip + 8, pkt->dst.a, 16);
@@ -146,22 +121,22 @@ size_t fw_build_reject(const FwPacket *pkt, const uint8_t *frame, size_t len,
     }
 
     if (tcp) {
-        wr16(l4, pkt->dport);
-        wr16(l4 + 2, pkt->sport);
+        stw_be_p(l4, pkt->dport);
+        stw_be_p(l4 + 2, pkt->sport);
         if (pkt->tcp_flags & FW_TCP_ACK) {
-            wr32(l4 + 4, pkt->tcp_ack);
+            stl_be_p(l4 + 4, pkt->tcp_ack);
             l4[13] = FW_TCP_RST;
         } else {
             uint32_t ack = pkt->tcp_seq + pkt->l4_payload_len +
                            !!(pkt->tcp_flags & FW_TCP_SYN) +
                            !!(pkt->tcp_flags & FW_TCP_FIN);
-            wr32(l4 + 8, ack);
+            stl_be_p(l4 + 8, ack);
             l4[13] = FW_TCP_RST | FW_TCP_ACK;
         }
         l4[12] = 5 << 4;
         sum = csum_pseudo(fam, ip + (fam == 4 ? 12 : 8),
                           ip + (fam == 4 ? 16 : 24), IPPROTO_NUM_TCP, 20);
-        wr16(l4 + 16, csum_fold(csum_add(sum, l4, 20)));
+        stw_be_p(l4 + 16, net_checksum_finish(sum + net_checksum_add(20, l4)));
     } else {
         if (fam == 4) {
             l4[0] = 3;
@@ -176,7 +151,8 @@ size_t fw_build_reject(const FwPacket *pkt, const uint8_t *frame, size_t len,
         } else {
             sum = csum_pseudo(6, ip + 8, ip + 24, IPPROTO_NUM_ICMPV6, l4len);
         }
-        wr16(l4 + 2, csum_fold(csum_add(sum, l4, l4len)));
+        stw_be_p(l4 + 2,
+                 net_checksum_finish(sum + net_checksum_add(l4len, l4)));
     }
     return total;
 }
