@@ -732,8 +732,8 @@ static bool check_rule(const FwRule *r, char **err)
                                "udp, udplite or sctp", r->id);
         return false;
     }
-    if (icmp && r->has_proto && r->proto != IPPROTO_NUM_ICMP &&
-        r->proto != IPPROTO_NUM_ICMPV6) {
+    if (icmp && r->has_proto && r->proto != IPPROTO_ICMP &&
+        r->proto != IPPROTO_ICMPV6) {
         *err = g_strdup_printf("rule %" PRIu32 ": ICMP type/code need "
                                "protocol icmp or icmpv6", r->id);
         return false;

@@ -402,7 +402,7 @@ bool ct_packet_key(const FwPacket *pkt, FwDirection dir, FwCtKey *k,
         return false;
     }
     if (pkt->l4 == FW_L4_PORTS) {
-        *kind = pkt->proto == IPPROTO_NUM_TCP ? KIND_TCP : KIND_UDP;
+        *kind = pkt->proto == IPPROTO_TCP ? KIND_TCP : KIND_UDP;
         sport = pkt->sport;
         dport = pkt->dport;
     } else if (pkt->l4 == FW_L4_ICMP) {
@@ -672,40 +672,47 @@ size_t fw_conntrack_prefetch(const FwConntrack *ct, const uint8_t *frame,
     uint8_t proto, family;
     size_t l4, i;
 
-    if (len < vnet_hdr_len || len - vnet_hdr_len < 14 + 20) {
+    const struct ip_header *ip = (const struct ip_header *)(f + ETH_HLEN);
+    const uint8_t *ip6 = f + ETH_HLEN;
+
+    if (len < vnet_hdr_len || len - vnet_hdr_len < ETH_HLEN + FW_IP4_HLEN) {
         return SIZE_MAX;
     }
     len -= vnet_hdr_len;
-    switch (lduw_be_p(f + 12)) {
-    case ETH_P_IPV4:
-        l4 = 14 + (f[14] & 0xf) * 4;
-        proto = f[14 + 9];
-        if ((f[14] >> 4) != 4 || l4 < 14 + 20 || len < l4 + 4 ||
-            (lduw_be_p(f + 14 + 6) & 0x1fff) || !proto_has_ports(proto)) {
+    switch (lduw_be_p(f + offsetof(struct eth_header, h_proto))) {
+    case ETH_P_IP:
+        l4 = ETH_HLEN + IP_HDR_GET_LEN(ip);
+        proto = ip->ip_p;
+        if (IP_HEADER_VERSION(ip) != IP_HEADER_VERSION_4 ||
+            l4 < ETH_HLEN + FW_IP4_HLEN || len < l4 + 4 ||
+            (lduw_be_p(&ip->ip_off) & IP_OFFMASK) ||
+            !proto_has_ports(proto)) {
             return SIZE_MAX;
         }
         family = 4;
-        a0 = ct_word_ipv4(f + 14 + 12);
-        b0 = ct_word_ipv4(f + 14 + 16);
+        a0 = ct_word_ipv4((const uint8_t *)&ip->ip_src);
+        b0 = ct_word_ipv4((const uint8_t *)&ip->ip_dst);
         a1 = b1 = 0;
         break;
     case ETH_P_IPV6:
-        l4 = 14 + 40;
-        proto = f[14 + 6];
-        if ((f[14] >> 4) != 6 || len < l4 + 4 || !proto_has_ports(proto)) {
+        l4 = ETH_HLEN + FW_IP6_HLEN;
+        proto = ip6[FW_IP6_OFF(ip6_nxt)];
+        if ((ip6[0] >> 4) != IP_HEADER_VERSION_6 || len < l4 + 4 ||
+            !proto_has_ports(proto)) {
             return SIZE_MAX;
         }
         family = 6;
-        a0 = ldq_he_p(f + 14 + 8);
-        a1 = ldq_he_p(f + 14 + 16);
-        b0 = ldq_he_p(f + 14 + 24);
-        b1 = ldq_he_p(f + 14 + 32);
+        a0 = ldq_he_p(ip6 + FW_IP6_OFF(ip6_src));
+        a1 = ldq_he_p(ip6 + FW_IP6_OFF(ip6_src) + 8);
+        b0 = ldq_he_p(ip6 + FW_IP6_OFF(ip6_dst));
+        b1 = ldq_he_p(ip6 + FW_IP6_OFF(ip6_dst) + 8);
         break;
     default:
         return SIZE_MAX;
     }
-    sport = lduw_be_p(f + l4);
-    dport = lduw_be_p(f + l4 + 2);
+    /* TCP, UDP, UDP-Lite and SCTP all start with the two ports */
+    sport = lduw_be_p(f + l4 + FW_UDP_OFF(uh_sport));
+    dport = lduw_be_p(f + l4 + FW_UDP_OFF(uh_dport));
     if (dir == FW_DIR_INGRESS) {
         /* egress orientation, as ct_key_make() */
         t = a0, a0 = b0, b0 = t;
@@ -853,7 +860,7 @@ static FwDirection ct_first_packet(const FwCtHot *e, FwPacket *p)
     ct_orig_tuple(e, &t);
     memset(p, 0, sizeof(*p));
     p->l3 = t.src.family == 4 ? FW_L3_IPV4 : FW_L3_IPV6;
-    p->ethertype = t.src.family == 4 ? ETH_P_IPV4 : ETH_P_IPV6;
+    p->ethertype = t.src.family == 4 ? ETH_P_IP : ETH_P_IPV6;
     p->src = t.src;
     p->dst = t.dst;
     p->proto = t.proto;
@@ -864,7 +871,8 @@ static FwDirection ct_first_packet(const FwCtHot *e, FwPacket *p)
         p->tcp_flags = cls < CLS_UDP ? FW_TCP_SYN : 0;
     } else if (cls == CLS_ICMP) {
         p->l4 = FW_L4_ICMP;
-        p->icmp_type = t.src.family == 4 ? 8 : 128;
+        p->icmp_type = t.src.family == 4 ? FW_ICMP_ECHO_REQUEST :
+                                           FW_ICMP6_ECHO_REQUEST;
         p->icmp_id = t.sport;
     }
     return t.orig_dir;

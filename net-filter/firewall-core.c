@@ -70,7 +70,8 @@ static bool quarantine_allows(const FwChain *c, const FwPacket *pkt)
                           &pkt->dst)) {
         return true;
     }
-    return pkt->nd && (pkt->icmp_type == 135 || pkt->icmp_type == 136) &&
+    return pkt->nd && (pkt->icmp_type == FW_ICMP6_ND_NEIGH_SOL ||
+                      pkt->icmp_type == FW_ICMP6_ND_NEIGH_ADV) &&
            quarantine_allows_addr(c, pkt->nd_target, 6);
 }
 
@@ -88,27 +89,27 @@ static bool nd_exempt(const FwPacket *pkt, FwDirection dir)
     static const uint8_t solicited[13] = { 0xff, 0x02, [11] = 1, 0xff };
     bool mcast = pkt->dst.a[0] == 0xff;
 
-    if (pkt->ttl != 255 || pkt->icmp_code != 0 || pkt->frag ||
-        pkt->l3_len > 1280) {
+    if (pkt->ttl != FW_ND_HOP_LIMIT || pkt->icmp_code != 0 || pkt->frag ||
+        pkt->l3_len > FW_IP6_MIN_MTU) {
         return false;
     }
     switch (pkt->icmp_type) {
-    case 133:
+    case FW_ICMP6_ND_ROUTER_SOL:
         return dir == FW_DIR_EGRESS && !memcmp(pkt->dst.a, all_routers, 16);
-    case 134:
+    case FW_ICMP6_ND_ROUTER_ADV:
         return dir == FW_DIR_INGRESS && addr_is_link_local(&pkt->src) &&
                (!mcast || !memcmp(pkt->dst.a, all_nodes, 16));
-    case 135:
+    case FW_ICMP6_ND_NEIGH_SOL:
         if (!memcmp(pkt->dst.a, solicited, 13) &&
             !memcmp(pkt->dst.a + 13, pkt->nd_target + 13, 3)) {
             return true;
         }
         return !addr_is_zero(&pkt->src) &&
                !memcmp(pkt->dst.a, pkt->nd_target, 16);
-    case 136:
+    case FW_ICMP6_ND_NEIGH_ADV:
         return !addr_is_zero(&pkt->src) &&
                (!mcast || !memcmp(pkt->dst.a, all_nodes, 16));
-    case 137:
+    case FW_ICMP6_ND_REDIRECT:
         return dir == FW_DIR_INGRESS && addr_is_link_local(&pkt->src) &&
                !mcast;
     default:
@@ -116,8 +117,18 @@ static bool nd_exempt(const FwPacket *pkt, FwDirection dir)
     }
 }
 
+/* The BOOTP message (RFC 951, RFC 2131 2) */
+#define BOOTP_HTYPE         1           /* byte offsets */
+#define BOOTP_HLEN          2
+#define BOOTP_XID           4
+#define BOOTP_CHADDR        28
+#define BOOTP_COOKIE        236
+#define DHCP_MAGIC_COOKIE   0x63825363
 #define DHCP_MIN_LEN    240     /* BOOTP header and the magic cookie */
 #define DHCP_MAX_LEN    1472    /* what a 1500-byte MTU carries */
+#define DHCP_OPT_PAD        0           /* RFC 2132 */
+#define DHCP_OPT_SERVER_ID  54
+#define DHCP_OPT_END        255
 
 /*
  * The guest's DHCP: requests to broadcast or to the server that
@@ -128,27 +139,29 @@ static bool dhcp_exempt(const FwChain *c, const FwPacket *pkt,
                         FwDirection dir, const uint8_t *frame, int64_t now)
 {
     static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
-    const uint8_t *m = frame + pkt->l4_off + 8;
+    const uint8_t *m = frame + pkt->l4_off + FW_UDP_HLEN;
     size_t n = pkt->l4_payload_len;
     FwConntrack *ct = c->ct;
     const uint8_t *mac, *server;
     uint32_t xid;
 
     if (pkt->l3 != FW_L3_IPV4 || pkt->frag || n < DHCP_MIN_LEN ||
-        n > DHCP_MAX_LEN || ldl_be_p(m + 236) != 0x63825363 || m[1] != 1 ||
-        m[2] != 6) {
+        n > DHCP_MAX_LEN || ldl_be_p(m + BOOTP_COOKIE) != DHCP_MAGIC_COOKIE ||
+        m[BOOTP_HTYPE] != FW_ARP_HTYPE_ETHER || m[BOOTP_HLEN] != ETH_ALEN) {
         return false;
     }
     /* the guest's own MAC, as far as the filter knows it */
     mac = c->as ? c->as->mac : dir == FW_DIR_EGRESS ? pkt->src_mac :
           pkt->dst_mac[0] & 1 ? NULL : pkt->dst_mac;
-    if (mac && memcmp(m + 28, mac, 6)) {
+    if (mac && memcmp(m + BOOTP_CHADDR, mac, ETH_ALEN)) {
         return false;
     }
-    xid = ldl_be_p(m + 4);
+    xid = ldl_be_p(m + BOOTP_XID);
     if (dir == FW_DIR_EGRESS) {
-        if (pkt->dhcp != FW_DHCP_REQUEST || pkt->sport != 68 ||
-            pkt->dport != 67 || (memcmp(pkt->dst.a, bcast, 4) &&
+        if (pkt->dhcp != FW_DHCP_REQUEST ||
+            pkt->sport != FW_DHCP_CLIENT_PORT ||
+            pkt->dport != FW_DHCP_SERVER_PORT ||
+            (memcmp(pkt->dst.a, bcast, 4) &&
              !(ct && fw_ct_dhcp_server_is(ct, pkt->dst.a)))) {
             return false;
         }
@@ -157,18 +170,18 @@ static bool dhcp_exempt(const FwChain *c, const FwPacket *pkt,
         }
         return true;
     }
-    if (pkt->dhcp != FW_DHCP_REPLY || pkt->sport != 67 ||
-        pkt->dport != 68 || !ct ||
+    if (pkt->dhcp != FW_DHCP_REPLY || pkt->sport != FW_DHCP_SERVER_PORT ||
+        pkt->dport != FW_DHCP_CLIENT_PORT || !ct ||
         !fw_ct_dhcp_requested(ct, xid, now) ||
         (c->as && memcmp(pkt->dst_mac, c->as->mac, 6) &&
          memcmp(pkt->dst_mac, bcast, 6))) {
         return false;
     }
-    /* the server: its identifier (option 54), else the sender */
+    /* the server: its identifier option, else the sender */
     server = pkt->src.a;
-    for (size_t o = DHCP_MIN_LEN; o + 1 < n && m[o] != 255;
-         o += m[o] ? 2 + m[o + 1] : 1) {
-        if (m[o] == 54 && m[o + 1] == 4 && o + 6 <= n) {
+    for (size_t o = DHCP_MIN_LEN; o + 1 < n && m[o] != DHCP_OPT_END;
+         o += m[o] != DHCP_OPT_PAD ? 2 + m[o + 1] : 1) {
+        if (m[o] == DHCP_OPT_SERVER_ID && m[o + 1] == 4 && o + 6 <= n) {
             server = m + o + 2;
             break;
         }
@@ -182,7 +195,8 @@ static bool bootstrap_exempt(const FwChain *c, const FwPacket *pkt,
                              int64_t now)
 {
     if (pkt->l3 == FW_L3_ARP) {
-        return (pkt->arp_op == 1 || pkt->arp_op == 2) &&
+        return (pkt->arp_op == FW_ARP_OP_REQUEST ||
+                pkt->arp_op == FW_ARP_OP_REPLY) &&
                pkt->frame_len <= 64 + 4u * pkt->n_vlans;
     }
     if (pkt->nd) {

@@ -28,21 +28,70 @@
 #define NET_FIREWALL_INT_H
 
 #include "qemu/bswap.h"
+#include "net/eth.h"
 #include "net/firewall-core.h"
 
-#define ETH_P_IPV4      0x0800
-#define ETH_P_ARP       0x0806
-#define ETH_P_IPV6      0x86dd
-#define ETH_P_8021Q     0x8100
-#define ETH_P_8021AD    0x88a8
-#define ETH_P_QINQ      0x9100
+/*
+ * Protocol numbers: ethertypes and IPv4/IPv6 header constants come from
+ * net/eth.h, IP protocols from <netinet/in.h> (IPPROTO_*); what neither
+ * names is here.
+ */
+#define FW_ETH_P_QINQ           0x9100  /* pre-802.1ad double tagging */
+#define FW_VLAN_HLEN            sizeof(struct vlan_header)
+#define FW_IP4_HLEN             sizeof(struct ip_header)
+#define FW_IP6_HLEN             sizeof(struct ip6_header)
+#define FW_IP6_FRAG_HLEN        8       /* RFC 8200 4.5 */
+#define FW_TCP_HLEN             sizeof(tcp_header)
+#define FW_UDP_HLEN             sizeof(udp_header)
+#define FW_SCTP_HLEN            12      /* RFC 9260 3.1 */
+#define FW_ICMP_HLEN            8       /* type, code, checksum, 4 more */
+/* Field offsets in the headers of net/eth.h (frames are unaligned) */
+#define FW_IP6_OFF(m)           offsetof(struct ip6_header, m)
+#define FW_TCP_OFF(m)           offsetof(tcp_header, m)
+#define FW_UDP_OFF(m)           offsetof(udp_header, m)
+#define FW_TCP_FLAGS_OFF        (FW_TCP_OFF(th_offset_flags) + 1)
+#define FW_ARP_LEN              28      /* Ethernet/IPv4 ARP (RFC 826) */
+#define FW_ARP_HTYPE_ETHER      1
+#define FW_ARP_OP_REQUEST       1
+#define FW_ARP_OP_REPLY         2
 
-#define IPPROTO_NUM_ICMP      1
-#define IPPROTO_NUM_TCP       6
-#define IPPROTO_NUM_UDP       17
-#define IPPROTO_NUM_ICMPV6    58
-#define IPPROTO_NUM_SCTP      132
-#define IPPROTO_NUM_UDPLITE   136
+/* ICMP types (RFC 792) and codes */
+#define FW_ICMP_ECHO_REPLY      0
+#define FW_ICMP_DEST_UNREACH    3
+#define FW_ICMP_SOURCE_QUENCH   4
+#define FW_ICMP_REDIRECT        5
+#define FW_ICMP_ECHO_REQUEST    8
+#define FW_ICMP_TIME_EXCEEDED   11
+#define FW_ICMP_PARAM_PROBLEM   12
+#define FW_ICMP_TIMESTAMP       13
+#define FW_ICMP_ADDRMASK_REPLY  18
+#define FW_ICMP_PORT_UNREACH    3       /* code of DEST_UNREACH */
+
+/* ICMPv6 types (RFC 4443, RFC 4861, RFC 3810) and codes */
+#define FW_ICMP6_DEST_UNREACH   1
+#define FW_ICMP6_PARAM_PROBLEM  4
+#define FW_ICMP6_ECHO_REQUEST   128
+#define FW_ICMP6_ECHO_REPLY     129
+#define FW_ICMP6_ND_ROUTER_SOL  133
+#define FW_ICMP6_ND_ROUTER_ADV  134
+#define FW_ICMP6_ND_NEIGH_SOL   135
+#define FW_ICMP6_ND_NEIGH_ADV   136
+#define FW_ICMP6_ND_REDIRECT    137
+#define FW_ICMP6_MLD2_REPORT    143
+#define FW_ICMP6_INFO_LAST      161     /* last type IANA assigned */
+#define FW_ICMP6_ADMIN_PROHIB   1       /* codes of DEST_UNREACH */
+#define FW_ICMP6_PORT_UNREACH   4
+#define FW_ND_OPT_SRC_LLADDR    1
+#define FW_ND_OPT_TGT_LLADDR    2
+#define FW_ND_HOP_LIMIT         255     /* RFC 4861: never forwarded */
+#define FW_IP6_MIN_MTU          1280
+
+/* DHCP and BOOTP (RFC 2131, RFC 8415) */
+#define FW_DHCP_SERVER_PORT     67
+#define FW_DHCP_CLIENT_PORT     68
+#define FW_DHCP6_SERVER_PORT    547
+#define FW_BOOTP_OP_REQUEST     1
+#define FW_BOOTP_OP_REPLY       2
 
 /* ------------------------------------------------------------------ */
 /* Addresses and packets (firewall-addr.c)                             */
@@ -67,18 +116,20 @@ static inline int packet_family(const FwPacket *pkt)
 
 static inline bool icmp_is_echo_request(int family, uint8_t type)
 {
-    return family == 4 ? type == 8 : type == 128;
+    return family == 4 ? type == FW_ICMP_ECHO_REQUEST :
+                         type == FW_ICMP6_ECHO_REQUEST;
 }
 
 static inline bool icmp_is_echo_reply(int family, uint8_t type)
 {
-    return family == 4 ? type == 0 : type == 129;
+    return family == 4 ? type == FW_ICMP_ECHO_REPLY :
+                         type == FW_ICMP6_ECHO_REPLY;
 }
 
 static inline bool proto_has_ports(uint8_t proto)
 {
-    return proto == IPPROTO_NUM_TCP || proto == IPPROTO_NUM_UDP ||
-           proto == IPPROTO_NUM_UDPLITE || proto == IPPROTO_NUM_SCTP;
+    return proto == IPPROTO_TCP || proto == IPPROTO_UDP ||
+           proto == IPPROTO_UDPLITE || proto == IPPROTO_SCTP;
 }
 
 /* Clear the host bits of @p */

@@ -47,21 +47,27 @@ const char *fw_parse_error_name(FwParseError e)
 static bool icmp_is_error(int family, uint8_t type)
 {
     if (family == 4) {
-        return type == 3 || type == 4 || type == 5 || type == 11 ||
-               type == 12;
+        return type == FW_ICMP_DEST_UNREACH ||
+               type == FW_ICMP_SOURCE_QUENCH || type == FW_ICMP_REDIRECT ||
+               type == FW_ICMP_TIME_EXCEEDED || type == FW_ICMP_PARAM_PROBLEM;
     }
-    return type >= 1 && type <= 4;
+    return type >= FW_ICMP6_DEST_UNREACH && type <= FW_ICMP6_PARAM_PROBLEM;
 }
 
 static bool ipv6_is_ext(uint8_t nh)
 {
-    return nh == 0 || nh == 43 || nh == 44 || nh == 60 || nh == 51;
+    return nh == IP6_HOP_BY_HOP || nh == IP6_ROUTING || nh == IP6_FRAGMENT ||
+           nh == IP6_DESTINATON || nh == IP6_AUTHENTICATION;
 }
 
 /* Length of extension header @h of type @nh (not a fragment header) */
 static size_t ipv6_ext_len(uint8_t nh, const uint8_t *h)
 {
-    return nh == 51 ? (h[1] + 2) * 4 : (h[1] + 1) * 8;
+    const struct ip6_ext_hdr *x = (const struct ip6_ext_hdr *)h;
+
+    /* RFC 4302 2.2: the AH length counts 32-bit words, minus 2 */
+    return nh == IP6_AUTHENTICATION ? (x->ip6r_len + 2) * 4 :
+                                      (x->ip6r_len + 1) * IP6_EXT_GRANULARITY;
 }
 
 /* The packet quoted in an ICMP error: [off, end) */
@@ -74,41 +80,43 @@ static FwParseError parse_embedded(const uint8_t *f, size_t off, size_t end,
 
     memset(e, 0, sizeof(*e));
     if (family == 4) {
+        const struct ip_header *ip = (const struct ip_header *)(f + off);
         size_t ihl;
 
-        if (avail < 20 || (f[off] >> 4) != 4) {
+        if (avail < FW_IP4_HLEN ||
+            IP_HEADER_VERSION(ip) != IP_HEADER_VERSION_4) {
             return FW_PARSE_BAD_ICMP;
         }
-        ihl = (f[off] & 0xf) * 4;
-        if (ihl < 20 || ihl > avail) {
+        ihl = IP_HDR_GET_LEN(ip);
+        if (ihl < FW_IP4_HLEN || ihl > avail) {
             return FW_PARSE_BAD_ICMP;
         }
-        proto = f[off + 9];
-        later = (lduw_be_p(f + off + 6) & 0x1fff) != 0;
+        proto = ip->ip_p;
+        later = (lduw_be_p(&ip->ip_off) & IP_OFFMASK) != 0;
         e->src.family = e->dst.family = 4;
-        memcpy(e->src.a, f + off + 12, 4);
-        memcpy(e->dst.a, f + off + 16, 4);
+        memcpy(e->src.a, &ip->ip_src, 4);
+        memcpy(e->dst.a, &ip->ip_dst, 4);
         l4 = off + ihl;
     } else {
-        if (avail < 40 || (f[off] >> 4) != 6) {
+        if (avail < FW_IP6_HLEN || (f[off] >> 4) != IP_HEADER_VERSION_6) {
             return FW_PARSE_BAD_ICMP;
         }
-        proto = f[off + 6];
+        proto = f[off + FW_IP6_OFF(ip6_nxt)];
         e->src.family = e->dst.family = 6;
-        memcpy(e->src.a, f + off + 8, 16);
-        memcpy(e->dst.a, f + off + 24, 16);
-        l4 = off + 40;
+        memcpy(e->src.a, f + off + FW_IP6_OFF(ip6_src), 16);
+        memcpy(e->dst.a, f + off + FW_IP6_OFF(ip6_dst), 16);
+        l4 = off + FW_IP6_HLEN;
         /* the quote's extension headers, as parse_ipv6() walks them */
         for (int i = 0; ipv6_is_ext(proto) && !later; i++) {
             size_t hl;
 
-            if (i == FW_IPV6_MAX_EXT || end - l4 < 8) {
+            if (i == FW_IPV6_MAX_EXT || end - l4 < IP6_EXT_GRANULARITY) {
                 return FW_PARSE_BAD_ICMP;
             }
-            if (proto == 44) {
+            if (proto == IP6_FRAGMENT) {
                 later = (lduw_be_p(f + l4 + 2) >> 3) != 0;
                 proto = f[l4];
-                l4 += 8;
+                l4 += FW_IP6_FRAG_HLEN;
                 continue;
             }
             hl = ipv6_ext_len(proto, f + l4);
@@ -128,11 +136,11 @@ static FwParseError parse_embedded(const uint8_t *f, size_t off, size_t end,
             return FW_PARSE_BAD_ICMP;
         }
         e->l4 = FW_L4_PORTS;
-        e->sport = lduw_be_p(f + l4);
-        e->dport = lduw_be_p(f + l4 + 2);
-    } else if ((family == 4 && proto == IPPROTO_NUM_ICMP) ||
-               (family == 6 && proto == IPPROTO_NUM_ICMPV6)) {
-        if (end - l4 < 8) {
+        e->sport = lduw_be_p(f + l4 + FW_UDP_OFF(uh_sport));
+        e->dport = lduw_be_p(f + l4 + FW_UDP_OFF(uh_dport));
+    } else if ((family == 4 && proto == IPPROTO_ICMP) ||
+               (family == 6 && proto == IPPROTO_ICMPV6)) {
+        if (end - l4 < FW_ICMP_HLEN) {
             return FW_PARSE_BAD_ICMP;
         }
         e->l4 = FW_L4_ICMP;
@@ -150,14 +158,15 @@ static FwParseError parse_nd(const uint8_t *f, size_t off, size_t end,
 
     pkt->nd = true;
     switch (type) {
-    case 133:
+    /* where the options start (RFC 4861 4.1 to 4.5) */
+    case FW_ICMP6_ND_ROUTER_SOL:
         opt = 8;
         break;
-    case 134:
+    case FW_ICMP6_ND_ROUTER_ADV:
         opt = 16;
         break;
-    case 135:
-    case 136:
+    case FW_ICMP6_ND_NEIGH_SOL:
+    case FW_ICMP6_ND_NEIGH_ADV:
         opt = 24;
         break;
     default:
@@ -167,11 +176,11 @@ static FwParseError parse_nd(const uint8_t *f, size_t off, size_t end,
     if (avail < opt) {
         return FW_PARSE_BAD_ICMP;
     }
-    if (type >= 135) {
+    if (type >= FW_ICMP6_ND_NEIGH_SOL) {
         pkt->has_nd_target = true;
         memcpy(pkt->nd_target, f + off + 8, 16);
     }
-    if (type == 134 || type == 137) {
+    if (type == FW_ICMP6_ND_ROUTER_ADV || type == FW_ICMP6_ND_REDIRECT) {
         return FW_PARSE_OK;
     }
     /* Options: all of them; each is at least 8 bytes long */
@@ -186,10 +195,12 @@ static FwParseError parse_nd(const uint8_t *f, size_t off, size_t end,
         if (olen == 0 || olen > end - opt) {
             return FW_PARSE_BAD_ICMP;
         }
-        if ((f[opt] == 1 || f[opt] == 2) && !pkt->has_nd_lladdr) {
+        if (f[opt] != FW_ND_OPT_SRC_LLADDR && f[opt] != FW_ND_OPT_TGT_LLADDR) {
+            /* not a link-layer address */
+        } else if (!pkt->has_nd_lladdr) {
             pkt->has_nd_lladdr = true;
             memcpy(pkt->nd_lladdr, f + opt + 2, 6);
-        } else if (f[opt] == 1 || f[opt] == 2) {
+        } else {
             pkt->nd_lladdr_differ |= memcmp(pkt->nd_lladdr, f + opt + 2, 6);
         }
         opt += olen;
@@ -208,82 +219,86 @@ static FwParseError parse_l4(const uint8_t *f, size_t off, size_t end,
 
     pkt->l4_off = off;
     pkt->l4_len = avail;
-    if (proto == IPPROTO_NUM_TCP) {
+    if (proto == IPPROTO_TCP) {
         size_t doff;
 
-        if (avail < 20) {
+        if (avail < FW_TCP_HLEN) {
             return trunc;
         }
-        doff = (f[off + 12] >> 4) * 4;
-        if (doff < 20) {
+        doff = (f[off + FW_TCP_OFF(th_offset_flags)] >> 4) * 4;
+        if (doff < FW_TCP_HLEN) {
             return FW_PARSE_BAD_TCP_HEADER;
         }
         if (doff > avail) {
             return trunc;
         }
         pkt->l4 = FW_L4_PORTS;
-        pkt->sport = lduw_be_p(f + off);
-        pkt->dport = lduw_be_p(f + off + 2);
-        pkt->tcp_seq = ldl_be_p(f + off + 4);
-        pkt->tcp_ack = ldl_be_p(f + off + 8);
-        pkt->tcp_flags = f[off + 13];
+        pkt->sport = lduw_be_p(f + off + FW_TCP_OFF(th_sport));
+        pkt->dport = lduw_be_p(f + off + FW_TCP_OFF(th_dport));
+        pkt->tcp_seq = ldl_be_p(f + off + FW_TCP_OFF(th_seq));
+        pkt->tcp_ack = ldl_be_p(f + off + FW_TCP_OFF(th_ack));
+        pkt->tcp_flags = f[off + FW_TCP_FLAGS_OFF];
         pkt->l4_payload_len = avail - doff;
-    } else if (proto == IPPROTO_NUM_UDP || proto == IPPROTO_NUM_UDPLITE) {
+    } else if (proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE) {
         size_t ulen;
 
-        if (avail < 8) {
+        if (avail < FW_UDP_HLEN) {
             return trunc;
         }
-        ulen = lduw_be_p(f + off + 4);
-        if (proto == IPPROTO_NUM_UDP) {
-            if (ulen < 8 || (!first_frag && ulen > avail)) {
+        ulen = lduw_be_p(f + off + FW_UDP_OFF(uh_ulen));
+        if (proto == IPPROTO_UDP) {
+            if (ulen < FW_UDP_HLEN || (!first_frag && ulen > avail)) {
                 return FW_PARSE_BAD_UDP_HEADER;
             }
         } else {
             ulen = avail;
         }
         pkt->l4 = FW_L4_PORTS;
-        pkt->sport = lduw_be_p(f + off);
-        pkt->dport = lduw_be_p(f + off + 2);
-        pkt->l4_payload_len = MIN(ulen, avail) - 8;
-        if (proto == IPPROTO_NUM_UDP &&
-            (pkt->sport == 67 || pkt->sport == 68) &&
-            (pkt->dport == 67 || pkt->dport == 68) &&
+        pkt->sport = lduw_be_p(f + off + FW_UDP_OFF(uh_sport));
+        pkt->dport = lduw_be_p(f + off + FW_UDP_OFF(uh_dport));
+        pkt->l4_payload_len = MIN(ulen, avail) - FW_UDP_HLEN;
+        if (proto == IPPROTO_UDP &&
+            (pkt->sport == FW_DHCP_SERVER_PORT ||
+             pkt->sport == FW_DHCP_CLIENT_PORT) &&
+            (pkt->dport == FW_DHCP_SERVER_PORT ||
+             pkt->dport == FW_DHCP_CLIENT_PORT) &&
             pkt->l4_payload_len >= 1) {
-            uint8_t op = f[off + 8];
-            pkt->dhcp = op == 1 ? FW_DHCP_REQUEST :
-                        op == 2 ? FW_DHCP_REPLY : FW_DHCP_NONE;
+            uint8_t op = f[off + FW_UDP_HLEN];
+            pkt->dhcp = op == FW_BOOTP_OP_REQUEST ? FW_DHCP_REQUEST :
+                        op == FW_BOOTP_OP_REPLY ? FW_DHCP_REPLY :
+                                                  FW_DHCP_NONE;
         }
-    } else if (proto == IPPROTO_NUM_SCTP) {
-        if (avail < 12) {
+    } else if (proto == IPPROTO_SCTP) {
+        if (avail < FW_SCTP_HLEN) {
             return trunc;
         }
         pkt->l4 = FW_L4_PORTS;
         pkt->sport = lduw_be_p(f + off);
         pkt->dport = lduw_be_p(f + off + 2);
-        pkt->l4_payload_len = avail - 12;
-    } else if ((family == 4 && proto == IPPROTO_NUM_ICMP) ||
-               (family == 6 && proto == IPPROTO_NUM_ICMPV6)) {
-        if (avail < 8) {
+        pkt->l4_payload_len = avail - FW_SCTP_HLEN;
+    } else if ((family == 4 && proto == IPPROTO_ICMP) ||
+               (family == 6 && proto == IPPROTO_ICMPV6)) {
+        if (avail < FW_ICMP_HLEN) {
             return trunc;
         }
         pkt->l4 = FW_L4_ICMP;
         pkt->icmp_type = f[off];
         pkt->icmp_code = f[off + 1];
-        pkt->l4_payload_len = avail - 8;
+        pkt->l4_payload_len = avail - FW_ICMP_HLEN;
         if (icmp_is_echo_request(family, pkt->icmp_type) ||
             icmp_is_echo_reply(family, pkt->icmp_type)) {
             pkt->icmp_id = lduw_be_p(f + off + 4);
         }
         if (icmp_is_error(family, pkt->icmp_type)) {
-            FwParseError e = parse_embedded(f, off + 8, end, family,
-                                            &pkt->emb);
+            FwParseError e = parse_embedded(f, off + FW_ICMP_HLEN, end,
+                                            family, &pkt->emb);
             if (e != FW_PARSE_OK) {
                 return first_frag ? FW_PARSE_BAD_FRAGMENT : e;
             }
             pkt->icmp_error = true;
-        } else if (family == 6 && pkt->icmp_type >= 133 &&
-                   pkt->icmp_type <= 137) {
+        } else if (family == 6 &&
+                   pkt->icmp_type >= FW_ICMP6_ND_ROUTER_SOL &&
+                   pkt->icmp_type <= FW_ICMP6_ND_REDIRECT) {
             FwParseError e = parse_nd(f, off, end, pkt);
             if (e != FW_PARSE_OK) {
                 return first_frag ? FW_PARSE_BAD_FRAGMENT : e;
@@ -296,23 +311,24 @@ static FwParseError parse_l4(const uint8_t *f, size_t off, size_t end,
 static FwParseError parse_ipv4(const uint8_t *f, size_t len, size_t off,
                                FwPacket *pkt)
 {
+    const struct ip_header *ip = (const struct ip_header *)(f + off);
     size_t ihl, tot;
     uint16_t fo, foff;
 
-    if (len - off < 20) {
+    if (len - off < FW_IP4_HLEN) {
         return FW_PARSE_TRUNCATED;
     }
-    if ((f[off] >> 4) != 4) {
+    if (IP_HEADER_VERSION(ip) != IP_HEADER_VERSION_4) {
         return FW_PARSE_BAD_IP_HEADER;
     }
-    ihl = (f[off] & 0xf) * 4;
-    if (ihl < 20) {
+    ihl = IP_HDR_GET_LEN(ip);
+    if (ihl < FW_IP4_HLEN) {
         return FW_PARSE_BAD_IP_HEADER;
     }
     if (len - off < ihl) {
         return FW_PARSE_TRUNCATED;
     }
-    tot = lduw_be_p(f + off + 2);
+    tot = lduw_be_p(&ip->ip_len);
     if (tot < ihl) {
         return FW_PARSE_BAD_IP_HEADER;
     }
@@ -321,18 +337,19 @@ static FwParseError parse_ipv4(const uint8_t *f, size_t len, size_t off,
     }
     pkt->l3 = FW_L3_IPV4;
     pkt->l3_len = tot;
-    pkt->proto = f[off + 9];
-    pkt->ttl = f[off + 8];
+    pkt->proto = ip->ip_p;
+    pkt->ttl = ip->ip_ttl;
     pkt->src.family = pkt->dst.family = 4;
-    memcpy(pkt->src.a, f + off + 12, 4);
-    memcpy(pkt->dst.a, f + off + 16, 4);
+    memcpy(pkt->src.a, &ip->ip_src, 4);
+    memcpy(pkt->dst.a, &ip->ip_dst, 4);
 
-    fo = lduw_be_p(f + off + 6);
-    foff = fo & 0x1fff;
-    pkt->frag_id = lduw_be_p(f + off + 4);
+    fo = lduw_be_p(&ip->ip_off);
+    foff = fo & IP_OFFMASK;
+    pkt->frag_id = lduw_be_p(&ip->ip_id);
     if (foff) {
-        if ((size_t)foff * 8 + (tot - ihl) > 65535 ||
-            (foff == 1 && pkt->proto == IPPROTO_NUM_TCP)) {
+        if ((size_t)foff * IP_FRAG_UNIT_SIZE + (tot - ihl) >
+            ETH_MAX_IP_DGRAM_LEN ||
+            (foff == 1 && pkt->proto == IPPROTO_TCP)) {
             return FW_PARSE_BAD_FRAGMENT;
         }
         pkt->frag = FW_FRAG_LATER;
@@ -340,7 +357,7 @@ static FwParseError parse_ipv4(const uint8_t *f, size_t len, size_t off,
         pkt->l4_len = tot - ihl;
         return FW_PARSE_OK;
     }
-    if (fo & 0x2000) {
+    if (fo & IP_MF) {
         pkt->frag = FW_FRAG_FIRST;
     }
     return parse_l4(f, off + ihl, off + tot, pkt, 4,
@@ -353,38 +370,39 @@ static FwParseError parse_ipv6(const uint8_t *f, size_t len, size_t off,
     size_t plen, end, pos;
     uint8_t nh;
 
-    if (len - off < 40) {
+    if (len - off < FW_IP6_HLEN) {
         return FW_PARSE_TRUNCATED;
     }
-    if ((f[off] >> 4) != 6) {
+    if ((f[off] >> 4) != IP_HEADER_VERSION_6) {
         return FW_PARSE_BAD_IPV6_HEADER;
     }
     /* Jumbograms (payload length 0 + hop-by-hop option) are refused */
-    plen = lduw_be_p(f + off + 4);
-    if (plen > len - off - 40) {
+    plen = lduw_be_p(f + off + FW_IP6_OFF(ip6_plen));
+    if (plen > len - off - FW_IP6_HLEN) {
         return FW_PARSE_TRUNCATED;
     }
     pkt->l3 = FW_L3_IPV6;
-    pkt->l3_len = 40 + plen;
-    pkt->ttl = f[off + 7];
+    pkt->l3_len = FW_IP6_HLEN + plen;
+    pkt->ttl = f[off + FW_IP6_OFF(ip6_ctlun.ip6_un1.ip6_un1_hlim)];
     pkt->src.family = pkt->dst.family = 6;
-    memcpy(pkt->src.a, f + off + 8, 16);
-    memcpy(pkt->dst.a, f + off + 24, 16);
-    end = off + 40 + plen;
-    pos = off + 40;
-    nh = f[off + 6];
+    memcpy(pkt->src.a, f + off + FW_IP6_OFF(ip6_src), 16);
+    memcpy(pkt->dst.a, f + off + FW_IP6_OFF(ip6_dst), 16);
+    end = off + FW_IP6_HLEN + plen;
+    pos = off + FW_IP6_HLEN;
+    nh = f[off + FW_IP6_OFF(ip6_nxt)];
     for (int i = 0; ipv6_is_ext(nh); i++) {
         size_t hl;
 
-        if (i == FW_IPV6_MAX_EXT || (nh == 0 && i != 0) || end - pos < 8) {
+        if (i == FW_IPV6_MAX_EXT || (nh == IP6_HOP_BY_HOP && i != 0) ||
+            end - pos < IP6_EXT_GRANULARITY) {
             return FW_PARSE_BAD_IPV6_EXT;
         }
-        if (nh == 44) {
+        if (nh == IP6_FRAGMENT) {
             uint16_t fo = lduw_be_p(f + pos + 2);
 
             pkt->frag_id = ldl_be_p(f + pos + 4);
             nh = f[pos];
-            pos += 8;
+            pos += FW_IP6_FRAG_HLEN;
             if (fo >> 3) {
                 pkt->proto = nh;
                 pkt->frag = FW_FRAG_LATER;
@@ -413,15 +431,15 @@ static FwParseError parse_arp(const uint8_t *f, size_t len, size_t off,
 {
     const uint8_t *a = f + off;
 
-    if (len - off < 28) {
+    if (len - off < FW_ARP_LEN) {
         return FW_PARSE_TRUNCATED;
     }
-    if (lduw_be_p(a) != 1 || lduw_be_p(a + 2) != ETH_P_IPV4 || a[4] != 6 ||
-        a[5] != 4) {
+    if (lduw_be_p(a) != FW_ARP_HTYPE_ETHER || lduw_be_p(a + 2) != ETH_P_IP ||
+        a[4] != ETH_ALEN || a[5] != 4) {
         return FW_PARSE_BAD_ARP;
     }
     pkt->l3 = FW_L3_ARP;
-    pkt->l3_len = 28;
+    pkt->l3_len = FW_ARP_LEN;
     pkt->arp_op = lduw_be_p(a + 6);
     memcpy(pkt->arp_sha, a + 8, 6);
     memcpy(pkt->arp_spa, a + 14, 4);
@@ -446,38 +464,41 @@ FwParseError fw_parse_frame(const uint8_t *frame, size_t len,
     pkt->frame_len = len - vnet_hdr_len;
     pkt->l2_off = vnet_hdr_len;
     off = vnet_hdr_len;
-    if (len - off < 14) {
+    if (len - off < ETH_HLEN) {
         return FW_PARSE_TRUNCATED;
     }
-    memcpy(pkt->dst_mac, frame + off, 6);
-    memcpy(pkt->src_mac, frame + off + 6, 6);
-    et = lduw_be_p(frame + off + 12);
-    off += 14;
-    while (et == ETH_P_8021Q || et == ETH_P_8021AD || et == ETH_P_QINQ) {
+    memcpy(pkt->dst_mac, frame + off + offsetof(struct eth_header, h_dest),
+           ETH_ALEN);
+    memcpy(pkt->src_mac, frame + off + offsetof(struct eth_header, h_source),
+           ETH_ALEN);
+    et = lduw_be_p(frame + off + offsetof(struct eth_header, h_proto));
+    off += ETH_HLEN;
+    while (et == ETH_P_VLAN || et == ETH_P_DVLAN || et == FW_ETH_P_QINQ) {
         uint16_t vid;
 
         if (pkt->n_vlans == 2) {
             return FW_PARSE_TOO_MANY_VLANS;
         }
-        if (len - off < 4) {
+        if (len - off < FW_VLAN_HLEN) {
             return FW_PARSE_TRUNCATED;
         }
-        vid = lduw_be_p(frame + off) & 0xfff;
+        vid = lduw_be_p(frame + off + offsetof(struct vlan_header, h_tci)) &
+              VLAN_VID_MASK;
         if (pkt->n_vlans == 0) {
             pkt->vlan_id = vid;
         } else {
             pkt->inner_vlan_id = vid;
         }
         pkt->n_vlans++;
-        et = lduw_be_p(frame + off + 2);
-        off += 4;
+        et = lduw_be_p(frame + off + offsetof(struct vlan_header, h_proto));
+        off += FW_VLAN_HLEN;
     }
     pkt->ethertype = et;
     pkt->l3_off = off;
     switch (et) {
     case ETH_P_ARP:
         return parse_arp(frame, len, off, pkt);
-    case ETH_P_IPV4:
+    case ETH_P_IP:
         return parse_ipv4(frame, len, off, pkt);
     case ETH_P_IPV6:
         return parse_ipv6(frame, len, off, pkt);

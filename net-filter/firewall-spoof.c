@@ -93,13 +93,14 @@ FwSpoofReason fw_antispoof_check(const FwAntispoof *as, const FwPacket *pkt)
         return FW_SPOOF_NONE;
     }
     case FW_L3_IPV4:
-        if (pkt->proto == IPPROTO_NUM_UDP && pkt->l4 == FW_L4_PORTS &&
-            (pkt->sport == 67 || pkt->dhcp == FW_DHCP_REPLY)) {
+        if (pkt->proto == IPPROTO_UDP && pkt->l4 == FW_L4_PORTS &&
+            (pkt->sport == FW_DHCP_SERVER_PORT || pkt->dhcp == FW_DHCP_REPLY)) {
             return FW_SPOOF_DHCP_SERVER;
         }
         if (addr_is_zero(&pkt->src)) {
-            if (pkt->proto == IPPROTO_NUM_UDP && pkt->l4 == FW_L4_PORTS &&
-                pkt->sport == 68 && pkt->dport == 67 &&
+            if (pkt->proto == IPPROTO_UDP && pkt->l4 == FW_L4_PORTS &&
+                pkt->sport == FW_DHCP_CLIENT_PORT &&
+                pkt->dport == FW_DHCP_SERVER_PORT &&
                 pkt->dhcp == FW_DHCP_REQUEST) {
                 return FW_SPOOF_NONE;
             }
@@ -107,12 +108,13 @@ FwSpoofReason fw_antispoof_check(const FwAntispoof *as, const FwPacket *pkt)
         }
         return as_allowed(as, &pkt->src) ? FW_SPOOF_NONE : FW_SPOOF_IP;
     case FW_L3_IPV6:
-        if (pkt->proto == IPPROTO_NUM_UDP && pkt->l4 == FW_L4_PORTS &&
-            pkt->sport == 547) {
+        if (pkt->proto == IPPROTO_UDP && pkt->l4 == FW_L4_PORTS &&
+            pkt->sport == FW_DHCP6_SERVER_PORT) {
             return FW_SPOOF_DHCP_SERVER;
         }
-        if (pkt->proto == IPPROTO_NUM_ICMPV6 && pkt->l4 == FW_L4_ICMP) {
-            if (pkt->icmp_type == 134 || pkt->icmp_type == 137) {
+        if (pkt->proto == IPPROTO_ICMPV6 && pkt->l4 == FW_L4_ICMP) {
+            if (pkt->icmp_type == FW_ICMP6_ND_ROUTER_ADV ||
+                pkt->icmp_type == FW_ICMP6_ND_REDIRECT) {
                 return FW_SPOOF_ROUTER_ADVERT;
             }
             if (pkt->has_nd_lladdr && (memcmp(pkt->nd_lladdr, as->mac, 6) ||
@@ -121,9 +123,10 @@ FwSpoofReason fw_antispoof_check(const FwAntispoof *as, const FwPacket *pkt)
             }
         }
         if (addr_is_zero(&pkt->src)) {
-            if (pkt->proto == IPPROTO_NUM_ICMPV6 && pkt->l4 == FW_L4_ICMP &&
-                (pkt->icmp_type == 133 || pkt->icmp_type == 135 ||
-                 pkt->icmp_type == 143)) {
+            if (pkt->proto == IPPROTO_ICMPV6 && pkt->l4 == FW_L4_ICMP &&
+                (pkt->icmp_type == FW_ICMP6_ND_ROUTER_SOL ||
+                 pkt->icmp_type == FW_ICMP6_ND_NEIGH_SOL ||
+                 pkt->icmp_type == FW_ICMP6_MLD2_REPORT)) {
                 return FW_SPOOF_NONE;
             }
             return FW_SPOOF_IP;
@@ -131,8 +134,8 @@ FwSpoofReason fw_antispoof_check(const FwAntispoof *as, const FwPacket *pkt)
         if (!as_allowed(as, &pkt->src)) {
             return FW_SPOOF_IP;
         }
-        if (pkt->l4 == FW_L4_ICMP && pkt->proto == IPPROTO_NUM_ICMPV6 &&
-            pkt->icmp_type == 136 && pkt->has_nd_target) {
+        if (pkt->l4 == FW_L4_ICMP && pkt->proto == IPPROTO_ICMPV6 &&
+            pkt->icmp_type == FW_ICMP6_ND_NEIGH_ADV && pkt->has_nd_target) {
             FwAddr t = { .family = 6 };
 
             memcpy(t.a, pkt->nd_target, 16);
