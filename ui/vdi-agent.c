@@ -32,7 +32,8 @@
 #include "vdi-agent.h"
 
 #define HDR_SIZE 20             /* sizeof(VDAgentMessage) */
-#define SEL_SIZE 4              /* the selection, with VD_AGENT_CAP_CLIPBOARD_SELECTION */
+/* The selection and 3 reserved bytes, with VD_AGENT_CAP_CLIPBOARD_SELECTION */
+#define SEL_SIZE 4
 
 enum { MSG_HEAD, MSG_PEEK, MSG_PASS, MSG_DROP };
 
@@ -283,6 +284,21 @@ static Fate judge(VdiAgentFilter *f, VtFlow flow, VdiAgentMsg *m)
     }
 }
 
+/*
+ * spice-server tells the guest agent that the client went away, which
+ * then drops the client's message under way: so does the filter.
+ */
+static void client_gone(VdiAgentFilter *f)
+{
+    VdiAgentDir *d = &f->dir[VT_FLOW_CLIENT_TO_GUEST];
+
+    d->msg[VDP_CLIENT_PORT - 1].state = MSG_HEAD;
+    d->msg[VDP_CLIENT_PORT - 1].held = 0;
+    d->caps = 0;
+    d->nxfer = 0;
+    f->dir[VT_FLOW_GUEST_TO_CLIENT].nxfer = 0;
+}
+
 static void msg_done(VdiAgentFilter *f, VtFlow flow, VdiAgentMsg *m)
 {
     m->state = MSG_HEAD;
@@ -298,6 +314,10 @@ static void msg_judged(VdiAgentFilter *f, VtFlow flow, uint32_t port,
 
     Fate fate = judge(f, flow, m);
 
+    if (port == VDP_SERVER_PORT && flow == VT_FLOW_CLIENT_TO_GUEST &&
+        rd32(m->hold + 4) == VD_AGENT_CLIENT_DISCONNECTED) {
+        client_gone(f);
+    }
     m->left = size - m->need;
     if (fate == FATE_PASS) {
         m->state = MSG_PASS;

@@ -42,15 +42,16 @@ static const VdiTransferBlockReason block_reason[] = {
     [VT_BLOCK_SIZE] = VDI_TRANSFER_BLOCK_REASON_SIZE,
 };
 
+/* With its size if @has_size, and its digest if @data */
 static void vdi_transfer_report(VtKind kind, VtFlow flow, VtType type,
-                                VtVerdict v, bool has_data,
+                                VtVerdict v, bool has_size,
                                 const void *data, size_t size)
 {
     QCryptoHashAlgo alg = qcrypto_hash_supports(QCRYPTO_HASH_ALGO_SM3) ?
         QCRYPTO_HASH_ALGO_SM3 : QCRYPTO_HASH_ALGO_SHA256;
     g_autofree char *digest = NULL;
 
-    if (has_data &&
+    if (data &&
         qcrypto_hash_digest(alg, data, size, &digest, NULL) < 0) {
         digest = NULL;
     }
@@ -58,18 +59,24 @@ static void vdi_transfer_report(VtKind kind, VtFlow flow, VtType type,
     qapi_event_send_vdi_transfer((VdiTransferKind)kind, flow_direction[flow],
                                  (VdiTransferType)type, v == VT_ALLOW,
                                  v != VT_ALLOW, block_reason[v],
-                                 has_data, size, digest,
+                                 has_size, size, digest,
                                  digest != NULL, alg);
+}
+
+VtVerdict vdi_transfer_judge(VtKind kind, VtFlow flow, VtType type,
+                             bool size_known, uint64_t size)
+{
+    VtVerdict v = vt_judge(&vt_state, kind, flow, type, size_known, size);
+
+    if (v != VT_ALLOW || size_known) {
+        vdi_transfer_report(kind, flow, type, v, size_known, NULL, size);
+    }
+    return v;
 }
 
 bool vdi_transfer_may_request(VtKind kind, VtFlow flow, VtType type)
 {
-    VtVerdict v = vt_judge(&vt_state, kind, flow, type, false, 0);
-
-    if (v != VT_ALLOW) {
-        vdi_transfer_report(kind, flow, type, v, false, NULL, 0);
-    }
-    return v == VT_ALLOW;
+    return vdi_transfer_judge(kind, flow, type, false, 0) == VT_ALLOW;
 }
 
 bool vdi_transfer_check(VtKind kind, VtFlow flow, VtType type,
@@ -77,7 +84,7 @@ bool vdi_transfer_check(VtKind kind, VtFlow flow, VtType type,
 {
     VtVerdict v = vt_judge(&vt_state, kind, flow, type, true, size);
 
-    vdi_transfer_report(kind, flow, type, v, true, data, size);
+    vdi_transfer_report(kind, flow, type, v, true, data ?: "", size);
     return v == VT_ALLOW;
 }
 

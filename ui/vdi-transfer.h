@@ -27,6 +27,14 @@ bool vdi_transfer_may_request(VtKind kind, VtFlow flow, VtType type);
 bool vdi_transfer_check(VtKind kind, VtFlow flow, VtType type,
                         const void *data, size_t size);
 
+/*
+ * Judge content that streams by without being held (the SPICE agent
+ * channel, ui/vdi-agent.c): as vt_judge(), reported like the checks
+ * above, with the size when it is known and without a digest.
+ */
+VtVerdict vdi_transfer_judge(VtKind kind, VtFlow flow, VtType type,
+                             bool size_known, uint64_t size);
+
 /* Would vdi-transfer-policy-set take these?  (hw/vdi/vdi-zone.c) */
 bool vdi_transfer_policy_check(VdiTransferPolicy *clipboard,
                                VdiTransferPolicy *file_transfer,

@@ -315,7 +315,9 @@ static void test_selection_and_size(void)
 {
     Fixture fx;
     g_autoptr(GPtrArray) c2g = NULL;
-    uint32_t caps[2] = { 0, cpu_to_le32(1u << VD_AGENT_CAP_CLIPBOARD_SELECTION) };
+    uint32_t caps[2] = {
+        0, cpu_to_le32(1u << VD_AGENT_CAP_CLIPBOARD_SELECTION)
+    };
     uint8_t body[4 + 4 + 5] = { VD_AGENT_CLIPBOARD_SELECTION_PRIMARY };
 
     fx_init(&fx);
@@ -422,6 +424,37 @@ static void test_answer_waits(void)
     fx_fini(&fx);
 }
 
+/*
+ * spice-server tells the agent its client left: the client's message
+ * under way is dropped by both, and the next client starts afresh.
+ */
+static void test_client_gone(void)
+{
+    Fixture fx;
+    g_autoptr(GPtrArray) c2g = NULL;
+    GByteArray *b = clipboard(VD_AGENT_CLIPBOARD_UTF8_TEXT, "cut short");
+    GByteArray *gone = msg(VD_AGENT_CLIENT_DISCONNECTED, NULL, 0);
+    size_t partial;
+
+    fx_init(&fx);
+    /* a chunk with the first 3 bytes of the text: the rest never comes */
+    stl_le_p(b->data + 4, 20 + 4 + 3);
+    vdi_agent_feed(&fx.f, C2G, b->data, 8 + 20 + 4 + 3);
+    g_byte_array_free(b, true);
+    partial = fx.out[C2G]->len;
+    g_assert_cmpuint(partial, >, 0);
+    stl_le_p(gone->data, VDP_SERVER_PORT);
+    feed_msg(&fx, C2G, gone);
+    feed_msg(&fx, C2G, clipboard(VD_AGENT_CLIPBOARD_UTF8_TEXT, "next"));
+    /* what the guest agent, which resets its client port, then reads */
+    g_byte_array_remove_range(fx.out[C2G], 0, partial);
+    c2g = decode(fx.out[C2G]);
+    g_assert_cmpuint(c2g->len, ==, 2);
+    g_assert_cmpuint(msg_at(c2g, 0)->type, ==, VD_AGENT_CLIENT_DISCONNECTED);
+    assert_clipboard(msg_at(c2g, 1), VD_AGENT_CLIPBOARD_UTF8_TEXT, "next");
+    fx_fini(&fx);
+}
+
 /* Hostile streams: counted drops, in sync afterwards, nothing held */
 static void test_malformed(void)
 {
@@ -475,6 +508,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vdi-agent/selection-and-size", test_selection_and_size);
     g_test_add_func("/vdi-agent/file-transfer", test_file_transfer);
     g_test_add_func("/vdi-agent/answer-waits", test_answer_waits);
+    g_test_add_func("/vdi-agent/client-gone", test_client_gone);
     g_test_add_func("/vdi-agent/malformed", test_malformed);
     return g_test_run();
 }
