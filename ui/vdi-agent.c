@@ -248,6 +248,7 @@ static Fate judge(VdiAgentFilter *f, VtFlow flow, VdiAgentMsg *m)
         if (f->ops->judge(f->opaque, VT_KIND_CLIPBOARD, flow,
                           clipboard_type(rd32(body + sel)), true,
                           size - sel - 4) == VT_ALLOW) {
+            m->content = f->ops->content != NULL;
             return FATE_PASS;
         }
         answer_empty_clipboard(f, flow, body, sel);
@@ -294,6 +295,7 @@ static void client_gone(VdiAgentFilter *f)
 
     d->msg[VDP_CLIENT_PORT - 1].state = MSG_HEAD;
     d->msg[VDP_CLIENT_PORT - 1].held = 0;
+    d->msg[VDP_CLIENT_PORT - 1].content = false;
     d->caps = 0;
     d->nxfer = 0;
     f->dir[VT_FLOW_GUEST_TO_CLIENT].nxfer = 0;
@@ -301,6 +303,10 @@ static void client_gone(VdiAgentFilter *f)
 
 static void msg_done(VdiAgentFilter *f, VtFlow flow, VdiAgentMsg *m)
 {
+    if (m->content) {
+        f->ops->content(f->opaque, flow, NULL, 0, true);
+    }
+    m->content = false;
     m->state = MSG_HEAD;
     m->held = 0;
     flush_answers(f, flow);
@@ -312,7 +318,8 @@ static void msg_judged(VdiAgentFilter *f, VtFlow flow, uint32_t port,
 {
     uint32_t size = rd32(m->hold + 16);
 
-    Fate fate = judge(f, flow, m);
+    /* the server port is spice-server's own: it never reaches a peer */
+    Fate fate = port == VDP_CLIENT_PORT ? judge(f, flow, m) : FATE_PASS;
 
     if (port == VDP_SERVER_PORT && flow == VT_FLOW_CLIENT_TO_GUEST &&
         rd32(m->hold + 4) == VD_AGENT_CLIENT_DISCONNECTED) {
@@ -377,6 +384,9 @@ static void msg_feed(VdiAgentFilter *f, VtFlow flow, uint32_t port,
             n = m->left < len ? m->left : len;
             if (m->state == MSG_PASS) {
                 emit_piece(f, flow, port, p, n);
+                if (m->content) {
+                    f->ops->content(f->opaque, flow, p, n, false);
+                }
             }
             m->left -= n;
             p += n;

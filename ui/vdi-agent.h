@@ -30,6 +30,13 @@ typedef struct VdiAgentOps {
                        bool size_known, uint64_t size);
     /* Bytes for the peer @flow leads to, in order */
     void (*emit)(void *opaque, VtFlow flow, const uint8_t *buf, size_t len);
+    /*
+     * The content of the clipboard data judge() just allowed going @flow,
+     * piece by piece as it passes, then its @end (never, if the stream
+     * is cut short); may be NULL
+     */
+    void (*content)(void *opaque, VtFlow flow, const uint8_t *buf,
+                    size_t len, bool end);
 } VdiAgentOps;
 
 typedef struct VdiAgentStats {
@@ -45,6 +52,7 @@ typedef struct VdiAgentMsg {
     uint32_t held, need;        /* held so far, to hold before judging */
     uint32_t left;              /* body not yet seen once judged */
     uint8_t state;
+    bool content;               /* passing clipboard data: ops->content */
 } VdiAgentMsg;
 
 /* The stream from one peer, and the answers waiting to go to it */

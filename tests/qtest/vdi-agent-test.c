@@ -18,7 +18,8 @@ typedef struct Fixture {
     VdiAgentFilter f;
     VtState policy;
     GByteArray *out[VT_FLOW__MAX];
-    int judged;
+    GByteArray *content[VT_FLOW__MAX];  /* reported, ended */
+    int judged, ends;
 } Fixture;
 
 static VtVerdict fx_judge(void *opaque, VtKind kind, VtFlow flow, VtType type,
@@ -37,7 +38,21 @@ static void fx_emit(void *opaque, VtFlow flow, const uint8_t *buf, size_t len)
     g_byte_array_append(fx->out[flow], buf, len);
 }
 
-static const VdiAgentOps fx_ops = { .judge = fx_judge, .emit = fx_emit };
+static void fx_content(void *opaque, VtFlow flow, const uint8_t *buf,
+                       size_t len, bool end)
+{
+    Fixture *fx = opaque;
+
+    if (end) {
+        fx->ends++;
+    } else {
+        g_byte_array_append(fx->content[flow], buf, len);
+    }
+}
+
+static const VdiAgentOps fx_ops = {
+    .judge = fx_judge, .emit = fx_emit, .content = fx_content,
+};
 
 static void fx_init(Fixture *fx)
 {
@@ -45,6 +60,8 @@ static void fx_init(Fixture *fx)
     vt_init(&fx->policy);
     fx->out[C2G] = g_byte_array_new();
     fx->out[G2C] = g_byte_array_new();
+    fx->content[C2G] = g_byte_array_new();
+    fx->content[G2C] = g_byte_array_new();
     vdi_agent_init(&fx->f, &fx_ops, fx);
 }
 
@@ -52,6 +69,8 @@ static void fx_fini(Fixture *fx)
 {
     g_byte_array_free(fx->out[C2G], true);
     g_byte_array_free(fx->out[G2C], true);
+    g_byte_array_free(fx->content[C2G], true);
+    g_byte_array_free(fx->content[G2C], true);
 }
 
 /* A message in one chunk on the client port */
@@ -211,6 +230,10 @@ static void test_pass(void)
     g_assert_cmpuint(fx.policy.count[VT_KIND_CLIPBOARD][G2C].allowed_bytes,
                      ==, 5000);
     g_assert_cmpuint(fx.f.stats.dropped + fx.f.stats.malformed, ==, 0);
+    /* the content, for its digest, as it passed */
+    g_assert_cmpuint(fx.ends, ==, 2);
+    g_assert_cmpmem(fx.content[C2G]->data, fx.content[C2G]->len, "hello", 5);
+    g_assert_cmpmem(fx.content[G2C]->data, fx.content[G2C]->len, big, 5000);
     fx_fini(&fx);
 }
 
@@ -284,6 +307,9 @@ static void test_client_to_guest_blocked(void)
     g_assert_cmpuint(fx.policy.count[VT_KIND_CLIPBOARD][C2G].blocked, ==, 2);
     g_assert_cmpuint(fx.f.stats.dropped, ==, 2);
     g_assert_cmpuint(fx.f.stats.answered, ==, 2);
+    /* only what passed */
+    g_assert_cmpuint(fx.content[C2G]->len, ==, 0);
+    g_assert_cmpmem(fx.content[G2C]->data, fx.content[G2C]->len, "out", 3);
     fx_fini(&fx);
 }
 

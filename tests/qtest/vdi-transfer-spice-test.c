@@ -29,6 +29,11 @@
 #define SEL                 VD_AGENT_CLIPBOARD_SELECTION_CLIPBOARD
 #define TIMEOUT_US          (20 * G_USEC_PER_SEC)
 
+/* SM3("abc"), GB/T 32905-2016 appendix A.1 */
+#define SM3_ABC \
+    "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
+#define ANY_DIGEST          ""
+
 typedef struct {
     QTestState *qts;
     char *dir;
@@ -286,9 +291,12 @@ static void set_policy(T *t, const char *kind, const char *direction)
         "  'arguments': { %s: { 'direction': %s } } }", kind, direction);
 }
 
-/* The next VDI_TRANSFER: of @kind, @direction, allowed or not, @size */
+/*
+ * The next VDI_TRANSFER: of @kind, @direction, allowed or not, @size
+ * (-1: none), @digest (NULL: none, ANY_DIGEST: one)
+ */
 static void assert_event(T *t, const char *kind, const char *direction,
-                         bool allowed, int64_t size)
+                         bool allowed, int64_t size, const char *digest)
 {
     QDict *ev, *data;
 
@@ -306,6 +314,14 @@ static void assert_event(T *t, const char *kind, const char *direction,
     }
     if (!allowed) {
         g_assert_cmpstr(qdict_get_str(data, "reason"), ==, "direction");
+    }
+    if (!digest) {
+        g_assert_false(qdict_haskey(data, "digest"));
+    } else if (*digest) {
+        g_assert_cmpstr(qdict_get_str(data, "digest"), ==, digest);
+        g_assert_cmpstr(qdict_get_str(data, "digest-alg"), ==, "sm3");
+    } else {
+        g_assert_cmpuint(strlen(qdict_get_str(data, "digest")), ==, 64);
     }
     qobject_unref(ev);
 }
@@ -330,22 +346,24 @@ static void client_copies(T *t, bool allowed)
         g_assert_cmpuint(m->body->len, ==, 4 + strlen("from client"));
         g_assert(!memcmp(m->body->data + 4, "from client", 11));
         g_assert_cmpint(t->requests, ==, requests + 1);
-        assert_event(t, "clipboard", "client-to-guest", true, 11);
+        assert_event(t, "clipboard", "client-to-guest", true, 11,
+                     ANY_DIGEST);
     } else {
         g_assert_cmpuint(m->body->len, ==, 4);
         g_assert_cmpint(t->requests, ==, requests);
-        assert_event(t, "clipboard", "client-to-guest", false, -1);
+        assert_event(t, "clipboard", "client-to-guest", false, -1, NULL);
     }
     agent_msg_free(m);
 }
 
 /*
- * The guest copies "from guest": it grabs, the client asks and gets the
- * text, or, blocked, empty text without the guest being asked.
+ * The guest copies "abc": it grabs, the client asks and gets the text
+ * (reported with its SM3 digest), or, blocked, empty text without the
+ * guest being asked.
  */
 static void guest_copies(T *t, bool allowed)
 {
-    static const char text[] = "from guest";
+    static const char text[] = "abc";
     uint8_t body[4 + sizeof(text) - 1];
     int grabs = t->grabs, got = t->got;
 
@@ -366,12 +384,12 @@ static void guest_copies(T *t, bool allowed)
     if (allowed) {
         g_assert_cmpuint(t->got_data->len, ==, sizeof(text) - 1);
         g_assert(!memcmp(t->got_data->data, text, sizeof(text) - 1));
-        assert_event(t, "clipboard", "guest-to-client", true, 10);
+        assert_event(t, "clipboard", "guest-to-client", true, 3, SM3_ABC);
     } else {
         g_assert_cmpuint(t->got_data->len, ==, 0);
         agent_drain(t);
         g_assert_null(agent_take(t, VD_AGENT_CLIPBOARD_REQUEST));
-        assert_event(t, "clipboard", "guest-to-client", false, -1);
+        assert_event(t, "clipboard", "guest-to-client", false, -1, NULL);
     }
 }
 
@@ -445,7 +463,7 @@ static void test_file_transfer(void)
     g_assert_nonnull(g_strstr_len((char *)m->body->data + 4,
                                   m->body->len - 4, "size=5"));
     agent_msg_free(m);
-    assert_event(&t, "file-transfer", "client-to-guest", true, 5);
+    assert_event(&t, "file-transfer", "client-to-guest", true, 5, NULL);
     agent_send_u32s(&t, VD_AGENT_FILE_XFER_STATUS, id,
                     VD_AGENT_FILE_XFER_STATUS_CAN_SEND_DATA);
     m = agent_wait(&t, VD_AGENT_FILE_XFER_DATA);
@@ -465,7 +483,7 @@ static void test_file_transfer(void)
     agent_drain(&t);
     g_assert_null(agent_take(&t, VD_AGENT_FILE_XFER_START));
     g_assert_null(agent_take(&t, VD_AGENT_FILE_XFER_DATA));
-    assert_event(&t, "file-transfer", "client-to-guest", false, 5);
+    assert_event(&t, "file-transfer", "client-to-guest", false, 5, NULL);
     finish(&t);
 }
 

@@ -21,8 +21,8 @@
  * and spice-vdagent read it (chunks of one message, at most
  * VD_AGENT_MAX_DATA_SIZE, the header whole in a message's first chunk,
  * protocol 1); no clipboard content and no file transfer crosses a
- * closed direction; the output stays within the bound vdi_agent_feed()
- * promises.
+ * closed direction; the content reported is the content that passed;
+ * the output stays within the bound vdi_agent_feed() promises.
  */
 
 typedef struct Out {
@@ -38,19 +38,32 @@ typedef struct Out {
 
 static Out out[VT_FLOW__MAX];
 static VtState policy;
+static uint64_t content_len[VT_FLOW__MAX];  /* reported of the data under way */
 
 static VtVerdict judge(void *opaque, VtKind kind, VtFlow flow, VtType type,
                        bool size_known, uint64_t size)
 {
-    return vt_judge(&policy, kind, flow, type, size_known, size);
+    VtVerdict v = vt_judge(&policy, kind, flow, type, size_known, size);
+
+    /* allowed data: their content follows (the last may have been cut) */
+    if (v == VT_ALLOW && kind == VT_KIND_CLIPBOARD && size_known) {
+        content_len[flow] = 0;
+    }
+    return v;
 }
 
-/* A message's header is complete: it may go @flow */
-static void check_msg(VtFlow flow, const uint8_t *h)
+/*
+ * A message's header is complete: it may go @flow (the server port is
+ * spice-server's own, which reaches no peer)
+ */
+static void check_msg(VtFlow flow, uint32_t port, const uint8_t *h)
 {
     uint32_t type = ldl_le_p(h + 4), size = ldl_le_p(h + 16);
 
     assert(ldl_le_p(h) == VD_AGENT_PROTOCOL);
+    if (port != VDP_CLIENT_PORT) {
+        return;
+    }
     if (type == VD_AGENT_CLIPBOARD &&
         !policy.rule[VT_KIND_CLIPBOARD].flow[flow]) {
         assert(size <= 8);      /* empty: selection and type only */
@@ -101,7 +114,7 @@ static void emit(void *opaque, VtFlow flow, const uint8_t *p, size_t len)
             len -= k;
             o->chunk_left -= k;
             if (o->head_len[port] == 20) {
-                check_msg(flow, o->head[port]);
+                check_msg(flow, port, o->head[port]);
                 o->left[port] = ldl_le_p(o->head[port] + 16);
                 o->chunk_first = false;
                 /* one message per chunk */
@@ -126,7 +139,25 @@ static void emit(void *opaque, VtFlow flow, const uint8_t *p, size_t len)
     }
 }
 
-static const VdiAgentOps ops = { .judge = judge, .emit = emit };
+/* Only for allowed clipboard data, whose size the header gave */
+static void content(void *opaque, VtFlow flow, const uint8_t *buf,
+                    size_t len, bool end)
+{
+    assert(policy.rule[VT_KIND_CLIPBOARD].flow[flow]);
+    if (end) {
+        content_len[flow] = 0;
+        return;
+    }
+    assert(len > 0);
+    content_len[flow] += len;
+    /* within the message that carries it */
+    assert(content_len[flow] <= ldl_le_p(out[flow].head[VDP_CLIENT_PORT] +
+                                         16));
+}
+
+static const VdiAgentOps ops = {
+    .judge = judge, .emit = emit, .content = content,
+};
 
 static uint32_t next_rand(uint32_t *s)
 {
@@ -176,6 +207,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (next_rand(&seed) % 64 == 0) {
             vdi_agent_reset(&f);
             memset(out, 0, sizeof(out));
+            memset(content_len, 0, sizeof(content_len));
             fed = 0;
         }
     }
