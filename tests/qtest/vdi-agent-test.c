@@ -7,9 +7,8 @@
  */
 
 #include "qemu/osdep.h"
-#include "qemu/bswap.h"
-#include <spice/vd_agent.h>
 #include "ui/vdi-agent.h"
+#include "vdi-agent-msg.h"
 
 #define C2G VT_FLOW_CLIENT_TO_GUEST
 #define G2C VT_FLOW_GUEST_TO_CLIENT
@@ -73,21 +72,6 @@ static void fx_fini(Fixture *fx)
     g_byte_array_free(fx->content[G2C], true);
 }
 
-/* A message in one chunk on the client port */
-static GByteArray *msg(uint32_t type, const void *body, uint32_t len)
-{
-    GByteArray *b = g_byte_array_new();
-    uint32_t h[7] = {
-        cpu_to_le32(VDP_CLIENT_PORT), cpu_to_le32(20 + len),
-        cpu_to_le32(VD_AGENT_PROTOCOL), cpu_to_le32(type), 0, 0,
-        cpu_to_le32(len),
-    };
-
-    g_byte_array_append(b, (uint8_t *)h, sizeof(h));
-    g_byte_array_append(b, body, len);
-    return b;
-}
-
 static void feed_msg(Fixture *fx, VtFlow flow, GByteArray *b)
 {
     vdi_agent_feed(&fx->f, flow, b->data, b->len);
@@ -100,14 +84,14 @@ static GByteArray *clipboard(uint32_t type, const char *text)
 
     stl_le_p(body, type);
     memcpy(body + 4, text, strlen(text));
-    return msg(VD_AGENT_CLIPBOARD, body, 4 + strlen(text));
+    return vdi_agent_msg(VD_AGENT_CLIPBOARD, body, 4 + strlen(text));
 }
 
 static GByteArray *request(uint32_t type)
 {
     uint32_t t = cpu_to_le32(type);
 
-    return msg(VD_AGENT_CLIPBOARD_REQUEST, &t, 4);
+    return vdi_agent_msg(VD_AGENT_CLIPBOARD_REQUEST, &t, 4);
 }
 
 static GByteArray *xfer_start(uint32_t id, uint64_t size)
@@ -118,7 +102,7 @@ static GByteArray *xfer_start(uint32_t id, uint64_t size)
 
     stl_le_p(body, id);
     memcpy(body + 4, kf, strlen(kf));
-    return msg(VD_AGENT_FILE_XFER_START, body, 4 + strlen(kf));
+    return vdi_agent_msg(VD_AGENT_FILE_XFER_START, body, 4 + strlen(kf));
 }
 
 static GByteArray *xfer_data(uint32_t id, const char *data)
@@ -128,7 +112,7 @@ static GByteArray *xfer_data(uint32_t id, const char *data)
     stl_le_p(body, id);
     stq_le_p(body + 4, strlen(data));
     memcpy(body + 12, data, strlen(data));
-    return msg(VD_AGENT_FILE_XFER_DATA, body, 12 + strlen(data));
+    return vdi_agent_msg(VD_AGENT_FILE_XFER_DATA, body, 12 + strlen(data));
 }
 
 typedef struct Msg {
@@ -291,7 +275,7 @@ static void test_client_to_guest_blocked(void)
 
     fx_init(&fx);
     fx.policy.rule[VT_KIND_CLIPBOARD].flow[C2G] = false;
-    feed_msg(&fx, C2G, msg(VD_AGENT_CLIPBOARD_GRAB, &types, 4));
+    feed_msg(&fx, C2G, vdi_agent_msg(VD_AGENT_CLIPBOARD_GRAB, &types, 4));
     feed_msg(&fx, C2G, clipboard(VD_AGENT_CLIPBOARD_UTF8_TEXT, "secret"));
     /* the guest asks for the client's clipboard: refused, answered */
     feed_msg(&fx, G2C, request(VD_AGENT_CLIPBOARD_UTF8_TEXT));
@@ -348,12 +332,13 @@ static void test_selection_and_size(void)
 
     fx_init(&fx);
     fx.policy.rule[VT_KIND_CLIPBOARD].max_size = 4;
-    feed_msg(&fx, C2G, msg(VD_AGENT_ANNOUNCE_CAPABILITIES, caps, 8));
-    feed_msg(&fx, G2C, msg(VD_AGENT_ANNOUNCE_CAPABILITIES, caps, 8));
+    feed_msg(&fx, C2G, vdi_agent_msg(VD_AGENT_ANNOUNCE_CAPABILITIES, caps, 8));
+    feed_msg(&fx, G2C, vdi_agent_msg(VD_AGENT_ANNOUNCE_CAPABILITIES, caps, 8));
     stl_le_p(body + 4, VD_AGENT_CLIPBOARD_UTF8_TEXT);
     memcpy(body + 8, "12345", 5);
-    feed_msg(&fx, C2G, msg(VD_AGENT_CLIPBOARD, body, sizeof(body)));
-    feed_msg(&fx, C2G, msg(VD_AGENT_CLIPBOARD, body, sizeof(body) - 1));
+    feed_msg(&fx, C2G, vdi_agent_msg(VD_AGENT_CLIPBOARD, body, sizeof(body)));
+    feed_msg(&fx, C2G,
+             vdi_agent_msg(VD_AGENT_CLIPBOARD, body, sizeof(body) - 1));
     c2g = decode(fx.out[C2G]);
     g_assert_cmpuint(c2g->len, ==, 3);
     /* 5 bytes: refused, an empty clipboard of the same selection */
@@ -404,7 +389,7 @@ static void test_file_transfer(void)
     feed_msg(&fx, C2G, xfer_data(9, "abc"));
     stl_le_p(done, 9);
     stl_le_p(done + 4, VD_AGENT_FILE_XFER_STATUS_SUCCESS);
-    feed_msg(&fx, G2C, msg(VD_AGENT_FILE_XFER_STATUS, done, 8));
+    feed_msg(&fx, G2C, vdi_agent_msg(VD_AGENT_FILE_XFER_STATUS, done, 8));
     /* ended: more data for it is dropped */
     feed_msg(&fx, C2G, xfer_data(9, "abc"));
     g_ptr_array_unref(c2g);
@@ -436,7 +421,7 @@ static void test_answer_waits(void)
     /* the guest's text is refused: its answer takes its place... */
     feed_msg(&fx, G2C, b);
     /* ...but a grab under way to the client makes a request's answer wait */
-    b = msg(VD_AGENT_CLIPBOARD_GRAB, "\1\0\0\0\2\0\0\0", 8);
+    b = vdi_agent_msg(VD_AGENT_CLIPBOARD_GRAB, "\1\0\0\0\2\0\0\0", 8);
     vdi_agent_feed(&fx.f, G2C, b->data, 30);
     feed_msg(&fx, C2G, request(VD_AGENT_CLIPBOARD_UTF8_TEXT));
     g_assert_cmpuint(fx.f.dir[G2C].nanswer, ==, 1);
@@ -459,7 +444,7 @@ static void test_client_gone(void)
     Fixture fx;
     g_autoptr(GPtrArray) c2g = NULL;
     GByteArray *b = clipboard(VD_AGENT_CLIPBOARD_UTF8_TEXT, "cut short");
-    GByteArray *gone = msg(VD_AGENT_CLIENT_DISCONNECTED, NULL, 0);
+    GByteArray *gone = vdi_agent_msg(VD_AGENT_CLIENT_DISCONNECTED, NULL, 0);
     size_t partial;
 
     fx_init(&fx);
@@ -498,9 +483,9 @@ static void test_malformed(void)
     vdi_agent_feed(&fx.f, C2G, b->data, b->len);
     g_byte_array_free(b, true);
     /* a request too short to name a type */
-    feed_msg(&fx, C2G, msg(VD_AGENT_CLIPBOARD_REQUEST, "ab", 2));
+    feed_msg(&fx, C2G, vdi_agent_msg(VD_AGENT_CLIPBOARD_REQUEST, "ab", 2));
     /* a start too large to judge: cancelled */
-    b = msg(VD_AGENT_FILE_XFER_START, junk, VDI_AGENT_PEEK_MAX + 1);
+    b = vdi_agent_msg(VD_AGENT_FILE_XFER_START, junk, VDI_AGENT_PEEK_MAX + 1);
     feed_msg(&fx, C2G, b);
     /* a message that claims 4 GiB, then a megabyte of it: skipped */
     stl_le_p(huge, VDP_CLIENT_PORT);

@@ -16,9 +16,8 @@
 
 #include "qemu/osdep.h"
 #include <spice-client.h>
-#include <spice/vd_agent.h>
 #include "libqtest.h"
-#include "qemu/bswap.h"
+#include "vdi-agent-msg.h"
 #include "qapi/error.h"
 #include "qobject/qdict.h"
 #include "qobject/qjson.h"
@@ -67,15 +66,8 @@ static void agent_msg_free(gpointer p)
 
 static void agent_send(T *t, uint32_t type, const void *body, uint32_t len)
 {
-    g_autoptr(GByteArray) b = g_byte_array_new();
-    uint32_t h[7] = {
-        cpu_to_le32(VDP_CLIENT_PORT), cpu_to_le32(20 + len),
-        cpu_to_le32(VD_AGENT_PROTOCOL), cpu_to_le32(type), 0, 0,
-        cpu_to_le32(len),
-    };
+    g_autoptr(GByteArray) b = vdi_agent_msg(type, body, len);
 
-    g_byte_array_append(b, (uint8_t *)h, sizeof(h));
-    g_byte_array_append(b, body, len);
     for (guint i = 0; i < b->len; i++) {
         qtest_outb(t->qts, COM1, b->data[i]);
     }
