@@ -42,42 +42,102 @@ static const VdiTransferBlockReason block_reason[] = {
     [VT_BLOCK_SIZE] = VDI_TRANSFER_BLOCK_REASON_SIZE,
 };
 
-static void vdi_transfer_report(VtKind kind, VtFlow flow, VtType type,
-                                VtVerdict v, bool has_data,
-                                const void *data, size_t size)
+static QCryptoHashAlgo digest_alg(void)
 {
-    QCryptoHashAlgo alg = qcrypto_hash_supports(QCRYPTO_HASH_ALGO_SM3) ?
+    return qcrypto_hash_supports(QCRYPTO_HASH_ALGO_SM3) ?
         QCRYPTO_HASH_ALGO_SM3 : QCRYPTO_HASH_ALGO_SHA256;
-    g_autofree char *digest = NULL;
+}
 
-    if (has_data &&
-        qcrypto_hash_digest(alg, data, size, &digest, NULL) < 0) {
-        digest = NULL;
-    }
+/* With its size if @has_size, and its @digest if any */
+static void vdi_transfer_report(VtKind kind, VtFlow flow, VtType type,
+                                VtVerdict v, bool has_size, size_t size,
+                                const char *digest)
+{
     trace_vdi_transfer(kind, flow, type, v, size);
     qapi_event_send_vdi_transfer((VdiTransferKind)kind, flow_direction[flow],
                                  (VdiTransferType)type, v == VT_ALLOW,
                                  v != VT_ALLOW, block_reason[v],
-                                 has_data, size, digest,
-                                 digest != NULL, alg);
+                                 has_size, size, digest,
+                                 digest != NULL, digest_alg());
+}
+
+VtVerdict vdi_transfer_judge(VtKind kind, VtFlow flow, VtType type,
+                             bool size_known, uint64_t size)
+{
+    VtVerdict v = vt_judge(&vt_state, kind, flow, type, size_known, size);
+
+    if (v != VT_ALLOW) {
+        vdi_transfer_report(kind, flow, type, v, size_known, size, NULL);
+    }
+    return v;
+}
+
+struct VdiTransferStream {
+    VtKind kind;
+    VtFlow flow;
+    VtType type;
+    uint64_t size;
+    QCryptoHash *hash;
+};
+
+VdiTransferStream *vdi_transfer_stream_new(VtKind kind, VtFlow flow,
+                                           VtType type, uint64_t size,
+                                           bool digest)
+{
+    VdiTransferStream *s = g_new0(VdiTransferStream, 1);
+
+    s->kind = kind;
+    s->flow = flow;
+    s->type = type;
+    s->size = size;
+    s->hash = digest ? qcrypto_hash_new(digest_alg(), NULL) : NULL;
+    return s;
+}
+
+void vdi_transfer_stream_data(VdiTransferStream *s, const void *buf,
+                              size_t len)
+{
+    if (s->hash && qcrypto_hash_update(s->hash, buf, len, NULL) < 0) {
+        g_clear_pointer(&s->hash, qcrypto_hash_free);
+    }
+}
+
+void vdi_transfer_stream_end(VdiTransferStream *s)
+{
+    g_autofree char *digest = NULL;
+
+    if (s->hash && qcrypto_hash_finalize_digest(s->hash, &digest, NULL) < 0) {
+        digest = NULL;
+    }
+    vdi_transfer_report(s->kind, s->flow, s->type, VT_ALLOW, true, s->size,
+                        digest);
+    vdi_transfer_stream_free(s);
+}
+
+void vdi_transfer_stream_free(VdiTransferStream *s)
+{
+    if (s) {
+        qcrypto_hash_free(s->hash);
+        g_free(s);
+    }
 }
 
 bool vdi_transfer_may_request(VtKind kind, VtFlow flow, VtType type)
 {
-    VtVerdict v = vt_judge(&vt_state, kind, flow, type, false, 0);
-
-    if (v != VT_ALLOW) {
-        vdi_transfer_report(kind, flow, type, v, false, NULL, 0);
-    }
-    return v == VT_ALLOW;
+    return vdi_transfer_judge(kind, flow, type, false, 0) == VT_ALLOW;
 }
 
 bool vdi_transfer_check(VtKind kind, VtFlow flow, VtType type,
                         const void *data, size_t size)
 {
     VtVerdict v = vt_judge(&vt_state, kind, flow, type, true, size);
+    g_autofree char *digest = NULL;
 
-    vdi_transfer_report(kind, flow, type, v, true, data, size);
+    if (qcrypto_hash_digest(digest_alg(), data ?: "", size, &digest,
+                            NULL) < 0) {
+        digest = NULL;
+    }
+    vdi_transfer_report(kind, flow, type, v, true, size, digest);
     return v == VT_ALLOW;
 }
 
