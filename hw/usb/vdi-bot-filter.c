@@ -27,6 +27,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/bswap.h"
 #include "vdi-bot-filter.h"
 
 typedef enum BotState {
@@ -72,19 +73,6 @@ struct VdiBotFilter {
     bool sense_pending[VDI_BOT_MAX_LUNS];
     VdiBotStats stats;
 };
-
-static uint32_t le32(const uint8_t *p)
-{
-    return p[0] | (p[1] << 8) | (p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-
-static void st_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = v;
-    p[1] = v >> 8;
-    p[2] = v >> 16;
-    p[3] = v >> 24;
-}
 
 static VdiBotAction proto_error(VdiBotFilter *f, char **errmsg,
                                 const char *fmt, ...) G_GNUC_PRINTF(3, 4);
@@ -251,9 +239,9 @@ bool vdi_bot_filter_in_error(const VdiBotFilter *f)
 /* Prepare the filter's own CSW for the current command */
 static void make_csw(VdiBotFilter *f, uint8_t status, uint32_t residue)
 {
-    st_le32(f->csw, VDI_BOT_CSW_SIGNATURE);
-    st_le32(f->csw + 4, f->tag);
-    st_le32(f->csw + 8, residue);
+    stl_le_p(f->csw, VDI_BOT_CSW_SIGNATURE);
+    stl_le_p(f->csw + 4, f->tag);
+    stl_le_p(f->csw + 8, residue);
     f->csw[12] = status;
     f->csw_off = 0;
 }
@@ -273,7 +261,7 @@ static VdiBotAction handle_cbw(VdiBotFilter *f, const uint8_t **fwd,
                                size_t *fwd_len, char **errmsg)
 {
     const uint8_t *cbw = f->cbw, *cdb = f->cbw + 15;
-    uint32_t sig = le32(cbw);
+    uint32_t sig = ldl_le_p(cbw);
     uint8_t flags = cbw[12], cblen = cbw[14];
     bool dir_in = flags & 0x80;
 
@@ -295,8 +283,8 @@ static VdiBotAction handle_cbw(VdiBotFilter *f, const uint8_t **fwd,
     }
 
     f->stats.commands++;
-    f->tag = le32(cbw + 4);
-    f->xfer_len = le32(cbw + 8);
+    f->tag = ldl_le_p(cbw + 4);
+    f->xfer_len = ldl_le_p(cbw + 8);
     f->lun = cbw[13];
     f->opcode = cdb[0];
     f->data_off = 0;
@@ -511,13 +499,13 @@ VdiBotAction vdi_bot_filter_device_in(VdiBotFilter *f, uint8_t *data,
             }
             return VDI_BOT_PASS;
         }
-        if (le32(c) != VDI_BOT_CSW_SIGNATURE) {
+        if (ldl_le_p(c) != VDI_BOT_CSW_SIGNATURE) {
             return proto_error(f, errmsg, "bad CSW signature 0x%08x from "
-                               "the device", le32(c));
+                               "the device", ldl_le_p(c));
         }
-        if (le32(c + 4) != f->tag) {
+        if (ldl_le_p(c + 4) != f->tag) {
             return proto_error(f, errmsg, "device CSW tag 0x%08x does not "
-                               "match CBW tag 0x%08x", le32(c + 4), f->tag);
+                               "match CBW tag 0x%08x", ldl_le_p(c + 4), f->tag);
         }
         if (c[12] > 2) {
             return proto_error(f, errmsg, "bad CSW status %u from the "

@@ -10,6 +10,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/bswap.h"
 #include "vdi-usb-guard-core.h"
 
 #define GUARD_ID(c, step) \
@@ -180,11 +181,6 @@ static void apply_verdict(VdiUsbGuardCore *c)
     }
 }
 
-static uint16_t le16(const uint8_t *p)
-{
-    return p[0] | (p[1] << 8);
-}
-
 static const VdiUsbGuardDesc *find_desc(const VdiUsbGuardCore *c,
                                         uint8_t type, uint16_t value,
                                         uint16_t index)
@@ -279,7 +275,7 @@ static void plan_fetch(VdiUsbGuardCore *c)
             for (k = 0; k < p[5] && 6 + 3 * k + 3 <= p[0]; k++) {
                 if (p[6 + 3 * k] == DT_HID_REPORT) {
                     plan(c, 0x81, DT_HID_REPORT << 8 | k, iface,
-                         le16(p + 7 + 3 * k));
+                         lduw_le_p(p + 7 + 3 * k));
                 }
             }
         }
@@ -321,7 +317,7 @@ static char *decode_serial(const VdiUsbGuardCore *c)
     units = (len - MIN(2, len)) / 2;
     utf16 = g_new0(gunichar2, units + 1);
     for (i = 0; i < units; i++) {
-        utf16[i] = le16(data + 2 + 2 * i);
+        utf16[i] = lduw_le_p(data + 2 + 2 * i);
     }
     /* NULL if not valid UTF-16: serial rules then never match */
     return g_utf16_to_utf8(utf16, units, NULL, NULL, NULL);
@@ -380,18 +376,18 @@ static VdiUsbGuardFetch planned_reply(VdiUsbGuardCore *c,
     }
     if (r->type == 0x80 && r->value == DT_STRING << 8) {
         /* the first language, for the strings planned after it */
-        c->langid = good && len >= 4 ? le16(data + 2) : 0;
+        c->langid = good && len >= 4 ? lduw_le_p(data + 2) : 0;
         for (k = 0; k < c->n_plan; k++) {
             if (c->plan[k].value >> 8 == DT_STRING && c->plan[k].value & 0xff) {
                 c->plan[k].index = c->langid;
             }
         }
     } else if (good && r->value == DT_BOS << 8 && r->length == 5 &&
-               len >= 4 && le16(data + 2) > 5) {
+               len >= 4 && lduw_le_p(data + 2) > 5) {
         /* now the whole BOS descriptor set, in place of its head */
         c->n_descs--;
         g_free(c->descs[c->n_descs].data);
-        r->length = le16(data + 2);
+        r->length = lduw_le_p(data + 2);
         request(c, c->fetch_step, r->type, r->value, r->index, r->length,
                 next);
         return VDI_USB_GUARD_MORE;
@@ -467,7 +463,7 @@ VdiUsbGuardFetch vdi_usb_guard_core_reply(VdiUsbGuardCore *c,
             return refuse_bad(c, "configuration descriptor",
                               ok ? "truncated" : "request failed");
         }
-        total = le16(data + 2);
+        total = lduw_le_p(data + 2);
         if (total < 9) {
             return refuse_bad(c, "configuration descriptor",
                               "wTotalLength below 9");

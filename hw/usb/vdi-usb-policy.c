@@ -1,16 +1,9 @@
 /*
- * VDI host: USB descriptor parser and per-VM USB device policy engine
+ * VDI host: per-VM USB device policy: rules and their evaluation
  *
  * Copyright (c) 2026 VDI host developers
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
- *
- * Descriptors come from a remote terminal and are untrusted: every length
- * is checked against wTotalLength before use, every count is bounded by
- * the VDI_USB_MAX_* limits, and the parser rejects what could make the
- * guest's view of the device differ from ours (endpoint addresses shared
- * between interfaces, interfaces without alternate setting 0, more
- * interfaces or endpoints than declared).
  *
  * Evaluation (vdi_usb_policy_evaluate):
  *  1. Each alternate setting is matched against the rules in order; the
@@ -40,22 +33,6 @@ struct VdiUsbPolicy {
     GArray *rules;              /* of VdiUsbRule */
 };
 
-static void set_err(char **errmsg, const char *fmt, ...)
-    G_GNUC_PRINTF(2, 3);
-
-static void set_err(char **errmsg, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!errmsg) {
-        return;
-    }
-    g_free(*errmsg);
-    va_start(ap, fmt);
-    *errmsg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-}
-
 const char *vdi_usb_action_name(VdiUsbAction action)
 {
     switch (action) {
@@ -67,323 +44,6 @@ const char *vdi_usb_action_name(VdiUsbAction action)
         return "read-only";
     }
     return "invalid";
-}
-
-static uint16_t le16(const uint8_t *p)
-{
-    return p[0] | (p[1] << 8);
-}
-
-/* Descriptor parsing */
-
-bool vdi_usb_parse_device_desc(const uint8_t *buf, size_t len,
-                               VdiUsbDeviceDesc *dev, char **errmsg)
-{
-    memset(dev, 0, sizeof(*dev));
-    if (!buf || len < 18) {
-        set_err(errmsg, "device descriptor truncated: %zu bytes, need 18",
-                buf ? len : 0);
-        return false;
-    }
-    if (buf[0] != 18) {
-        set_err(errmsg, "bad device descriptor bLength %u (expected 18)",
-                buf[0]);
-        return false;
-    }
-    if (buf[1] != VDI_USB_DT_DEVICE) {
-        set_err(errmsg, "bad device descriptor bDescriptorType 0x%02x "
-                "(expected 0x01)", buf[1]);
-        return false;
-    }
-    switch (buf[7]) {
-    case 8: case 9: case 16: case 32: case 64:
-        break;
-    default:
-        set_err(errmsg, "bad device descriptor bMaxPacketSize0 %u", buf[7]);
-        return false;
-    }
-    if (buf[17] == 0) {
-        set_err(errmsg, "device descriptor declares no configurations");
-        return false;
-    }
-    dev->bcd_usb = le16(buf + 2);
-    dev->dev_class = buf[4];
-    dev->dev_subclass = buf[5];
-    dev->dev_protocol = buf[6];
-    dev->max_packet_size0 = buf[7];
-    dev->vid = le16(buf + 8);
-    dev->pid = le16(buf + 10);
-    dev->bcd_device = le16(buf + 12);
-    dev->i_manufacturer = buf[14];
-    dev->i_product = buf[15];
-    dev->i_serial = buf[16];
-    dev->num_configurations = buf[17];
-    return true;
-}
-
-static bool check_alt_done(const VdiUsbAltSetting *a, unsigned declared,
-                           char **errmsg)
-{
-    /* Fewer endpoint descriptors than declared is tolerated like Linux */
-    if (a && a->n_endpoints > declared) {
-        set_err(errmsg, "interface %u alt %u has more endpoint descriptors "
-                "than its bNumEndpoints %u", a->number, a->alt, declared);
-        return false;
-    }
-    return true;
-}
-
-bool vdi_usb_parse_config_desc(const uint8_t *buf, size_t len,
-                               VdiUsbConfig *cfg, char **errmsg)
-{
-    VdiUsbAltSetting *cur = NULL;
-    unsigned declared_eps = 0;
-    unsigned total, off, i, j, k;
-
-    memset(cfg, 0, sizeof(*cfg));
-    if (!buf || len < 9) {
-        set_err(errmsg, "configuration descriptor truncated: %zu bytes, "
-                "need at least 9", buf ? len : 0);
-        return false;
-    }
-    if (buf[0] < 9) {
-        set_err(errmsg, "bad configuration descriptor bLength %u "
-                "(need at least 9)", buf[0]);
-        return false;
-    }
-    if (buf[1] != VDI_USB_DT_CONFIG) {
-        set_err(errmsg, "bad configuration descriptor bDescriptorType "
-                "0x%02x (expected 0x02)", buf[1]);
-        return false;
-    }
-    total = le16(buf + 2);
-    if (total < buf[0]) {
-        set_err(errmsg, "wTotalLength %u is shorter than the configuration "
-                "descriptor itself (%u)", total, buf[0]);
-        return false;
-    }
-    if (total > len) {
-        set_err(errmsg, "wTotalLength %u exceeds the %zu bytes supplied",
-                total, len);
-        return false;
-    }
-    cfg->total_length = total;
-    cfg->num_interfaces = buf[4];
-    cfg->config_value = buf[5];
-    cfg->attributes = buf[7];
-    cfg->max_power = buf[8];
-    if (cfg->num_interfaces == 0) {
-        set_err(errmsg, "configuration declares no interfaces");
-        return false;
-    }
-
-    for (off = buf[0]; off < total; off += buf[off]) {
-        unsigned dlen, type;
-
-        if (total - off < 2) {
-            set_err(errmsg, "descriptor at offset %u truncated by "
-                    "wTotalLength %u", off, total);
-            return false;
-        }
-        dlen = buf[off];
-        type = buf[off + 1];
-        if (dlen < 2) {
-            set_err(errmsg, "descriptor at offset %u has bad bLength %u",
-                    off, dlen);
-            return false;
-        }
-        if (dlen > total - off) {
-            set_err(errmsg, "descriptor at offset %u (type 0x%02x, bLength "
-                    "%u) runs past wTotalLength %u", off, type, dlen, total);
-            return false;
-        }
-
-        switch (type) {
-        case VDI_USB_DT_INTERFACE: {
-            VdiUsbAltSetting *a;
-
-            if (dlen < 9) {
-                set_err(errmsg, "interface descriptor at offset %u: "
-                        "bLength %u (need at least 9)", off, dlen);
-                return false;
-            }
-            if (!check_alt_done(cur, declared_eps, errmsg)) {
-                return false;
-            }
-            if (cfg->n_alts >= VDI_USB_MAX_ALTS) {
-                set_err(errmsg, "more than %d interface descriptors",
-                        VDI_USB_MAX_ALTS);
-                return false;
-            }
-            a = &cfg->alts[cfg->n_alts];
-            a->number = buf[off + 2];
-            a->alt = buf[off + 3];
-            declared_eps = buf[off + 4];
-            a->cls = buf[off + 5];
-            a->subclass = buf[off + 6];
-            a->protocol = buf[off + 7];
-            a->i_interface = buf[off + 8];
-            for (i = 0; i < cfg->n_alts; i++) {
-                if (cfg->alts[i].number == a->number &&
-                    cfg->alts[i].alt == a->alt) {
-                    set_err(errmsg, "duplicate interface %u alternate "
-                            "setting %u", a->number, a->alt);
-                    return false;
-                }
-            }
-            if (declared_eps > VDI_USB_MAX_ENDPOINTS) {
-                set_err(errmsg, "interface %u alt %u declares %u endpoints "
-                        "(at most %d)", a->number, a->alt, declared_eps,
-                        VDI_USB_MAX_ENDPOINTS);
-                return false;
-            }
-            cfg->n_alts++;
-            cur = a;
-            break;
-        }
-        case VDI_USB_DT_ENDPOINT: {
-            VdiUsbEndpoint *ep;
-            uint8_t addr;
-
-            if (dlen < 7) {
-                set_err(errmsg, "endpoint descriptor at offset %u: "
-                        "bLength %u (need at least 7)", off, dlen);
-                return false;
-            }
-            if (!cur) {
-                set_err(errmsg, "endpoint descriptor at offset %u is not "
-                        "inside an interface", off);
-                return false;
-            }
-            if (cur->n_endpoints >= declared_eps) {
-                set_err(errmsg, "interface %u alt %u has more endpoint "
-                        "descriptors than its bNumEndpoints %u",
-                        cur->number, cur->alt, declared_eps);
-                return false;
-            }
-            addr = buf[off + 2];
-            if ((addr & 0x0f) == 0 || (addr & 0x70)) {
-                set_err(errmsg, "bad endpoint address 0x%02x in interface "
-                        "%u alt %u", addr, cur->number, cur->alt);
-                return false;
-            }
-            for (i = 0; i < cur->n_endpoints; i++) {
-                if (cur->endpoints[i].address == addr) {
-                    set_err(errmsg, "duplicate endpoint 0x%02x in interface "
-                            "%u alt %u", addr, cur->number, cur->alt);
-                    return false;
-                }
-            }
-            ep = &cur->endpoints[cur->n_endpoints++];
-            ep->address = addr;
-            ep->attributes = buf[off + 3];
-            ep->max_packet_size = le16(buf + off + 4);
-            ep->interval = buf[off + 6];
-            break;
-        }
-        case VDI_USB_DT_IAD: {
-            VdiUsbIad *iad;
-
-            if (dlen < 8) {
-                set_err(errmsg, "interface association descriptor at offset "
-                        "%u: bLength %u (need at least 8)", off, dlen);
-                return false;
-            }
-            if (cfg->n_iads >= VDI_USB_MAX_IADS) {
-                set_err(errmsg, "more than %d interface association "
-                        "descriptors", VDI_USB_MAX_IADS);
-                return false;
-            }
-            if (buf[off + 3] == 0 ||
-                buf[off + 2] + buf[off + 3] > 256) {
-                set_err(errmsg, "interface association at offset %u: bad "
-                        "interface range %u+%u", off, buf[off + 2],
-                        buf[off + 3]);
-                return false;
-            }
-            iad = &cfg->iads[cfg->n_iads++];
-            iad->first_interface = buf[off + 2];
-            iad->interface_count = buf[off + 3];
-            iad->cls = buf[off + 4];
-            iad->subclass = buf[off + 5];
-            iad->protocol = buf[off + 6];
-            break;
-        }
-        case VDI_USB_DT_DEVICE:
-        case VDI_USB_DT_CONFIG:
-            set_err(errmsg, "unexpected %s descriptor at offset %u inside "
-                    "the configuration", type == VDI_USB_DT_DEVICE ?
-                    "device" : "configuration", off);
-            return false;
-        default:
-            /* class-specific, endpoint companion, OTG, ...: not needed */
-            break;
-        }
-    }
-    if (!check_alt_done(cur, declared_eps, errmsg)) {
-        return false;
-    }
-    if (cfg->n_alts == 0) {
-        set_err(errmsg, "configuration has no interface descriptors");
-        return false;
-    }
-
-    /* Distinct interfaces, each with an alternate setting 0 */
-    for (i = 0; i < cfg->n_alts; i++) {
-        bool first = true, has_alt0 = false;
-
-        for (j = 0; j < cfg->n_alts; j++) {
-            if (cfg->alts[j].number != cfg->alts[i].number) {
-                continue;
-            }
-            if (j < i) {
-                first = false;
-                break;
-            }
-            has_alt0 |= cfg->alts[j].alt == 0;
-        }
-        if (!first) {
-            continue;
-        }
-        if (!has_alt0) {
-            set_err(errmsg, "interface %u has no alternate setting 0",
-                    cfg->alts[i].number);
-            return false;
-        }
-        cfg->n_interfaces++;
-    }
-    if (cfg->n_interfaces > cfg->num_interfaces) {
-        set_err(errmsg, "bNumInterfaces is %u but %u interfaces are "
-                "described", cfg->num_interfaces, cfg->n_interfaces);
-        return false;
-    }
-
-    /* An endpoint address belongs to one interface only */
-    for (i = 0; i < cfg->n_alts; i++) {
-        const VdiUsbAltSetting *a = &cfg->alts[i];
-
-        for (j = i + 1; j < cfg->n_alts; j++) {
-            const VdiUsbAltSetting *b = &cfg->alts[j];
-
-            if (a->number == b->number) {
-                continue;
-            }
-            for (k = 0; k < a->n_endpoints; k++) {
-                unsigned m;
-
-                for (m = 0; m < b->n_endpoints; m++) {
-                    if (a->endpoints[k].address == b->endpoints[m].address) {
-                        set_err(errmsg, "endpoint 0x%02x is used by both "
-                                "interface %u and interface %u",
-                                a->endpoints[k].address, a->number,
-                                b->number);
-                        return false;
-                    }
-                }
-            }
-        }
-    }
-    return true;
 }
 
 /* Rules */
@@ -408,45 +68,45 @@ bool vdi_usb_rule_validate(const VdiUsbRule *rule, char **errmsg)
     if (rule->action != VDI_USB_ACTION_ALLOW &&
         rule->action != VDI_USB_ACTION_DENY &&
         rule->action != VDI_USB_ACTION_READ_ONLY) {
-        set_err(errmsg, "invalid action %d", (int)rule->action);
+        vdi_usb_set_error(errmsg, "invalid action %d", (int)rule->action);
         return false;
     }
     if (rule->hide && rule->action != VDI_USB_ACTION_DENY) {
-        set_err(errmsg, "'hide' only applies to deny rules");
+        vdi_usb_set_error(errmsg, "'hide' only applies to deny rules");
         return false;
     }
     if (rule->match & ~(uint32_t)VDI_USB_MATCH_ALL) {
-        set_err(errmsg, "unknown match flags 0x%x",
+        vdi_usb_set_error(errmsg, "unknown match flags 0x%x",
                 rule->match & ~(uint32_t)VDI_USB_MATCH_ALL);
         return false;
     }
     n = strnlen(rule->id, sizeof(rule->id));
     if (n == sizeof(rule->id)) {
-        set_err(errmsg, "rule id longer than %d characters",
+        vdi_usb_set_error(errmsg, "rule id longer than %d characters",
                 VDI_USB_RULE_ID_MAX - 1);
         return false;
     }
     for (i = 0; i < n; i++) {
         if (!id_char_ok(rule->id[i])) {
-            set_err(errmsg, "bad character in rule id (allowed: letters, "
+            vdi_usb_set_error(errmsg, "bad character in rule id (allowed: letters, "
                     "digits, '-', '_', '.', ':')");
             return false;
         }
     }
     if ((rule->match & VDI_USB_MATCH_BCD) && rule->bcd_lo > rule->bcd_hi) {
-        set_err(errmsg, "reversed bcd range %04x-%04x", rule->bcd_lo,
+        vdi_usb_set_error(errmsg, "reversed bcd range %04x-%04x", rule->bcd_lo,
                 rule->bcd_hi);
         return false;
     }
     if (rule->match & VDI_USB_MATCH_SERIAL) {
         n = strnlen(rule->serial, sizeof(rule->serial));
         if (n == sizeof(rule->serial)) {
-            set_err(errmsg, "serial longer than %d characters",
+            vdi_usb_set_error(errmsg, "serial longer than %d characters",
                     VDI_USB_SERIAL_MAX - 1);
             return false;
         }
         if (n == 0) {
-            set_err(errmsg, "empty serial");
+            vdi_usb_set_error(errmsg, "empty serial");
             return false;
         }
     }
@@ -557,7 +217,7 @@ static bool next_token(const char **p, const char **tok, size_t *tok_len,
             const char *end = strchr(s + 1, '"');
 
             if (!end) {
-                set_err(errmsg, "unterminated quote");
+                vdi_usb_set_error(errmsg, "unterminated quote");
                 return false;
             }
             s = end;
@@ -585,11 +245,11 @@ bool vdi_usb_rule_parse(const char *text, VdiUsbRule *rule, char **errmsg)
         return false;
     }
     if (n == 0) {
-        set_err(errmsg, "empty rule");
+        vdi_usb_set_error(errmsg, "empty rule");
         return false;
     }
     if (!parse_action(tok, n, &action)) {
-        set_err(errmsg, "unknown action '%.*s' (expected allow, deny or "
+        vdi_usb_set_error(errmsg, "unknown action '%.*s' (expected allow, deny or "
                 "read-only)", (int)MIN(n, 64), tok);
         return false;
     }
@@ -608,7 +268,7 @@ bool vdi_usb_rule_parse(const char *text, VdiUsbRule *rule, char **errmsg)
         }
         if (n == 4 && !strncmp(tok, "hide", 4)) {
             if (rule->hide) {
-                set_err(errmsg, "'hide' given twice");
+                vdi_usb_set_error(errmsg, "'hide' given twice");
                 return false;
             }
             rule->hide = true;
@@ -616,7 +276,7 @@ bool vdi_usb_rule_parse(const char *text, VdiUsbRule *rule, char **errmsg)
         }
         eq = memchr(tok, '=', n);
         if (!eq) {
-            set_err(errmsg, "expected key=value or 'hide', got '%.*s'",
+            vdi_usb_set_error(errmsg, "expected key=value or 'hide', got '%.*s'",
                     (int)MIN(n, 64), tok);
             return false;
         }
@@ -627,7 +287,7 @@ bool vdi_usb_rule_parse(const char *text, VdiUsbRule *rule, char **errmsg)
             val++;
             vlen -= 2;
         } else if (memchr(val, '"', vlen)) {
-            set_err(errmsg, "misplaced quote in '%.*s'", (int)MIN(n, 64),
+            vdi_usb_set_error(errmsg, "misplaced quote in '%.*s'", (int)MIN(n, 64),
                     tok);
             return false;
         }
@@ -638,20 +298,20 @@ bool vdi_usb_rule_parse(const char *text, VdiUsbRule *rule, char **errmsg)
             }
         }
         if (i == G_N_ELEMENTS(rule_keys)) {
-            set_err(errmsg, "unknown key '%.*s'", (int)MIN(klen, 64), tok);
+            vdi_usb_set_error(errmsg, "unknown key '%.*s'", (int)MIN(klen, 64), tok);
             return false;
         }
         if (vlen == 0) {
-            set_err(errmsg, "empty value for '%s'", rule_keys[i].key);
+            vdi_usb_set_error(errmsg, "empty value for '%s'", rule_keys[i].key);
             return false;
         }
         if (rule_keys[i].flag == 0) {       /* id */
             if (have_id) {
-                set_err(errmsg, "key 'id' given twice");
+                vdi_usb_set_error(errmsg, "key 'id' given twice");
                 return false;
             }
             if (vlen >= VDI_USB_RULE_ID_MAX) {
-                set_err(errmsg, "rule id longer than %d characters",
+                vdi_usb_set_error(errmsg, "rule id longer than %d characters",
                         VDI_USB_RULE_ID_MAX - 1);
                 return false;
             }
@@ -661,14 +321,14 @@ bool vdi_usb_rule_parse(const char *text, VdiUsbRule *rule, char **errmsg)
             continue;
         }
         if (key_has_value(rule, rule_keys[i].flag)) {
-            set_err(errmsg, "key '%s' given twice (or via its alias)",
+            vdi_usb_set_error(errmsg, "key '%s' given twice (or via its alias)",
                     rule_keys[i].key);
             return false;
         }
         switch (rule_keys[i].flag) {
         case VDI_USB_MATCH_SERIAL:
             if (vlen >= VDI_USB_SERIAL_MAX) {
-                set_err(errmsg, "serial longer than %d characters",
+                vdi_usb_set_error(errmsg, "serial longer than %d characters",
                         VDI_USB_SERIAL_MAX - 1);
                 return false;
             }
@@ -681,7 +341,7 @@ bool vdi_usb_rule_parse(const char *text, VdiUsbRule *rule, char **errmsg)
 
             if (!parse_hex(val, l1, 4, &v) ||
                 (dash && !parse_hex(dash + 1, vlen - l1 - 1, 4, &v2))) {
-                set_err(errmsg, "bad value '%.*s' for 'bcd' (expected HHHH "
+                vdi_usb_set_error(errmsg, "bad value '%.*s' for 'bcd' (expected HHHH "
                         "or HHHH-HHHH, hex)", (int)MIN(vlen, 64), val);
                 return false;
             }
@@ -689,7 +349,7 @@ bool vdi_usb_rule_parse(const char *text, VdiUsbRule *rule, char **errmsg)
                 v2 = v;
             }
             if (v > v2) {
-                set_err(errmsg, "reversed range '%.*s' for 'bcd'",
+                vdi_usb_set_error(errmsg, "reversed range '%.*s' for 'bcd'",
                         (int)MIN(vlen, 64), val);
                 return false;
             }
@@ -699,7 +359,7 @@ bool vdi_usb_rule_parse(const char *text, VdiUsbRule *rule, char **errmsg)
         }
         default:
             if (!parse_hex(val, vlen, rule_keys[i].digits, &v)) {
-                set_err(errmsg, "bad hex value '%.*s' for '%s' (expected 1-%u "
+                vdi_usb_set_error(errmsg, "bad hex value '%.*s' for '%s' (expected 1-%u "
                         "hex digits)", (int)MIN(vlen, 64), val,
                         rule_keys[i].key, rule_keys[i].digits);
                 return false;
@@ -848,11 +508,11 @@ bool vdi_usb_policy_add_rule(VdiUsbPolicy *policy, const VdiUsbRule *rule,
         return false;
     }
     if (policy->rules->len >= VDI_USB_MAX_RULES) {
-        set_err(errmsg, "too many rules (at most %d)", VDI_USB_MAX_RULES);
+        vdi_usb_set_error(errmsg, "too many rules (at most %d)", VDI_USB_MAX_RULES);
         return false;
     }
     if (id_in_use(policy->rules, rule->id)) {
-        set_err(errmsg, "duplicate rule id '%s'", rule->id);
+        vdi_usb_set_error(errmsg, "duplicate rule id '%s'", rule->id);
         return false;
     }
     g_array_append_val(policy->rules, *rule);
@@ -892,18 +552,18 @@ bool vdi_usb_policy_add_text(VdiUsbPolicy *policy, const char *text,
             }
             n = strcspn(a, " \t\r");
             if (!parse_action(a, n, &def) || a[n + strspn(a + n, " \t\r")]) {
-                set_err(errmsg, "line %u: expected 'default allow|deny|"
+                vdi_usb_set_error(errmsg, "line %u: expected 'default allow|deny|"
                         "read-only'", i + 1);
                 return false;
             }
             continue;
         }
         if (!vdi_usb_rule_parse(l, &r, &err)) {
-            set_err(errmsg, "line %u: %s", i + 1, err);
+            vdi_usb_set_error(errmsg, "line %u: %s", i + 1, err);
             return false;
         }
         if (policy->rules->len + added->len >= VDI_USB_MAX_RULES) {
-            set_err(errmsg, "line %u: too many rules (at most %d)", i + 1,
+            vdi_usb_set_error(errmsg, "line %u: too many rules (at most %d)", i + 1,
                     VDI_USB_MAX_RULES);
             return false;
         }
@@ -913,7 +573,7 @@ bool vdi_usb_policy_add_text(VdiUsbPolicy *policy, const char *text,
             }
         }
         if (id_in_use(policy->rules, r.id) || (r.id[0] && j < added->len)) {
-            set_err(errmsg, "line %u: duplicate rule id '%s'", i + 1, r.id);
+            vdi_usb_set_error(errmsg, "line %u: duplicate rule id '%s'", i + 1, r.id);
             return false;
         }
         g_array_append_val(added, r);
@@ -1294,130 +954,4 @@ void vdi_usb_policy_evaluate(const VdiUsbPolicy *policy,
         }
     }
     rule_name(policy, v->rule_index, v->rule_id, sizeof(v->rule_id));
-}
-
-/* Glue helpers */
-
-bool vdi_usb_verdict_alt_usable(const VdiUsbVerdict *v, uint8_t number,
-                                uint8_t alt)
-{
-    unsigned i;
-
-    if (v->action == VDI_USB_ACTION_DENY) {
-        return false;
-    }
-    for (i = 0; i < v->n_alts && i < VDI_USB_MAX_ALTS; i++) {
-        if (v->alts[i].number == number && v->alts[i].alt == alt) {
-            return v->alts[i].usable;
-        }
-    }
-    return false;
-}
-
-/*
- * Index into verdict->ifaces of the interface whose usable alternate
- * settings declare endpoint address ep, or -1 (refuse the transfer).
- */
-int vdi_usb_verdict_endpoint_iface(const VdiUsbVerdict *v,
-                                   const VdiUsbConfig *cfg, uint8_t ep)
-{
-    unsigned i, j, k;
-
-    if (v->action == VDI_USB_ACTION_DENY || v->n_alts != cfg->n_alts) {
-        return -1;
-    }
-    for (i = 0; i < cfg->n_alts && i < VDI_USB_MAX_ALTS; i++) {
-        const VdiUsbAltSetting *a = &cfg->alts[i];
-
-        if (!v->alts[i].usable || v->alts[i].number != a->number) {
-            continue;
-        }
-        for (j = 0; j < a->n_endpoints; j++) {
-            if (a->endpoints[j].address != ep) {
-                continue;
-            }
-            for (k = 0; k < v->n_ifaces && k < VDI_USB_MAX_ALTS; k++) {
-                if (v->ifaces[k].number == a->number) {
-                    return v->ifaces[k].decision == VDI_USB_IFACE_HIDDEN ?
-                        -1 : (int)k;
-                }
-            }
-        }
-    }
-    return -1;
-}
-
-/*
- * Rewrite a configuration descriptor blob as the guest should see it:
- * hidden interfaces and refused alternate settings are dropped together
- * with the descriptors that follow them (endpoints, class-specific), as
- * are interface associations whose first interface is hidden;
- * wTotalLength and bNumInterfaces are updated.  Interface numbers are not
- * renumbered.  *out is g_malloc'ed.
- */
-bool vdi_usb_filter_config_desc(const uint8_t *buf, size_t len,
-                                const VdiUsbVerdict *v, uint8_t **out,
-                                size_t *out_len, char **errmsg)
-{
-    g_autofree VdiUsbConfig *cfg = g_new0(VdiUsbConfig, 1);
-    GByteArray *res;
-    unsigned off, total, ai = 0, k, n_ifaces = 0;
-    bool keep = true;
-
-    *out = NULL;
-    *out_len = 0;
-    if (!vdi_usb_parse_config_desc(buf, len, cfg, errmsg)) {
-        return false;
-    }
-    if (v->action == VDI_USB_ACTION_DENY) {
-        set_err(errmsg, "device is denied");
-        return false;
-    }
-    if (v->n_alts != cfg->n_alts) {
-        set_err(errmsg, "verdict does not match this configuration");
-        return false;
-    }
-    for (ai = 0; ai < cfg->n_alts; ai++) {
-        if (v->alts[ai].number != cfg->alts[ai].number ||
-            v->alts[ai].alt != cfg->alts[ai].alt) {
-            set_err(errmsg, "verdict does not match this configuration");
-            return false;
-        }
-    }
-    for (k = 0; k < v->n_ifaces && k < VDI_USB_MAX_ALTS; k++) {
-        n_ifaces += v->ifaces[k].decision != VDI_USB_IFACE_HIDDEN;
-    }
-
-    total = cfg->total_length;
-    res = g_byte_array_sized_new(total);
-    g_byte_array_append(res, buf, buf[0]);
-    ai = 0;
-    for (off = buf[0]; off < total; off += buf[off]) {
-        uint8_t type = buf[off + 1];
-        bool keep_this;
-
-        if (type == VDI_USB_DT_INTERFACE) {
-            keep = v->alts[ai++].usable;
-            keep_this = keep;
-        } else if (type == VDI_USB_DT_IAD) {
-            keep_this = false;
-            for (k = 0; k < v->n_ifaces && k < VDI_USB_MAX_ALTS; k++) {
-                if (v->ifaces[k].number == buf[off + 2]) {
-                    keep_this = v->ifaces[k].decision !=
-                        VDI_USB_IFACE_HIDDEN;
-                }
-            }
-        } else {
-            keep_this = keep;
-        }
-        if (keep_this) {
-            g_byte_array_append(res, buf + off, buf[off]);
-        }
-    }
-    res->data[2] = res->len & 0xff;
-    res->data[3] = res->len >> 8;
-    res->data[4] = n_ifaces;
-    *out_len = res->len;
-    *out = g_byte_array_free(res, false);
-    return true;
 }

@@ -20,7 +20,7 @@
 
 #include "qemu/osdep.h"
 #include "qemu/bswap.h"
-#include "hw/usb/vdi-usb-policy.h"
+#include "hw/usb/vdi-usb-verdict.h"
 #include "hw/usb/vdi-bot-filter.h"
 
 #define XFER        (240 * 512)

@@ -20,7 +20,7 @@
  */
 
 #include "qemu/osdep.h"
-#include "hw/usb/vdi-usb-policy.h"
+#include "hw/usb/vdi-usb-verdict.h"
 #include "hw/usb/vdi-bot-filter.h"
 
 static const char *const fuzz_policies[] = {
