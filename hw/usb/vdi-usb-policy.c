@@ -33,19 +33,6 @@ struct VdiUsbPolicy {
     GArray *rules;              /* of VdiUsbRule */
 };
 
-const char *vdi_usb_action_name(VdiUsbAction action)
-{
-    switch (action) {
-    case VDI_USB_ACTION_ALLOW:
-        return "allow";
-    case VDI_USB_ACTION_DENY:
-        return "deny";
-    case VDI_USB_ACTION_READ_ONLY:
-        return "read-only";
-    }
-    return "invalid";
-}
-
 /* Rules */
 
 void vdi_usb_rule_init(VdiUsbRule *rule, VdiUsbAction action)
@@ -61,7 +48,7 @@ static bool id_char_ok(char c)
         c == ':';
 }
 
-bool vdi_usb_rule_validate(const VdiUsbRule *rule, char **errmsg)
+static bool rule_validate(const VdiUsbRule *rule, char **errmsg)
 {
     size_t i, n;
 
@@ -77,32 +64,32 @@ bool vdi_usb_rule_validate(const VdiUsbRule *rule, char **errmsg)
     }
     if (rule->match & ~(uint32_t)VDI_USB_MATCH_ALL) {
         vdi_usb_set_error(errmsg, "unknown match flags 0x%x",
-                rule->match & ~(uint32_t)VDI_USB_MATCH_ALL);
+                          rule->match & ~(uint32_t)VDI_USB_MATCH_ALL);
         return false;
     }
     n = strnlen(rule->id, sizeof(rule->id));
     if (n == sizeof(rule->id)) {
         vdi_usb_set_error(errmsg, "rule id longer than %d characters",
-                VDI_USB_RULE_ID_MAX - 1);
+                          VDI_USB_RULE_ID_MAX - 1);
         return false;
     }
     for (i = 0; i < n; i++) {
         if (!id_char_ok(rule->id[i])) {
-            vdi_usb_set_error(errmsg, "bad character in rule id (allowed: letters, "
-                    "digits, '-', '_', '.', ':')");
+            vdi_usb_set_error(errmsg, "bad character in rule id (allowed: "
+                              "letters, digits, '-', '_', '.', ':')");
             return false;
         }
     }
     if ((rule->match & VDI_USB_MATCH_BCD) && rule->bcd_lo > rule->bcd_hi) {
         vdi_usb_set_error(errmsg, "reversed bcd range %04x-%04x", rule->bcd_lo,
-                rule->bcd_hi);
+                          rule->bcd_hi);
         return false;
     }
     if (rule->match & VDI_USB_MATCH_SERIAL) {
         n = strnlen(rule->serial, sizeof(rule->serial));
         if (n == sizeof(rule->serial)) {
             vdi_usb_set_error(errmsg, "serial longer than %d characters",
-                    VDI_USB_SERIAL_MAX - 1);
+                              VDI_USB_SERIAL_MAX - 1);
             return false;
         }
         if (n == 0) {
@@ -138,309 +125,6 @@ bool vdi_usb_glob_match(const char *pattern, const char *str)
     return *pattern == '\0';
 }
 
-static const struct {
-    const char *key;
-    uint32_t flag;
-    unsigned digits;
-} rule_keys[] = {
-    { "dev-class", VDI_USB_MATCH_DEV_CLASS, 2 },
-    { "dev-subclass", VDI_USB_MATCH_DEV_SUBCLASS, 2 },
-    { "dev-protocol", VDI_USB_MATCH_DEV_PROTOCOL, 2 },
-    { "iface-class", VDI_USB_MATCH_IFACE_CLASS, 2 },
-    { "iface-subclass", VDI_USB_MATCH_IFACE_SUBCLASS, 2 },
-    { "iface-protocol", VDI_USB_MATCH_IFACE_PROTOCOL, 2 },
-    /* short forms: the class of a function is its interface class */
-    { "class", VDI_USB_MATCH_IFACE_CLASS, 2 },
-    { "subclass", VDI_USB_MATCH_IFACE_SUBCLASS, 2 },
-    { "protocol", VDI_USB_MATCH_IFACE_PROTOCOL, 2 },
-    { "vid", VDI_USB_MATCH_VID, 4 },
-    { "pid", VDI_USB_MATCH_PID, 4 },
-    { "bcd", VDI_USB_MATCH_BCD, 4 },
-    { "serial", VDI_USB_MATCH_SERIAL, 0 },
-    { "id", 0, 0 },
-};
-
-static bool parse_hex(const char *s, size_t n, unsigned digits,
-                      unsigned *out)
-{
-    unsigned v = 0;
-    size_t i;
-
-    if (n >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-        s += 2;
-        n -= 2;
-    }
-    if (n == 0 || n > digits) {
-        return false;
-    }
-    for (i = 0; i < n; i++) {
-        int d = g_ascii_xdigit_value(s[i]);
-
-        if (d < 0) {
-            return false;
-        }
-        v = v * 16 + d;
-    }
-    *out = v;
-    return true;
-}
-
-static bool parse_action(const char *s, size_t n, VdiUsbAction *action)
-{
-    if (n == 5 && !strncmp(s, "allow", 5)) {
-        *action = VDI_USB_ACTION_ALLOW;
-    } else if (n == 4 && !strncmp(s, "deny", 4)) {
-        *action = VDI_USB_ACTION_DENY;
-    } else if (n == 9 && !strncmp(s, "read-only", 9)) {
-        *action = VDI_USB_ACTION_READ_ONLY;
-    } else {
-        return false;
-    }
-    return true;
-}
-
-/*
- * Next whitespace-separated token of *p; a value may be double-quoted
- * (key="a b"), the quotes are not part of *val.
- */
-static bool next_token(const char **p, const char **tok, size_t *tok_len,
-                       char **errmsg)
-{
-    const char *s = *p;
-
-    while (*s == ' ' || *s == '\t' || *s == '\r') {
-        s++;
-    }
-    *tok = s;
-    while (*s && *s != ' ' && *s != '\t' && *s != '\r') {
-        if (*s == '"') {
-            const char *end = strchr(s + 1, '"');
-
-            if (!end) {
-                vdi_usb_set_error(errmsg, "unterminated quote");
-                return false;
-            }
-            s = end;
-        }
-        s++;
-    }
-    *tok_len = s - *tok;
-    *p = s;
-    return true;
-}
-
-static bool key_has_value(const VdiUsbRule *r, uint32_t flag)
-{
-    return (r->match & flag) != 0;
-}
-
-bool vdi_usb_rule_parse(const char *text, VdiUsbRule *rule, char **errmsg)
-{
-    const char *p = text, *tok;
-    size_t n;
-    bool have_id = false;
-    VdiUsbAction action;
-
-    if (!next_token(&p, &tok, &n, errmsg)) {
-        return false;
-    }
-    if (n == 0) {
-        vdi_usb_set_error(errmsg, "empty rule");
-        return false;
-    }
-    if (!parse_action(tok, n, &action)) {
-        vdi_usb_set_error(errmsg, "unknown action '%.*s' (expected allow, deny or "
-                "read-only)", (int)MIN(n, 64), tok);
-        return false;
-    }
-    vdi_usb_rule_init(rule, action);
-
-    for (;;) {
-        const char *eq, *val;
-        size_t klen, vlen, i;
-        unsigned v, v2;
-
-        if (!next_token(&p, &tok, &n, errmsg)) {
-            return false;
-        }
-        if (n == 0) {
-            break;
-        }
-        if (n == 4 && !strncmp(tok, "hide", 4)) {
-            if (rule->hide) {
-                vdi_usb_set_error(errmsg, "'hide' given twice");
-                return false;
-            }
-            rule->hide = true;
-            continue;
-        }
-        eq = memchr(tok, '=', n);
-        if (!eq) {
-            vdi_usb_set_error(errmsg, "expected key=value or 'hide', got '%.*s'",
-                    (int)MIN(n, 64), tok);
-            return false;
-        }
-        klen = eq - tok;
-        val = eq + 1;
-        vlen = n - klen - 1;
-        if (vlen >= 2 && val[0] == '"' && val[vlen - 1] == '"') {
-            val++;
-            vlen -= 2;
-        } else if (memchr(val, '"', vlen)) {
-            vdi_usb_set_error(errmsg, "misplaced quote in '%.*s'", (int)MIN(n, 64),
-                    tok);
-            return false;
-        }
-        for (i = 0; i < G_N_ELEMENTS(rule_keys); i++) {
-            if (strlen(rule_keys[i].key) == klen &&
-                !strncmp(rule_keys[i].key, tok, klen)) {
-                break;
-            }
-        }
-        if (i == G_N_ELEMENTS(rule_keys)) {
-            vdi_usb_set_error(errmsg, "unknown key '%.*s'", (int)MIN(klen, 64), tok);
-            return false;
-        }
-        if (vlen == 0) {
-            vdi_usb_set_error(errmsg, "empty value for '%s'", rule_keys[i].key);
-            return false;
-        }
-        if (rule_keys[i].flag == 0) {       /* id */
-            if (have_id) {
-                vdi_usb_set_error(errmsg, "key 'id' given twice");
-                return false;
-            }
-            if (vlen >= VDI_USB_RULE_ID_MAX) {
-                vdi_usb_set_error(errmsg, "rule id longer than %d characters",
-                        VDI_USB_RULE_ID_MAX - 1);
-                return false;
-            }
-            memcpy(rule->id, val, vlen);
-            rule->id[vlen] = '\0';
-            have_id = true;
-            continue;
-        }
-        if (key_has_value(rule, rule_keys[i].flag)) {
-            vdi_usb_set_error(errmsg, "key '%s' given twice (or via its alias)",
-                    rule_keys[i].key);
-            return false;
-        }
-        switch (rule_keys[i].flag) {
-        case VDI_USB_MATCH_SERIAL:
-            if (vlen >= VDI_USB_SERIAL_MAX) {
-                vdi_usb_set_error(errmsg, "serial longer than %d characters",
-                        VDI_USB_SERIAL_MAX - 1);
-                return false;
-            }
-            memcpy(rule->serial, val, vlen);
-            rule->serial[vlen] = '\0';
-            break;
-        case VDI_USB_MATCH_BCD: {
-            const char *dash = memchr(val, '-', vlen);
-            size_t l1 = dash ? (size_t)(dash - val) : vlen;
-
-            if (!parse_hex(val, l1, 4, &v) ||
-                (dash && !parse_hex(dash + 1, vlen - l1 - 1, 4, &v2))) {
-                vdi_usb_set_error(errmsg, "bad value '%.*s' for 'bcd' (expected HHHH "
-                        "or HHHH-HHHH, hex)", (int)MIN(vlen, 64), val);
-                return false;
-            }
-            if (!dash) {
-                v2 = v;
-            }
-            if (v > v2) {
-                vdi_usb_set_error(errmsg, "reversed range '%.*s' for 'bcd'",
-                        (int)MIN(vlen, 64), val);
-                return false;
-            }
-            rule->bcd_lo = v;
-            rule->bcd_hi = v2;
-            break;
-        }
-        default:
-            if (!parse_hex(val, vlen, rule_keys[i].digits, &v)) {
-                vdi_usb_set_error(errmsg, "bad hex value '%.*s' for '%s' (expected 1-%u "
-                        "hex digits)", (int)MIN(vlen, 64), val,
-                        rule_keys[i].key, rule_keys[i].digits);
-                return false;
-            }
-            switch (rule_keys[i].flag) {
-            case VDI_USB_MATCH_DEV_CLASS:
-                rule->dev_class = v;
-                break;
-            case VDI_USB_MATCH_DEV_SUBCLASS:
-                rule->dev_subclass = v;
-                break;
-            case VDI_USB_MATCH_DEV_PROTOCOL:
-                rule->dev_protocol = v;
-                break;
-            case VDI_USB_MATCH_IFACE_CLASS:
-                rule->iface_class = v;
-                break;
-            case VDI_USB_MATCH_IFACE_SUBCLASS:
-                rule->iface_subclass = v;
-                break;
-            case VDI_USB_MATCH_IFACE_PROTOCOL:
-                rule->iface_protocol = v;
-                break;
-            case VDI_USB_MATCH_VID:
-                rule->vid = v;
-                break;
-            case VDI_USB_MATCH_PID:
-                rule->pid = v;
-                break;
-            }
-        }
-        rule->match |= rule_keys[i].flag;
-    }
-    return vdi_usb_rule_validate(rule, errmsg);
-}
-
-char *vdi_usb_rule_to_string(const VdiUsbRule *r)
-{
-    GString *s = g_string_new(vdi_usb_action_name(r->action));
-
-    if (r->id[0]) {
-        g_string_append_printf(s, " id=%.*s", VDI_USB_RULE_ID_MAX - 1,
-                               r->id);
-    }
-    if (r->match & VDI_USB_MATCH_DEV_CLASS) {
-        g_string_append_printf(s, " dev-class=%02x", r->dev_class);
-    }
-    if (r->match & VDI_USB_MATCH_DEV_SUBCLASS) {
-        g_string_append_printf(s, " dev-subclass=%02x", r->dev_subclass);
-    }
-    if (r->match & VDI_USB_MATCH_DEV_PROTOCOL) {
-        g_string_append_printf(s, " dev-protocol=%02x", r->dev_protocol);
-    }
-    if (r->match & VDI_USB_MATCH_IFACE_CLASS) {
-        g_string_append_printf(s, " iface-class=%02x", r->iface_class);
-    }
-    if (r->match & VDI_USB_MATCH_IFACE_SUBCLASS) {
-        g_string_append_printf(s, " iface-subclass=%02x", r->iface_subclass);
-    }
-    if (r->match & VDI_USB_MATCH_IFACE_PROTOCOL) {
-        g_string_append_printf(s, " iface-protocol=%02x", r->iface_protocol);
-    }
-    if (r->match & VDI_USB_MATCH_VID) {
-        g_string_append_printf(s, " vid=%04x", r->vid);
-    }
-    if (r->match & VDI_USB_MATCH_PID) {
-        g_string_append_printf(s, " pid=%04x", r->pid);
-    }
-    if (r->match & VDI_USB_MATCH_BCD) {
-        g_string_append_printf(s, " bcd=%04x-%04x", r->bcd_lo, r->bcd_hi);
-    }
-    if (r->match & VDI_USB_MATCH_SERIAL) {
-        g_string_append_printf(s, " serial=\"%.*s\"",
-                               VDI_USB_SERIAL_MAX - 1, r->serial);
-    }
-    if (r->hide) {
-        g_string_append(s, " hide");
-    }
-    return g_string_free(s, false);
-}
-
 /* Policies */
 
 VdiUsbPolicy *vdi_usb_policy_new(VdiUsbAction default_action)
@@ -460,35 +144,6 @@ void vdi_usb_policy_free(VdiUsbPolicy *policy)
     }
 }
 
-void vdi_usb_policy_set_default(VdiUsbPolicy *policy, VdiUsbAction action)
-{
-    policy->default_action = action;
-}
-
-VdiUsbAction vdi_usb_policy_get_default(const VdiUsbPolicy *policy)
-{
-    return policy->default_action;
-}
-
-size_t vdi_usb_policy_n_rules(const VdiUsbPolicy *policy)
-{
-    return policy->rules->len;
-}
-
-const VdiUsbRule *vdi_usb_policy_get_rule(const VdiUsbPolicy *policy,
-                                          size_t index)
-{
-    if (index >= policy->rules->len) {
-        return NULL;
-    }
-    return &g_array_index(policy->rules, VdiUsbRule, index);
-}
-
-void vdi_usb_policy_clear(VdiUsbPolicy *policy)
-{
-    g_array_set_size(policy->rules, 0);
-}
-
 static bool id_in_use(const GArray *rules, const char *id)
 {
     guint i;
@@ -504,11 +159,12 @@ static bool id_in_use(const GArray *rules, const char *id)
 bool vdi_usb_policy_add_rule(VdiUsbPolicy *policy, const VdiUsbRule *rule,
                              char **errmsg)
 {
-    if (!vdi_usb_rule_validate(rule, errmsg)) {
+    if (!rule_validate(rule, errmsg)) {
         return false;
     }
     if (policy->rules->len >= VDI_USB_MAX_RULES) {
-        vdi_usb_set_error(errmsg, "too many rules (at most %d)", VDI_USB_MAX_RULES);
+        vdi_usb_set_error(errmsg, "too many rules (at most %d)",
+                          VDI_USB_MAX_RULES);
         return false;
     }
     if (id_in_use(policy->rules, rule->id)) {
@@ -516,70 +172,6 @@ bool vdi_usb_policy_add_rule(VdiUsbPolicy *policy, const VdiUsbRule *rule,
         return false;
     }
     g_array_append_val(policy->rules, *rule);
-    return true;
-}
-
-/*
- * One rule or directive per line; blank lines and lines starting with '#'
- * are skipped; "default ACTION" sets the default.  All or nothing: on
- * error the policy is unchanged.
- */
-bool vdi_usb_policy_add_text(VdiUsbPolicy *policy, const char *text,
-                             char **errmsg)
-{
-    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-    g_autoptr(GArray) added = g_array_new(false, true, sizeof(VdiUsbRule));
-    VdiUsbAction def = policy->default_action;
-    guint i, j;
-
-    for (i = 0; lines[i]; i++) {
-        const char *l = lines[i];
-        g_autofree char *err = NULL;
-        VdiUsbRule r;
-
-        while (*l == ' ' || *l == '\t' || *l == '\r') {
-            l++;
-        }
-        if (*l == '\0' || *l == '#') {
-            continue;
-        }
-        if (!strncmp(l, "default", 7) && (l[7] == ' ' || l[7] == '\t')) {
-            const char *a = l + 7;
-            size_t n;
-
-            while (*a == ' ' || *a == '\t') {
-                a++;
-            }
-            n = strcspn(a, " \t\r");
-            if (!parse_action(a, n, &def) || a[n + strspn(a + n, " \t\r")]) {
-                vdi_usb_set_error(errmsg, "line %u: expected 'default allow|deny|"
-                        "read-only'", i + 1);
-                return false;
-            }
-            continue;
-        }
-        if (!vdi_usb_rule_parse(l, &r, &err)) {
-            vdi_usb_set_error(errmsg, "line %u: %s", i + 1, err);
-            return false;
-        }
-        if (policy->rules->len + added->len >= VDI_USB_MAX_RULES) {
-            vdi_usb_set_error(errmsg, "line %u: too many rules (at most %d)", i + 1,
-                    VDI_USB_MAX_RULES);
-            return false;
-        }
-        for (j = 0; r.id[0] && j < added->len; j++) {
-            if (!strcmp(g_array_index(added, VdiUsbRule, j).id, r.id)) {
-                break;
-            }
-        }
-        if (id_in_use(policy->rules, r.id) || (r.id[0] && j < added->len)) {
-            vdi_usb_set_error(errmsg, "line %u: duplicate rule id '%s'", i + 1, r.id);
-            return false;
-        }
-        g_array_append_val(added, r);
-    }
-    g_array_append_vals(policy->rules, added->data, added->len);
-    policy->default_action = def;
     return true;
 }
 

@@ -116,29 +116,15 @@ typedef struct VdiUsbVerdict {
     char reason[VDI_USB_REASON_MAX];
 } VdiUsbVerdict;
 
-/* Names: "allow", "deny", "read-only" */
-const char *vdi_usb_action_name(VdiUsbAction action);
-
 /* Rules */
 void vdi_usb_rule_init(VdiUsbRule *rule, VdiUsbAction action);
-bool vdi_usb_rule_validate(const VdiUsbRule *rule, char **errmsg);
-bool vdi_usb_rule_parse(const char *text, VdiUsbRule *rule, char **errmsg);
-char *vdi_usb_rule_to_string(const VdiUsbRule *rule);
 bool vdi_usb_glob_match(const char *pattern, const char *str);
 
 /* Policies */
 VdiUsbPolicy *vdi_usb_policy_new(VdiUsbAction default_action);
 void vdi_usb_policy_free(VdiUsbPolicy *policy);
-void vdi_usb_policy_set_default(VdiUsbPolicy *policy, VdiUsbAction action);
-VdiUsbAction vdi_usb_policy_get_default(const VdiUsbPolicy *policy);
 bool vdi_usb_policy_add_rule(VdiUsbPolicy *policy, const VdiUsbRule *rule,
                              char **errmsg);
-bool vdi_usb_policy_add_text(VdiUsbPolicy *policy, const char *text,
-                             char **errmsg);
-size_t vdi_usb_policy_n_rules(const VdiUsbPolicy *policy);
-const VdiUsbRule *vdi_usb_policy_get_rule(const VdiUsbPolicy *policy,
-                                          size_t index);
-void vdi_usb_policy_clear(VdiUsbPolicy *policy);
 
 /* Evaluation; serial may be NULL (then serial rules never match) */
 void vdi_usb_policy_evaluate(const VdiUsbPolicy *policy,

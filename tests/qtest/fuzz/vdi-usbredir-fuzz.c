@@ -40,19 +40,11 @@
 #include <usbredirparser.h>
 #include "qemu/bswap.h"
 #include "hw/usb/vdi-usb-guard-core.h"
+#include "tests/qtest/vdi-usb-test.h"
 
 #define GUARD_ID(step)  (VDI_USB_GUARD_ID_BASE | (step))
 
-static const char *const fuzz_policies[] = {
-    "default allow\n",
-    "default deny\nallow class=03\nallow class=07\n",
-    "default read-only\n",
-    "default allow\ndeny class=03 hide\nread-only class=08\n",
-    "default deny\nread-only iface-protocol=50 serial=ST*\nallow class=03\n",
-    "default allow\ndeny vid=0781 bcd=0100-0200\n",
-};
-
-static VdiUsbPolicy *policies[G_N_ELEMENTS(fuzz_policies)];
+static VdiUsbPolicy *policies[6];
 
 static void check(bool cond)
 {
@@ -570,15 +562,28 @@ static void init_once(void)
 {
     uint32_t caps[USB_REDIR_CAPS_SIZE];
     struct usbredirparser *p;
-    size_t i;
 
     if (policies[0]) {
         return;
     }
-    for (i = 0; i < G_N_ELEMENTS(fuzz_policies); i++) {
-        policies[i] = vdi_usb_policy_new(VDI_USB_ACTION_DENY);
-        check(vdi_usb_policy_add_text(policies[i], fuzz_policies[i], NULL));
-    }
+    policies[0] = vdi_usb_policy_new(VDI_USB_ACTION_ALLOW);
+    policies[1] = USB_POLICY(DENY,
+            USB_RULE(ALLOW, "", VDI_USB_MATCH_IFACE_CLASS, .iface_class = 0x03),
+            USB_RULE(ALLOW, "", VDI_USB_MATCH_IFACE_CLASS, .iface_class = 0x07));
+    policies[2] = vdi_usb_policy_new(VDI_USB_ACTION_READ_ONLY);
+    policies[3] = USB_POLICY(ALLOW,
+            USB_RULE(DENY, "", VDI_USB_MATCH_IFACE_CLASS, .iface_class = 0x03,
+                     .hide = true),
+            USB_RULE(READ_ONLY, "", VDI_USB_MATCH_IFACE_CLASS,
+                     .iface_class = 0x08));
+    policies[4] = USB_POLICY(DENY,
+            USB_RULE(READ_ONLY, "",
+                     VDI_USB_MATCH_IFACE_PROTOCOL | VDI_USB_MATCH_SERIAL,
+                     .iface_protocol = 0x50, .serial = "ST*"),
+            USB_RULE(ALLOW, "", VDI_USB_MATCH_IFACE_CLASS, .iface_class = 0x03));
+    policies[5] = USB_POLICY(ALLOW,
+            USB_RULE(DENY, "", VDI_USB_MATCH_VID | VDI_USB_MATCH_BCD,
+                     .vid = 0x0781, .bcd_lo = 0x0100, .bcd_hi = 0x0200));
     qemu_hello = g_byte_array_new();
     p = usbredirparser_create();
     set_callbacks(p);

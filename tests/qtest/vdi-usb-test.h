@@ -1,0 +1,65 @@
+/*
+ * VDI host: what the USB policy tests share
+ *
+ * Copyright (c) 2026 VDI host developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Policies built as usb-policy-set builds them (rule structs through
+ * vdi_usb_policy_add_rule()) and the canned devices' descriptors.
+ */
+
+#ifndef TESTS_QTEST_VDI_USB_TEST_H
+#define TESTS_QTEST_VDI_USB_TEST_H
+
+#include "hw/usb/vdi-usb-policy.h"
+
+/*
+ * A rule: USB_RULE(DENY, "no-storage", VDI_USB_MATCH_IFACE_CLASS,
+ * .iface_class = 0x08); an empty id names it by its index.
+ */
+#define USB_RULE(act, rule_id, flags, ...)                              \
+    ((VdiUsbRule){ .action = VDI_USB_ACTION_##act, .id = rule_id,      \
+                   .match = (flags), ##__VA_ARGS__ })
+
+/* A policy of these rules, in order; aborts on a rule the policy refuses */
+static inline VdiUsbPolicy *usb_test_policy(VdiUsbAction dflt,
+                                            const VdiUsbRule *rules,
+                                            size_t n)
+{
+    VdiUsbPolicy *p = vdi_usb_policy_new(dflt);
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        g_autofree char *err = NULL;
+
+        if (!vdi_usb_policy_add_rule(p, &rules[i], &err)) {
+            g_error("rule %zu refused: %s", i, err);
+        }
+    }
+    return p;
+}
+
+#define USB_POLICY(dflt, ...)                                           \
+    usb_test_policy(VDI_USB_ACTION_##dflt,                              \
+                    (const VdiUsbRule[]){ __VA_ARGS__ },                \
+                    sizeof((const VdiUsbRule[]){ __VA_ARGS__ }) /       \
+                    sizeof(VdiUsbRule))
+
+/*
+ * Bulk-Only storage interface 0 (alt 0) and UAS (alt 1), HID boot
+ * keyboard interface 1
+ */
+static const uint8_t usb_test_composite_config[] = {
+    9, 2, 71, 0, 2, 1, 0, 0x80, 100,
+    9, 4, 0, 0, 2, 8, 6, 0x50, 0,
+    7, 5, 0x81, 2, 0x00, 0x02, 0,
+    7, 5, 0x02, 2, 0x00, 0x02, 0,
+    9, 4, 0, 1, 2, 8, 6, 0x62, 0,
+    7, 5, 0x83, 2, 0x00, 0x02, 0,
+    7, 5, 0x04, 2, 0x00, 0x02, 0,
+    9, 4, 1, 0, 1, 3, 1, 1, 0,
+    7, 5, 0x85, 3, 8, 0, 10,
+};
+
+#endif
