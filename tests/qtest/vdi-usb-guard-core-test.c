@@ -36,18 +36,12 @@ static const uint8_t keyboard_dev[18] = {
     0x00, 0x01, 1, 2, 0, 1,
 };
 
-static const uint8_t keyboard_config[] = {
-    9, 2, 25, 0, 1, 1, 0, 0xa0, 50,
-    9, 4, 0, 0, 1, 3, 1, 1, 0,
-    7, 5, 0x81, 3, 8, 0, 10,
-};
-
 static int fake_xfer(void *opaque, const VdiUsbGuardRequest *req,
                      uint8_t *buf)
 {
     FakeDevice *f = opaque;
     uint8_t type = req->value >> 8, index = req->value & 0xff;
-    size_t len = 0, i;
+    size_t len = 0;
 
     g_assert(vdi_usb_guard_owns_id(req->id));
     if (++f->requests == f->fail_at) {
@@ -76,23 +70,16 @@ static int fake_xfer(void *opaque, const VdiUsbGuardRequest *req,
             return -1;
         }
         f->last_langid = req->index;
-        len = 2 + 2 * strlen(f->serial);
-        g_assert_cmpint(len, <=, req->length);
-        buf[0] = len;
-        buf[1] = 3;
-        for (i = 0; f->serial[i]; i++) {
-            buf[2 + 2 * i] = f->serial[i];
-            buf[3 + 2 * i] = 0;
-        }
-        return len;
+        g_assert_cmpint(2 + 2 * strlen(f->serial), <=, req->length);
+        return usb_test_string_desc(f->serial, buf);
     }
     return -1;
 }
 
 static void test_allow_keyboard(void)
 {
-    FakeDevice f = { keyboard_dev, keyboard_config,
-                     sizeof(keyboard_config) };
+    FakeDevice f = { keyboard_dev, usb_test_keyboard_config,
+                     sizeof(usb_test_keyboard_config) };
     VdiUsbPolicy *p = vdi_usb_policy_new(VDI_USB_ACTION_ALLOW);
     VdiUsbGuardCore c;
     size_t len;
@@ -296,8 +283,8 @@ static void test_failures(void)
         9, 2, 200, 0, 1, 1, 0, 0x80, 100,
         9, 4, 0, 0, 0, 3, 0, 0, 0,
     };
-    FakeDevice f = { keyboard_dev, keyboard_config,
-                     sizeof(keyboard_config) };
+    FakeDevice f = { keyboard_dev, usb_test_keyboard_config,
+                     sizeof(usb_test_keyboard_config) };
     VdiUsbPolicy *p = vdi_usb_policy_new(VDI_USB_ACTION_ALLOW);
     VdiUsbGuardCore c;
     const char *rule, *reason;
@@ -336,8 +323,8 @@ static void test_failures(void)
 
     /* a failed serial request only means serial rules cannot match */
     f.dev = storage_dev;
-    f.config = keyboard_config;
-    f.config_len = sizeof(keyboard_config);
+    f.config = usb_test_keyboard_config;
+    f.config_len = sizeof(usb_test_keyboard_config);
     f.serial = NULL;
     g_assert_cmpint(vdi_usb_guard_core_fetch_sync(&c, p, fake_xfer, &f), ==,
                     VDI_USB_GUARD_DONE);

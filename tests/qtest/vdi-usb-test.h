@@ -6,7 +6,9 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * Policies built as usb-policy-set builds them (rule structs through
- * vdi_usb_policy_add_rule()) and the canned devices' descriptors.
+ * vdi_usb_policy_add_rule()), the descriptors of the canned devices the
+ * unit tests, the fuzzers and the fake usbredir peers show, and USB string
+ * descriptors.  Byte order: qemu/bswap.h.
  */
 
 #ifndef TESTS_QTEST_VDI_USB_TEST_H
@@ -46,6 +48,11 @@ static inline VdiUsbPolicy *usb_test_policy(VdiUsbAction dflt,
                     sizeof((const VdiUsbRule[]){ __VA_ARGS__ }) /       \
                     sizeof(VdiUsbRule))
 
+/* A device descriptor of a USB 2.0 device with one configuration */
+#define USB_TEST_DEV_DESC(vid, pid, mps0, iserial)                      \
+    { 18, 1, 0x00, 0x02, 0, 0, 0, (mps0), (vid) & 0xff, (vid) >> 8,    \
+      (pid) & 0xff, (pid) >> 8, 0x00, 0x01, 1, 2, (iserial), 1 }
+
 /*
  * Bulk-Only storage interface 0 (alt 0) and UAS (alt 1), HID boot
  * keyboard interface 1
@@ -61,5 +68,35 @@ static const uint8_t usb_test_composite_config[] = {
     9, 4, 1, 0, 1, 3, 1, 1, 0,
     7, 5, 0x85, 3, 8, 0, 10,
 };
+
+/* A HID boot keyboard, without its HID class descriptor */
+static const uint8_t usb_test_keyboard_config[] = {
+    9, 2, 25, 0, 1, 1, 0, 0xa0, 50,
+    9, 4, 0, 0, 1, 3, 1, 1, 0,
+    7, 5, 0x81, 3, 8, 0, 10,
+};
+
+/* A bidirectional printer */
+static const uint8_t usb_test_printer_config[] = {
+    9, 2, 32, 0, 1, 1, 0, 0xc0, 2,
+    9, 4, 0, 0, 2, 7, 1, 2, 0,
+    7, 5, 0x01, 2, 0x40, 0x00, 0,
+    7, 5, 0x82, 2, 0x40, 0x00, 0,
+};
+
+/* The string descriptor of an ASCII string into d; returns its length */
+static inline size_t usb_test_string_desc(const char *s, uint8_t *d)
+{
+    size_t i, n = strlen(s);
+
+    g_assert(n <= 126);
+    d[0] = 2 + 2 * n;
+    d[1] = 3;
+    for (i = 0; i < n; i++) {
+        d[2 + 2 * i] = s[i];
+        d[3 + 2 * i] = 0;
+    }
+    return d[0];
+}
 
 #endif
