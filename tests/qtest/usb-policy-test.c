@@ -268,7 +268,7 @@ static void fake_control(void *priv, uint64_t id,
                 len = 4;
                 memcpy(buf, "\x04\x03\x09\x04", 4);
             } else if ((c->value & 0xff) == 3 && m->serial) {
-                len = usb_test_string_desc(m->serial, buf);
+                len = usb_test_string_desc(m->serial, buf, sizeof(buf));
             } else {
                 c->status = usb_redir_stall;
             }

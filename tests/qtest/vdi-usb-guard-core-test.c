@@ -71,7 +71,7 @@ static int fake_xfer(void *opaque, const VdiUsbGuardRequest *req,
         }
         f->last_langid = req->index;
         g_assert_cmpint(2 + 2 * strlen(f->serial), <=, req->length);
-        return usb_test_string_desc(f->serial, buf);
+        return usb_test_string_desc(f->serial, buf, req->length);
     }
     return -1;
 }

@@ -84,12 +84,15 @@ static const uint8_t usb_test_printer_config[] = {
     7, 5, 0x82, 2, 0x40, 0x00, 0,
 };
 
-/* The string descriptor of an ASCII string into d; returns its length */
-static inline size_t usb_test_string_desc(const char *s, uint8_t *d)
+/*
+ * The string descriptor of an ASCII string into d, cut to fit max bytes
+ * (at most 254); returns its length
+ */
+static inline size_t usb_test_string_desc(const char *s, uint8_t *d,
+                                          size_t max)
 {
-    size_t i, n = strlen(s);
+    size_t i, n = MIN(strlen(s), (MIN(max, 254) - 2) / 2);
 
-    g_assert(n <= 126);
     d[0] = 2 + 2 * n;
     d[1] = 3;
     for (i = 0; i < n; i++) {
@@ -97,6 +100,50 @@ static inline size_t usb_test_string_desc(const char *s, uint8_t *d)
         d[3 + 2 * i] = 0;
     }
     return d[0];
+}
+
+/*
+ * The policies the fuzzers evaluate every device against: each default
+ * alone, and rules on every field, hide and read-only
+ */
+#define USB_TEST_N_POLICIES 8
+
+static inline void usb_test_policies(VdiUsbPolicy *p[USB_TEST_N_POLICIES])
+{
+    p[0] = vdi_usb_policy_new(VDI_USB_ACTION_ALLOW);
+    p[1] = vdi_usb_policy_new(VDI_USB_ACTION_DENY);
+    p[2] = vdi_usb_policy_new(VDI_USB_ACTION_READ_ONLY);
+    p[3] = USB_POLICY(DENY,
+                      USB_RULE(ALLOW, "", VDI_USB_MATCH_IFACE_CLASS,
+                               .iface_class = 0x03),
+                      USB_RULE(ALLOW, "", VDI_USB_MATCH_IFACE_CLASS,
+                               .iface_class = 0x07));
+    p[4] = USB_POLICY(ALLOW,
+                      USB_RULE(DENY, "", VDI_USB_MATCH_IFACE_CLASS,
+                               .iface_class = 0x03, .hide = true),
+                      USB_RULE(READ_ONLY, "", VDI_USB_MATCH_IFACE_CLASS,
+                               .iface_class = 0x08));
+    p[5] = USB_POLICY(ALLOW,
+                      USB_RULE(DENY, "", VDI_USB_MATCH_IFACE_CLASS,
+                               .iface_class = 0x08, .hide = true));
+    p[6] = USB_POLICY(DENY,
+                      USB_RULE(READ_ONLY, "",
+                               VDI_USB_MATCH_IFACE_PROTOCOL |
+                               VDI_USB_MATCH_SERIAL,
+                               .iface_protocol = 0x50, .serial = "ST*"),
+                      USB_RULE(ALLOW, "", VDI_USB_MATCH_IFACE_CLASS,
+                               .iface_class = 0x03));
+    p[7] = USB_POLICY(DENY,
+                      USB_RULE(DENY, "", VDI_USB_MATCH_VID | VDI_USB_MATCH_BCD,
+                               .vid = 0x0781, .bcd_lo = 0x0100,
+                               .bcd_hi = 0x0200),
+                      USB_RULE(READ_ONLY, "", VDI_USB_MATCH_SERIAL,
+                               .serial = "A*"),
+                      USB_RULE(ALLOW, "", VDI_USB_MATCH_DEV_CLASS,
+                               .dev_class = 0xef),
+                      USB_RULE(DENY, "", VDI_USB_MATCH_IFACE_CLASS,
+                               .iface_class = 0xe0, .hide = true),
+                      USB_RULE(ALLOW, "", 0));
 }
 
 #endif

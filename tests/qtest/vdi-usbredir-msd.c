@@ -58,6 +58,7 @@
 #include <usbredirparser.h>
 #include "qemu/bswap.h"
 #include "qemu/cutils.h"
+#include "vdi-usb-test.h"
 
 #define EP_IN           0x81
 #define EP_OUT          0x02
@@ -739,7 +740,6 @@ static void cb_hello(void *priv, struct usb_redir_hello_header *h)
 static size_t string_desc(uint8_t index, uint8_t *d, size_t max)
 {
     const char *s;
-    size_t i, n;
 
     switch (index) {
     case 0:
@@ -757,14 +757,7 @@ static size_t string_desc(uint8_t index, uint8_t *d, size_t max)
     default:
         return 0;
     }
-    n = MIN(strlen(s), (max - 2) / 2);
-    d[0] = 2 + 2 * n;
-    d[1] = 3;
-    for (i = 0; i < n; i++) {
-        d[2 + 2 * i] = s[i];
-        d[3 + 2 * i] = 0;
-    }
-    return d[0];
+    return usb_test_string_desc(s, d, max);
 }
 
 /*

@@ -25,7 +25,7 @@
 #include "hw/usb/vdi-bot-filter.h"
 #include "tests/qtest/vdi-usb-test.h"
 
-static VdiUsbPolicy *policies[6];
+static VdiUsbPolicy *policies[USB_TEST_N_POLICIES];
 
 static void check(bool cond)
 {
@@ -39,26 +39,7 @@ static void init_policies(void)
     if (policies[0]) {
         return;
     }
-    policies[0] = vdi_usb_policy_new(VDI_USB_ACTION_ALLOW);
-    policies[1] = USB_POLICY(DENY,
-            USB_RULE(ALLOW, "", VDI_USB_MATCH_IFACE_CLASS, .iface_class = 0x03),
-            USB_RULE(ALLOW, "", VDI_USB_MATCH_IFACE_CLASS, .iface_class = 0x07));
-    policies[2] = vdi_usb_policy_new(VDI_USB_ACTION_READ_ONLY);
-    policies[3] = USB_POLICY(ALLOW,
-            USB_RULE(DENY, "", VDI_USB_MATCH_IFACE_CLASS, .iface_class = 0x08,
-                     .hide = true));
-    policies[4] = USB_POLICY(DENY,
-            USB_RULE(READ_ONLY, "", VDI_USB_MATCH_IFACE_PROTOCOL,
-                     .iface_protocol = 0x50),
-            USB_RULE(ALLOW, "", VDI_USB_MATCH_IFACE_CLASS, .iface_class = 0x03));
-    policies[5] = USB_POLICY(DENY,
-            USB_RULE(DENY, "", VDI_USB_MATCH_VID | VDI_USB_MATCH_BCD,
-                     .vid = 0x0781, .bcd_lo = 0x0100, .bcd_hi = 0x0200),
-            USB_RULE(READ_ONLY, "", VDI_USB_MATCH_SERIAL, .serial = "A*"),
-            USB_RULE(ALLOW, "", VDI_USB_MATCH_DEV_CLASS, .dev_class = 0xef),
-            USB_RULE(DENY, "", VDI_USB_MATCH_IFACE_CLASS, .iface_class = 0xe0,
-                     .hide = true),
-            USB_RULE(ALLOW, "", 0));
+    usb_test_policies(policies);
 }
 
 static void check_verdict(const VdiUsbConfig *cfg, const VdiUsbVerdict *v,

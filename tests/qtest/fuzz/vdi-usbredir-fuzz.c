@@ -44,7 +44,7 @@
 
 #define GUARD_ID(step)  (VDI_USB_GUARD_ID_BASE | (step))
 
-static VdiUsbPolicy *policies[6];
+static VdiUsbPolicy *policies[USB_TEST_N_POLICIES];
 
 static void check(bool cond)
 {
@@ -537,24 +537,7 @@ static void init_once(void)
     if (policies[0]) {
         return;
     }
-    policies[0] = vdi_usb_policy_new(VDI_USB_ACTION_ALLOW);
-    policies[1] = USB_POLICY(DENY,
-            USB_RULE(ALLOW, "", VDI_USB_MATCH_IFACE_CLASS, .iface_class = 0x03),
-            USB_RULE(ALLOW, "", VDI_USB_MATCH_IFACE_CLASS, .iface_class = 0x07));
-    policies[2] = vdi_usb_policy_new(VDI_USB_ACTION_READ_ONLY);
-    policies[3] = USB_POLICY(ALLOW,
-            USB_RULE(DENY, "", VDI_USB_MATCH_IFACE_CLASS, .iface_class = 0x03,
-                     .hide = true),
-            USB_RULE(READ_ONLY, "", VDI_USB_MATCH_IFACE_CLASS,
-                     .iface_class = 0x08));
-    policies[4] = USB_POLICY(DENY,
-            USB_RULE(READ_ONLY, "",
-                     VDI_USB_MATCH_IFACE_PROTOCOL | VDI_USB_MATCH_SERIAL,
-                     .iface_protocol = 0x50, .serial = "ST*"),
-            USB_RULE(ALLOW, "", VDI_USB_MATCH_IFACE_CLASS, .iface_class = 0x03));
-    policies[5] = USB_POLICY(ALLOW,
-            USB_RULE(DENY, "", VDI_USB_MATCH_VID | VDI_USB_MATCH_BCD,
-                     .vid = 0x0781, .bcd_lo = 0x0100, .bcd_hi = 0x0200));
+    usb_test_policies(policies);
     qemu_hello = g_byte_array_new();
     p = usbredirparser_create();
     set_callbacks(p);
