@@ -149,51 +149,6 @@ bool vdi_bot_cdb_allowed(const uint8_t *cdb, size_t cdb_len)
     }
 }
 
-const char *vdi_bot_opcode_name(uint8_t op)
-{
-    static const struct {
-        uint8_t op;
-        const char *name;
-    } names[] = {
-        { 0x00, "TEST UNIT READY" }, { 0x03, "REQUEST SENSE" },
-        { 0x04, "FORMAT UNIT" }, { 0x08, "READ(6)" }, { 0x0a, "WRITE(6)" },
-        { 0x12, "INQUIRY" }, { 0x15, "MODE SELECT(6)" },
-        { 0x1a, "MODE SENSE(6)" }, { 0x1b, "START STOP UNIT" },
-        { 0x1e, "PREVENT ALLOW MEDIUM REMOVAL" },
-        { 0x23, "READ FORMAT CAPACITIES" }, { 0x25, "READ CAPACITY(10)" },
-        { 0x28, "READ(10)" }, { 0x2a, "WRITE(10)" },
-        { 0x2e, "WRITE AND VERIFY(10)" }, { 0x2f, "VERIFY(10)" },
-        { 0x35, "SYNCHRONIZE CACHE(10)" }, { 0x3b, "WRITE BUFFER" },
-        { 0x3f, "WRITE LONG(10)" }, { 0x41, "WRITE SAME(10)" },
-        { 0x42, "UNMAP" }, { 0x43, "READ TOC/PMA/ATIP" },
-        { 0x46, "GET CONFIGURATION" },
-        { 0x4a, "GET EVENT STATUS NOTIFICATION" }, { 0x50, "XDWRITE(10)" },
-        { 0x51, "XPWRITE(10)" }, { 0x52, "READ TRACK INFORMATION" },
-        { 0x53, "XDWRITEREAD(10)" }, { 0x55, "MODE SELECT(10)" },
-        { 0x5a, "MODE SENSE(10)" }, { 0x5f, "PERSISTENT RESERVE OUT" },
-        { 0x7f, "VARIABLE LENGTH" }, { 0x80, "XDWRITE EXTENDED(16)" },
-        { 0x85, "ATA PASS-THROUGH(16)" }, { 0x88, "READ(16)" },
-        { 0x89, "COMPARE AND WRITE" }, { 0x8a, "WRITE(16)" },
-        { 0x8e, "WRITE AND VERIFY(16)" }, { 0x8f, "VERIFY(16)" },
-        { 0x91, "SYNCHRONIZE CACHE(16)" }, { 0x93, "WRITE SAME(16)" },
-        { 0x9e, "SERVICE ACTION IN(16)" }, { 0x9f, "SERVICE ACTION OUT(16)" },
-        { 0xa0, "REPORT LUNS" }, { 0xa1, "ATA PASS-THROUGH(12)" },
-        { 0xa8, "READ(12)" }, { 0xaa, "WRITE(12)" },
-        { 0xad, "READ DISC STRUCTURE" }, { 0xae, "WRITE AND VERIFY(12)" },
-        { 0xaf, "VERIFY(12)" }, { 0xb5, "SECURITY PROTOCOL OUT" },
-        { 0xb9, "READ CD MSF" }, { 0xbd, "MECHANISM STATUS" },
-        { 0xbe, "READ CD" },
-    };
-    size_t i;
-
-    for (i = 0; i < G_N_ELEMENTS(names); i++) {
-        if (names[i].op == op) {
-            return names[i].name;
-        }
-    }
-    return op >= 0xc0 ? "vendor specific" : "unknown";
-}
-
 static void clear_command(VdiBotFilter *f)
 {
     f->cbw_fill = 0;
