@@ -27,6 +27,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/bswap.h"
 #include "vdi-bot-filter.h"
 
 typedef enum BotState {
@@ -72,19 +73,6 @@ struct VdiBotFilter {
     bool sense_pending[VDI_BOT_MAX_LUNS];
     VdiBotStats stats;
 };
-
-static uint32_t le32(const uint8_t *p)
-{
-    return p[0] | (p[1] << 8) | (p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-
-static void st_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = v;
-    p[1] = v >> 8;
-    p[2] = v >> 16;
-    p[3] = v >> 24;
-}
 
 static VdiBotAction proto_error(VdiBotFilter *f, char **errmsg,
                                 const char *fmt, ...) G_GNUC_PRINTF(3, 4);
@@ -161,51 +149,6 @@ bool vdi_bot_cdb_allowed(const uint8_t *cdb, size_t cdb_len)
     }
 }
 
-const char *vdi_bot_opcode_name(uint8_t op)
-{
-    static const struct {
-        uint8_t op;
-        const char *name;
-    } names[] = {
-        { 0x00, "TEST UNIT READY" }, { 0x03, "REQUEST SENSE" },
-        { 0x04, "FORMAT UNIT" }, { 0x08, "READ(6)" }, { 0x0a, "WRITE(6)" },
-        { 0x12, "INQUIRY" }, { 0x15, "MODE SELECT(6)" },
-        { 0x1a, "MODE SENSE(6)" }, { 0x1b, "START STOP UNIT" },
-        { 0x1e, "PREVENT ALLOW MEDIUM REMOVAL" },
-        { 0x23, "READ FORMAT CAPACITIES" }, { 0x25, "READ CAPACITY(10)" },
-        { 0x28, "READ(10)" }, { 0x2a, "WRITE(10)" },
-        { 0x2e, "WRITE AND VERIFY(10)" }, { 0x2f, "VERIFY(10)" },
-        { 0x35, "SYNCHRONIZE CACHE(10)" }, { 0x3b, "WRITE BUFFER" },
-        { 0x3f, "WRITE LONG(10)" }, { 0x41, "WRITE SAME(10)" },
-        { 0x42, "UNMAP" }, { 0x43, "READ TOC/PMA/ATIP" },
-        { 0x46, "GET CONFIGURATION" },
-        { 0x4a, "GET EVENT STATUS NOTIFICATION" }, { 0x50, "XDWRITE(10)" },
-        { 0x51, "XPWRITE(10)" }, { 0x52, "READ TRACK INFORMATION" },
-        { 0x53, "XDWRITEREAD(10)" }, { 0x55, "MODE SELECT(10)" },
-        { 0x5a, "MODE SENSE(10)" }, { 0x5f, "PERSISTENT RESERVE OUT" },
-        { 0x7f, "VARIABLE LENGTH" }, { 0x80, "XDWRITE EXTENDED(16)" },
-        { 0x85, "ATA PASS-THROUGH(16)" }, { 0x88, "READ(16)" },
-        { 0x89, "COMPARE AND WRITE" }, { 0x8a, "WRITE(16)" },
-        { 0x8e, "WRITE AND VERIFY(16)" }, { 0x8f, "VERIFY(16)" },
-        { 0x91, "SYNCHRONIZE CACHE(16)" }, { 0x93, "WRITE SAME(16)" },
-        { 0x9e, "SERVICE ACTION IN(16)" }, { 0x9f, "SERVICE ACTION OUT(16)" },
-        { 0xa0, "REPORT LUNS" }, { 0xa1, "ATA PASS-THROUGH(12)" },
-        { 0xa8, "READ(12)" }, { 0xaa, "WRITE(12)" },
-        { 0xad, "READ DISC STRUCTURE" }, { 0xae, "WRITE AND VERIFY(12)" },
-        { 0xaf, "VERIFY(12)" }, { 0xb5, "SECURITY PROTOCOL OUT" },
-        { 0xb9, "READ CD MSF" }, { 0xbd, "MECHANISM STATUS" },
-        { 0xbe, "READ CD" },
-    };
-    size_t i;
-
-    for (i = 0; i < G_N_ELEMENTS(names); i++) {
-        if (names[i].op == op) {
-            return names[i].name;
-        }
-    }
-    return op >= 0xc0 ? "vendor specific" : "unknown";
-}
-
 static void clear_command(VdiBotFilter *f)
 {
     f->cbw_fill = 0;
@@ -251,9 +194,9 @@ bool vdi_bot_filter_in_error(const VdiBotFilter *f)
 /* Prepare the filter's own CSW for the current command */
 static void make_csw(VdiBotFilter *f, uint8_t status, uint32_t residue)
 {
-    st_le32(f->csw, VDI_BOT_CSW_SIGNATURE);
-    st_le32(f->csw + 4, f->tag);
-    st_le32(f->csw + 8, residue);
+    stl_le_p(f->csw, VDI_BOT_CSW_SIGNATURE);
+    stl_le_p(f->csw + 4, f->tag);
+    stl_le_p(f->csw + 8, residue);
     f->csw[12] = status;
     f->csw_off = 0;
 }
@@ -273,7 +216,7 @@ static VdiBotAction handle_cbw(VdiBotFilter *f, const uint8_t **fwd,
                                size_t *fwd_len, char **errmsg)
 {
     const uint8_t *cbw = f->cbw, *cdb = f->cbw + 15;
-    uint32_t sig = le32(cbw);
+    uint32_t sig = ldl_le_p(cbw);
     uint8_t flags = cbw[12], cblen = cbw[14];
     bool dir_in = flags & 0x80;
 
@@ -295,8 +238,8 @@ static VdiBotAction handle_cbw(VdiBotFilter *f, const uint8_t **fwd,
     }
 
     f->stats.commands++;
-    f->tag = le32(cbw + 4);
-    f->xfer_len = le32(cbw + 8);
+    f->tag = ldl_le_p(cbw + 4);
+    f->xfer_len = ldl_le_p(cbw + 8);
     f->lun = cbw[13];
     f->opcode = cdb[0];
     f->data_off = 0;
@@ -511,13 +454,13 @@ VdiBotAction vdi_bot_filter_device_in(VdiBotFilter *f, uint8_t *data,
             }
             return VDI_BOT_PASS;
         }
-        if (le32(c) != VDI_BOT_CSW_SIGNATURE) {
+        if (ldl_le_p(c) != VDI_BOT_CSW_SIGNATURE) {
             return proto_error(f, errmsg, "bad CSW signature 0x%08x from "
-                               "the device", le32(c));
+                               "the device", ldl_le_p(c));
         }
-        if (le32(c + 4) != f->tag) {
+        if (ldl_le_p(c + 4) != f->tag) {
             return proto_error(f, errmsg, "device CSW tag 0x%08x does not "
-                               "match CBW tag 0x%08x", le32(c + 4), f->tag);
+                               "match CBW tag 0x%08x", ldl_le_p(c + 4), f->tag);
         }
         if (c[12] > 2) {
             return proto_error(f, errmsg, "bad CSW status %u from the "

@@ -86,8 +86,7 @@ void vdi_bot_filter_device_in_stalled(VdiBotFilter *f);
 void vdi_bot_filter_get_stats(const VdiBotFilter *f, VdiBotStats *stats);
 bool vdi_bot_filter_in_error(const VdiBotFilter *f);
 
-/* Classification, exported for tests and for logging */
+/* Classification, exported for tests */
 bool vdi_bot_cdb_allowed(const uint8_t *cdb, size_t cdb_len);
-const char *vdi_bot_opcode_name(uint8_t opcode);
 
 #endif

@@ -17,7 +17,7 @@
 #ifndef HW_USB_VDI_USB_GUARD_CORE_H
 #define HW_USB_VDI_USB_GUARD_CORE_H
 
-#include "vdi-usb-policy.h"
+#include "vdi-usb-verdict.h"
 #include "vdi-bot-filter.h"
 
 /*

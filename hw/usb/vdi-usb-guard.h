@@ -110,6 +110,15 @@ void vdi_usb_guard_complete(VdiUsbGuard *g, USBPacket *p);
 /* The guest reset the device */
 void vdi_usb_guard_reset(VdiUsbGuard *g);
 
+/* For the QMP side, vdi-usb-peripheral.c */
+/* Make p the VM's policy (taking it) and evaluate the devices again */
+void vdi_usb_guard_set_policy(VdiUsbPolicy *p);
+/* The guard after g, or the first one if g is NULL */
+VdiUsbGuard *vdi_usb_guard_next(VdiUsbGuard *g);
+/* The name devices have in events and queries: qdev id, else QOM path */
+char *vdi_usb_guard_name(VdiUsbGuard *g);
+UsbPolicyAction vdi_usb_action_to_qapi(VdiUsbAction a);
+
 /* Would usb-policy-set take this policy?  (hw/vdi/vdi-zone.c) */
 bool vdi_usb_policy_check(UsbPolicyRuleList *rules, UsbPolicyAction dflt,
                           Error **errp);

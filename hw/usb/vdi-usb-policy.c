@@ -1,16 +1,9 @@
 /*
- * VDI host: USB descriptor parser and per-VM USB device policy engine
+ * VDI host: per-VM USB device policy: rules and their evaluation
  *
  * Copyright (c) 2026 VDI host developers
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
- *
- * Descriptors come from a remote terminal and are untrusted: every length
- * is checked against wTotalLength before use, every count is bounded by
- * the VDI_USB_MAX_* limits, and the parser rejects what could make the
- * guest's view of the device differ from ours (endpoint addresses shared
- * between interfaces, interfaces without alternate setting 0, more
- * interfaces or endpoints than declared).
  *
  * Evaluation (vdi_usb_policy_evaluate):
  *  1. Each alternate setting is matched against the rules in order; the
@@ -40,352 +33,6 @@ struct VdiUsbPolicy {
     GArray *rules;              /* of VdiUsbRule */
 };
 
-static void set_err(char **errmsg, const char *fmt, ...)
-    G_GNUC_PRINTF(2, 3);
-
-static void set_err(char **errmsg, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!errmsg) {
-        return;
-    }
-    g_free(*errmsg);
-    va_start(ap, fmt);
-    *errmsg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-}
-
-const char *vdi_usb_action_name(VdiUsbAction action)
-{
-    switch (action) {
-    case VDI_USB_ACTION_ALLOW:
-        return "allow";
-    case VDI_USB_ACTION_DENY:
-        return "deny";
-    case VDI_USB_ACTION_READ_ONLY:
-        return "read-only";
-    }
-    return "invalid";
-}
-
-static uint16_t le16(const uint8_t *p)
-{
-    return p[0] | (p[1] << 8);
-}
-
-/* Descriptor parsing */
-
-bool vdi_usb_parse_device_desc(const uint8_t *buf, size_t len,
-                               VdiUsbDeviceDesc *dev, char **errmsg)
-{
-    memset(dev, 0, sizeof(*dev));
-    if (!buf || len < 18) {
-        set_err(errmsg, "device descriptor truncated: %zu bytes, need 18",
-                buf ? len : 0);
-        return false;
-    }
-    if (buf[0] != 18) {
-        set_err(errmsg, "bad device descriptor bLength %u (expected 18)",
-                buf[0]);
-        return false;
-    }
-    if (buf[1] != VDI_USB_DT_DEVICE) {
-        set_err(errmsg, "bad device descriptor bDescriptorType 0x%02x "
-                "(expected 0x01)", buf[1]);
-        return false;
-    }
-    switch (buf[7]) {
-    case 8: case 9: case 16: case 32: case 64:
-        break;
-    default:
-        set_err(errmsg, "bad device descriptor bMaxPacketSize0 %u", buf[7]);
-        return false;
-    }
-    if (buf[17] == 0) {
-        set_err(errmsg, "device descriptor declares no configurations");
-        return false;
-    }
-    dev->bcd_usb = le16(buf + 2);
-    dev->dev_class = buf[4];
-    dev->dev_subclass = buf[5];
-    dev->dev_protocol = buf[6];
-    dev->max_packet_size0 = buf[7];
-    dev->vid = le16(buf + 8);
-    dev->pid = le16(buf + 10);
-    dev->bcd_device = le16(buf + 12);
-    dev->i_manufacturer = buf[14];
-    dev->i_product = buf[15];
-    dev->i_serial = buf[16];
-    dev->num_configurations = buf[17];
-    return true;
-}
-
-static bool check_alt_done(const VdiUsbAltSetting *a, unsigned declared,
-                           char **errmsg)
-{
-    /* Fewer endpoint descriptors than declared is tolerated like Linux */
-    if (a && a->n_endpoints > declared) {
-        set_err(errmsg, "interface %u alt %u has more endpoint descriptors "
-                "than its bNumEndpoints %u", a->number, a->alt, declared);
-        return false;
-    }
-    return true;
-}
-
-bool vdi_usb_parse_config_desc(const uint8_t *buf, size_t len,
-                               VdiUsbConfig *cfg, char **errmsg)
-{
-    VdiUsbAltSetting *cur = NULL;
-    unsigned declared_eps = 0;
-    unsigned total, off, i, j, k;
-
-    memset(cfg, 0, sizeof(*cfg));
-    if (!buf || len < 9) {
-        set_err(errmsg, "configuration descriptor truncated: %zu bytes, "
-                "need at least 9", buf ? len : 0);
-        return false;
-    }
-    if (buf[0] < 9) {
-        set_err(errmsg, "bad configuration descriptor bLength %u "
-                "(need at least 9)", buf[0]);
-        return false;
-    }
-    if (buf[1] != VDI_USB_DT_CONFIG) {
-        set_err(errmsg, "bad configuration descriptor bDescriptorType "
-                "0x%02x (expected 0x02)", buf[1]);
-        return false;
-    }
-    total = le16(buf + 2);
-    if (total < buf[0]) {
-        set_err(errmsg, "wTotalLength %u is shorter than the configuration "
-                "descriptor itself (%u)", total, buf[0]);
-        return false;
-    }
-    if (total > len) {
-        set_err(errmsg, "wTotalLength %u exceeds the %zu bytes supplied",
-                total, len);
-        return false;
-    }
-    cfg->total_length = total;
-    cfg->num_interfaces = buf[4];
-    cfg->config_value = buf[5];
-    cfg->attributes = buf[7];
-    cfg->max_power = buf[8];
-    if (cfg->num_interfaces == 0) {
-        set_err(errmsg, "configuration declares no interfaces");
-        return false;
-    }
-
-    for (off = buf[0]; off < total; off += buf[off]) {
-        unsigned dlen, type;
-
-        if (total - off < 2) {
-            set_err(errmsg, "descriptor at offset %u truncated by "
-                    "wTotalLength %u", off, total);
-            return false;
-        }
-        dlen = buf[off];
-        type = buf[off + 1];
-        if (dlen < 2) {
-            set_err(errmsg, "descriptor at offset %u has bad bLength %u",
-                    off, dlen);
-            return false;
-        }
-        if (dlen > total - off) {
-            set_err(errmsg, "descriptor at offset %u (type 0x%02x, bLength "
-                    "%u) runs past wTotalLength %u", off, type, dlen, total);
-            return false;
-        }
-
-        switch (type) {
-        case VDI_USB_DT_INTERFACE: {
-            VdiUsbAltSetting *a;
-
-            if (dlen < 9) {
-                set_err(errmsg, "interface descriptor at offset %u: "
-                        "bLength %u (need at least 9)", off, dlen);
-                return false;
-            }
-            if (!check_alt_done(cur, declared_eps, errmsg)) {
-                return false;
-            }
-            if (cfg->n_alts >= VDI_USB_MAX_ALTS) {
-                set_err(errmsg, "more than %d interface descriptors",
-                        VDI_USB_MAX_ALTS);
-                return false;
-            }
-            a = &cfg->alts[cfg->n_alts];
-            a->number = buf[off + 2];
-            a->alt = buf[off + 3];
-            declared_eps = buf[off + 4];
-            a->cls = buf[off + 5];
-            a->subclass = buf[off + 6];
-            a->protocol = buf[off + 7];
-            a->i_interface = buf[off + 8];
-            for (i = 0; i < cfg->n_alts; i++) {
-                if (cfg->alts[i].number == a->number &&
-                    cfg->alts[i].alt == a->alt) {
-                    set_err(errmsg, "duplicate interface %u alternate "
-                            "setting %u", a->number, a->alt);
-                    return false;
-                }
-            }
-            if (declared_eps > VDI_USB_MAX_ENDPOINTS) {
-                set_err(errmsg, "interface %u alt %u declares %u endpoints "
-                        "(at most %d)", a->number, a->alt, declared_eps,
-                        VDI_USB_MAX_ENDPOINTS);
-                return false;
-            }
-            cfg->n_alts++;
-            cur = a;
-            break;
-        }
-        case VDI_USB_DT_ENDPOINT: {
-            VdiUsbEndpoint *ep;
-            uint8_t addr;
-
-            if (dlen < 7) {
-                set_err(errmsg, "endpoint descriptor at offset %u: "
-                        "bLength %u (need at least 7)", off, dlen);
-                return false;
-            }
-            if (!cur) {
-                set_err(errmsg, "endpoint descriptor at offset %u is not "
-                        "inside an interface", off);
-                return false;
-            }
-            if (cur->n_endpoints >= declared_eps) {
-                set_err(errmsg, "interface %u alt %u has more endpoint "
-                        "descriptors than its bNumEndpoints %u",
-                        cur->number, cur->alt, declared_eps);
-                return false;
-            }
-            addr = buf[off + 2];
-            if ((addr & 0x0f) == 0 || (addr & 0x70)) {
-                set_err(errmsg, "bad endpoint address 0x%02x in interface "
-                        "%u alt %u", addr, cur->number, cur->alt);
-                return false;
-            }
-            for (i = 0; i < cur->n_endpoints; i++) {
-                if (cur->endpoints[i].address == addr) {
-                    set_err(errmsg, "duplicate endpoint 0x%02x in interface "
-                            "%u alt %u", addr, cur->number, cur->alt);
-                    return false;
-                }
-            }
-            ep = &cur->endpoints[cur->n_endpoints++];
-            ep->address = addr;
-            ep->attributes = buf[off + 3];
-            ep->max_packet_size = le16(buf + off + 4);
-            ep->interval = buf[off + 6];
-            break;
-        }
-        case VDI_USB_DT_IAD: {
-            VdiUsbIad *iad;
-
-            if (dlen < 8) {
-                set_err(errmsg, "interface association descriptor at offset "
-                        "%u: bLength %u (need at least 8)", off, dlen);
-                return false;
-            }
-            if (cfg->n_iads >= VDI_USB_MAX_IADS) {
-                set_err(errmsg, "more than %d interface association "
-                        "descriptors", VDI_USB_MAX_IADS);
-                return false;
-            }
-            if (buf[off + 3] == 0 ||
-                buf[off + 2] + buf[off + 3] > 256) {
-                set_err(errmsg, "interface association at offset %u: bad "
-                        "interface range %u+%u", off, buf[off + 2],
-                        buf[off + 3]);
-                return false;
-            }
-            iad = &cfg->iads[cfg->n_iads++];
-            iad->first_interface = buf[off + 2];
-            iad->interface_count = buf[off + 3];
-            iad->cls = buf[off + 4];
-            iad->subclass = buf[off + 5];
-            iad->protocol = buf[off + 6];
-            break;
-        }
-        case VDI_USB_DT_DEVICE:
-        case VDI_USB_DT_CONFIG:
-            set_err(errmsg, "unexpected %s descriptor at offset %u inside "
-                    "the configuration", type == VDI_USB_DT_DEVICE ?
-                    "device" : "configuration", off);
-            return false;
-        default:
-            /* class-specific, endpoint companion, OTG, ...: not needed */
-            break;
-        }
-    }
-    if (!check_alt_done(cur, declared_eps, errmsg)) {
-        return false;
-    }
-    if (cfg->n_alts == 0) {
-        set_err(errmsg, "configuration has no interface descriptors");
-        return false;
-    }
-
-    /* Distinct interfaces, each with an alternate setting 0 */
-    for (i = 0; i < cfg->n_alts; i++) {
-        bool first = true, has_alt0 = false;
-
-        for (j = 0; j < cfg->n_alts; j++) {
-            if (cfg->alts[j].number != cfg->alts[i].number) {
-                continue;
-            }
-            if (j < i) {
-                first = false;
-                break;
-            }
-            has_alt0 |= cfg->alts[j].alt == 0;
-        }
-        if (!first) {
-            continue;
-        }
-        if (!has_alt0) {
-            set_err(errmsg, "interface %u has no alternate setting 0",
-                    cfg->alts[i].number);
-            return false;
-        }
-        cfg->n_interfaces++;
-    }
-    if (cfg->n_interfaces > cfg->num_interfaces) {
-        set_err(errmsg, "bNumInterfaces is %u but %u interfaces are "
-                "described", cfg->num_interfaces, cfg->n_interfaces);
-        return false;
-    }
-
-    /* An endpoint address belongs to one interface only */
-    for (i = 0; i < cfg->n_alts; i++) {
-        const VdiUsbAltSetting *a = &cfg->alts[i];
-
-        for (j = i + 1; j < cfg->n_alts; j++) {
-            const VdiUsbAltSetting *b = &cfg->alts[j];
-
-            if (a->number == b->number) {
-                continue;
-            }
-            for (k = 0; k < a->n_endpoints; k++) {
-                unsigned m;
-
-                for (m = 0; m < b->n_endpoints; m++) {
-                    if (a->endpoints[k].address == b->endpoints[m].address) {
-                        set_err(errmsg, "endpoint 0x%02x is used by both "
-                                "interface %u and interface %u",
-                                a->endpoints[k].address, a->number,
-                                b->number);
-                        return false;
-                    }
-                }
-            }
-        }
-    }
-    return true;
-}
-
 /* Rules */
 
 void vdi_usb_rule_init(VdiUsbRule *rule, VdiUsbAction action)
@@ -401,52 +48,52 @@ static bool id_char_ok(char c)
         c == ':';
 }
 
-bool vdi_usb_rule_validate(const VdiUsbRule *rule, char **errmsg)
+static bool rule_validate(const VdiUsbRule *rule, char **errmsg)
 {
     size_t i, n;
 
     if (rule->action != VDI_USB_ACTION_ALLOW &&
         rule->action != VDI_USB_ACTION_DENY &&
         rule->action != VDI_USB_ACTION_READ_ONLY) {
-        set_err(errmsg, "invalid action %d", (int)rule->action);
+        vdi_usb_set_error(errmsg, "invalid action %d", (int)rule->action);
         return false;
     }
     if (rule->hide && rule->action != VDI_USB_ACTION_DENY) {
-        set_err(errmsg, "'hide' only applies to deny rules");
+        vdi_usb_set_error(errmsg, "'hide' only applies to deny rules");
         return false;
     }
     if (rule->match & ~(uint32_t)VDI_USB_MATCH_ALL) {
-        set_err(errmsg, "unknown match flags 0x%x",
-                rule->match & ~(uint32_t)VDI_USB_MATCH_ALL);
+        vdi_usb_set_error(errmsg, "unknown match flags 0x%x",
+                          rule->match & ~(uint32_t)VDI_USB_MATCH_ALL);
         return false;
     }
     n = strnlen(rule->id, sizeof(rule->id));
     if (n == sizeof(rule->id)) {
-        set_err(errmsg, "rule id longer than %d characters",
-                VDI_USB_RULE_ID_MAX - 1);
+        vdi_usb_set_error(errmsg, "rule id longer than %d characters",
+                          VDI_USB_RULE_ID_MAX - 1);
         return false;
     }
     for (i = 0; i < n; i++) {
         if (!id_char_ok(rule->id[i])) {
-            set_err(errmsg, "bad character in rule id (allowed: letters, "
-                    "digits, '-', '_', '.', ':')");
+            vdi_usb_set_error(errmsg, "bad character in rule id (allowed: "
+                              "letters, digits, '-', '_', '.', ':')");
             return false;
         }
     }
     if ((rule->match & VDI_USB_MATCH_BCD) && rule->bcd_lo > rule->bcd_hi) {
-        set_err(errmsg, "reversed bcd range %04x-%04x", rule->bcd_lo,
-                rule->bcd_hi);
+        vdi_usb_set_error(errmsg, "reversed bcd range %04x-%04x", rule->bcd_lo,
+                          rule->bcd_hi);
         return false;
     }
     if (rule->match & VDI_USB_MATCH_SERIAL) {
         n = strnlen(rule->serial, sizeof(rule->serial));
         if (n == sizeof(rule->serial)) {
-            set_err(errmsg, "serial longer than %d characters",
-                    VDI_USB_SERIAL_MAX - 1);
+            vdi_usb_set_error(errmsg, "serial longer than %d characters",
+                              VDI_USB_SERIAL_MAX - 1);
             return false;
         }
         if (n == 0) {
-            set_err(errmsg, "empty serial");
+            vdi_usb_set_error(errmsg, "empty serial");
             return false;
         }
     }
@@ -478,309 +125,6 @@ bool vdi_usb_glob_match(const char *pattern, const char *str)
     return *pattern == '\0';
 }
 
-static const struct {
-    const char *key;
-    uint32_t flag;
-    unsigned digits;
-} rule_keys[] = {
-    { "dev-class", VDI_USB_MATCH_DEV_CLASS, 2 },
-    { "dev-subclass", VDI_USB_MATCH_DEV_SUBCLASS, 2 },
-    { "dev-protocol", VDI_USB_MATCH_DEV_PROTOCOL, 2 },
-    { "iface-class", VDI_USB_MATCH_IFACE_CLASS, 2 },
-    { "iface-subclass", VDI_USB_MATCH_IFACE_SUBCLASS, 2 },
-    { "iface-protocol", VDI_USB_MATCH_IFACE_PROTOCOL, 2 },
-    /* short forms: the class of a function is its interface class */
-    { "class", VDI_USB_MATCH_IFACE_CLASS, 2 },
-    { "subclass", VDI_USB_MATCH_IFACE_SUBCLASS, 2 },
-    { "protocol", VDI_USB_MATCH_IFACE_PROTOCOL, 2 },
-    { "vid", VDI_USB_MATCH_VID, 4 },
-    { "pid", VDI_USB_MATCH_PID, 4 },
-    { "bcd", VDI_USB_MATCH_BCD, 4 },
-    { "serial", VDI_USB_MATCH_SERIAL, 0 },
-    { "id", 0, 0 },
-};
-
-static bool parse_hex(const char *s, size_t n, unsigned digits,
-                      unsigned *out)
-{
-    unsigned v = 0;
-    size_t i;
-
-    if (n >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-        s += 2;
-        n -= 2;
-    }
-    if (n == 0 || n > digits) {
-        return false;
-    }
-    for (i = 0; i < n; i++) {
-        int d = g_ascii_xdigit_value(s[i]);
-
-        if (d < 0) {
-            return false;
-        }
-        v = v * 16 + d;
-    }
-    *out = v;
-    return true;
-}
-
-static bool parse_action(const char *s, size_t n, VdiUsbAction *action)
-{
-    if (n == 5 && !strncmp(s, "allow", 5)) {
-        *action = VDI_USB_ACTION_ALLOW;
-    } else if (n == 4 && !strncmp(s, "deny", 4)) {
-        *action = VDI_USB_ACTION_DENY;
-    } else if (n == 9 && !strncmp(s, "read-only", 9)) {
-        *action = VDI_USB_ACTION_READ_ONLY;
-    } else {
-        return false;
-    }
-    return true;
-}
-
-/*
- * Next whitespace-separated token of *p; a value may be double-quoted
- * (key="a b"), the quotes are not part of *val.
- */
-static bool next_token(const char **p, const char **tok, size_t *tok_len,
-                       char **errmsg)
-{
-    const char *s = *p;
-
-    while (*s == ' ' || *s == '\t' || *s == '\r') {
-        s++;
-    }
-    *tok = s;
-    while (*s && *s != ' ' && *s != '\t' && *s != '\r') {
-        if (*s == '"') {
-            const char *end = strchr(s + 1, '"');
-
-            if (!end) {
-                set_err(errmsg, "unterminated quote");
-                return false;
-            }
-            s = end;
-        }
-        s++;
-    }
-    *tok_len = s - *tok;
-    *p = s;
-    return true;
-}
-
-static bool key_has_value(const VdiUsbRule *r, uint32_t flag)
-{
-    return (r->match & flag) != 0;
-}
-
-bool vdi_usb_rule_parse(const char *text, VdiUsbRule *rule, char **errmsg)
-{
-    const char *p = text, *tok;
-    size_t n;
-    bool have_id = false;
-    VdiUsbAction action;
-
-    if (!next_token(&p, &tok, &n, errmsg)) {
-        return false;
-    }
-    if (n == 0) {
-        set_err(errmsg, "empty rule");
-        return false;
-    }
-    if (!parse_action(tok, n, &action)) {
-        set_err(errmsg, "unknown action '%.*s' (expected allow, deny or "
-                "read-only)", (int)MIN(n, 64), tok);
-        return false;
-    }
-    vdi_usb_rule_init(rule, action);
-
-    for (;;) {
-        const char *eq, *val;
-        size_t klen, vlen, i;
-        unsigned v, v2;
-
-        if (!next_token(&p, &tok, &n, errmsg)) {
-            return false;
-        }
-        if (n == 0) {
-            break;
-        }
-        if (n == 4 && !strncmp(tok, "hide", 4)) {
-            if (rule->hide) {
-                set_err(errmsg, "'hide' given twice");
-                return false;
-            }
-            rule->hide = true;
-            continue;
-        }
-        eq = memchr(tok, '=', n);
-        if (!eq) {
-            set_err(errmsg, "expected key=value or 'hide', got '%.*s'",
-                    (int)MIN(n, 64), tok);
-            return false;
-        }
-        klen = eq - tok;
-        val = eq + 1;
-        vlen = n - klen - 1;
-        if (vlen >= 2 && val[0] == '"' && val[vlen - 1] == '"') {
-            val++;
-            vlen -= 2;
-        } else if (memchr(val, '"', vlen)) {
-            set_err(errmsg, "misplaced quote in '%.*s'", (int)MIN(n, 64),
-                    tok);
-            return false;
-        }
-        for (i = 0; i < G_N_ELEMENTS(rule_keys); i++) {
-            if (strlen(rule_keys[i].key) == klen &&
-                !strncmp(rule_keys[i].key, tok, klen)) {
-                break;
-            }
-        }
-        if (i == G_N_ELEMENTS(rule_keys)) {
-            set_err(errmsg, "unknown key '%.*s'", (int)MIN(klen, 64), tok);
-            return false;
-        }
-        if (vlen == 0) {
-            set_err(errmsg, "empty value for '%s'", rule_keys[i].key);
-            return false;
-        }
-        if (rule_keys[i].flag == 0) {       /* id */
-            if (have_id) {
-                set_err(errmsg, "key 'id' given twice");
-                return false;
-            }
-            if (vlen >= VDI_USB_RULE_ID_MAX) {
-                set_err(errmsg, "rule id longer than %d characters",
-                        VDI_USB_RULE_ID_MAX - 1);
-                return false;
-            }
-            memcpy(rule->id, val, vlen);
-            rule->id[vlen] = '\0';
-            have_id = true;
-            continue;
-        }
-        if (key_has_value(rule, rule_keys[i].flag)) {
-            set_err(errmsg, "key '%s' given twice (or via its alias)",
-                    rule_keys[i].key);
-            return false;
-        }
-        switch (rule_keys[i].flag) {
-        case VDI_USB_MATCH_SERIAL:
-            if (vlen >= VDI_USB_SERIAL_MAX) {
-                set_err(errmsg, "serial longer than %d characters",
-                        VDI_USB_SERIAL_MAX - 1);
-                return false;
-            }
-            memcpy(rule->serial, val, vlen);
-            rule->serial[vlen] = '\0';
-            break;
-        case VDI_USB_MATCH_BCD: {
-            const char *dash = memchr(val, '-', vlen);
-            size_t l1 = dash ? (size_t)(dash - val) : vlen;
-
-            if (!parse_hex(val, l1, 4, &v) ||
-                (dash && !parse_hex(dash + 1, vlen - l1 - 1, 4, &v2))) {
-                set_err(errmsg, "bad value '%.*s' for 'bcd' (expected HHHH "
-                        "or HHHH-HHHH, hex)", (int)MIN(vlen, 64), val);
-                return false;
-            }
-            if (!dash) {
-                v2 = v;
-            }
-            if (v > v2) {
-                set_err(errmsg, "reversed range '%.*s' for 'bcd'",
-                        (int)MIN(vlen, 64), val);
-                return false;
-            }
-            rule->bcd_lo = v;
-            rule->bcd_hi = v2;
-            break;
-        }
-        default:
-            if (!parse_hex(val, vlen, rule_keys[i].digits, &v)) {
-                set_err(errmsg, "bad hex value '%.*s' for '%s' (expected 1-%u "
-                        "hex digits)", (int)MIN(vlen, 64), val,
-                        rule_keys[i].key, rule_keys[i].digits);
-                return false;
-            }
-            switch (rule_keys[i].flag) {
-            case VDI_USB_MATCH_DEV_CLASS:
-                rule->dev_class = v;
-                break;
-            case VDI_USB_MATCH_DEV_SUBCLASS:
-                rule->dev_subclass = v;
-                break;
-            case VDI_USB_MATCH_DEV_PROTOCOL:
-                rule->dev_protocol = v;
-                break;
-            case VDI_USB_MATCH_IFACE_CLASS:
-                rule->iface_class = v;
-                break;
-            case VDI_USB_MATCH_IFACE_SUBCLASS:
-                rule->iface_subclass = v;
-                break;
-            case VDI_USB_MATCH_IFACE_PROTOCOL:
-                rule->iface_protocol = v;
-                break;
-            case VDI_USB_MATCH_VID:
-                rule->vid = v;
-                break;
-            case VDI_USB_MATCH_PID:
-                rule->pid = v;
-                break;
-            }
-        }
-        rule->match |= rule_keys[i].flag;
-    }
-    return vdi_usb_rule_validate(rule, errmsg);
-}
-
-char *vdi_usb_rule_to_string(const VdiUsbRule *r)
-{
-    GString *s = g_string_new(vdi_usb_action_name(r->action));
-
-    if (r->id[0]) {
-        g_string_append_printf(s, " id=%.*s", VDI_USB_RULE_ID_MAX - 1,
-                               r->id);
-    }
-    if (r->match & VDI_USB_MATCH_DEV_CLASS) {
-        g_string_append_printf(s, " dev-class=%02x", r->dev_class);
-    }
-    if (r->match & VDI_USB_MATCH_DEV_SUBCLASS) {
-        g_string_append_printf(s, " dev-subclass=%02x", r->dev_subclass);
-    }
-    if (r->match & VDI_USB_MATCH_DEV_PROTOCOL) {
-        g_string_append_printf(s, " dev-protocol=%02x", r->dev_protocol);
-    }
-    if (r->match & VDI_USB_MATCH_IFACE_CLASS) {
-        g_string_append_printf(s, " iface-class=%02x", r->iface_class);
-    }
-    if (r->match & VDI_USB_MATCH_IFACE_SUBCLASS) {
-        g_string_append_printf(s, " iface-subclass=%02x", r->iface_subclass);
-    }
-    if (r->match & VDI_USB_MATCH_IFACE_PROTOCOL) {
-        g_string_append_printf(s, " iface-protocol=%02x", r->iface_protocol);
-    }
-    if (r->match & VDI_USB_MATCH_VID) {
-        g_string_append_printf(s, " vid=%04x", r->vid);
-    }
-    if (r->match & VDI_USB_MATCH_PID) {
-        g_string_append_printf(s, " pid=%04x", r->pid);
-    }
-    if (r->match & VDI_USB_MATCH_BCD) {
-        g_string_append_printf(s, " bcd=%04x-%04x", r->bcd_lo, r->bcd_hi);
-    }
-    if (r->match & VDI_USB_MATCH_SERIAL) {
-        g_string_append_printf(s, " serial=\"%.*s\"",
-                               VDI_USB_SERIAL_MAX - 1, r->serial);
-    }
-    if (r->hide) {
-        g_string_append(s, " hide");
-    }
-    return g_string_free(s, false);
-}
-
 /* Policies */
 
 VdiUsbPolicy *vdi_usb_policy_new(VdiUsbAction default_action)
@@ -800,35 +144,6 @@ void vdi_usb_policy_free(VdiUsbPolicy *policy)
     }
 }
 
-void vdi_usb_policy_set_default(VdiUsbPolicy *policy, VdiUsbAction action)
-{
-    policy->default_action = action;
-}
-
-VdiUsbAction vdi_usb_policy_get_default(const VdiUsbPolicy *policy)
-{
-    return policy->default_action;
-}
-
-size_t vdi_usb_policy_n_rules(const VdiUsbPolicy *policy)
-{
-    return policy->rules->len;
-}
-
-const VdiUsbRule *vdi_usb_policy_get_rule(const VdiUsbPolicy *policy,
-                                          size_t index)
-{
-    if (index >= policy->rules->len) {
-        return NULL;
-    }
-    return &g_array_index(policy->rules, VdiUsbRule, index);
-}
-
-void vdi_usb_policy_clear(VdiUsbPolicy *policy)
-{
-    g_array_set_size(policy->rules, 0);
-}
-
 static bool id_in_use(const GArray *rules, const char *id)
 {
     guint i;
@@ -844,82 +159,19 @@ static bool id_in_use(const GArray *rules, const char *id)
 bool vdi_usb_policy_add_rule(VdiUsbPolicy *policy, const VdiUsbRule *rule,
                              char **errmsg)
 {
-    if (!vdi_usb_rule_validate(rule, errmsg)) {
+    if (!rule_validate(rule, errmsg)) {
         return false;
     }
     if (policy->rules->len >= VDI_USB_MAX_RULES) {
-        set_err(errmsg, "too many rules (at most %d)", VDI_USB_MAX_RULES);
+        vdi_usb_set_error(errmsg, "too many rules (at most %d)",
+                          VDI_USB_MAX_RULES);
         return false;
     }
     if (id_in_use(policy->rules, rule->id)) {
-        set_err(errmsg, "duplicate rule id '%s'", rule->id);
+        vdi_usb_set_error(errmsg, "duplicate rule id '%s'", rule->id);
         return false;
     }
     g_array_append_val(policy->rules, *rule);
-    return true;
-}
-
-/*
- * One rule or directive per line; blank lines and lines starting with '#'
- * are skipped; "default ACTION" sets the default.  All or nothing: on
- * error the policy is unchanged.
- */
-bool vdi_usb_policy_add_text(VdiUsbPolicy *policy, const char *text,
-                             char **errmsg)
-{
-    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-    g_autoptr(GArray) added = g_array_new(false, true, sizeof(VdiUsbRule));
-    VdiUsbAction def = policy->default_action;
-    guint i, j;
-
-    for (i = 0; lines[i]; i++) {
-        const char *l = lines[i];
-        g_autofree char *err = NULL;
-        VdiUsbRule r;
-
-        while (*l == ' ' || *l == '\t' || *l == '\r') {
-            l++;
-        }
-        if (*l == '\0' || *l == '#') {
-            continue;
-        }
-        if (!strncmp(l, "default", 7) && (l[7] == ' ' || l[7] == '\t')) {
-            const char *a = l + 7;
-            size_t n;
-
-            while (*a == ' ' || *a == '\t') {
-                a++;
-            }
-            n = strcspn(a, " \t\r");
-            if (!parse_action(a, n, &def) || a[n + strspn(a + n, " \t\r")]) {
-                set_err(errmsg, "line %u: expected 'default allow|deny|"
-                        "read-only'", i + 1);
-                return false;
-            }
-            continue;
-        }
-        if (!vdi_usb_rule_parse(l, &r, &err)) {
-            set_err(errmsg, "line %u: %s", i + 1, err);
-            return false;
-        }
-        if (policy->rules->len + added->len >= VDI_USB_MAX_RULES) {
-            set_err(errmsg, "line %u: too many rules (at most %d)", i + 1,
-                    VDI_USB_MAX_RULES);
-            return false;
-        }
-        for (j = 0; r.id[0] && j < added->len; j++) {
-            if (!strcmp(g_array_index(added, VdiUsbRule, j).id, r.id)) {
-                break;
-            }
-        }
-        if (id_in_use(policy->rules, r.id) || (r.id[0] && j < added->len)) {
-            set_err(errmsg, "line %u: duplicate rule id '%s'", i + 1, r.id);
-            return false;
-        }
-        g_array_append_val(added, r);
-    }
-    g_array_append_vals(policy->rules, added->data, added->len);
-    policy->default_action = def;
     return true;
 }
 
@@ -1294,130 +546,4 @@ void vdi_usb_policy_evaluate(const VdiUsbPolicy *policy,
         }
     }
     rule_name(policy, v->rule_index, v->rule_id, sizeof(v->rule_id));
-}
-
-/* Glue helpers */
-
-bool vdi_usb_verdict_alt_usable(const VdiUsbVerdict *v, uint8_t number,
-                                uint8_t alt)
-{
-    unsigned i;
-
-    if (v->action == VDI_USB_ACTION_DENY) {
-        return false;
-    }
-    for (i = 0; i < v->n_alts && i < VDI_USB_MAX_ALTS; i++) {
-        if (v->alts[i].number == number && v->alts[i].alt == alt) {
-            return v->alts[i].usable;
-        }
-    }
-    return false;
-}
-
-/*
- * Index into verdict->ifaces of the interface whose usable alternate
- * settings declare endpoint address ep, or -1 (refuse the transfer).
- */
-int vdi_usb_verdict_endpoint_iface(const VdiUsbVerdict *v,
-                                   const VdiUsbConfig *cfg, uint8_t ep)
-{
-    unsigned i, j, k;
-
-    if (v->action == VDI_USB_ACTION_DENY || v->n_alts != cfg->n_alts) {
-        return -1;
-    }
-    for (i = 0; i < cfg->n_alts && i < VDI_USB_MAX_ALTS; i++) {
-        const VdiUsbAltSetting *a = &cfg->alts[i];
-
-        if (!v->alts[i].usable || v->alts[i].number != a->number) {
-            continue;
-        }
-        for (j = 0; j < a->n_endpoints; j++) {
-            if (a->endpoints[j].address != ep) {
-                continue;
-            }
-            for (k = 0; k < v->n_ifaces && k < VDI_USB_MAX_ALTS; k++) {
-                if (v->ifaces[k].number == a->number) {
-                    return v->ifaces[k].decision == VDI_USB_IFACE_HIDDEN ?
-                        -1 : (int)k;
-                }
-            }
-        }
-    }
-    return -1;
-}
-
-/*
- * Rewrite a configuration descriptor blob as the guest should see it:
- * hidden interfaces and refused alternate settings are dropped together
- * with the descriptors that follow them (endpoints, class-specific), as
- * are interface associations whose first interface is hidden;
- * wTotalLength and bNumInterfaces are updated.  Interface numbers are not
- * renumbered.  *out is g_malloc'ed.
- */
-bool vdi_usb_filter_config_desc(const uint8_t *buf, size_t len,
-                                const VdiUsbVerdict *v, uint8_t **out,
-                                size_t *out_len, char **errmsg)
-{
-    g_autofree VdiUsbConfig *cfg = g_new0(VdiUsbConfig, 1);
-    GByteArray *res;
-    unsigned off, total, ai = 0, k, n_ifaces = 0;
-    bool keep = true;
-
-    *out = NULL;
-    *out_len = 0;
-    if (!vdi_usb_parse_config_desc(buf, len, cfg, errmsg)) {
-        return false;
-    }
-    if (v->action == VDI_USB_ACTION_DENY) {
-        set_err(errmsg, "device is denied");
-        return false;
-    }
-    if (v->n_alts != cfg->n_alts) {
-        set_err(errmsg, "verdict does not match this configuration");
-        return false;
-    }
-    for (ai = 0; ai < cfg->n_alts; ai++) {
-        if (v->alts[ai].number != cfg->alts[ai].number ||
-            v->alts[ai].alt != cfg->alts[ai].alt) {
-            set_err(errmsg, "verdict does not match this configuration");
-            return false;
-        }
-    }
-    for (k = 0; k < v->n_ifaces && k < VDI_USB_MAX_ALTS; k++) {
-        n_ifaces += v->ifaces[k].decision != VDI_USB_IFACE_HIDDEN;
-    }
-
-    total = cfg->total_length;
-    res = g_byte_array_sized_new(total);
-    g_byte_array_append(res, buf, buf[0]);
-    ai = 0;
-    for (off = buf[0]; off < total; off += buf[off]) {
-        uint8_t type = buf[off + 1];
-        bool keep_this;
-
-        if (type == VDI_USB_DT_INTERFACE) {
-            keep = v->alts[ai++].usable;
-            keep_this = keep;
-        } else if (type == VDI_USB_DT_IAD) {
-            keep_this = false;
-            for (k = 0; k < v->n_ifaces && k < VDI_USB_MAX_ALTS; k++) {
-                if (v->ifaces[k].number == buf[off + 2]) {
-                    keep_this = v->ifaces[k].decision !=
-                        VDI_USB_IFACE_HIDDEN;
-                }
-            }
-        } else {
-            keep_this = keep;
-        }
-        if (keep_this) {
-            g_byte_array_append(res, buf + off, buf[off]);
-        }
-    }
-    res->data[2] = res->len & 0xff;
-    res->data[3] = res->len >> 8;
-    res->data[4] = n_ifaces;
-    *out_len = res->len;
-    *out = g_byte_array_free(res, false);
-    return true;
 }

@@ -1,13 +1,12 @@
 /*
- * VDI host: USB descriptor parser and per-VM USB device policy engine
+ * VDI host: per-VM USB device policy: rules and their evaluation
  *
  * Copyright (c) 2026 VDI host developers
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * This core has no QEMU dependencies beyond qemu/osdep.h (GLib).  Errors
- * are returned as a g_strdup'ed message through a char **errmsg, which may
- * be NULL if the caller does not want it.
+ * are returned as in vdi-usb-desc.h.
  *
  * Rules are kept in an ordered list; for each alternate setting of each
  * interface the first matching rule decides, else the policy default.
@@ -34,81 +33,12 @@
 #ifndef HW_USB_VDI_USB_POLICY_H
 #define HW_USB_VDI_USB_POLICY_H
 
-/* Bounds on what a (remote, untrusted) device may describe */
-#define VDI_USB_MAX_ALTS          64  /* interface descriptors per config */
-#define VDI_USB_MAX_ENDPOINTS     30  /* endpoints per alternate setting */
-#define VDI_USB_MAX_IADS          32  /* interface association descriptors */
+#include "vdi-usb-desc.h"
+
 #define VDI_USB_MAX_RULES       1024
 #define VDI_USB_RULE_ID_MAX       64  /* including the NUL */
 #define VDI_USB_SERIAL_MAX       384  /* including the NUL; 126 UTF-16 units */
 #define VDI_USB_REASON_MAX       256
-
-#define VDI_USB_CLASS_MASS_STORAGE  0x08
-#define VDI_USB_MSC_PROTO_BOT       0x50
-#define VDI_USB_MSC_PROTO_UAS       0x62
-
-#define VDI_USB_DT_DEVICE        0x01
-#define VDI_USB_DT_CONFIG        0x02
-#define VDI_USB_DT_INTERFACE     0x04
-#define VDI_USB_DT_ENDPOINT      0x05
-#define VDI_USB_DT_IAD           0x0b
-
-/* Parsed standard device descriptor */
-typedef struct VdiUsbDeviceDesc {
-    uint16_t bcd_usb;
-    uint8_t dev_class;
-    uint8_t dev_subclass;
-    uint8_t dev_protocol;
-    uint8_t max_packet_size0;
-    uint16_t vid;
-    uint16_t pid;
-    uint16_t bcd_device;
-    uint8_t i_manufacturer;
-    uint8_t i_product;
-    uint8_t i_serial;
-    uint8_t num_configurations;
-} VdiUsbDeviceDesc;
-
-typedef struct VdiUsbEndpoint {
-    uint8_t address;            /* bit 7: IN */
-    uint8_t attributes;         /* bits 0-1: transfer type */
-    uint16_t max_packet_size;
-    uint8_t interval;
-} VdiUsbEndpoint;
-
-/* One interface descriptor, i.e. one alternate setting of an interface */
-typedef struct VdiUsbAltSetting {
-    uint8_t number;
-    uint8_t alt;
-    uint8_t cls;
-    uint8_t subclass;
-    uint8_t protocol;
-    uint8_t i_interface;
-    uint8_t n_endpoints;
-    VdiUsbEndpoint endpoints[VDI_USB_MAX_ENDPOINTS];
-} VdiUsbAltSetting;
-
-typedef struct VdiUsbIad {
-    uint8_t first_interface;
-    uint8_t interface_count;
-    uint8_t cls;
-    uint8_t subclass;
-    uint8_t protocol;
-} VdiUsbIad;
-
-/* Parsed configuration descriptor blob */
-typedef struct VdiUsbConfig {
-    uint16_t total_length;
-    uint8_t num_interfaces;     /* bNumInterfaces as declared */
-    uint8_t config_value;
-    uint8_t attributes;
-    uint8_t max_power;
-    unsigned n_interfaces;      /* distinct interface numbers found */
-    unsigned n_alts;            /* in descriptor order */
-    VdiUsbAltSetting alts[VDI_USB_MAX_ALTS];
-    unsigned n_iads;
-    VdiUsbIad iads[VDI_USB_MAX_IADS];
-} VdiUsbConfig;
 
 typedef enum VdiUsbAction {
     VDI_USB_ACTION_ALLOW,
@@ -186,50 +116,20 @@ typedef struct VdiUsbVerdict {
     char reason[VDI_USB_REASON_MAX];
 } VdiUsbVerdict;
 
-/* Names: "allow", "deny", "read-only" */
-const char *vdi_usb_action_name(VdiUsbAction action);
-
-/* Descriptor parsing; on failure *errmsg says what is wrong */
-bool vdi_usb_parse_device_desc(const uint8_t *buf, size_t len,
-                               VdiUsbDeviceDesc *dev, char **errmsg);
-bool vdi_usb_parse_config_desc(const uint8_t *buf, size_t len,
-                               VdiUsbConfig *cfg, char **errmsg);
-
 /* Rules */
 void vdi_usb_rule_init(VdiUsbRule *rule, VdiUsbAction action);
-bool vdi_usb_rule_validate(const VdiUsbRule *rule, char **errmsg);
-bool vdi_usb_rule_parse(const char *text, VdiUsbRule *rule, char **errmsg);
-char *vdi_usb_rule_to_string(const VdiUsbRule *rule);
 bool vdi_usb_glob_match(const char *pattern, const char *str);
 
 /* Policies */
 VdiUsbPolicy *vdi_usb_policy_new(VdiUsbAction default_action);
 void vdi_usb_policy_free(VdiUsbPolicy *policy);
-void vdi_usb_policy_set_default(VdiUsbPolicy *policy, VdiUsbAction action);
-VdiUsbAction vdi_usb_policy_get_default(const VdiUsbPolicy *policy);
 bool vdi_usb_policy_add_rule(VdiUsbPolicy *policy, const VdiUsbRule *rule,
                              char **errmsg);
-bool vdi_usb_policy_add_text(VdiUsbPolicy *policy, const char *text,
-                             char **errmsg);
-size_t vdi_usb_policy_n_rules(const VdiUsbPolicy *policy);
-const VdiUsbRule *vdi_usb_policy_get_rule(const VdiUsbPolicy *policy,
-                                          size_t index);
-void vdi_usb_policy_clear(VdiUsbPolicy *policy);
 
 /* Evaluation; serial may be NULL (then serial rules never match) */
 void vdi_usb_policy_evaluate(const VdiUsbPolicy *policy,
                              const VdiUsbDeviceDesc *dev,
                              const VdiUsbConfig *cfg, const char *serial,
                              VdiUsbVerdict *verdict);
-
-/* Helpers for the glue, on a verdict and the config it was computed on */
-bool vdi_usb_verdict_alt_usable(const VdiUsbVerdict *verdict,
-                                uint8_t number, uint8_t alt);
-int vdi_usb_verdict_endpoint_iface(const VdiUsbVerdict *verdict,
-                                   const VdiUsbConfig *cfg, uint8_t ep);
-bool vdi_usb_filter_config_desc(const uint8_t *buf, size_t len,
-                                const VdiUsbVerdict *verdict,
-                                uint8_t **out, size_t *out_len,
-                                char **errmsg);
 
 #endif

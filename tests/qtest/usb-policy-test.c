@@ -29,6 +29,7 @@
 #include "qapi/error.h"
 #include "libqos/pci-pc.h"
 #include "vdi-fake-stick.h"
+#include "vdi-usb-test.h"
 
 typedef enum FakeKind {
     FAKE_KEYBOARD,
@@ -76,13 +77,6 @@ static const uint8_t keyboard_config[] = {
     7, 5, 0x81, 3, 8, 0, 10,
 };
 
-static const uint8_t printer_config[] = {
-    9, 2, 32, 0, 1, 1, 0, 0xc0, 2,
-    9, 4, 0, 0, 2, 7, 1, 2, 0,             /* bidirectional printer */
-    7, 5, 0x01, 2, 0x40, 0x00, 0,
-    7, 5, 0x82, 2, 0x40, 0x00, 0,
-};
-
 static const uint8_t composite_config[] = {
     9, 2, 57, 0, 2, 1, 0, 0x80, 100,
     9, 4, 0, 0, 2, 8, 6, 0x50, 0,
@@ -113,7 +107,8 @@ static const FakeModel models[] = {
                        fake_stick_config, sizeof(fake_stick_config),
                        FAKE_STICK_SERIAL },
     [FAKE_PRINTER] = { 0x04b8, 0x0005, usb_redir_speed_high,
-                       printer_config, sizeof(printer_config), NULL },
+                       usb_test_printer_config,
+                       sizeof(usb_test_printer_config), NULL },
     [FAKE_COMPOSITE] = { 0x0781, 0x5599, usb_redir_speed_high,
                          composite_config, sizeof(composite_config),
                          "COMBO-7" },
@@ -131,19 +126,6 @@ static size_t device_desc(const FakeModel *m, uint8_t *d)
 
     memcpy(d, desc, sizeof(desc));
     return sizeof(desc);
-}
-
-static size_t string_desc(const char *s, uint8_t *d)
-{
-    size_t i, n = strlen(s);
-
-    d[0] = 2 + 2 * n;
-    d[1] = 3;
-    for (i = 0; i < n; i++) {
-        d[2 + 2 * i] = s[i];
-        d[3 + 2 * i] = 0;
-    }
-    return d[0];
 }
 
 /* Endpoint index as usbredir numbers them */
@@ -286,7 +268,7 @@ static void fake_control(void *priv, uint64_t id,
                 len = 4;
                 memcpy(buf, "\x04\x03\x09\x04", 4);
             } else if ((c->value & 0xff) == 3 && m->serial) {
-                len = string_desc(m->serial, buf);
+                len = usb_test_string_desc(m->serial, buf, sizeof(buf));
             } else {
                 c->status = usb_redir_stall;
             }

@@ -20,8 +20,9 @@
 
 #include "qemu/osdep.h"
 #include "qemu/bswap.h"
-#include "hw/usb/vdi-usb-policy.h"
+#include "hw/usb/vdi-usb-verdict.h"
 #include "hw/usb/vdi-bot-filter.h"
+#include "vdi-usb-test.h"
 
 #define XFER        (240 * 512)
 #define MIB         64
@@ -41,15 +42,16 @@ static volatile int sink;
 
 static void setup(void)
 {
-    VdiUsbPolicy *p = vdi_usb_policy_new(VDI_USB_ACTION_DENY);
+    VdiUsbPolicy *p = USB_POLICY(DENY,
+                                 USB_RULE(READ_ONLY, "sticks",
+                                          VDI_USB_MATCH_IFACE_CLASS,
+                                          .iface_class = 0x08));
     VdiUsbDeviceDesc dev = { .bcd_usb = 0x200, .vid = 0x46f4,
                              .pid = 0x5ba0, .num_configurations = 1 };
     char *err = NULL;
 
     if (!vdi_usb_parse_config_desc(storage_config, sizeof(storage_config),
-                                   &cfg, &err) ||
-        !vdi_usb_policy_add_text(p, "read-only id=sticks iface-class=08\n",
-                                 &err)) {
+                                   &cfg, &err)) {
         fprintf(stderr, "vdi-bot-filter-bench: %s\n", err);
         exit(1);
     }

@@ -12,6 +12,7 @@
 
 #include "qemu/osdep.h"
 #include "hw/usb/vdi-usb-guard-core.h"
+#include "vdi-usb-test.h"
 
 typedef struct FakeDevice {
     const uint8_t *dev;         /* 18 bytes */
@@ -35,31 +36,12 @@ static const uint8_t keyboard_dev[18] = {
     0x00, 0x01, 1, 2, 0, 1,
 };
 
-/* BOT interface 0 (alt 0) and UAS (alt 1), keyboard interface 1 */
-static const uint8_t composite_config[] = {
-    9, 2, 71, 0, 2, 1, 0, 0x80, 100,
-    9, 4, 0, 0, 2, 8, 6, 0x50, 0,
-    7, 5, 0x81, 2, 0x00, 0x02, 0,
-    7, 5, 0x02, 2, 0x00, 0x02, 0,
-    9, 4, 0, 1, 2, 8, 6, 0x62, 0,
-    7, 5, 0x83, 2, 0x00, 0x02, 0,
-    7, 5, 0x04, 2, 0x00, 0x02, 0,
-    9, 4, 1, 0, 1, 3, 1, 1, 0,
-    7, 5, 0x85, 3, 8, 0, 10,
-};
-
-static const uint8_t keyboard_config[] = {
-    9, 2, 25, 0, 1, 1, 0, 0xa0, 50,
-    9, 4, 0, 0, 1, 3, 1, 1, 0,
-    7, 5, 0x81, 3, 8, 0, 10,
-};
-
 static int fake_xfer(void *opaque, const VdiUsbGuardRequest *req,
                      uint8_t *buf)
 {
     FakeDevice *f = opaque;
     uint8_t type = req->value >> 8, index = req->value & 0xff;
-    size_t len = 0, i;
+    size_t len = 0;
 
     g_assert(vdi_usb_guard_owns_id(req->id));
     if (++f->requests == f->fail_at) {
@@ -88,38 +70,17 @@ static int fake_xfer(void *opaque, const VdiUsbGuardRequest *req,
             return -1;
         }
         f->last_langid = req->index;
-        len = 2 + 2 * strlen(f->serial);
-        g_assert_cmpint(len, <=, req->length);
-        buf[0] = len;
-        buf[1] = 3;
-        for (i = 0; f->serial[i]; i++) {
-            buf[2 + 2 * i] = f->serial[i];
-            buf[3 + 2 * i] = 0;
-        }
-        return len;
+        g_assert_cmpint(2 + 2 * strlen(f->serial), <=, req->length);
+        return usb_test_string_desc(f->serial, buf, req->length);
     }
     return -1;
 }
 
-static VdiUsbPolicy *policy_of(VdiUsbAction dflt, const char *const *rules)
-{
-    VdiUsbPolicy *p = vdi_usb_policy_new(dflt);
-
-    for (; rules && *rules; rules++) {
-        g_autofree char *err = NULL;
-
-        if (!vdi_usb_policy_add_text(p, *rules, &err)) {
-            g_error("%s: %s", *rules, err);
-        }
-    }
-    return p;
-}
-
 static void test_allow_keyboard(void)
 {
-    FakeDevice f = { keyboard_dev, keyboard_config,
-                     sizeof(keyboard_config) };
-    VdiUsbPolicy *p = policy_of(VDI_USB_ACTION_ALLOW, NULL);
+    FakeDevice f = { keyboard_dev, usb_test_keyboard_config,
+                     sizeof(usb_test_keyboard_config) };
+    VdiUsbPolicy *p = vdi_usb_policy_new(VDI_USB_ACTION_ALLOW);
     VdiUsbGuardCore c;
     size_t len;
 
@@ -158,12 +119,15 @@ static void test_allow_keyboard(void)
 
 static void test_read_only_composite(void)
 {
-    static const char *const rules[] = {
-        "read-only id=ro class=08 serial=ST-*", NULL,
+    const VdiUsbRule rules[] = {
+        USB_RULE(READ_ONLY, "ro",
+                 VDI_USB_MATCH_IFACE_CLASS | VDI_USB_MATCH_SERIAL,
+                 .iface_class = 0x08, .serial = "ST-*"),
     };
-    FakeDevice f = { storage_dev, composite_config,
-                     sizeof(composite_config), "ST-42" };
-    VdiUsbPolicy *p = policy_of(VDI_USB_ACTION_ALLOW, rules);
+    FakeDevice f = { storage_dev, usb_test_composite_config,
+                     sizeof(usb_test_composite_config), "ST-42" };
+    VdiUsbPolicy *p = usb_test_policy(VDI_USB_ACTION_ALLOW, rules,
+                                      ARRAY_SIZE(rules));
     VdiUsbGuardCore c;
     const uint8_t *cfg;
     size_t len;
@@ -196,7 +160,7 @@ static void test_read_only_composite(void)
     /* the guest sees the configuration without the UAS alternate */
     cfg = vdi_usb_guard_core_config_desc(&c, &len);
     g_assert_nonnull(cfg);
-    g_assert_cmpint(len, ==, sizeof(composite_config) - 23);
+    g_assert_cmpint(len, ==, sizeof(usb_test_composite_config) - 23);
     g_assert_cmpint(cfg[2] | cfg[3] << 8, ==, len);
     /* other configurations, and other-speed ones, are refused */
     g_assert_false(vdi_usb_guard_core_control_allowed(&c, 0x8006, 0x0201,
@@ -224,15 +188,17 @@ static void test_read_only_composite(void)
 
 static void test_deny_and_hide(void)
 {
-    static const char *const hide[] = {
-        "deny id=nokbd hide class=03", NULL,
+    const VdiUsbRule hide[] = {
+        USB_RULE(DENY, "nokbd", VDI_USB_MATCH_IFACE_CLASS, .iface_class = 0x03,
+                 .hide = true),
     };
-    static const char *const deny[] = {
-        "deny id=nokbd class=03", NULL,
+    const VdiUsbRule deny[] = {
+        USB_RULE(DENY, "nokbd", VDI_USB_MATCH_IFACE_CLASS, .iface_class = 0x03),
     };
-    FakeDevice f = { storage_dev, composite_config,
-                     sizeof(composite_config), "X" };
-    VdiUsbPolicy *p = policy_of(VDI_USB_ACTION_ALLOW, hide);
+    FakeDevice f = { storage_dev, usb_test_composite_config,
+                     sizeof(usb_test_composite_config), "X" };
+    VdiUsbPolicy *p = usb_test_policy(VDI_USB_ACTION_ALLOW, hide,
+                                      ARRAY_SIZE(hide));
     VdiUsbGuardCore c;
     const char *rule, *reason;
 
@@ -249,7 +215,7 @@ static void test_deny_and_hide(void)
 
     /* the policy changes: without hide the whole device is denied */
     vdi_usb_policy_free(p);
-    p = policy_of(VDI_USB_ACTION_ALLOW, deny);
+    p = usb_test_policy(VDI_USB_ACTION_ALLOW, deny, ARRAY_SIZE(deny));
     g_assert_cmpint(vdi_usb_guard_core_reevaluate(&c, p), ==,
                     VDI_USB_GUARD_NOW_DENIED);
     g_assert_cmpint(c.state, ==, VDI_USB_GUARD_REJECTED);
@@ -268,15 +234,16 @@ static void test_deny_and_hide(void)
 
 static void test_reevaluate(void)
 {
-    static const char *const ro[] = {
-        "read-only id=ro class=08", NULL,
+    const VdiUsbRule ro[] = {
+        USB_RULE(READ_ONLY, "ro", VDI_USB_MATCH_IFACE_CLASS,
+                 .iface_class = 0x08),
     };
-    static const char *const ro2[] = {
-        "read-only id=ro2 vid=0781", NULL,
+    const VdiUsbRule ro2[] = {
+        USB_RULE(READ_ONLY, "ro2", VDI_USB_MATCH_VID, .vid = 0x0781),
     };
-    FakeDevice f = { storage_dev, composite_config,
-                     sizeof(composite_config), "X" };
-    VdiUsbPolicy *p = policy_of(VDI_USB_ACTION_ALLOW, NULL);
+    FakeDevice f = { storage_dev, usb_test_composite_config,
+                     sizeof(usb_test_composite_config), "X" };
+    VdiUsbPolicy *p = vdi_usb_policy_new(VDI_USB_ACTION_ALLOW);
     VdiUsbGuardCore c;
 
     vdi_usb_guard_core_init(&c);
@@ -284,7 +251,7 @@ static void test_reevaluate(void)
                     VDI_USB_GUARD_DONE);
     /* not attached yet: the new verdict applies, nothing to replug */
     vdi_usb_policy_free(p);
-    p = policy_of(VDI_USB_ACTION_ALLOW, ro);
+    p = usb_test_policy(VDI_USB_ACTION_ALLOW, ro, ARRAY_SIZE(ro));
     g_assert_cmpint(vdi_usb_guard_core_reevaluate(&c, p), ==,
                     VDI_USB_GUARD_SAME);
     g_assert_true(vdi_usb_guard_core_read_only(&c));
@@ -292,7 +259,7 @@ static void test_reevaluate(void)
 
     /* same effect from another rule: the filters keep their state */
     vdi_usb_policy_free(p);
-    p = policy_of(VDI_USB_ACTION_ALLOW, ro2);
+    p = usb_test_policy(VDI_USB_ACTION_ALLOW, ro2, ARRAY_SIZE(ro2));
     g_assert_cmpint(vdi_usb_guard_core_reevaluate(&c, p), ==,
                     VDI_USB_GUARD_SAME);
     g_assert_cmpstr(c.verdict->rule_id, ==, "ro2");
@@ -300,7 +267,7 @@ static void test_reevaluate(void)
 
     /* read-only -> allow while attached: replug */
     vdi_usb_policy_free(p);
-    p = policy_of(VDI_USB_ACTION_ALLOW, NULL);
+    p = vdi_usb_policy_new(VDI_USB_ACTION_ALLOW);
     g_assert_cmpint(vdi_usb_guard_core_reevaluate(&c, p), ==,
                     VDI_USB_GUARD_CHANGED);
     g_assert_cmpint(c.state, ==, VDI_USB_GUARD_CONNECTED);
@@ -316,9 +283,9 @@ static void test_failures(void)
         9, 2, 200, 0, 1, 1, 0, 0x80, 100,
         9, 4, 0, 0, 0, 3, 0, 0, 0,
     };
-    FakeDevice f = { keyboard_dev, keyboard_config,
-                     sizeof(keyboard_config) };
-    VdiUsbPolicy *p = policy_of(VDI_USB_ACTION_ALLOW, NULL);
+    FakeDevice f = { keyboard_dev, usb_test_keyboard_config,
+                     sizeof(usb_test_keyboard_config) };
+    VdiUsbPolicy *p = vdi_usb_policy_new(VDI_USB_ACTION_ALLOW);
     VdiUsbGuardCore c;
     const char *rule, *reason;
     int n;
@@ -356,8 +323,8 @@ static void test_failures(void)
 
     /* a failed serial request only means serial rules cannot match */
     f.dev = storage_dev;
-    f.config = keyboard_config;
-    f.config_len = sizeof(keyboard_config);
+    f.config = usb_test_keyboard_config;
+    f.config_len = sizeof(usb_test_keyboard_config);
     f.serial = NULL;
     g_assert_cmpint(vdi_usb_guard_core_fetch_sync(&c, p, fake_xfer, &f), ==,
                     VDI_USB_GUARD_DONE);
@@ -398,9 +365,9 @@ static VdiUsbGuardAction guest_get(VdiUsbGuardCore *c, int type, int value,
 
 static void test_served_descriptors(void)
 {
-    FakeDevice f = { storage_dev, composite_config,
-                     sizeof(composite_config), "ST-42" };
-    VdiUsbPolicy *p = policy_of(VDI_USB_ACTION_ALLOW, NULL);
+    FakeDevice f = { storage_dev, usb_test_composite_config,
+                     sizeof(usb_test_composite_config), "ST-42" };
+    VdiUsbPolicy *p = vdi_usb_policy_new(VDI_USB_ACTION_ALLOW);
     VdiUsbGuardCore c;
     uint8_t buf[256];
     size_t len;
@@ -430,7 +397,8 @@ static void test_served_descriptors(void)
     g_assert_cmpint(len, ==, 8);
     g_assert_cmpint(guest_get(&c, 0x80, 0x0200, 0, buf, &len), ==,
                     VDI_USB_GUARD_ANSWER);
-    g_assert_cmpmem(buf, len, composite_config, sizeof(composite_config));
+    g_assert_cmpmem(buf, len, usb_test_composite_config,
+                    sizeof(usb_test_composite_config));
     /* strings in any language, string 0 as it was */
     g_assert_cmpint(guest_get(&c, 0x80, 0x0303, 0x0407, buf, &len), ==,
                     VDI_USB_GUARD_ANSWER);
@@ -493,11 +461,12 @@ static VdiUsbGuardFetch run_check(VdiUsbGuardCore *c, VdiUsbPolicy *p,
 
 static void test_changed_story(void)
 {
-    static const char *const ro[] = {
-        "read-only id=sticks class=08", NULL,
+    const VdiUsbRule ro[] = {
+        USB_RULE(READ_ONLY, "sticks", VDI_USB_MATCH_IFACE_CLASS,
+                 .iface_class = 0x08),
     };
     FakeDevice f = { storage_dev, storage_config, sizeof(storage_config) };
-    VdiUsbPolicy *p = policy_of(VDI_USB_ACTION_DENY, ro);
+    VdiUsbPolicy *p = usb_test_policy(VDI_USB_ACTION_DENY, ro, ARRAY_SIZE(ro));
     VdiUsbGuardCore c;
     const char *rule, *reason;
 
@@ -535,11 +504,12 @@ static void test_changed_story(void)
 
 static void test_peer_view(void)
 {
-    static const char *const ro[] = {
-        "read-only id=sticks class=08", NULL,
+    const VdiUsbRule ro[] = {
+        USB_RULE(READ_ONLY, "sticks", VDI_USB_MATCH_IFACE_CLASS,
+                 .iface_class = 0x08),
     };
     FakeDevice f = { storage_dev, storage_config, sizeof(storage_config) };
-    VdiUsbPolicy *p = policy_of(VDI_USB_ACTION_DENY, ro);
+    VdiUsbPolicy *p = usb_test_policy(VDI_USB_ACTION_DENY, ro, ARRAY_SIZE(ro));
     VdiUsbPeerView v = {
         .has_device = true, .vid = 0x0781, .pid = 0x5567,
         .n_ifaces = 1, .ifaces = { { 0, 8, 6, 0x50 } },
@@ -594,8 +564,9 @@ static void test_peer_view(void)
  */
 static void test_counters(void)
 {
-    static const char *const ro[] = {
-        "read-only id=sticks class=08", NULL,
+    const VdiUsbRule ro[] = {
+        USB_RULE(READ_ONLY, "sticks", VDI_USB_MATCH_IFACE_CLASS,
+                 .iface_class = 0x08),
     };
     static const uint8_t cbw_write[31] = {
         'U', 'S', 'B', 'C', 1, 0, 0, 0, 0x00, 0x02, 0, 0, 0x00, 0, 10,
@@ -606,7 +577,7 @@ static void test_counters(void)
         0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0,
     };
     FakeDevice f = { storage_dev, storage_config, sizeof(storage_config) };
-    VdiUsbPolicy *p = policy_of(VDI_USB_ACTION_DENY, ro);
+    VdiUsbPolicy *p = usb_test_policy(VDI_USB_ACTION_DENY, ro, ARRAY_SIZE(ro));
     VdiUsbGuardCore c;
     const uint8_t *fwd;
     uint8_t buf[512], sector[512] = { 0 };

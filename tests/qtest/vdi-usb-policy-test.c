@@ -10,7 +10,8 @@
  */
 
 #include "qemu/osdep.h"
-#include "hw/usb/vdi-usb-policy.h"
+#include "hw/usb/vdi-usb-verdict.h"
+#include "vdi-usb-test.h"
 #include "hw/usb/vdi-bot-filter.h"
 
 /* Descriptor building */
@@ -490,33 +491,12 @@ static void test_desc_config_errors(void)
 
 /* Rules and policy evaluation */
 
-static VdiUsbRule text_rule(const char *text)
-{
-    VdiUsbRule r;
-    g_autofree char *err = NULL;
-
-    if (!vdi_usb_rule_parse(text, &r, &err)) {
-        g_error("rule '%s' failed: %s", text, err);
-    }
-    return r;
-}
-
-static VdiUsbPolicy *mkpolicy(VdiUsbAction def, const char *text)
-{
-    VdiUsbPolicy *p = vdi_usb_policy_new(def);
-    g_autofree char *err = NULL;
-
-    if (!vdi_usb_policy_add_text(p, text, &err)) {
-        g_error("policy failed: %s", err);
-    }
-    return p;
-}
-
 /* Does a one-rule policy (default deny) allow the device? */
-static bool one_rule_allows(const char *rule, const VdiUsbDeviceDesc *dev,
-                            const Blob *d, const char *serial)
+static bool one_rule_allows(const VdiUsbRule *rule,
+                            const VdiUsbDeviceDesc *dev, const Blob *d,
+                            const char *serial)
 {
-    VdiUsbPolicy *p = mkpolicy(VDI_USB_ACTION_DENY, rule);
+    VdiUsbPolicy *p = usb_test_policy(VDI_USB_ACTION_DENY, rule, 1);
     VdiUsbConfig cfg;
     VdiUsbVerdict v;
 
@@ -530,67 +510,81 @@ static bool one_rule_allows(const char *rule, const VdiUsbDeviceDesc *dev,
     return v.action == VDI_USB_ACTION_ALLOW;
 }
 
+/* A rule that allows what matches one field (or a combination) */
+#define ALLOW_IF(field, ...) \
+    USB_RULE(ALLOW, "", VDI_USB_MATCH_##field, __VA_ARGS__)
+
 static void test_rule_fields(void)
 {
     Blob hid;
     VdiUsbDeviceDesc dev = mkdev(0x00, 0x046d, 0xc31c, 0x6400);
     VdiUsbDeviceDesc misc = mkdev(0xef, 0x046d, 0xc31c, 0x6400);
+    VdiUsbRule r;
 
     misc.dev_subclass = 0x02;
     misc.dev_protocol = 0x01;
     build_hid(&hid);
 
-    g_assert_true(one_rule_allows("allow dev-class=ef", &misc, &hid, NULL));
-    g_assert_false(one_rule_allows("allow dev-class=ef", &dev, &hid, NULL));
-    g_assert_true(one_rule_allows("allow dev-subclass=02", &misc, &hid,
-                                  NULL));
-    g_assert_false(one_rule_allows("allow dev-subclass=02", &dev, &hid,
-                                   NULL));
-    g_assert_true(one_rule_allows("allow dev-protocol=1", &misc, &hid,
-                                  NULL));
-    g_assert_false(one_rule_allows("allow dev-protocol=1", &dev, &hid,
-                                   NULL));
-    g_assert_true(one_rule_allows("allow iface-class=03", &dev, &hid, NULL));
-    g_assert_false(one_rule_allows("allow iface-class=08", &dev, &hid,
-                                   NULL));
-    g_assert_true(one_rule_allows("allow class=03", &dev, &hid, NULL));
-    g_assert_false(one_rule_allows("allow dev-class=03", &dev, &hid, NULL));
-    g_assert_true(one_rule_allows("allow iface-subclass=01", &dev, &hid,
-                                  NULL));
-    g_assert_false(one_rule_allows("allow subclass=00", &dev, &hid, NULL));
-    g_assert_true(one_rule_allows("allow iface-protocol=01", &dev, &hid,
-                                  NULL));
-    g_assert_false(one_rule_allows("allow protocol=02", &dev, &hid, NULL));
-    g_assert_true(one_rule_allows("allow vid=046d", &dev, &hid, NULL));
-    g_assert_true(one_rule_allows("allow vid=46D", &dev, &hid, NULL));
-    g_assert_false(one_rule_allows("allow vid=046e", &dev, &hid, NULL));
-    g_assert_true(one_rule_allows("allow pid=c31c", &dev, &hid, NULL));
-    g_assert_false(one_rule_allows("allow pid=c31d", &dev, &hid, NULL));
-    g_assert_true(one_rule_allows("allow vid=046d pid=c31c", &dev, &hid,
-                                  NULL));
-    g_assert_false(one_rule_allows("allow vid=046d pid=0001", &dev, &hid,
-                                   NULL));
-    g_assert_true(one_rule_allows("allow bcd=6400", &dev, &hid, NULL));
-    g_assert_true(one_rule_allows("allow bcd=6400-6500", &dev, &hid, NULL));
-    g_assert_true(one_rule_allows("allow bcd=6300-6400", &dev, &hid, NULL));
-    g_assert_false(one_rule_allows("allow bcd=6401-6500", &dev, &hid, NULL));
-    g_assert_false(one_rule_allows("allow bcd=0100-63ff", &dev, &hid, NULL));
-    g_assert_true(one_rule_allows("allow serial=ABC123", &dev, &hid,
-                                  "ABC123"));
-    g_assert_false(one_rule_allows("allow serial=ABC123", &dev, &hid,
-                                   "ABC1234"));
-    g_assert_false(one_rule_allows("allow serial=ABC123", &dev, &hid,
-                                   "abc123"));
-    g_assert_true(one_rule_allows("allow serial=ABC*", &dev, &hid,
-                                  "ABC999"));
-    g_assert_false(one_rule_allows("allow serial=ABC*", &dev, &hid,
-                                   "XABC999"));
-    g_assert_false(one_rule_allows("allow serial=*", &dev, &hid, NULL));
-    g_assert_true(one_rule_allows("allow serial=\"A B\"", &dev, &hid,
-                                  "A B"));
+    r = ALLOW_IF(DEV_CLASS, .dev_class = 0xef);
+    g_assert_true(one_rule_allows(&r, &misc, &hid, NULL));
+    g_assert_false(one_rule_allows(&r, &dev, &hid, NULL));
+    r = ALLOW_IF(DEV_SUBCLASS, .dev_subclass = 0x02);
+    g_assert_true(one_rule_allows(&r, &misc, &hid, NULL));
+    g_assert_false(one_rule_allows(&r, &dev, &hid, NULL));
+    r = ALLOW_IF(DEV_PROTOCOL, .dev_protocol = 0x01);
+    g_assert_true(one_rule_allows(&r, &misc, &hid, NULL));
+    g_assert_false(one_rule_allows(&r, &dev, &hid, NULL));
+    r = ALLOW_IF(IFACE_CLASS, .iface_class = 0x03);
+    g_assert_true(one_rule_allows(&r, &dev, &hid, NULL));
+    r = ALLOW_IF(IFACE_CLASS, .iface_class = 0x08);
+    g_assert_false(one_rule_allows(&r, &dev, &hid, NULL));
+    r = ALLOW_IF(DEV_CLASS, .dev_class = 0x03);
+    g_assert_false(one_rule_allows(&r, &dev, &hid, NULL));
+    r = ALLOW_IF(IFACE_SUBCLASS, .iface_subclass = 0x01);
+    g_assert_true(one_rule_allows(&r, &dev, &hid, NULL));
+    r = ALLOW_IF(IFACE_SUBCLASS, .iface_subclass = 0x00);
+    g_assert_false(one_rule_allows(&r, &dev, &hid, NULL));
+    r = ALLOW_IF(IFACE_PROTOCOL, .iface_protocol = 0x01);
+    g_assert_true(one_rule_allows(&r, &dev, &hid, NULL));
+    r = ALLOW_IF(IFACE_PROTOCOL, .iface_protocol = 0x02);
+    g_assert_false(one_rule_allows(&r, &dev, &hid, NULL));
+    r = ALLOW_IF(VID, .vid = 0x046d);
+    g_assert_true(one_rule_allows(&r, &dev, &hid, NULL));
+    r = ALLOW_IF(VID, .vid = 0x046e);
+    g_assert_false(one_rule_allows(&r, &dev, &hid, NULL));
+    r = ALLOW_IF(PID, .pid = 0xc31c);
+    g_assert_true(one_rule_allows(&r, &dev, &hid, NULL));
+    r = ALLOW_IF(PID, .pid = 0xc31d);
+    g_assert_false(one_rule_allows(&r, &dev, &hid, NULL));
+    r = ALLOW_IF(VID | VDI_USB_MATCH_PID, .vid = 0x046d, .pid = 0xc31c);
+    g_assert_true(one_rule_allows(&r, &dev, &hid, NULL));
+    r = ALLOW_IF(VID | VDI_USB_MATCH_PID, .vid = 0x046d, .pid = 0x0001);
+    g_assert_false(one_rule_allows(&r, &dev, &hid, NULL));
+    r = ALLOW_IF(BCD, .bcd_lo = 0x6400, .bcd_hi = 0x6400);
+    g_assert_true(one_rule_allows(&r, &dev, &hid, NULL));
+    r = ALLOW_IF(BCD, .bcd_lo = 0x6400, .bcd_hi = 0x6500);
+    g_assert_true(one_rule_allows(&r, &dev, &hid, NULL));
+    r = ALLOW_IF(BCD, .bcd_lo = 0x6300, .bcd_hi = 0x6400);
+    g_assert_true(one_rule_allows(&r, &dev, &hid, NULL));
+    r = ALLOW_IF(BCD, .bcd_lo = 0x6401, .bcd_hi = 0x6500);
+    g_assert_false(one_rule_allows(&r, &dev, &hid, NULL));
+    r = ALLOW_IF(BCD, .bcd_lo = 0x0100, .bcd_hi = 0x63ff);
+    g_assert_false(one_rule_allows(&r, &dev, &hid, NULL));
+    r = ALLOW_IF(SERIAL, .serial = "ABC123");
+    g_assert_true(one_rule_allows(&r, &dev, &hid, "ABC123"));
+    g_assert_false(one_rule_allows(&r, &dev, &hid, "ABC1234"));
+    g_assert_false(one_rule_allows(&r, &dev, &hid, "abc123"));
+    r = ALLOW_IF(SERIAL, .serial = "ABC*");
+    g_assert_true(one_rule_allows(&r, &dev, &hid, "ABC999"));
+    g_assert_false(one_rule_allows(&r, &dev, &hid, "XABC999"));
+    r = ALLOW_IF(SERIAL, .serial = "*");
+    g_assert_false(one_rule_allows(&r, &dev, &hid, NULL));
+    r = ALLOW_IF(SERIAL, .serial = "A B");
+    g_assert_true(one_rule_allows(&r, &dev, &hid, "A B"));
     /* all fields of a rule must match */
-    g_assert_false(one_rule_allows("allow class=03 vid=1234", &dev, &hid,
-                                   NULL));
+    r = ALLOW_IF(IFACE_CLASS | VDI_USB_MATCH_VID, .iface_class = 0x03,
+                 .vid = 0x1234);
+    g_assert_false(one_rule_allows(&r, &dev, &hid, NULL));
 }
 
 static void test_rule_glob(void)
@@ -621,16 +615,20 @@ static void test_policy_first_match(void)
     build_bot(&d);
     parse_ok(&d, &cfg);
 
-    p = mkpolicy(VDI_USB_ACTION_ALLOW,
-                 "deny id=first vid=0781\nallow id=second class=08\n");
+    p = USB_POLICY(ALLOW,
+                   USB_RULE(DENY, "first", VDI_USB_MATCH_VID, .vid = 0x0781),
+                   USB_RULE(ALLOW, "second", VDI_USB_MATCH_IFACE_CLASS,
+                            .iface_class = 0x08));
     vdi_usb_policy_evaluate(p, &dev, &cfg, NULL, &v);
     g_assert_cmpint(v.action, ==, VDI_USB_ACTION_DENY);
     g_assert_cmpint(v.rule_index, ==, 0);
     g_assert_cmpstr(v.rule_id, ==, "first");
     vdi_usb_policy_free(p);
 
-    p = mkpolicy(VDI_USB_ACTION_DENY,
-                 "allow id=first class=08\ndeny id=second vid=0781\n");
+    p = USB_POLICY(DENY,
+                   USB_RULE(ALLOW, "first", VDI_USB_MATCH_IFACE_CLASS,
+                            .iface_class = 0x08),
+                   USB_RULE(DENY, "second", VDI_USB_MATCH_VID, .vid = 0x0781));
     vdi_usb_policy_evaluate(p, &dev, &cfg, NULL, &v);
     g_assert_cmpint(v.action, ==, VDI_USB_ACTION_ALLOW);
     g_assert_cmpint(v.rule_index, ==, 0);
@@ -638,8 +636,11 @@ static void test_policy_first_match(void)
     vdi_usb_policy_free(p);
 
     /* a non-matching first rule is skipped; unnamed rules are #N */
-    p = mkpolicy(VDI_USB_ACTION_ALLOW,
-                 "allow vid=1234\nread-only class=08\ndeny\n");
+    p = USB_POLICY(ALLOW,
+                   USB_RULE(ALLOW, "", VDI_USB_MATCH_VID, .vid = 0x1234),
+                   USB_RULE(READ_ONLY, "", VDI_USB_MATCH_IFACE_CLASS,
+                            .iface_class = 0x08),
+                   USB_RULE(DENY, "", 0));
     vdi_usb_policy_evaluate(p, &dev, &cfg, NULL, &v);
     g_assert_cmpint(v.action, ==, VDI_USB_ACTION_READ_ONLY);
     g_assert_cmpint(v.rule_index, ==, 1);
@@ -668,8 +669,8 @@ static void test_policy_default(void)
                     "policy");
     g_assert_cmpint(v.ifaces[0].decision, ==, VDI_USB_IFACE_ALLOWED);
 
-    vdi_usb_policy_set_default(p, VDI_USB_ACTION_DENY);
-    g_assert_cmpint(vdi_usb_policy_get_default(p), ==, VDI_USB_ACTION_DENY);
+    vdi_usb_policy_free(p);
+    p = vdi_usb_policy_new(VDI_USB_ACTION_DENY);
     vdi_usb_policy_evaluate(p, &dev, &cfg, NULL, &v);
     g_assert_cmpint(v.action, ==, VDI_USB_ACTION_DENY);
     g_assert_cmpint(v.rule_index, ==, -1);
@@ -677,7 +678,8 @@ static void test_policy_default(void)
                     "interface 0 (class 08:06:50) denied by the default "
                     "policy");
 
-    vdi_usb_policy_set_default(p, VDI_USB_ACTION_READ_ONLY);
+    vdi_usb_policy_free(p);
+    p = vdi_usb_policy_new(VDI_USB_ACTION_READ_ONLY);
     vdi_usb_policy_evaluate(p, &dev, &cfg, NULL, &v);
     g_assert_cmpint(v.action, ==, VDI_USB_ACTION_READ_ONLY);
     g_assert_cmpint(v.ifaces[0].decision, ==, VDI_USB_IFACE_READ_ONLY);
@@ -692,8 +694,10 @@ static void test_policy_composite_deny(void)
     VdiUsbConfig cfg;
     VdiUsbVerdict v;
     VdiUsbDeviceDesc dev = mkdev(0xef, 0x04b8, 0x0001, 0x0100);
-    VdiUsbPolicy *p = mkpolicy(VDI_USB_ACTION_ALLOW,
-                               "deny id=no-storage iface-class=08\n");
+    VdiUsbPolicy *p = USB_POLICY(ALLOW,
+                                 USB_RULE(DENY, "no-storage",
+                                          VDI_USB_MATCH_IFACE_CLASS,
+                                          .iface_class = 0x08));
 
     build_printer_storage(&d);
     parse_ok(&d, &cfg);
@@ -715,8 +719,10 @@ static void test_policy_composite_hide(void)
     VdiUsbConfig cfg, fcfg;
     VdiUsbVerdict v;
     VdiUsbDeviceDesc dev = mkdev(0xef, 0x04b8, 0x0001, 0x0100);
-    VdiUsbPolicy *p = mkpolicy(VDI_USB_ACTION_ALLOW,
-                               "deny id=no-storage iface-class=08 hide\n");
+    VdiUsbPolicy *p = USB_POLICY(ALLOW,
+                                 USB_RULE(DENY, "no-storage",
+                                          VDI_USB_MATCH_IFACE_CLASS,
+                                          .iface_class = 0x08, .hide = true));
     g_autofree uint8_t *out = NULL;
     size_t out_len;
 
@@ -762,8 +768,10 @@ static void test_policy_read_only(void)
     VdiUsbConfig cfg;
     VdiUsbVerdict v;
     VdiUsbDeviceDesc dev = mkdev(0, 0x0781, 0x5567, 0x0100);
-    VdiUsbPolicy *p = mkpolicy(VDI_USB_ACTION_DENY,
-                               "read-only id=ro vid=0781 pid=5567\n");
+    VdiUsbPolicy *p = USB_POLICY(DENY,
+                                 USB_RULE(READ_ONLY, "ro",
+                                          VDI_USB_MATCH_VID | VDI_USB_MATCH_PID,
+                                          .vid = 0x0781, .pid = 0x5567));
     char *err = NULL;
     uint8_t *out;
     size_t out_len;
@@ -814,7 +822,8 @@ static void test_policy_read_only_other_class(void)
     VdiUsbConfig cfg;
     VdiUsbVerdict v;
     VdiUsbDeviceDesc dev = mkdev(0, 0x046d, 0xc31c, 0x6400);
-    VdiUsbPolicy *p = mkpolicy(VDI_USB_ACTION_DENY, "read-only\n");
+    VdiUsbPolicy *p = USB_POLICY(DENY,
+                                 USB_RULE(READ_ONLY, "", 0));
 
     build_hid(&d);
     parse_ok(&d, &cfg);
@@ -838,7 +847,7 @@ static void test_policy_uas_alt(void)
     VdiUsbConfig cfg, fcfg;
     VdiUsbVerdict v;
     VdiUsbDeviceDesc dev = mkdev(0, 0x174c, 0x55aa, 0x0100);
-    VdiUsbPolicy *p = mkpolicy(VDI_USB_ACTION_READ_ONLY, "");
+    VdiUsbPolicy *p = vdi_usb_policy_new(VDI_USB_ACTION_READ_ONLY);
     g_autofree uint8_t *out = NULL;
     size_t out_len;
 
@@ -866,7 +875,8 @@ static void test_policy_uas_alt(void)
     g_assert_cmpint(fcfg.n_alts, ==, 1);
 
     /* plain allow keeps UAS */
-    vdi_usb_policy_set_default(p, VDI_USB_ACTION_ALLOW);
+    vdi_usb_policy_free(p);
+    p = vdi_usb_policy_new(VDI_USB_ACTION_ALLOW);
     vdi_usb_policy_evaluate(p, &dev, &cfg, NULL, &v);
     g_assert_cmpint(v.action, ==, VDI_USB_ACTION_ALLOW);
     g_assert_true(vdi_usb_verdict_alt_usable(&v, 0, 1));
@@ -879,7 +889,8 @@ static void test_policy_uas_only(void)
     VdiUsbConfig cfg;
     VdiUsbVerdict v;
     VdiUsbDeviceDesc dev = mkdev(0, 0x174c, 0x55aa, 0x0100);
-    VdiUsbPolicy *p = mkpolicy(VDI_USB_ACTION_DENY, "read-only id=ro\n");
+    VdiUsbPolicy *p = USB_POLICY(DENY,
+                                 USB_RULE(READ_ONLY, "ro", 0));
 
     cfg_begin(&d);
     add_uas(&d, 0, 0, 0x01);
@@ -940,8 +951,10 @@ static void test_policy_uas_iface(void)
     VdiUsbVerdict v;
     VdiUsbDeviceDesc dev = mkdev(0, 0x174c, 0x55aa, 0x0100);
     /* read-only only names BOT; the UAS interface is pulled along */
-    VdiUsbPolicy *p = mkpolicy(VDI_USB_ACTION_ALLOW,
-                               "read-only id=ro iface-protocol=50\n");
+    VdiUsbPolicy *p = USB_POLICY(ALLOW,
+                                 USB_RULE(READ_ONLY, "ro",
+                                          VDI_USB_MATCH_IFACE_PROTOCOL,
+                                          .iface_protocol = 0x50));
 
     cfg_begin(&d);
     add_bot(&d, 0, 0, 0x81, 0x02);
@@ -964,7 +977,10 @@ static void test_policy_alt_smuggle(void)
     VdiUsbConfig cfg;
     VdiUsbVerdict v;
     VdiUsbDeviceDesc dev = mkdev(0, 0x1234, 0x5678, 0x0100);
-    VdiUsbPolicy *p = mkpolicy(VDI_USB_ACTION_DENY, "allow id=hid class=03\n");
+    VdiUsbPolicy *p = USB_POLICY(DENY,
+                                 USB_RULE(ALLOW, "hid",
+                                          VDI_USB_MATCH_IFACE_CLASS,
+                                          .iface_class = 0x03));
 
     /* alt 0 looks like a keyboard, alt 1 is mass storage */
     cfg_begin(&d);
@@ -988,8 +1004,9 @@ static void test_policy_all_hidden(void)
     VdiUsbConfig cfg;
     VdiUsbVerdict v;
     VdiUsbDeviceDesc dev = mkdev(0, 0x0781, 0x5567, 0x0100);
-    VdiUsbPolicy *p = mkpolicy(VDI_USB_ACTION_ALLOW,
-                               "deny id=h class=08 hide\n");
+    VdiUsbPolicy *p = USB_POLICY(ALLOW,
+                                 USB_RULE(DENY, "h", VDI_USB_MATCH_IFACE_CLASS,
+                                          .iface_class = 0x08, .hide = true));
 
     build_bot(&d);
     parse_ok(&d, &cfg);
@@ -1038,190 +1055,14 @@ static void test_policy_add_rule(void)
     g_assert_true(vdi_usb_policy_add_rule(p, &r, &err));
     g_assert_false(vdi_usb_policy_add_rule(p, &r, &err));
     g_assert_cmpstr(err, ==, "duplicate rule id 'x'");
-    g_assert_cmpint(vdi_usb_policy_n_rules(p), ==, 1);
-    g_assert_cmphex(vdi_usb_policy_get_rule(p, 0)->vid, ==, 0x0781);
-    g_assert_null(vdi_usb_policy_get_rule(p, 1));
-    vdi_usb_policy_clear(p);
-    g_assert_cmpint(vdi_usb_policy_n_rules(p), ==, 0);
-    g_free(err);
-    vdi_usb_policy_free(p);
-}
-
-/* Text syntax */
-
-static void test_text_parse(void)
-{
-    VdiUsbRule r;
-
-    r = text_rule("allow class=03");
-    g_assert_cmpint(r.action, ==, VDI_USB_ACTION_ALLOW);
-    g_assert_cmphex(r.match, ==, VDI_USB_MATCH_IFACE_CLASS);
-    g_assert_cmphex(r.iface_class, ==, 0x03);
-    g_assert_false(r.hide);
-    g_assert_cmpstr(r.id, ==, "");
-
-    r = text_rule("deny iface-class=08 hide");
-    g_assert_cmpint(r.action, ==, VDI_USB_ACTION_DENY);
-    g_assert_cmphex(r.match, ==, VDI_USB_MATCH_IFACE_CLASS);
-    g_assert_cmphex(r.iface_class, ==, 0x08);
-    g_assert_true(r.hide);
-
-    r = text_rule("read-only vid=0781 pid=5567");
-    g_assert_cmpint(r.action, ==, VDI_USB_ACTION_READ_ONLY);
-    g_assert_cmphex(r.match, ==, VDI_USB_MATCH_VID | VDI_USB_MATCH_PID);
-    g_assert_cmphex(r.vid, ==, 0x0781);
-    g_assert_cmphex(r.pid, ==, 0x5567);
-
-    r = text_rule("deny serial=ABC*");
-    g_assert_cmphex(r.match, ==, VDI_USB_MATCH_SERIAL);
-    g_assert_cmpstr(r.serial, ==, "ABC*");
-
-    r = text_rule("  allow   bcd=0100-0200  ");
-    g_assert_cmphex(r.match, ==, VDI_USB_MATCH_BCD);
-    g_assert_cmphex(r.bcd_lo, ==, 0x0100);
-    g_assert_cmphex(r.bcd_hi, ==, 0x0200);
-
-    r = text_rule("deny id=cams dev-class=ef dev-subclass=2 dev-protocol=01 "
-                  "iface-subclass=0x01 protocol=ff serial=\"X Y\" hide");
-    g_assert_cmpstr(r.id, ==, "cams");
-    g_assert_cmphex(r.match, ==, VDI_USB_MATCH_DEV_CLASS |
-                    VDI_USB_MATCH_DEV_SUBCLASS | VDI_USB_MATCH_DEV_PROTOCOL |
-                    VDI_USB_MATCH_IFACE_SUBCLASS |
-                    VDI_USB_MATCH_IFACE_PROTOCOL | VDI_USB_MATCH_SERIAL);
-    g_assert_cmphex(r.dev_class, ==, 0xef);
-    g_assert_cmphex(r.dev_subclass, ==, 0x02);
-    g_assert_cmphex(r.dev_protocol, ==, 0x01);
-    g_assert_cmphex(r.iface_subclass, ==, 0x01);
-    g_assert_cmphex(r.iface_protocol, ==, 0xff);
-    g_assert_cmpstr(r.serial, ==, "X Y");
-    g_assert_true(r.hide);
-
-    r = text_rule("allow");
-    g_assert_cmphex(r.match, ==, 0);
-    r = text_rule("allow bcd=1234");
-    g_assert_cmphex(r.bcd_lo, ==, 0x1234);
-    g_assert_cmphex(r.bcd_hi, ==, 0x1234);
-}
-
-static void check_text_err(const char *text, const char *expect)
-{
-    VdiUsbRule r;
-    g_autofree char *err = NULL;
-
-    g_assert_false(vdi_usb_rule_parse(text, &r, &err));
-    g_assert_nonnull(err);
-    if (strcmp(err, expect)) {
-        g_error("'%s': error '%s', expected '%s'", text, err, expect);
-    }
-}
-
-static void test_text_errors(void)
-{
-    g_autofree char *long_id = g_strdup_printf("allow id=%0*d", 64, 0);
-    g_autofree char *long_serial = g_strdup_printf("allow serial=%0*d",
-                                                   VDI_USB_SERIAL_MAX, 0);
-
-    check_text_err("", "empty rule");
-    check_text_err("   ", "empty rule");
-    check_text_err("permit class=03", "unknown action 'permit' (expected "
-                   "allow, deny or read-only)");
-    check_text_err("allow colour=03", "unknown key 'colour'");
-    check_text_err("allow vid=zz", "bad hex value 'zz' for 'vid' "
-                   "(expected 1-4 hex digits)");
-    check_text_err("allow vid=12345", "bad hex value '12345' for 'vid' "
-                   "(expected 1-4 hex digits)");
-    check_text_err("allow class=100", "bad hex value '100' for 'class' "
-                   "(expected 1-2 hex digits)");
-    check_text_err("allow pid=0x", "bad hex value '0x' for 'pid' "
-                   "(expected 1-4 hex digits)");
-    check_text_err("allow pid=-1", "bad hex value '-1' for 'pid' "
-                   "(expected 1-4 hex digits)");
-    check_text_err("allow bcd=0200-0100", "reversed range '0200-0100' for "
-                   "'bcd'");
-    check_text_err("allow bcd=01x0", "bad value '01x0' for 'bcd' (expected "
-                   "HHHH or HHHH-HHHH, hex)");
-    check_text_err("allow bcd=0100-", "bad value '0100-' for 'bcd' "
-                   "(expected HHHH or HHHH-HHHH, hex)");
-    check_text_err("allow vid=", "empty value for 'vid'");
-    check_text_err("allow vid", "expected key=value or 'hide', got 'vid'");
-    check_text_err("allow vid=1 vid=2", "key 'vid' given twice (or via its "
-                   "alias)");
-    check_text_err("allow class=1 iface-class=2", "key 'iface-class' given "
-                   "twice (or via its alias)");
-    check_text_err("allow id=a id=b", "key 'id' given twice");
-    check_text_err("allow class=03 hide", "'hide' only applies to deny "
-                   "rules");
-    check_text_err("deny hide hide", "'hide' given twice");
-    check_text_err("allow serial=\"abc", "unterminated quote");
-    check_text_err("allow serial=a\"b\"", "misplaced quote in "
-                   "'serial=a\"b\"'");
-    check_text_err("allow id=a/b", "bad character in rule id (allowed: "
-                   "letters, digits, '-', '_', '.', ':')");
-    check_text_err(long_id, "rule id longer than 63 characters");
-    check_text_err(long_serial, "serial longer than 383 characters");
-}
-
-static void test_text_roundtrip(void)
-{
-    static const char *const rules[] = {
-        "allow class=03",
-        "deny id=x iface-class=08 hide",
-        "read-only vid=0781 pid=5567 bcd=0100-0200",
-        "deny serial=\"A B*\" dev-class=ef dev-subclass=02 dev-protocol=01",
-        "allow iface-subclass=06 iface-protocol=50",
-    };
-    size_t i;
-
-    for (i = 0; i < G_N_ELEMENTS(rules); i++) {
-        VdiUsbRule a = text_rule(rules[i]), b;
-        g_autofree char *s = vdi_usb_rule_to_string(&a);
-
-        b = text_rule(s);
-        g_assert_cmpmem(&a, sizeof(a), &b, sizeof(b));
-    }
-    {
-        VdiUsbRule a = text_rule("deny id=x class=8 vid=781 hide");
-        g_autofree char *s = vdi_usb_rule_to_string(&a);
-
-        g_assert_cmpstr(s, ==, "deny id=x iface-class=08 vid=0781 hide");
-    }
-}
-
-static void test_text_policy(void)
-{
-    VdiUsbPolicy *p = vdi_usb_policy_new(VDI_USB_ACTION_ALLOW);
-    char *err = NULL;
-
-    g_assert_true(vdi_usb_policy_add_text(p,
-        "# ward 3 terminals\n"
-        "\n"
-        "default deny\n"
-        "allow id=hid class=03\r\n"
-        "   read-only id=sticks class=08\n", &err));
-    g_assert_null(err);
-    g_assert_cmpint(vdi_usb_policy_n_rules(p), ==, 2);
-    g_assert_cmpint(vdi_usb_policy_get_default(p), ==, VDI_USB_ACTION_DENY);
-    g_assert_cmpstr(vdi_usb_policy_get_rule(p, 1)->id, ==, "sticks");
-
-    /* errors name the line, and leave the policy unchanged */
-    g_assert_false(vdi_usb_policy_add_text(p,
-        "default allow\nallow class=07\nallow klass=07\n", &err));
-    g_assert_cmpstr(err, ==, "line 3: unknown key 'klass'");
-    g_assert_cmpint(vdi_usb_policy_n_rules(p), ==, 2);
-    g_assert_cmpint(vdi_usb_policy_get_default(p), ==, VDI_USB_ACTION_DENY);
-
-    g_assert_false(vdi_usb_policy_add_text(p, "allow id=hid\n", &err));
-    g_assert_cmpstr(err, ==, "line 1: duplicate rule id 'hid'");
-    g_assert_false(vdi_usb_policy_add_text(p, "allow id=n\ndeny id=n\n",
-                                           &err));
-    g_assert_cmpstr(err, ==, "line 2: duplicate rule id 'n'");
-    g_assert_false(vdi_usb_policy_add_text(p, "default maybe\n", &err));
-    g_assert_cmpstr(err, ==, "line 1: expected 'default allow|deny|"
-                    "read-only'");
-    g_assert_false(vdi_usb_policy_add_text(p, "default allow x\n", &err));
-    g_assert_cmpstr(err, ==, "line 1: expected 'default allow|deny|"
-                    "read-only'");
-    g_assert_cmpint(vdi_usb_policy_n_rules(p), ==, 2);
+    strcpy(r.id, "y");
+    r.match = VDI_USB_MATCH_SERIAL;
+    memset(r.serial, 'x', sizeof(r.serial));
+    g_assert_false(vdi_usb_policy_add_rule(p, &r, &err));
+    g_assert_cmpstr(err, ==, "serial longer than 383 characters");
+    memset(r.id, 'i', sizeof(r.id));
+    g_assert_false(vdi_usb_policy_add_rule(p, &r, &err));
+    g_assert_cmpstr(err, ==, "rule id longer than 63 characters");
     g_free(err);
     vdi_usb_policy_free(p);
 }
@@ -1493,8 +1334,6 @@ static void test_bot_allowlist(void)
     cdb[1] = 0x12;
     g_assert_false(vdi_bot_cdb_allowed(cdb, 16));
     g_assert_false(vdi_bot_cdb_allowed(cdb, 0));
-    g_assert_cmpstr(vdi_bot_opcode_name(0x2a), ==, "WRITE(10)");
-    g_assert_cmpstr(vdi_bot_opcode_name(0xe0), ==, "vendor specific");
 }
 
 static void test_bot_vendor_unknown(void)
@@ -2013,10 +1852,6 @@ int main(int argc, char **argv)
     g_test_add_func("/vdi-usb/policy/alt-smuggle", test_policy_alt_smuggle);
     g_test_add_func("/vdi-usb/policy/all-hidden", test_policy_all_hidden);
     g_test_add_func("/vdi-usb/policy/add-rule", test_policy_add_rule);
-    g_test_add_func("/vdi-usb/text/parse", test_text_parse);
-    g_test_add_func("/vdi-usb/text/errors", test_text_errors);
-    g_test_add_func("/vdi-usb/text/roundtrip", test_text_roundtrip);
-    g_test_add_func("/vdi-usb/text/policy", test_text_policy);
     g_test_add_func("/vdi-usb/bot/read-passthrough",
                     test_bot_read_passthrough);
     g_test_add_func("/vdi-usb/bot/write-blocked", test_bot_write_blocked);

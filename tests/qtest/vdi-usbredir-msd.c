@@ -58,6 +58,7 @@
 #include <usbredirparser.h>
 #include "qemu/bswap.h"
 #include "qemu/cutils.h"
+#include "vdi-usb-test.h"
 
 #define EP_IN           0x81
 #define EP_OUT          0x02
@@ -199,38 +200,6 @@ static void print_stats(const char *why)
 static void on_usr1(int sig)
 {
     want_stats = 1;
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3];
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-    return ((uint64_t)get_be32(p) << 32) | get_be32(p + 4);
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = v >> 24;
-    p[1] = v >> 16;
-    p[2] = v >> 8;
-    p[3] = v;
-}
-
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    put_be32(p, v >> 32);
-    put_be32(p + 4, v);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = v;
-    p[1] = v >> 8;
-    p[2] = v >> 16;
-    p[3] = v >> 24;
 }
 
 /* SCSI */
@@ -439,14 +408,14 @@ static void scsi_command(const uint8_t *cdb, uint8_t cdb_len)
         break;
     case 0x23:      /* READ FORMAT CAPACITIES */
         d[3] = 8;
-        put_be32(d + 4, MIN(msd.blocks, UINT32_MAX));
+        stl_be_p(d + 4, MIN(msd.blocks, UINT32_MAX));
         d[8] = 0x02;            /* formatted media */
         d[10] = BLOCK >> 8;
         reply(d, 12);
         break;
     case 0x25:      /* READ CAPACITY(10) */
-        put_be32(d, MIN(last, UINT32_MAX));
-        put_be32(d + 4, BLOCK);
+        stl_be_p(d, MIN(last, UINT32_MAX));
+        stl_be_p(d + 4, BLOCK);
         reply(d, 8);
         break;
     case 0x9e:      /* SERVICE ACTION IN(16) */
@@ -454,35 +423,35 @@ static void scsi_command(const uint8_t *cdb, uint8_t cdb_len)
             fail(5, 0x24, 0);
             break;
         }
-        put_be64(d, last);
-        put_be32(d + 8, BLOCK);
-        reply(d, MIN(32, get_be32(cdb + 10)));
+        stq_be_p(d, last);
+        stl_be_p(d + 8, BLOCK);
+        reply(d, MIN(32, ldl_be_p(cdb + 10)));
         break;
     case 0x08:      /* READ(6) */
         scsi_read(((cdb[1] & 0x1f) << 16) | (cdb[2] << 8) | cdb[3],
                   cdb[4] ? cdb[4] : 256);
         break;
     case 0x28:      /* READ(10) */
-        scsi_read(get_be32(cdb + 2), (cdb[7] << 8) | cdb[8]);
+        scsi_read(ldl_be_p(cdb + 2), lduw_be_p(cdb + 7));
         break;
     case 0xa8:      /* READ(12) */
-        scsi_read(get_be32(cdb + 2), get_be32(cdb + 6));
+        scsi_read(ldl_be_p(cdb + 2), ldl_be_p(cdb + 6));
         break;
     case 0x88:      /* READ(16) */
-        scsi_read(get_be64(cdb + 2), get_be32(cdb + 10));
+        scsi_read(ldq_be_p(cdb + 2), ldl_be_p(cdb + 10));
         break;
     case 0x0a:      /* WRITE(6) */
         scsi_write(((cdb[1] & 0x1f) << 16) | (cdb[2] << 8) | cdb[3],
                    cdb[4] ? cdb[4] : 256);
         break;
     case 0x2a:      /* WRITE(10) */
-        scsi_write(get_be32(cdb + 2), (cdb[7] << 8) | cdb[8]);
+        scsi_write(ldl_be_p(cdb + 2), lduw_be_p(cdb + 7));
         break;
     case 0xaa:      /* WRITE(12) */
-        scsi_write(get_be32(cdb + 2), get_be32(cdb + 6));
+        scsi_write(ldl_be_p(cdb + 2), ldl_be_p(cdb + 6));
         break;
     case 0x8a:      /* WRITE(16) */
-        scsi_write(get_be64(cdb + 2), get_be32(cdb + 10));
+        scsi_write(ldq_be_p(cdb + 2), ldl_be_p(cdb + 10));
         break;
     default:
         fail(5, 0x20, 0);       /* INVALID COMMAND OPERATION CODE */
@@ -502,9 +471,9 @@ static void scsi_command(const uint8_t *cdb, uint8_t cdb_len)
 
 static void make_csw(uint8_t *csw)
 {
-    put_le32(csw, CSW_SIG);
-    put_le32(csw + 4, msd.tag);
-    put_le32(csw + 8, msd.residue);
+    stl_le_p(csw, CSW_SIG);
+    stl_le_p(csw + 4, msd.tag);
+    stl_le_p(csw + 8, msd.residue);
     csw[12] = msd.status;
 }
 
@@ -771,7 +740,6 @@ static void cb_hello(void *priv, struct usb_redir_hello_header *h)
 static size_t string_desc(uint8_t index, uint8_t *d, size_t max)
 {
     const char *s;
-    size_t i, n;
 
     switch (index) {
     case 0:
@@ -789,14 +757,7 @@ static size_t string_desc(uint8_t index, uint8_t *d, size_t max)
     default:
         return 0;
     }
-    n = MIN(strlen(s), (max - 2) / 2);
-    d[0] = 2 + 2 * n;
-    d[1] = 3;
-    for (i = 0; i < n; i++) {
-        d[2 + 2 * i] = s[i];
-        d[3 + 2 * i] = 0;
-    }
-    return d[0];
+    return usb_test_string_desc(s, d, max);
 }
 
 /*

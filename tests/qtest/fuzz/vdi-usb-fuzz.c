@@ -8,32 +8,24 @@
  * The first input byte picks what the rest is fed to:
  *   0: a device descriptor (18 bytes) then a configuration blob, parsed
  *      and evaluated against a set of fixed policies;
- *   1: policy text, parsed, printed back and re-parsed;
+ *   1: the bytes of a rule (VdiUsbRule), added to a policy and evaluated
+ *      on a composite device;
  *   2: a script of bulk OUT packets, IN requests, device IN completions,
  *      stalls and resets driven through a BOT filter.
  * Besides the sanitizers, the properties the cores promise are checked
  * with abort(): forwarded OUT bytes are always one valid, allowlisted,
  * non-data-out CBW; a non-denied verdict gives a guest view that parses
- * and has no refused alternate setting; printed rules re-parse equal.
+ * and has no refused alternate setting; a refused rule says why.
  *
  * Build: clang -fsanitize=fuzzer,address,undefined with the cores.
  */
 
 #include "qemu/osdep.h"
-#include "hw/usb/vdi-usb-policy.h"
+#include "hw/usb/vdi-usb-verdict.h"
 #include "hw/usb/vdi-bot-filter.h"
+#include "tests/qtest/vdi-usb-test.h"
 
-static const char *const fuzz_policies[] = {
-    "default allow\n",
-    "default deny\nallow class=03\nallow class=07\n",
-    "default read-only\n",
-    "default allow\ndeny class=08 hide\n",
-    "default deny\nread-only iface-protocol=50\nallow class=03\n",
-    ("default deny\ndeny vid=0781 bcd=0100-0200\nread-only serial=A*\n"
-     "allow dev-class=ef\ndeny class=e0 hide\nallow\n"),
-};
-
-static VdiUsbPolicy *policies[G_N_ELEMENTS(fuzz_policies)];
+static VdiUsbPolicy *policies[USB_TEST_N_POLICIES];
 
 static void check(bool cond)
 {
@@ -44,15 +36,10 @@ static void check(bool cond)
 
 static void init_policies(void)
 {
-    size_t i;
-
     if (policies[0]) {
         return;
     }
-    for (i = 0; i < G_N_ELEMENTS(fuzz_policies); i++) {
-        policies[i] = vdi_usb_policy_new(VDI_USB_ACTION_DENY);
-        check(vdi_usb_policy_add_text(policies[i], fuzz_policies[i], NULL));
-    }
+    usb_test_policies(policies);
 }
 
 static void check_verdict(const VdiUsbConfig *cfg, const VdiUsbVerdict *v,
@@ -134,33 +121,41 @@ static void fuzz_descriptors(const uint8_t *data, size_t size)
     }
 }
 
-static void fuzz_text(const uint8_t *data, size_t size)
+/*
+ * A rule as usb-policy-set hands it to the policy, with any bytes: it is
+ * refused with a reason or taken, and then decides like any other rule
+ */
+static void fuzz_rule(const uint8_t *data, size_t size)
 {
-    g_autofree char *text = g_strndup((const char *)data, size);
     VdiUsbPolicy *p = vdi_usb_policy_new(VDI_USB_ACTION_DENY);
+    VdiUsbDeviceDesc dev = {
+        .bcd_usb = 0x0200, .max_packet_size0 = 64, .vid = 0x0781,
+        .pid = 0x5567, .bcd_device = 0x0100, .num_configurations = 1,
+    };
+    g_autofree VdiUsbConfig *cfg = g_new0(VdiUsbConfig, 1);
+    VdiUsbVerdict v;
+    VdiUsbRule r;
     char *err = NULL;
-    size_t i;
+    uint8_t hide;
 
-    if (!vdi_usb_policy_add_text(p, text, &err)) {
+    memset(&r, 0, sizeof(r));
+    memcpy(&r, data, MIN(size, sizeof(r)));
+    /* a bool holds 0 or 1 in any rule C code can build */
+    memcpy(&hide, &r.hide, 1);
+    r.hide = hide & 1;
+    if (!vdi_usb_policy_add_rule(p, &r, &err)) {
         check(err != NULL);
-        check(vdi_usb_policy_n_rules(p) == 0);
         g_free(err);
         vdi_usb_policy_free(p);
         return;
     }
-    for (i = 0; i < vdi_usb_policy_n_rules(p); i++) {
-        const VdiUsbRule *r = vdi_usb_policy_get_rule(p, i);
-        g_autofree char *s = vdi_usb_rule_to_string(r);
-        VdiUsbRule r2;
-
-        check(vdi_usb_rule_parse(s, &r2, NULL));
-        check(r2.action == r->action && r2.match == r->match &&
-              r2.hide == r->hide && !strcmp(r2.id, r->id));
-        if (r->match & VDI_USB_MATCH_SERIAL) {
-            check(!strcmp(r2.serial, r->serial));
-        }
-        vdi_usb_glob_match(r->serial, "ABC123");
-    }
+    check(err == NULL);
+    check(vdi_usb_parse_config_desc(usb_test_composite_config,
+                                    sizeof(usb_test_composite_config), cfg,
+                                    NULL));
+    vdi_usb_policy_evaluate(p, &dev, cfg, "ABC123", &v);
+    check_verdict(cfg, &v, usb_test_composite_config,
+                  sizeof(usb_test_composite_config));
     vdi_usb_policy_free(p);
 }
 
@@ -281,7 +276,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_descriptors(data + 1, size - 1);
         break;
     case 1:
-        fuzz_text(data + 1, size - 1);
+        fuzz_rule(data + 1, size - 1);
         break;
     default:
         fuzz_bot(data + 1, size - 1);

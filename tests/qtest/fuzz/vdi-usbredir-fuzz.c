@@ -40,19 +40,11 @@
 #include <usbredirparser.h>
 #include "qemu/bswap.h"
 #include "hw/usb/vdi-usb-guard-core.h"
+#include "tests/qtest/vdi-usb-test.h"
 
 #define GUARD_ID(step)  (VDI_USB_GUARD_ID_BASE | (step))
 
-static const char *const fuzz_policies[] = {
-    "default allow\n",
-    "default deny\nallow class=03\nallow class=07\n",
-    "default read-only\n",
-    "default allow\ndeny class=03 hide\nread-only class=08\n",
-    "default deny\nread-only iface-protocol=50 serial=ST*\nallow class=03\n",
-    "default allow\ndeny vid=0781 bcd=0100-0200\n",
-};
-
-static VdiUsbPolicy *policies[G_N_ELEMENTS(fuzz_policies)];
+static VdiUsbPolicy *policies[USB_TEST_N_POLICIES];
 
 static void check(bool cond)
 {
@@ -71,12 +63,6 @@ typedef struct Canned {
     const char *serial;
 } Canned;
 
-static const uint8_t kbd_config[] = {
-    9, 2, 25, 0, 1, 1, 0, 0xa0, 50,
-    9, 4, 0, 0, 1, 3, 1, 1, 0,
-    7, 5, 0x81, 3, 8, 0, 10,
-};
-
 static const uint8_t bot_config[] = {
     9, 2, 32, 0, 1, 1, 0, 0x80, 100,
     9, 4, 0, 0, 2, 8, 6, 0x50, 0,
@@ -84,40 +70,17 @@ static const uint8_t bot_config[] = {
     7, 5, 0x02, 2, 0x00, 0x02, 0,
 };
 
-static const uint8_t composite_config[] = {
-    9, 2, 71, 0, 2, 1, 0, 0x80, 100,
-    9, 4, 0, 0, 2, 8, 6, 0x50, 0,
-    7, 5, 0x81, 2, 0x00, 0x02, 0,
-    7, 5, 0x02, 2, 0x00, 0x02, 0,
-    9, 4, 0, 1, 2, 8, 6, 0x62, 0,
-    7, 5, 0x83, 2, 0x00, 0x02, 0,
-    7, 5, 0x04, 2, 0x00, 0x02, 0,
-    9, 4, 1, 0, 1, 3, 1, 1, 0,
-    7, 5, 0x85, 3, 8, 0, 10,
-};
-
-static const uint8_t printer_config[] = {
-    9, 2, 32, 0, 1, 1, 0, 0xc0, 2,
-    9, 4, 0, 0, 2, 7, 1, 2, 0,
-    7, 5, 0x01, 2, 0x40, 0x00, 0,
-    7, 5, 0x82, 2, 0x40, 0x00, 0,
-};
-
-#define DEV(vid, pid, iserial) \
-    { 18, 1, 0x00, 0x02, 0, 0, 0, 64, (vid) & 0xff, (vid) >> 8, \
-      (pid) & 0xff, (pid) >> 8, 0x00, 0x01, 1, 2, (iserial), 1 }
-
 static const Canned canned[] = {
     { 0 },
-    { usb_redir_speed_full, DEV(0x046d, 0xc31c, 0),
-      kbd_config, sizeof(kbd_config), NULL },
-    { usb_redir_speed_high, DEV(0x0781, 0x5567, 3),
+    { usb_redir_speed_full, USB_TEST_DEV_DESC(0x046d, 0xc31c, 64, 0),
+      usb_test_keyboard_config, sizeof(usb_test_keyboard_config), NULL },
+    { usb_redir_speed_high, USB_TEST_DEV_DESC(0x0781, 0x5567, 64, 3),
       bot_config, sizeof(bot_config), "ST-1" },
-    { usb_redir_speed_high, DEV(0x0781, 0x5599, 3),
-      composite_config, sizeof(composite_config), "COMBO" },
-    { usb_redir_speed_high, DEV(0x04b8, 0x0005, 0),
-      printer_config, sizeof(printer_config), NULL },
-    { usb_redir_speed_super, DEV(0x0781, 0x0150, 0),
+    { usb_redir_speed_high, USB_TEST_DEV_DESC(0x0781, 0x5599, 64, 3),
+      usb_test_composite_config, sizeof(usb_test_composite_config), "COMBO" },
+    { usb_redir_speed_high, USB_TEST_DEV_DESC(0x04b8, 0x0005, 64, 0),
+      usb_test_printer_config, sizeof(usb_test_printer_config), NULL },
+    { usb_redir_speed_super, USB_TEST_DEV_DESC(0x0781, 0x0150, 64, 0),
       bot_config, sizeof(bot_config), NULL },
 };
 
@@ -570,15 +533,11 @@ static void init_once(void)
 {
     uint32_t caps[USB_REDIR_CAPS_SIZE];
     struct usbredirparser *p;
-    size_t i;
 
     if (policies[0]) {
         return;
     }
-    for (i = 0; i < G_N_ELEMENTS(fuzz_policies); i++) {
-        policies[i] = vdi_usb_policy_new(VDI_USB_ACTION_DENY);
-        check(vdi_usb_policy_add_text(policies[i], fuzz_policies[i], NULL));
-    }
+    usb_test_policies(policies);
     qemu_hello = g_byte_array_new();
     p = usbredirparser_create();
     set_callbacks(p);
