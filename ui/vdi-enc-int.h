@@ -31,6 +31,13 @@
 #define TF_CAND 0x10     /* to be compared (this call) */
 #define TF_DONE 0x20     /* handled (this call) */
 
+/* the RGB of a pixel (x8r8g8b8: the top byte is not a colour) */
+#define RGB_MASK 0xffffff
+
+/* Tight: zlib stream ids 0-3, palettes of at most 256 colours */
+#define TIGHT_STREAMS 4
+#define TIGHT_MAX_COLORS 256
+
 /* JPEG only for rects at least this large and not "runny" */
 #define JPEG_MIN_AREA 1024
 
@@ -54,7 +61,7 @@ typedef struct VdiPalette {
     uint32_t gen[PAL_HASH_SIZE];
     uint8_t idx[PAL_HASH_SIZE];
     uint32_t curgen;
-    uint32_t colors[256];
+    uint32_t colors[TIGHT_MAX_COLORS];
     int n;
 } VdiPalette;
 
@@ -99,9 +106,9 @@ struct VdiEncoder {
      * output that does not reach the client is forgotten with a full
      * flush (see stream_forget()).
      */
-    z_stream zs[4];
-    int zlevel[4];              /* -1: not initialised */
-    int zstrategy[4];
+    z_stream zs[TIGHT_STREAMS];
+    int zlevel[TIGHT_STREAMS];              /* -1: not initialised */
+    int zstrategy[TIGHT_STREAMS];
     unsigned zlive;             /* streams whose start the client has */
     unsigned ztouched;          /* streams used by the current rect */
     unsigned zframe_live;       /* zlive when the current frame began */

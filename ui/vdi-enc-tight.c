@@ -21,7 +21,16 @@
 #include <setjmp.h>
 #include "vdi-enc-int.h"
 
+/* a rect header: x, y, w, h (16 bits each), encoding (32 bits) */
+#define RFB_RECT_HEADER_LEN 12
+/* Raw is sent in rects of this many rows, each below VDI_ENC_MIN_BUDGET */
+#define RAW_CHUNK_ROWS 32
+
 #define TIGHT_MIN_TO_COMPRESS 12
+/* a TPIXEL: R, G, B */
+#define TIGHT_TPIXEL_LEN 3
+/* compression control: the stream id of a basic rect is bits 4-5 */
+#define TIGHT_STREAM_SHIFT 4
 #define TIGHT_FILL 0x80
 #define TIGHT_JPEG 0x90
 #define TIGHT_EXPLICIT_FILTER 0x40
@@ -31,6 +40,27 @@
 #define ZS_COPY 0
 #define ZS_MONO 1
 #define ZS_PALETTE 2
+
+/*
+ * zlib levels.  LAN: CPU first, full-colour data is the expensive one;
+ * WAN: bytes first.
+ */
+#define ZLEVEL_LAN_COPY 1
+#define ZLEVEL_LAN_INDEXED 3
+#define ZLEVEL_WAN_COPY 6
+#define ZLEVEL_WAN_INDEXED 7
+/* room in zbuf beyond deflateBound(): a flush's block and sync marker */
+#define ZBUF_SLACK 64
+
+/*
+ * Compact length: 7 bits per byte, low bits first, 0x80 when another
+ * byte follows; the third byte holds 8 bits, so lengths stay below 2^22.
+ */
+#define TIGHT_LEN_MORE 0x80
+#define TIGHT_LEN_BITS 0x7f
+#define TIGHT_LEN_2BYTES 0x7f       /* longer lengths take two bytes */
+#define TIGHT_LEN_3BYTES 0x3fff     /* ... and three */
+#define TIGHT_LEN_LIMIT (1 << 22)
 
 /*
  * In WAN, a rect with more colours goes through the full-colour zlib
@@ -45,7 +75,7 @@
 void vdi_enc_put_rect_header(GByteArray *o, int x, int y, int w, int h,
                              int32_t enc)
 {
-    uint8_t b[12] = {
+    uint8_t b[RFB_RECT_HEADER_LEN] = {
         x >> 8, x, y >> 8, y, w >> 8, w, h >> 8, h,
         (uint32_t)enc >> 24, enc >> 16, enc >> 8, enc,
     };
@@ -60,9 +90,9 @@ static void put_u8(GByteArray *o, uint8_t v)
 
 static void put_tpixel(GByteArray *o, uint32_t p)
 {
-    uint8_t b[3] = { p >> 16, p >> 8, p };
+    uint8_t b[TIGHT_TPIXEL_LEN] = { p >> 16, p >> 8, p };
 
-    g_byte_array_append(o, b, 3);
+    g_byte_array_append(o, b, sizeof(b));
 }
 
 static void put_compact_len(GByteArray *o, size_t len)
@@ -70,13 +100,13 @@ static void put_compact_len(GByteArray *o, size_t len)
     uint8_t b[3];
     int n = 0;
 
-    assert(len < (1 << 22));
-    b[n] = len & 0x7f;
-    if (len > 0x7f) {
-        b[n++] |= 0x80;
-        b[n] = (len >> 7) & 0x7f;
-        if (len > 0x3fff) {
-            b[n++] |= 0x80;
+    assert(len < TIGHT_LEN_LIMIT);
+    b[n] = len & TIGHT_LEN_BITS;
+    if (len > TIGHT_LEN_2BYTES) {
+        b[n++] |= TIGHT_LEN_MORE;
+        b[n] = (len >> 7) & TIGHT_LEN_BITS;
+        if (len > TIGHT_LEN_3BYTES) {
+            b[n++] |= TIGHT_LEN_MORE;
             b[n] = (len >> 14) & 0xff;
         }
     }
@@ -88,10 +118,9 @@ static void put_compact_len(GByteArray *o, size_t len)
 static int stream_level(const VdiEncoder *e, int stream)
 {
     if (e->profile == VDI_PROFILE_LAN) {
-        /* CPU first: full-colour data is the expensive one */
-        return stream == ZS_COPY ? 1 : 3;
+        return stream == ZS_COPY ? ZLEVEL_LAN_COPY : ZLEVEL_LAN_INDEXED;
     }
-    return stream == ZS_COPY ? 6 : 7;
+    return stream == ZS_COPY ? ZLEVEL_WAN_COPY : ZLEVEL_WAN_INDEXED;
 }
 
 /*
@@ -135,7 +164,7 @@ static size_t stream_compress(VdiEncoder *e, int stream, const uint8_t *data,
         e->zlevel[stream] = level;
         e->zstrategy[stream] = strategy;
     }
-    zbuf_reserve(e, deflateBound(zs, len) + 64);
+    zbuf_reserve(e, deflateBound(zs, len) + ZBUF_SLACK);
     zs->next_out = e->zbuf;
     zs->avail_out = e->zbuf_size;
     if (e->zlevel[stream] != level || e->zstrategy[stream] != strategy) {
@@ -185,7 +214,7 @@ void vdi_enc_stream_forget(VdiEncoder *e, int stream, bool live)
         e->zlive &= ~(1u << stream);
         return;
     }
-    zbuf_reserve(e, 64);
+    zbuf_reserve(e, ZBUF_SLACK);
     zs->next_in = NULL;
     zs->avail_in = 0;
     zs->next_out = e->zbuf;
@@ -199,14 +228,14 @@ const z_stream *vdi_enc_stream_get(VdiEncoder *e, int id, int *level)
 {
     z_stream *zs;
 
-    if (id < 0 || id > 3 || e->zlevel[id] < 0 ||
+    if (id < 0 || id >= TIGHT_STREAMS || e->zlevel[id] < 0 ||
         !(e->zlive & (1u << id))) {
         return NULL;
     }
     zs = &e->zs[id];
     if (e->zstrategy[id] != Z_DEFAULT_STRATEGY) {
         /* the taker sets levels only: back to the usual strategy */
-        zbuf_reserve(e, 64);
+        zbuf_reserve(e, ZBUF_SLACK);
         zs->next_out = e->zbuf;
         zs->avail_out = e->zbuf_size;
         if (deflateParams(zs, e->zlevel[id], Z_DEFAULT_STRATEGY) != Z_OK) {
@@ -220,7 +249,7 @@ const z_stream *vdi_enc_stream_get(VdiEncoder *e, int id, int *level)
 
 void vdi_enc_stream_set(VdiEncoder *e, int id, const z_stream *zs, int level)
 {
-    assert(id >= 0 && id <= 3);
+    assert(id >= 0 && id < TIGHT_STREAMS);
     if (e->zlevel[id] >= 0) {
         deflateEnd(&e->zs[id]);
     }
@@ -234,9 +263,12 @@ void vdi_enc_stream_set(VdiEncoder *e, int id, const z_stream *zs, int level)
 
 /* ---- palette ---- */
 
+/* Fibonacci hashing: 2^32 divided by the golden ratio */
+#define PAL_HASH_MUL 0x9E3779B1u
+
 static inline unsigned pal_slot(uint32_t c)
 {
-    return (c * 0x9E3779B1u) >> (32 - PAL_HASH_BITS);
+    return (c * PAL_HASH_MUL) >> (32 - PAL_HASH_BITS);
 }
 
 /* Index of @c, adding it if there is room; -1 if the palette is full */
@@ -282,11 +314,11 @@ int vdi_enc_pal_build(VdiPalette *p, const uint32_t *px, size_t spx,
     p->n = 0;
     for (int y = 0; y < h; y++) {
         const uint32_t *row = fb_row(px, spx, y);
-        uint32_t prev = row[0] & 0xffffff;
+        uint32_t prev = row[0] & RGB_MASK;
 
         full = full || pal_lookup(p, prev, maxn) < 0;
         for (int x = 1; x < w; x++) {
-            uint32_t c = row[x] & 0xffffff;
+            uint32_t c = row[x] & RGB_MASK;
 
             if (c == prev) {
                 nsame++;
@@ -301,6 +333,9 @@ int vdi_enc_pal_build(VdiPalette *p, const uint32_t *px, size_t spx,
 }
 
 /* ---- JPEG ---- */
+
+/* from this quality on, chroma is not subsampled (4:4:4) */
+#define JPEG_444_QUALITY 90
 
 void vdi_enc_jpeg_error_exit(j_common_ptr cinfo)
 {
@@ -340,8 +375,7 @@ static bool jpeg_encode(VdiEncoder *e, const uint32_t *px, size_t spx,
     jpeg_set_quality(c, e->cur_quality, TRUE);
     /* Huffman tables for this image: some percent smaller, same pixels */
     c->optimize_coding = TRUE;
-    if (e->cur_quality >= 90) {
-        /* 4:4:4 at high quality */
+    if (e->cur_quality >= JPEG_444_QUALITY) {
         c->comp_info[0].h_samp_factor = 1;
         c->comp_info[0].v_samp_factor = 1;
     }
@@ -359,14 +393,15 @@ static bool jpeg_encode(VdiEncoder *e, const uint32_t *px, size_t spx,
 static void write_raw(VdiEncoder *e, EncCtx *c, int x, int y, int w, int h)
 {
     /* chunks of at most 32 rows keep each rect below VDI_ENC_MIN_BUDGET */
-    for (int y0 = 0; y0 < h; y0 += 32) {
-        int hh = MIN(32, h - y0);
+    for (int y0 = 0; y0 < h; y0 += RAW_CHUNK_ROWS) {
+        int hh = MIN(RAW_CHUNK_ROWS, h - y0);
         size_t start = c->out->len;
         uint8_t *d;
 
         vdi_enc_put_rect_header(c->out, x, y + y0, w, hh, VDI_RFB_ENC_RAW);
-        g_byte_array_set_size(c->out, start + 12 + (size_t)w * hh * 4);
-        d = c->out->data + start + 12;
+        g_byte_array_set_size(c->out, start + RFB_RECT_HEADER_LEN +
+                             (size_t)w * hh * 4);
+        d = c->out->data + start + RFB_RECT_HEADER_LEN;
         for (int j = 0; j < hh; j++) {
             const uint32_t *row = fb_row(c->px, c->spx, y + y0 + j) + x;
 
@@ -403,7 +438,7 @@ static void write_basic(VdiEncoder *e, EncCtx *c, int x, int y, int w, int h,
                         VdiEncKind kind)
 {
     size_t start = c->out->len;
-    uint8_t ctl = stream << 4;
+    uint8_t ctl = stream << TIGHT_STREAM_SHIFT;
     size_t zlen = 0;
 
     if (datalen >= TIGHT_MIN_TO_COMPRESS) {
@@ -443,7 +478,7 @@ static void write_mono(VdiEncoder *e, EncCtx *c, int x, int y, int w, int h)
 
         memset(d, 0, rowbytes);
         for (int i = 0; i < w; i++) {
-            if ((row[i] & 0xffffff) != c0) {
+            if ((row[i] & RGB_MASK) != c0) {
                 d[i >> 3] |= 0x80 >> (i & 7);
             }
         }
@@ -460,15 +495,15 @@ static void write_palette(VdiEncoder *e, EncCtx *c, int x, int y, int w,
 
     for (int j = 0; j < h; j++) {
         const uint32_t *row = fb_row(c->px, c->spx, y + j) + x;
-        uint32_t prev = row[0] & 0xffffff;
-        int idx = pal_lookup(&e->pal, prev, 256);
+        uint32_t prev = row[0] & RGB_MASK;
+        int idx = pal_lookup(&e->pal, prev, TIGHT_MAX_COLORS);
 
         for (int i = 0; i < w; i++) {
-            uint32_t p = row[i] & 0xffffff;
+            uint32_t p = row[i] & RGB_MASK;
 
             if (p != prev) {
                 prev = p;
-                idx = pal_lookup(&e->pal, p, 256);
+                idx = pal_lookup(&e->pal, p, TIGHT_MAX_COLORS);
             }
             *d++ = idx;
         }
@@ -492,8 +527,8 @@ static void write_copy(VdiEncoder *e, EncCtx *c, int x, int y, int w, int h)
             *d++ = p;
         }
     }
-    write_basic(e, c, x, y, w, h, ZS_COPY, false, (size_t)w * h * 3,
-                VDI_ENC_KIND_ZLIB);
+    write_basic(e, c, x, y, w, h, ZS_COPY, false,
+                (size_t)w * h * TIGHT_TPIXEL_LEN, VDI_ENC_KIND_ZLIB);
 }
 
 bool vdi_enc_write_jpeg(VdiEncoder *e, EncCtx *c, int x, int y, int w, int h)
@@ -507,7 +542,7 @@ bool vdi_enc_write_jpeg(VdiEncoder *e, EncCtx *c, int x, int y, int w, int h)
         free(jbuf);
         return false;
     }
-    if (jlen >= (size_t)w * h * 3) {
+    if (jlen >= (size_t)w * h * TIGHT_TPIXEL_LEN) {
         /* not worth it (noise at high quality): send lossless */
         free(jbuf);
         return false;
@@ -548,7 +583,8 @@ bool vdi_enc_encode_rect(VdiEncoder *e, EncCtx *c, int x, int y, int w, int h,
     } else {
         const uint32_t *p = fb_row(c->px, c->spx, y) + x;
 
-        n = vdi_enc_pal_build(&e->pal, p, c->spx, w, h, 256, &same);
+        n = vdi_enc_pal_build(&e->pal, p, c->spx, w, h, TIGHT_MAX_COLORS,
+                              &same);
         if (n == 1) {
             cls = VDI_ENC_CLASS_SOLID;
         } else if (n == 2) {
@@ -569,7 +605,7 @@ bool vdi_enc_encode_rect(VdiEncoder *e, EncCtx *c, int x, int y, int w, int h,
         } else if (n == 2) {
             write_mono(e, c, x, y, w, h);
         } else if (n <= (e->profile == VDI_PROFILE_WAN ?
-                         WAN_PALETTE_MAX : 256)) {
+                         WAN_PALETTE_MAX : TIGHT_MAX_COLORS)) {
             write_palette(e, c, x, y, w, h);
         } else {
             write_copy(e, c, x, y, w, h);
@@ -577,7 +613,7 @@ bool vdi_enc_encode_rect(VdiEncoder *e, EncCtx *c, int x, int y, int w, int h,
     }
     if (c->out->len > c->limit) {
         /* drop it, and what it compressed */
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < TIGHT_STREAMS; i++) {
             if (e->ztouched & (1u << i)) {
                 vdi_enc_stream_forget(e, i, live & (1u << i));
             }

@@ -88,7 +88,7 @@ static bool encode_solid_run(VdiEncoder *e, EncCtx *c, int t, uint32_t col)
         n++;
     }
     vdi_enc_write_fill(c, r.x, r.y, MIN(r.x + n * TILE, e->w) - r.x, r.h,
-                       col & 0xffffff);
+                       col & RGB_MASK);
     if (c->out->len > c->limit) {
         g_byte_array_set_size(c->out, start);
         c->nrects--;
@@ -426,7 +426,7 @@ int vdi_enc_frame(VdiEncoder *e, const uint32_t *pixels, int w, int h,
 
 void vdi_enc_drop_output(VdiEncoder *e)
 {
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < TIGHT_STREAMS; i++) {
         if (e->zframe_touched & (1u << i)) {
             vdi_enc_stream_forget(e, i, e->zframe_live & (1u << i));
         }
@@ -451,7 +451,7 @@ VdiEncoder *vdi_enc_new(VdiProfile profile, uint32_t caps)
     e->cur_quality = 75;
     e->refine_min_ns = VDI_ENC_REFINE_MIN_MS * MS_NS;
     e->refine_max_ns = VDI_ENC_REFINE_MAX_MS * MS_NS;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < TIGHT_STREAMS; i++) {
         e->zlevel[i] = -1;
     }
     e->buf = g_malloc(TILE * TILE * 4);
@@ -467,7 +467,7 @@ void vdi_enc_free(VdiEncoder *e)
     if (!e) {
         return;
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < TIGHT_STREAMS; i++) {
         if (e->zlevel[i] >= 0) {
             deflateEnd(&e->zs[i]);
         }
