@@ -494,11 +494,6 @@ bool vdi_enc_set_profile(VdiEncoder *e, VdiProfile profile)
     return true;
 }
 
-VdiProfile vdi_enc_get_profile(const VdiEncoder *e)
-{
-    return e->profile;
-}
-
 void vdi_enc_set_caps(VdiEncoder *e, uint32_t caps)
 {
     e->caps = caps;
