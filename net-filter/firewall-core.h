@@ -78,8 +78,6 @@ typedef enum FwAction {
 } FwAction;
 
 const char *fw_direction_name(FwDirection dir);
-const char *fw_ct_state_name(FwCtState s);
-const char *fw_action_name(FwAction a);
 
 /*
  * Parse "a.b.c.d", "a.b.c.d/n", "x:y::z" or "x:y::z/n" into @p.  Without
@@ -297,15 +295,6 @@ typedef struct FwRuleset FwRuleset;
  */
 FwRuleset *fw_ruleset_compile(const FwPolicy *policy, char **errmsg);
 
-/*
- * Build a new ruleset from @old's rules, defaults and sets, with each of
- * @sets replacing (or adding) the set of the same name.  @old is not
- * modified.
- */
-FwRuleset *fw_ruleset_update_sets(const FwRuleset *old,
-                                  const FwAddrSet *sets, size_t n_sets,
-                                  char **errmsg);
-
 void fw_ruleset_free(FwRuleset *rs);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FwRuleset, fw_ruleset_free)
 
@@ -316,8 +305,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(FwRuleset, fw_ruleset_free)
 size_t fw_ruleset_n_rules(const FwRuleset *rs);
 int fw_ruleset_index_of(const FwRuleset *rs, uint32_t id);
 const FwRule *fw_ruleset_rule(const FwRuleset *rs, int index);
-FwAction fw_ruleset_default_action(const FwRuleset *rs, FwDirection dir);
-bool fw_ruleset_default_log(const FwRuleset *rs, FwDirection dir);
 /* Number of classifier subtables / entries (for statistics and tests) */
 size_t fw_ruleset_n_subtables(const FwRuleset *rs);
 size_t fw_ruleset_n_entries(const FwRuleset *rs);
@@ -362,8 +349,6 @@ typedef struct FwCtTimeouts {
     uint32_t icmp;              /* 30 */
     uint32_t generic;           /* 600 */
 } FwCtTimeouts;
-
-extern const FwCtTimeouts fw_ct_default_timeouts;
 
 /* @timeouts may be NULL for the defaults; @max_entries >= 1 */
 FwConntrack *fw_conntrack_new(size_t max_entries,

@@ -1422,12 +1422,10 @@ static void test_defaults_actions(void)
 static void test_sets(void)
 {
     FwPrefix a[2] = { pfx("10.1.0.0/16"), pfx("2001:db8:1::/48") };
-    FwPrefix b[1] = { pfx("10.2.0.0/16") };
     FwAddrSet sets[2] = {
         { .name = "hosts", .prefixes = a, .n_prefixes = 2 },
         { .name = "empty" },
     };
-    FwAddrSet upd = { .name = "hosts", .prefixes = b, .n_prefixes = 1 };
     FwPrefix extra = pfx("192.168.0.1");
     FwPrefix narrow[2] = { pfx("192.168.0.1"), pfx("10.1.2.0/24") };
     FwPrefix wide[2] = { pfx("10.0.0.0/8"), pfx("2001:db8::/32") };
@@ -1449,7 +1447,6 @@ static void test_sets(void)
     };
     FwRule r;
     Spec s, s6;
-    FwPacket p;
     char *err = NULL;
 
     memset(&r, 0, sizeof(r));
@@ -1487,29 +1484,6 @@ static void test_sets(void)
     g_assert_false(one_rule_matches(&r, sets, 2, &s, FW_DIR_EGRESS,
                                     FW_CT_NEW));
     r.dst.set = "hosts";
-
-    /* updating a set builds a new ruleset, the old one is unchanged */
-    {
-        g_autoptr(FwRuleset) old = compile_ok(&r, 1, sets, 2, FW_ACTION_DROP,
-                                              FW_ACTION_DROP);
-        g_autoptr(FwRuleset) new = fw_ruleset_update_sets(old, &upd, 1,
-                                                          &err);
-
-        g_assert_null(err);
-        g_assert_nonnull(new);
-        g_assert_cmpint(parse_spec(&s, &p), ==, FW_PARSE_OK);
-        g_assert_cmpint(classify_both(old, &p, FW_DIR_EGRESS, FW_CT_NEW),
-                        ==, 0);
-        g_assert_cmpint(classify_both(new, &p, FW_DIR_EGRESS, FW_CT_NEW),
-                        ==, -1);
-        s.dst = "10.2.9.9";
-        g_assert_cmpint(parse_spec(&s, &p), ==, FW_PARSE_OK);
-        g_assert_cmpint(classify_both(old, &p, FW_DIR_EGRESS, FW_CT_NEW),
-                        ==, -1);
-        g_assert_cmpint(classify_both(new, &p, FW_DIR_EGRESS, FW_CT_NEW),
-                        ==, 0);
-        g_assert_cmpint(fw_ruleset_n_rules(new), ==, 1);
-    }
 
     /* unknown set */
     {
