@@ -109,7 +109,6 @@ void vdi_enc_free(VdiEncoder *e);
 
 /* Switch LAN/WAN (AUTO is rejected: resolve it with vdi_link_profile()) */
 bool vdi_enc_set_profile(VdiEncoder *e, VdiProfile profile);
-VdiProfile vdi_enc_get_profile(const VdiEncoder *e);
 void vdi_enc_set_caps(VdiEncoder *e, uint32_t caps);
 /* libjpeg quality 1..100 for smooth tiles in the WAN profile */
 void vdi_enc_set_jpeg_quality(VdiEncoder *e, int quality);

@@ -59,7 +59,6 @@ struct VdiLink {
     double bw_last;         /* last windowed value (0: none yet) */
     Bucket rtt[RTT_BUCKETS];
     int64_t rtt_last;       /* last windowed value (0: none yet) */
-    int64_t srtt;
 
     double cap_fps, cap_bps;
     /* token bucket of the bandwidth cap, in bytes; may go negative */
@@ -148,7 +147,6 @@ static void rtt_sample(VdiLink *l, int64_t now, int64_t rtt)
     bucket_put(l->rtt, RTT_BUCKETS, RTT_BUCKET_NS, now, rtt, false);
     l->rtt_last = bucket_get(l->rtt, RTT_BUCKETS, RTT_BUCKET_NS, now, false,
                              l->rtt_last);
-    l->srtt = l->srtt ? l->srtt + (rtt - l->srtt) / 8 : rtt;
 }
 
 /* Record the send counters at each tick */
@@ -418,11 +416,6 @@ double vdi_link_bandwidth(const VdiLink *l)
 int64_t vdi_link_rtt_min(const VdiLink *l)
 {
     return cur_rtt(l);
-}
-
-int64_t vdi_link_srtt(const VdiLink *l)
-{
-    return l->srtt ? l->srtt : cur_rtt(l);
 }
 
 static double frame_interval_s(const VdiLink *l)

@@ -58,10 +58,9 @@ void vdi_link_on_rate(VdiLink *l, int64_t now_ns, double bps,
 /* Caps set by the administrator; 0 = none */
 void vdi_link_set_caps(VdiLink *l, double max_fps, double max_bps);
 
-/* Estimated bandwidth in bit/s (capped), minimum and smoothed RTT in ns */
+/* Estimated bandwidth in bit/s (capped), minimum RTT in ns */
 double vdi_link_bandwidth(const VdiLink *l);
 int64_t vdi_link_rtt_min(const VdiLink *l);
-int64_t vdi_link_srtt(const VdiLink *l);
 
 /* Bytes the next update may use (0: wait) */
 size_t vdi_link_budget(VdiLink *l, int64_t now_ns);

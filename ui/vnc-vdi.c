@@ -49,84 +49,10 @@
 #include "vnc-jobs.h"
 #include "vdi-enc.h"
 #include "vdi-link.h"
+#include "vnc-vdi-int.h"
 #include "trace.h"
 
-#define ENC_SAMPLES 128
-/* kernel rate samples are left out this long after a receiver-limited poll */
-#define RWND_HOLD_NS (3 * NANOSECONDS_PER_SECOND)
-#define FPS_SAMPLES 64
-
-typedef struct VncVdiConfig {
-    DisplayProfile profile;
-    uint64_t max_bps;
-    int64_t max_fps;
-    int64_t qmin, qmax;
-} VncVdiConfig;
-
-/*
- * A client's encoder and what a worker needs to run it.  While @busy, the
- * worker alone uses enc, frame, damage and the results; otherwise the
- * main loop does.
- */
-typedef struct VdiJob {
-    VdiEncoder *enc;
-    uint32_t *frame;            /* the client's copy of the server surface */
-    int fw, fh;                 /* its size; rows are fw pixels apart */
-    int w, h;                   /* the area to encode */
-    GArray *damage;             /* VdiRect, changed since the last job */
-    int64_t id;                 /* the client's, for traces */
-
-    /* results */
-    GByteArray *out;
-    VdiEncStats st;
-    int n;
-    bool pending;               /* vdi_enc_has_pending() afterwards */
-    int tid;                    /* the thread that ran it */
-    int64_t t_start_us;         /* when it started, g_get_monotonic_time() */
-
-    /* main loop only */
-    bool busy;                  /* submitted, not yet completed */
-    uint64_t gen;               /* VncVdi.gen at submission */
-    int update;                 /* the VNC_STATE_UPDATE_* it answers */
-    int64_t t_submit;
-
-    /* vdi_jobs_lock */
-    bool finished;              /* the worker is done with it */
-    bool abandoned;             /* the worker frees it */
-    QEMUBH *bh;                 /* the client's completion bottom half */
-} VdiJob;
-
-struct VncVdi {
-    int64_t id;
-    VncVdiConfig cfg;
-    bool copyrect;              /* the client announced CopyRect */
-    int quality;                /* its JPEG quality level, -1: none */
-
-    VdiJob *job;                /* NULL: stock encoders */
-    VdiLink *link;              /* with job */
-    VdiProfile cur;             /* profile for the encoder */
-    bool pending;               /* the encoder has work left */
-    uint64_t gen;               /* bumped when a running job is stale */
-    bool inval_all;             /* to invalidate before the next job */
-    GArray *inval;              /* VdiRect, ditto */
-    QEMUBH *bh;
-    uint64_t smooth_px;         /* mean JPEG area per update */
-
-    uint64_t bytes_sent;
-    uint64_t frames;
-    uint64_t classes[VDI_ENC_CLASS__MAX];
-    uint64_t copy_rects, jpeg_rects;
-    uint64_t lossy_pending;
-    int jpeg_quality;
-    int64_t enc_total_ns;
-    int64_t enc_ns[ENC_SAMPLES];
-    int64_t frame_t[FPS_SAMPLES];
-    /* Linux TCP_INFO at the last poll: bytes acked, busy and rwnd us */
-    uint64_t tcp_acked, tcp_busy, tcp_rwnd;
-    int64_t rwnd_until;         /* no kernel rate samples before */
-};
-
-static VncVdiConfig vdi_default = {
+VncVdiConfig vnc_vdi_default = {
     .profile = DISPLAY_PROFILE_OFF,
     .max_bps = 0,
     .max_fps = 30,
@@ -144,7 +70,7 @@ static QemuCond vdi_jobs_done;
 static void vdi_job_run(gpointer data, gpointer unused);
 static void vdi_job_bh(void *opaque);
 
-static int64_t vdi_now(void)
+int64_t vnc_vdi_now(void)
 {
     return g_get_monotonic_time() * 1000;
 }
@@ -194,7 +120,7 @@ static VdiProfile vdi_want_profile(VncVdi *v, int64_t now)
     }
 }
 
-static DisplayProfile vdi_in_force(VncVdi *v)
+DisplayProfile vnc_vdi_in_force(VncVdi *v)
 {
     if (!v->job) {
         return DISPLAY_PROFILE_OFF;
@@ -203,10 +129,10 @@ static DisplayProfile vdi_in_force(VncVdi *v)
         DISPLAY_PROFILE_LAN;
 }
 
-static void vdi_event(VncVdi *v, DisplayProfileReason reason)
+void vnc_vdi_event(VncVdi *v, DisplayProfileReason reason)
 {
     qapi_event_send_display_profile_changed(true, v->id, v->cfg.profile,
-                                            vdi_in_force(v), reason);
+                                            vnc_vdi_in_force(v), reason);
 }
 
 /* Have the stock encoders send everything again */
@@ -252,7 +178,7 @@ static int vdi_job_abandon(VdiJob *job)
 static void vdi_start(VncState *vs)
 {
     VncVdi *v = vs->vdi;
-    int64_t now = vdi_now();
+    int64_t now = vnc_vdi_now();
     VdiJob *job = g_new0(VdiJob, 1);
 
     v->link = vdi_link_new(v->cfg.profile == DISPLAY_PROFILE_WAN ?
@@ -312,7 +238,7 @@ static void vdi_stop(VncState *vs)
     vdi_mark_all_dirty(vs);
 }
 
-static void vdi_apply(VncState *vs, bool invalidate)
+void vnc_vdi_apply(VncState *vs, bool invalidate)
 {
     VncVdi *v = vs->vdi;
     bool usable = vdi_usable(vs);
@@ -333,7 +259,7 @@ static void vdi_apply(VncState *vs, bool invalidate)
     vnc_vdi_sync_announce(vs);
     /* caps and profile go to the encoder with the next job */
     vdi_link_set_caps(v->link, v->cfg.max_fps, v->cfg.max_bps);
-    v->cur = vdi_want_profile(v, vdi_now());
+    v->cur = vdi_want_profile(v, vnc_vdi_now());
 }
 
 void vnc_vdi_client_init(VncState *vs)
@@ -341,7 +267,7 @@ void vnc_vdi_client_init(VncState *vs)
     VncVdi *v = g_new0(VncVdi, 1);
 
     v->id = vdi_next_id++;
-    v->cfg = vdi_default;
+    v->cfg = vnc_vdi_default;
     v->quality = -1;
     v->inval = g_array_new(false, false, sizeof(VdiRect));
     v->bh = qemu_bh_new(vdi_job_bh, vs);
@@ -419,7 +345,7 @@ void vnc_vdi_set_encodings(VncState *vs, const int32_t *encodings, size_t n)
 void vnc_vdi_reconsider(VncState *vs, bool invalidate)
 {
     if (vs->vdi) {
-        vdi_apply(vs, invalidate);
+        vnc_vdi_apply(vs, invalidate);
     }
 }
 
@@ -451,9 +377,9 @@ void vnc_vdi_on_sent(VncState *vs, size_t bytes)
     }
     v->bytes_sent += bytes;
     if (v->link) {
-        vdi_link_on_sent(v->link, vdi_now(), bytes);
+        vdi_link_on_sent(v->link, vnc_vdi_now(), bytes);
     }
-    vnc_vdi_sync_on_sent(vs, bytes, vdi_now());
+    vnc_vdi_sync_on_sent(vs, bytes, vnc_vdi_now());
 }
 
 VdiLink *vnc_vdi_link(VncState *vs)
@@ -680,7 +606,7 @@ static void vdi_job_complete(VncState *vs, VdiJob *job)
 {
     VncVdi *v = vs->vdi;
     bool force = job->update == VNC_STATE_UPDATE_FORCE;
-    int64_t now = vdi_now();
+    int64_t now = vnc_vdi_now();
     int n = job->n;
 
     trace_vnc_vdi_job_done(v->id, n, job->out->len, job->tid,
@@ -791,7 +717,7 @@ int vnc_vdi_update_client(VncState *vs)
         return -1;
     }
     job = v->job;
-    now = vdi_now();
+    now = vnc_vdi_now();
     vdi_poll_link(vs, now);
     vnc_vdi_sync_tick(vs, now);
 
@@ -827,7 +753,7 @@ int vnc_vdi_update_client(VncState *vs)
     want = vdi_want_profile(v, now);
     if (want != v->cur) {
         v->cur = want;
-        vdi_event(v, DISPLAY_PROFILE_REASON_LINK);
+        vnc_vdi_event(v, DISPLAY_PROFILE_REASON_LINK);
     }
     /*
      * The rate controller's quality within the QMP range; the client's
@@ -876,7 +802,7 @@ int vnc_vdi_update_client(VncState *vs)
     job->finished = false;
     qemu_mutex_unlock(&vdi_jobs_lock);
     trace_vnc_vdi_job_submit(v->id, job->damage->len, w, h, budget,
-                             vdi_now() - now);
+                             vnc_vdi_now() - now);
     g_thread_pool_push(vdi_pool, job, NULL);
     return 1;
 }
@@ -890,257 +816,3 @@ bool vnc_vdi_busy(VncState *vs)
                              vnc_vdi_sync_cu_active(vs)) &&
                             (vs->has_dirty || v->pending)));
 }
-
-/* ---- QMP ---- */
-
-typedef struct VdiFind {
-    int64_t id;
-    VncState *vs;
-} VdiFind;
-
-static void vdi_find_cb(VncState *vs, void *opaque)
-{
-    VdiFind *f = opaque;
-
-    if (vs->vdi && vs->vdi->id == f->id) {
-        f->vs = vs;
-    }
-}
-
-typedef struct VdiSet {
-    DisplayProfile profile;
-    bool has_max_bps, has_max_fps, has_qmin, has_qmax;
-    uint64_t max_bps;
-    int64_t max_fps, qmin, qmax;
-    Error **errp;
-    bool failed;
-} VdiSet;
-
-static VncVdiConfig vdi_merge(const VncVdiConfig *old, const VdiSet *s)
-{
-    VncVdiConfig c = *old;
-
-    c.profile = s->profile;
-    if (s->has_max_bps) {
-        c.max_bps = s->max_bps;
-    }
-    if (s->has_max_fps) {
-        c.max_fps = s->max_fps;
-    }
-    if (s->has_qmin) {
-        c.qmin = s->qmin;
-    }
-    if (s->has_qmax) {
-        c.qmax = s->qmax;
-    }
-    return c;
-}
-
-static bool vdi_check_merged(const VncVdiConfig *c, const char *what,
-                             Error **errp)
-{
-    if (c->qmin > c->qmax) {
-        error_setg(errp, "'jpeg-quality-min' (%" PRId64 ") would be above "
-                   "'jpeg-quality-max' (%" PRId64 ") for %s",
-                   c->qmin, c->qmax, what);
-        return false;
-    }
-    return true;
-}
-
-static void vdi_check_cb(VncState *vs, void *opaque)
-{
-    VdiSet *s = opaque;
-    VncVdiConfig c;
-    g_autofree char *what = NULL;
-
-    if (s->failed || !vs->vdi) {
-        return;
-    }
-    c = vdi_merge(&vs->vdi->cfg, s);
-    what = g_strdup_printf("client %" PRId64, vs->vdi->id);
-    s->failed = !vdi_check_merged(&c, what, s->errp);
-}
-
-static void vdi_set_client(VncState *vs, const VdiSet *s)
-{
-    VncVdi *v = vs->vdi;
-
-    v->cfg = vdi_merge(&v->cfg, s);
-    vdi_apply(vs, false);
-    vdi_event(v, DISPLAY_PROFILE_REASON_QMP);
-    /* make the refresh timer pick the change up soon */
-    update_displaychangelistener(&vs->vd->dcl, GUI_REFRESH_INTERVAL_DEFAULT);
-}
-
-static void vdi_set_cb(VncState *vs, void *opaque)
-{
-    if (vs->vdi) {
-        vdi_set_client(vs, opaque);
-    }
-}
-
-void vnc_vdi_set_profile(DisplayProfile profile,
-                         bool has_client, int64_t client,
-                         bool has_max_bandwidth, uint64_t max_bandwidth,
-                         bool has_max_fps, int64_t max_fps,
-                         bool has_jpeg_quality_min, int64_t jpeg_quality_min,
-                         bool has_jpeg_quality_max, int64_t jpeg_quality_max,
-                         Error **errp)
-{
-    VdiSet s = {
-        .profile = profile,
-        .has_max_bps = has_max_bandwidth, .max_bps = max_bandwidth,
-        .has_max_fps = has_max_fps, .max_fps = max_fps,
-        .has_qmin = has_jpeg_quality_min, .qmin = jpeg_quality_min,
-        .has_qmax = has_jpeg_quality_max, .qmax = jpeg_quality_max,
-        .errp = errp,
-    };
-    VncVdiConfig c;
-
-    if (has_max_bandwidth && max_bandwidth && max_bandwidth < 8000) {
-        error_setg(errp, "'max-bandwidth' must be 0 (no limit) or at least "
-                   "8000 bit/s");
-        return;
-    }
-    if (has_max_fps && (max_fps < 1 || max_fps > 240)) {
-        error_setg(errp, "'max-fps' must be between 1 and 240");
-        return;
-    }
-    if (has_jpeg_quality_min &&
-        (jpeg_quality_min < 1 || jpeg_quality_min > 100)) {
-        error_setg(errp, "'jpeg-quality-min' must be between 1 and 100");
-        return;
-    }
-    if (has_jpeg_quality_max &&
-        (jpeg_quality_max < 1 || jpeg_quality_max > 100)) {
-        error_setg(errp, "'jpeg-quality-max' must be between 1 and 100");
-        return;
-    }
-
-    if (has_client) {
-        VdiFind f = { .id = client };
-        g_autofree char *what = NULL;
-
-        vnc_foreach_client(vdi_find_cb, &f);
-        if (!f.vs) {
-            error_setg(errp, "No VNC client with id %" PRId64, client);
-            return;
-        }
-        c = vdi_merge(&f.vs->vdi->cfg, &s);
-        what = g_strdup_printf("client %" PRId64, client);
-        if (!vdi_check_merged(&c, what, errp)) {
-            return;
-        }
-        vdi_set_client(f.vs, &s);
-        return;
-    }
-
-    /* all or nothing: check every target before changing any */
-    c = vdi_merge(&vdi_default, &s);
-    if (!vdi_check_merged(&c, "the default", errp)) {
-        return;
-    }
-    vnc_foreach_client(vdi_check_cb, &s);
-    if (s.failed) {
-        return;
-    }
-    vdi_default = c;
-    vnc_foreach_client(vdi_set_cb, &s);
-}
-
-static double vdi_fps(VncVdi *v, int64_t now)
-{
-    int n = MIN(v->frames, FPS_SAMPLES);
-    int count = 0;
-
-    for (int i = 0; i < n; i++) {
-        if (now - v->frame_t[i] <= NANOSECONDS_PER_SECOND) {
-            count++;
-        }
-    }
-    return count;
-}
-
-static double vdi_p95_us(VncVdi *v)
-{
-    int n = MIN(v->frames, ENC_SAMPLES);
-    int64_t s[ENC_SAMPLES];
-
-    if (!n) {
-        return 0;
-    }
-    memcpy(s, v->enc_ns, n * sizeof(s[0]));
-    /* insertion sort: at most ENC_SAMPLES values */
-    for (int i = 1; i < n; i++) {
-        int64_t x = s[i];
-        int j = i;
-
-        for (; j > 0 && s[j - 1] > x; j--) {
-            s[j] = s[j - 1];
-        }
-        s[j] = x;
-    }
-    return s[(n * 95 + 99) / 100 - 1] / 1000.0;
-}
-
-static void vdi_query_cb(VncState *vs, void *opaque)
-{
-    DisplayClientInfoList ***tail = opaque;
-    VncVdi *v = vs->vdi;
-    DisplayClientInfo *info;
-    int64_t now = vdi_now();
-
-    if (!v) {
-        return;
-    }
-    info = g_new0(DisplayClientInfo, 1);
-    info->id = v->id;
-    info->host = g_strdup(vs->info && vs->info->host ? vs->info->host : "");
-    info->service = g_strdup(vs->info && vs->info->service ?
-                             vs->info->service : "");
-    info->websocket = vs->websocket;
-    info->configured = v->cfg.profile;
-    info->profile = vdi_in_force(v);
-    info->q_auto = v->cfg.profile == DISPLAY_PROFILE_AUTO && v->job;
-    if (v->link) {
-        info->bandwidth = vdi_link_bandwidth(v->link);
-        info->rtt = vdi_link_rtt_min(v->link) / 1000;
-    }
-    info->fps = vdi_fps(v, now);
-    info->bytes_sent = v->bytes_sent;
-    info->frames_sent = v->frames;
-    info->encode_time_mean = v->frames ?
-        v->enc_total_ns / 1000.0 / v->frames : 0;
-    info->encode_time_p95 = vdi_p95_us(v);
-    info->tiles = g_new0(DisplayTileCounts, 1);
-    info->tiles->solid = v->classes[VDI_ENC_CLASS_SOLID];
-    info->tiles->mono = v->classes[VDI_ENC_CLASS_MONO];
-    info->tiles->palette = v->classes[VDI_ENC_CLASS_PALETTE];
-    info->tiles->smooth = v->classes[VDI_ENC_CLASS_SMOOTH];
-    info->tiles->copy = v->copy_rects;
-    info->tiles->jpeg = v->jpeg_rects;
-    info->lossy_pending = v->job ? v->lossy_pending : 0;
-    info->jpeg_quality = v->jpeg_quality;
-    info->max_bandwidth = v->cfg.max_bps;
-    info->max_fps = v->cfg.max_fps;
-    info->jpeg_quality_min = v->cfg.qmin;
-    info->jpeg_quality_max = v->cfg.qmax;
-    vnc_vdi_sync_query(vs, info);
-    QAPI_LIST_APPEND(*tail, info);
-}
-
-DisplayClientInfoList *qmp_query_display_clients(Error **errp)
-{
-    DisplayClientInfoList *head = NULL, **tail = &head;
-
-    vnc_foreach_client(vdi_query_cb, &tail);
-    return head;
-}
-
-static void vnc_vdi_register(void)
-{
-    vdi_extension_register("display-encoder", 1);
-}
-
-type_init(vnc_vdi_register);
