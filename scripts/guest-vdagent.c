@@ -181,7 +181,10 @@ static void handle_msg(const uint8_t *msg, uint32_t len)
         break;
     case VD_AGENT_CLIPBOARD:
         if (size >= 4 && get_le32(data) == VD_AGENT_CLIPBOARD_UTF8_TEXT) {
-            write_file(CLIP_IN, data + 4, size - 4);
+            /* text, without the NUL RFB's extended clipboard ends it with */
+            for (i = size - 4; i && !data[4 + i - 1]; i--) {
+            }
+            write_file(CLIP_IN, data + 4, i);
         }
         break;
     case VD_AGENT_CLIPBOARD_REQUEST:
