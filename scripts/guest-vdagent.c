@@ -34,6 +34,7 @@
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <spice/vd_agent.h>
 
 #define PORT_NAME   "com.redhat.spice.0"
 #define RUN_DIR     "/run/vdagent"
@@ -41,16 +42,7 @@
 #define CLIP_IN     RUN_DIR "/clipboard-in"
 #define SERVED      RUN_DIR "/served"
 
-/* spice-protocol's vd_agent.h, the part this agent speaks */
-#define VDP_CLIENT_PORT                 1
-#define VD_AGENT_PROTOCOL               1
-#define VD_AGENT_CLIPBOARD              4
-#define VD_AGENT_ANNOUNCE_CAPABILITIES  6
-#define VD_AGENT_CLIPBOARD_GRAB         7
-#define VD_AGENT_CLIPBOARD_REQUEST      8
-#define VD_AGENT_CLIPBOARD_UTF8_TEXT    1
-#define VD_AGENT_CAP_CLIPBOARD_BY_DEMAND 5
-#define MSG_HEADER      20          /* protocol, type, opaque (8), size */
+#define MSG_HEADER      sizeof(VDAgentMessage)
 #define CHUNK_MAX       1024        /* payload per chunk, as QEMU sends */
 
 #define MAX_TEXT        (1 << 20)
