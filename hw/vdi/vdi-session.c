@@ -34,6 +34,7 @@
 #include "qobject/qdict.h"
 #include "qom/object.h"
 #include "trace.h"
+#include "ui/display-client.h"
 
 #define SESSION_PRINTER_DEVICE  "vdi-session-printer-"
 #define SESSION_PRINTER_CHARDEV "vdi-session-printer-chr-"
@@ -498,8 +499,13 @@ bool vdi_session_follow(const char *client, const VdiDisplayPeer *peer,
     return session_connect(&terminal, NULL, client, peer, &id, errp);
 }
 
-void vdi_session_display_opened(const char *client,
-                                const VdiDisplayPeer *peer)
+/*
+ * A display client @client finished its handshake as @peer.  With
+ * follow-display on, the session moves to that terminal, plugging in its
+ * printer; a client the identity map knows brings its user and terminal.
+ */
+static void session_display_opened(const char *client,
+                                   const VdiDisplayPeer *peer)
 {
     VdiPeerIdentity id = { 0 };
     Error *err = NULL;
@@ -525,7 +531,8 @@ void vdi_session_display_opened(const char *client,
     }
 }
 
-void vdi_session_display_closed(const char *client)
+/* When the client the session followed leaves, the session ends */
+static void session_display_closed(const char *client)
 {
     if (hooks && hooks->display_closed(client)) {
         return;
@@ -535,6 +542,32 @@ void vdi_session_display_closed(const char *client)
         session_disconnect();
     }
 }
+
+static void session_display_client(Notifier *notifier, void *data)
+{
+    DisplayClientEvent *ev = data;
+    VdiDisplayPeer peer = {
+        .address = ev->address,
+        .x509_subject = ev->x509_subject,
+        .x509_issuer = ev->x509_issuer,
+    };
+
+    if (ev->opened) {
+        session_display_opened(ev->client, &peer);
+    } else {
+        session_display_closed(ev->client);
+    }
+}
+
+static Notifier session_display_notifier = {
+    .notify = session_display_client,
+};
+
+static void vdi_session_register(void)
+{
+    display_client_add_notifier(&session_display_notifier);
+}
+type_init(vdi_session_register)
 
 void vdi_session_set_hooks(const VdiSessionHooks *h)
 {

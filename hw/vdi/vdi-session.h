@@ -53,21 +53,6 @@ typedef void VdiIdentityLookup(const VdiDisplayPeer *peer,
 void vdi_session_set_identity_lookup(VdiIdentityLookup *lookup);
 
 /*
- * A display client (VNC or SPICE) named @client, e.g. "vnc:0x...",
- * finished its handshake as @peer.  With follow-display on, the
- * session moves to that terminal, plugging in its printer; a client
- * the identity map knows brings its user and terminal name.
- */
-void vdi_session_display_opened(const char *client,
-                                const VdiDisplayPeer *peer);
-
-/*
- * The display client @client went away.  When it was the one the
- * session followed, the session ends and its printer is removed.
- */
-void vdi_session_display_closed(const char *client);
-
-/*
  * Something that decides for the session (hw/vdi/vdi-zone.c): display
  * clients are told to @display_opened (with who the identity map says
  * the peer is, if it knows) and @display_closed, which
