@@ -18,16 +18,21 @@
 #include "hw/qdev-core.h"
 #include "vdi-usb-guard.h"
 
-/* The policy; without usb-policy-set everything is allowed, as before */
-static VdiUsbPolicy *policy;
 static QTAILQ_HEAD(, VdiUsbGuard) guards = QTAILQ_HEAD_INITIALIZER(guards);
 
-static VdiUsbPolicy *get_policy(void)
+/* The vdi-usb-policy object's; without one everything is allowed */
+static const VdiUsbPolicy *get_policy(void)
 {
-    if (!policy) {
-        policy = vdi_usb_policy_new(VDI_USB_ACTION_ALLOW);
+    static VdiUsbPolicy *allow_all;
+    const VdiUsbPolicy *p = vdi_usb_vm_policy();
+
+    if (p) {
+        return p;
     }
-    return policy;
+    if (!allow_all) {
+        allow_all = vdi_usb_policy_new(VDI_USB_ACTION_ALLOW);
+    }
+    return allow_all;
 }
 
 /* The policy that decides for this device */
@@ -447,12 +452,10 @@ static void reevaluate(VdiUsbGuard *g)
     }
 }
 
-void vdi_usb_guard_set_policy(VdiUsbPolicy *p)
+void vdi_usb_guard_policy_changed(void)
 {
     VdiUsbGuard *g, *tmp;
 
-    vdi_usb_policy_free(policy);
-    policy = p;
     /*
      * Peripherals with a policy of their own keep it.  ops->reject() may
      * disconnect the device, but never removes it.

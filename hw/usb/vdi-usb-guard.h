@@ -5,7 +5,8 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * The policy is global to the QEMU process, set with usb-policy-set.  A
+ * The VM's policy is its vdi-usb-policy object (vdi-usb-peripheral.c),
+ * set with -object, object-add, qom-set or usb-policy-set.  A
  * USB device model that passes a peripheral through (usb-redir, usb-host)
  * embeds one VdiUsbGuard, which vdi_usb_guard_init() makes the device's
  * USBDevice.guard: from then on the USB core (hw/usb/core.c) hands every
@@ -111,8 +112,10 @@ void vdi_usb_guard_complete(VdiUsbGuard *g, USBPacket *p);
 void vdi_usb_guard_reset(VdiUsbGuard *g);
 
 /* For the QMP side, vdi-usb-peripheral.c */
-/* Make p the VM's policy (taking it) and evaluate the devices again */
-void vdi_usb_guard_set_policy(VdiUsbPolicy *p);
+/* The VM's policy changed: evaluate the devices again */
+void vdi_usb_guard_policy_changed(void);
+/* The VM's policy, or NULL without a vdi-usb-policy object */
+const VdiUsbPolicy *vdi_usb_vm_policy(void);
 /* The guard after g, or the first one if g is NULL */
 VdiUsbGuard *vdi_usb_guard_next(VdiUsbGuard *g);
 /* The name devices have in events and queries: qdev id, else QOM path */

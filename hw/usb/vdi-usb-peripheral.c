@@ -5,10 +5,10 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * usb-policy-set and query-usb-policy, query-usb-peripherals, and
+ * The VM's policy as a QOM object, vdi-usb-policy, and usb-policy-set
+ * and query-usb-policy on it; query-usb-peripherals, and
  * usb-peripheral-attach / usb-peripheral-detach, which plug a terminal's
- * peripheral in one step.  The guards themselves and the VM's policy are
- * vdi-usb-guard.c's.
+ * peripheral in one step.  The guards themselves are vdi-usb-guard.c's.
  */
 
 #include "qemu/osdep.h"
@@ -20,6 +20,8 @@
 #include "qapi/clone-visitor.h"
 #include "qapi/qapi-commands-usb-policy.h"
 #include "qapi/qapi-visit-usb-policy.h"
+#include "qapi/visitor.h"
+#include "qom/object_interfaces.h"
 #include "qapi/qapi-commands-char.h"
 #include "qobject/qdict.h"
 #include "hw/qdev-core.h"
@@ -53,9 +55,6 @@ static UsbPeripheralState state_to_qapi(VdiUsbGuardState st)
         return USB_PERIPHERAL_STATE_DISCONNECTED;
     }
 }
-
-/* The policy as usb-policy-set gave it, for query-usb-policy */
-static UsbPolicy *policy_qapi;
 
 /* usb-policy-set, query-usb-policy */
 
@@ -138,26 +137,284 @@ bool vdi_usb_policy_check(UsbPolicyRuleList *rules, UsbPolicyAction dflt,
     return ok;
 }
 
-void qmp_usb_policy_set(UsbPolicyRuleList *rules, UsbPolicyAction dflt,
-                        Error **errp)
-{
-    VdiUsbPolicy *p = policy_from_qapi(rules, dflt, errp);
-    UsbPolicy q = { .rules = rules, .q_default = dflt };
+/* The vdi-usb-policy object: the VM's policy */
 
-    if (!p) {
-        return;
+#define TYPE_VDI_USB_POLICY "vdi-usb-policy"
+#define DEFAULT_POLICY_ID "usb-policy"
+OBJECT_DECLARE_SIMPLE_TYPE(VdiUsbPolicyObject, VDI_USB_POLICY)
+
+struct VdiUsbPolicyObject {
+    Object parent_obj;
+    UsbPolicy *q;               /* as given, for queries */
+    VdiUsbPolicy *policy;       /* NULL until the object is complete */
+};
+
+static int find_policy_object(Object *obj, void *opaque)
+{
+    VdiUsbPolicyObject **found = opaque;
+    VdiUsbPolicyObject *s = (VdiUsbPolicyObject *)
+        object_dynamic_cast(obj, TYPE_VDI_USB_POLICY);
+
+    if (s && s->policy) {
+        *found = s;
+        return 1;
     }
-    qapi_free_UsbPolicy(policy_qapi);
-    policy_qapi = QAPI_CLONE(UsbPolicy, &q);
-    vdi_usb_guard_set_policy(p);
+    return 0;
 }
 
-UsbPolicy *qmp_query_usb_policy(Error **errp)
+/* The VM's policy object, or NULL; complete() keeps it the only one */
+static VdiUsbPolicyObject *policy_object(void)
 {
+    VdiUsbPolicyObject *s = NULL;
+
+    object_child_foreach(object_get_objects_root(), find_policy_object, &s);
+    return s;
+}
+
+const VdiUsbPolicy *vdi_usb_vm_policy(void)
+{
+    VdiUsbPolicyObject *s = policy_object();
+
+    return s ? s->policy : NULL;
+}
+
+/* Does the VM's policy decide for g, and is g connected? */
+static bool policy_decides(VdiUsbGuard *g)
+{
+    return !g->own_policy && (g->c.state == VDI_USB_GUARD_CONNECTED ||
+                              g->c.state == VDI_USB_GUARD_ATTACHED);
+}
+
+/* Make rules and dflt the object's policy; all or nothing */
+static bool policy_object_apply(VdiUsbPolicyObject *s,
+                                UsbPolicyRuleList *rules,
+                                UsbPolicyAction dflt, Error **errp)
+{
+    VdiUsbPolicy *p = policy_from_qapi(rules, dflt, errp);
+    VdiUsbPolicy *old = s->policy;
     UsbPolicy *q;
 
-    if (policy_qapi) {
-        return QAPI_CLONE(UsbPolicy, policy_qapi);
+    if (!p) {
+        return false;
+    }
+    /* rules may be s->q's own */
+    q = g_new0(UsbPolicy, 1);
+    q->rules = QAPI_CLONE(UsbPolicyRuleList, rules);
+    q->q_default = dflt;
+    qapi_free_UsbPolicy(s->q);
+    s->q = q;
+    if (old) {
+        s->policy = p;
+        vdi_usb_guard_policy_changed();
+        vdi_usb_policy_free(old);
+    } else {
+        /* not complete yet: complete() builds it */
+        vdi_usb_policy_free(p);
+    }
+    return true;
+}
+
+static void policy_object_get_rules(Object *obj, Visitor *v,
+                                    const char *name, void *opaque,
+                                    Error **errp)
+{
+    VdiUsbPolicyObject *s = VDI_USB_POLICY(obj);
+    UsbPolicyRuleList *rules = QAPI_CLONE(UsbPolicyRuleList, s->q->rules);
+
+    visit_type_UsbPolicyRuleList(v, name, &rules, errp);
+    qapi_free_UsbPolicyRuleList(rules);
+}
+
+static void policy_object_set_rules(Object *obj, Visitor *v,
+                                    const char *name, void *opaque,
+                                    Error **errp)
+{
+    VdiUsbPolicyObject *s = VDI_USB_POLICY(obj);
+    UsbPolicyRuleList *rules = NULL;
+
+    if (visit_type_UsbPolicyRuleList(v, name, &rules, errp)) {
+        policy_object_apply(s, rules, s->q->q_default, errp);
+    }
+    qapi_free_UsbPolicyRuleList(rules);
+}
+
+static int policy_object_get_default(Object *obj, Error **errp)
+{
+    return VDI_USB_POLICY(obj)->q->q_default;
+}
+
+static void policy_object_set_default(Object *obj, int value, Error **errp)
+{
+    VdiUsbPolicyObject *s = VDI_USB_POLICY(obj);
+
+    policy_object_apply(s, s->q->rules, value, errp);
+}
+
+/* "devices": the connected devices the policy decides for */
+static void policy_object_get_devices(Object *obj, Visitor *v,
+                                      const char *name, void *opaque,
+                                      Error **errp)
+{
+    VdiUsbPolicyObject *s = VDI_USB_POLICY(obj);
+    strList *list = NULL, **tail = &list;
+    VdiUsbGuard *g;
+
+    for (g = vdi_usb_guard_next(NULL); s->policy && g;
+         g = vdi_usb_guard_next(g)) {
+        if (policy_decides(g)) {
+            QAPI_LIST_APPEND(tail, vdi_usb_guard_name(g));
+        }
+    }
+    visit_type_strList(v, name, &list, errp);
+    qapi_free_strList(list);
+}
+
+static void policy_object_complete(UserCreatable *uc, Error **errp)
+{
+    VdiUsbPolicyObject *s = VDI_USB_POLICY(uc);
+    VdiUsbPolicyObject *other = policy_object();
+
+    if (other) {
+        error_setg(errp, "the VM already has a USB policy, '%s'",
+                   object_get_canonical_path_component(OBJECT(other)));
+        return;
+    }
+    s->policy = policy_from_qapi(s->q->rules, s->q->q_default, errp);
+    if (s->policy) {
+        vdi_usb_guard_policy_changed();
+    }
+}
+
+/*
+ * Not while a device it decides for is connected: without the policy,
+ * that device would be allowed everything the next time it is evaluated.
+ */
+static bool policy_object_can_be_deleted(UserCreatable *uc)
+{
+    VdiUsbGuard *g;
+
+    for (g = vdi_usb_guard_next(NULL); g; g = vdi_usb_guard_next(g)) {
+        if (policy_decides(g)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void policy_object_init(Object *obj)
+{
+    VdiUsbPolicyObject *s = VDI_USB_POLICY(obj);
+
+    s->q = g_new0(UsbPolicy, 1);
+    s->q->q_default = USB_POLICY_ACTION_ALLOW;
+}
+
+static void policy_object_finalize(Object *obj)
+{
+    VdiUsbPolicyObject *s = VDI_USB_POLICY(obj);
+
+    qapi_free_UsbPolicy(s->q);
+    vdi_usb_policy_free(s->policy);
+}
+
+static void policy_object_class_init(ObjectClass *oc, void *data)
+{
+    UserCreatableClass *ucc = USER_CREATABLE_CLASS(oc);
+
+    ucc->complete = policy_object_complete;
+    ucc->can_be_deleted = policy_object_can_be_deleted;
+    object_class_property_add(oc, "rules", "UsbPolicyRuleList",
+                              policy_object_get_rules,
+                              policy_object_set_rules, NULL, NULL);
+    object_class_property_set_description(oc, "rules",
+        "the rules, in the order they are evaluated");
+    object_class_property_add_enum(oc, "default", "UsbPolicyAction",
+                                   &UsbPolicyAction_lookup,
+                                   policy_object_get_default,
+                                   policy_object_set_default);
+    object_class_property_set_description(oc, "default",
+        "action for interfaces that no rule matches");
+    object_class_property_add(oc, "devices", "strList",
+                              policy_object_get_devices, NULL, NULL, NULL);
+    object_class_property_set_description(oc, "devices",
+        "the connected devices the policy decides for");
+}
+
+static const TypeInfo policy_object_info = {
+    .name = TYPE_VDI_USB_POLICY,
+    .parent = TYPE_OBJECT,
+    .class_init = policy_object_class_init,
+    .instance_size = sizeof(VdiUsbPolicyObject),
+    .instance_init = policy_object_init,
+    .instance_finalize = policy_object_finalize,
+    .interfaces = (InterfaceInfo[]) {
+        { TYPE_USER_CREATABLE },
+        { }
+    },
+};
+
+/* The VM's policy object, or NULL; if id is given, it must be that one */
+static bool policy_object_named(const char *id, VdiUsbPolicyObject **ps,
+                                Error **errp)
+{
+    VdiUsbPolicyObject *s = policy_object();
+    const char *name;
+
+    *ps = s;
+    if (!s || !id) {
+        return true;
+    }
+    name = object_get_canonical_path_component(OBJECT(s));
+    if (strcmp(name, id)) {
+        error_setg(errp, "the VM's USB policy is '%s', not '%s'", name, id);
+        return false;
+    }
+    return true;
+}
+
+void qmp_usb_policy_set(UsbPolicyRuleList *rules, UsbPolicyAction dflt,
+                        const char *id, Error **errp)
+{
+    VdiUsbPolicyObject *s;
+    Object *obj;
+
+    if (!policy_object_named(id, &s, errp)) {
+        return;
+    }
+    if (s) {
+        policy_object_apply(s, rules, dflt, errp);
+        return;
+    }
+    /* the first policy: the VM's vdi-usb-policy object, with these rules */
+    id = id ? id : DEFAULT_POLICY_ID;
+    if (!id_wellformed(id)) {
+        error_setg(errp, "'%s' is not a valid object id", id);
+        return;
+    }
+    obj = object_new(TYPE_VDI_USB_POLICY);
+    if (policy_object_apply(VDI_USB_POLICY(obj), rules, dflt, errp) &&
+        object_property_try_add_child(object_get_objects_root(), id, obj,
+                                      errp) &&
+        !user_creatable_complete(USER_CREATABLE(obj), errp)) {
+        object_unparent(obj);
+    }
+    object_unref(obj);
+}
+
+UsbPolicy *qmp_query_usb_policy(const char *id, Error **errp)
+{
+    VdiUsbPolicyObject *s;
+    UsbPolicy *q;
+
+    if (!policy_object_named(id, &s, errp)) {
+        return NULL;
+    }
+    if (s) {
+        return QAPI_CLONE(UsbPolicy, s->q);
+    }
+    if (id) {
+        error_setg(errp, "the VM has no USB policy '%s'", id);
+        return NULL;
     }
     q = g_new0(UsbPolicy, 1);
     q->q_default = USB_POLICY_ACTION_ALLOW;
@@ -468,7 +725,9 @@ void qmp_usb_peripheral_detach(const char *id, Error **errp)
 
 static void vdi_usb_peripheral_register(void)
 {
-    vdi_extension_register("usb-policy", 1);
+    type_register_static(&policy_object_info);
+    /* 2: the vdi-usb-policy object, usb-policy-set's id */
+    vdi_extension_register("usb-policy", 2);
 }
 
 type_init(vdi_usb_peripheral_register);

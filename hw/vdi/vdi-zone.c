@@ -363,10 +363,10 @@ static VdiZonePieceResult *apply_usb(const VdiZone *z)
     VdiZonePieceResult *r;
     Error *err = NULL, *deny_err = NULL;
 
-    qmp_usb_policy_set(z->usb->rules, z->usb->q_default, &err);
+    qmp_usb_policy_set(z->usb->rules, z->usb->q_default, NULL, &err);
     r = piece_result(VDI_ZONE_PIECE_USB, err);
     if (err) {
-        qmp_usb_policy_set(NULL, USB_POLICY_ACTION_DENY, &deny_err);
+        qmp_usb_policy_set(NULL, USB_POLICY_ACTION_DENY, NULL, &deny_err);
         r->fail_closed = !deny_err;
         error_free(deny_err);
         error_free(err);
