@@ -7,6 +7,8 @@
  * chardev to the printer's raw port; the previous terminal's printer is
  * removed, and the printer goes when the session ends.  With
  * follow-display, VNC and SPICE clients move the session themselves.
+ * All of it belongs to the VM's vdi-session object, which -object or
+ * object-add create, or the QMP commands when they first need it.
  *
  * The map is checked when it is set, so that a bad line fails there and
  * not when a user connects.  A connect first plugs the new printer in
@@ -33,6 +35,7 @@
 #include "qapi/qapi-visit-vdi-session.h"
 #include "qobject/qdict.h"
 #include "qom/object.h"
+#include "qom/object_interfaces.h"
 #include "trace.h"
 #include "ui/display-client.h"
 
@@ -51,11 +54,22 @@
 #define PRINTER_NAME_MAX        128
 #define HOST_NAME_MAX_LEN       253
 
-static VdiPrinterMappingList *printer_map;
-static bool follow_display;
 static const VdiSessionHooks *hooks;
 
-static struct {
+/*
+ * The vdi-session object: the VM's session, its printer map and where
+ * it is connected from.  A VM has at most one; the QMP commands create
+ * it when they need it.
+ */
+#define TYPE_VDI_SESSION "vdi-session"
+#define DEFAULT_SESSION_ID "vdi-session"
+OBJECT_DECLARE_SIMPLE_TYPE(VdiSessionObject, VDI_SESSION)
+
+struct VdiSessionObject {
+    Object parent_obj;
+    bool complete;
+    VdiPrinterMappingList *printer_map;
+    bool follow_display;
     bool connected;
     VdiTerminal *terminal;
     VdiPrinterMapping *mapping;     /* of the plugged-in printer */
@@ -74,7 +88,7 @@ static struct {
     char *identity;                 /* the identity mapping that said so */
     char *x509_subject;
     char *x509_issuer;
-} session;
+};
 
 static VdiIdentityLookup *identity_lookup;
 
@@ -249,9 +263,8 @@ static bool mapping_matches(const VdiPrinterMapping *m, const VdiTerminal *t)
     return true;
 }
 
-void qmp_vdi_printer_map_set(VdiPrinterMappingList *mappings,
-                             bool has_follow_display, bool follow,
-                             Error **errp)
+/* Is @mappings a valid printer map?  The error names the mapping. */
+static bool printer_map_check(VdiPrinterMappingList *mappings, Error **errp)
 {
     g_autoptr(GHashTable) ids = g_hash_table_new(g_str_hash, g_str_equal);
     VdiPrinterMappingList *l;
@@ -263,60 +276,90 @@ void qmp_vdi_printer_map_set(VdiPrinterMappingList *mappings,
         if (++n > PRINTER_MAP_MAX) {
             error_setg(errp, "the printer map has more than %d mappings",
                        PRINTER_MAP_MAX);
-            return;
+            return false;
         }
         if (!vdi_check_ascii("mapping", "id", m->id, MAPPING_ID_MAX, errp)) {
-            return;
+            return false;
         }
         if (!g_hash_table_add(ids, m->id)) {
             error_setg(errp, "mapping id '%s' is used twice", m->id);
-            return;
+            return false;
         }
         if (!mapping_check(m, errp)) {
-            return;
+            return false;
         }
     }
-    qapi_free_VdiPrinterMappingList(printer_map);
-    printer_map = QAPI_CLONE(VdiPrinterMappingList, mappings);
-    follow_display = has_follow_display && follow;
+    return true;
 }
 
-VdiPrinterMappingList *qmp_query_vdi_printer_map(Error **errp)
+static int find_session_object(Object *obj, void *opaque)
 {
-    return QAPI_CLONE(VdiPrinterMappingList, printer_map);
+    VdiSessionObject **found = opaque;
+    VdiSessionObject *s = (VdiSessionObject *)
+        object_dynamic_cast(obj, TYPE_VDI_SESSION);
+
+    if (s && s->complete) {
+        *found = s;
+        return 1;
+    }
+    return 0;
 }
 
-static void session_unplug_printer(void)
+/*
+ * The VM's session object; if it has none and @create, a new one named
+ * DEFAULT_SESSION_ID (NULL with @errp set if that fails), else NULL.
+ */
+static VdiSessionObject *session_object(bool create, Error **errp)
+{
+    VdiSessionObject *s = NULL;
+    Object *obj;
+
+    object_child_foreach(object_get_objects_root(), find_session_object, &s);
+    if (s || !create) {
+        return s;
+    }
+    obj = object_new(TYPE_VDI_SESSION);
+    if (object_property_try_add_child(object_get_objects_root(),
+                                      DEFAULT_SESSION_ID, obj, errp) &&
+        !user_creatable_complete(USER_CREATABLE(obj), errp)) {
+        object_unparent(obj);
+    }
+    object_unref(obj);
+    return session_object(false, NULL);
+}
+
+static void session_unplug_printer(VdiSessionObject *s)
 {
     Error *err = NULL;
 
-    if (!session.mapping) {
+    if (!s->mapping) {
         return;
     }
     /* A USB device leaves at once, which frees its chardev */
-    qmp_device_del(session.device, &err);
+    qmp_device_del(s->device, &err);
     if (!err) {
-        qmp_chardev_remove(session.chardev, &err);
+        qmp_chardev_remove(s->chardev, &err);
     }
     if (err) {
         /* Nothing the user can act on: leave a trace and go on */
         trace_vdi_session_unplug_failed(error_get_pretty(err));
         error_free(err);
     }
-    qapi_event_send_vdi_session_printer(false, session.mapping->printer,
-                                        session.device, session.mapping->id);
-    qapi_free_VdiPrinterMapping(session.mapping);
-    session.mapping = NULL;
-    g_clear_pointer(&session.device, g_free);
-    g_clear_pointer(&session.chardev, g_free);
+    qapi_event_send_vdi_session_printer(false, s->mapping->printer,
+                                        s->device, s->mapping->id);
+    qapi_free_VdiPrinterMapping(s->mapping);
+    s->mapping = NULL;
+    g_clear_pointer(&s->device, g_free);
+    g_clear_pointer(&s->chardev, g_free);
 }
 
 /*
  * Plug in @m's printer on a new chardev, beside the session's printer if
  * any; on success, the ids of both are in @device and @chardev.
  */
-static bool session_plug_printer(VdiPrinterMapping *m, const char *bus,
-                                 char **device, char **chardev, Error **errp)
+static bool session_plug_printer(VdiSessionObject *s, VdiPrinterMapping *m,
+                                 const char *bus, char **device,
+                                 char **chardev, Error **errp)
 {
     VdiPrinter *printer = m->printer;
     g_autofree char *port = g_strdup_printf("%u", printer->has_port ?
@@ -343,13 +386,13 @@ static bool session_plug_printer(VdiPrinterMapping *m, const char *bus,
     };
     g_autoptr(QDict) opts = qdict_new();
     g_autofree char *chr = g_strdup_printf(SESSION_PRINTER_CHARDEV "%u",
-                                           session.plugs);
+                                           s->plugs);
     g_autofree char *id = g_strdup_printf(SESSION_PRINTER_DEVICE "%u",
-                                          session.plugs);
+                                          s->plugs);
     ChardevReturn *ret;
     DeviceState *dev;
 
-    session.plugs++;
+    s->plugs++;
     ret = qmp_chardev_add(chr, &backend, errp);
     if (!ret) {
         return false;
@@ -375,36 +418,36 @@ static bool session_plug_printer(VdiPrinterMapping *m, const char *bus,
     return true;
 }
 
-static VdiSessionInfo *session_info(void)
+static VdiSessionInfo *session_info(VdiSessionObject *s)
 {
     VdiSessionInfo *info = g_new0(VdiSessionInfo, 1);
 
-    info->connected = session.connected;
-    info->terminal = QAPI_CLONE(VdiTerminal, session.terminal);
-    info->display_client = g_strdup(session.display_client);
-    info->user = g_strdup(session.user);
-    info->identity = g_strdup(session.identity);
-    info->x509_subject = g_strdup(session.x509_subject);
-    info->x509_issuer = g_strdup(session.x509_issuer);
-    if (session.mapping) {
-        info->mapping = g_strdup(session.mapping->id);
-        info->printer = QAPI_CLONE(VdiPrinter, session.mapping->printer);
-        info->device = g_strdup(session.device);
+    info->connected = s->connected;
+    info->terminal = QAPI_CLONE(VdiTerminal, s->terminal);
+    info->display_client = g_strdup(s->display_client);
+    info->user = g_strdup(s->user);
+    info->identity = g_strdup(s->identity);
+    info->x509_subject = g_strdup(s->x509_subject);
+    info->x509_issuer = g_strdup(s->x509_issuer);
+    if (s->mapping) {
+        info->mapping = g_strdup(s->mapping->id);
+        info->printer = QAPI_CLONE(VdiPrinter, s->mapping->printer);
+        info->device = g_strdup(s->device);
     }
     return info;
 }
 
-static void session_set_peer(const VdiDisplayPeer *peer,
+static void session_set_peer(VdiSessionObject *s, const VdiDisplayPeer *peer,
                              const VdiPeerIdentity *id)
 {
-    g_free(session.user);
-    session.user = g_strdup(id ? id->user : NULL);
-    g_free(session.identity);
-    session.identity = g_strdup(id ? id->mapping : NULL);
-    g_free(session.x509_subject);
-    session.x509_subject = g_strdup(peer ? peer->x509_subject : NULL);
-    g_free(session.x509_issuer);
-    session.x509_issuer = g_strdup(peer ? peer->x509_issuer : NULL);
+    g_free(s->user);
+    s->user = g_strdup(id ? id->user : NULL);
+    g_free(s->identity);
+    s->identity = g_strdup(id ? id->mapping : NULL);
+    g_free(s->x509_subject);
+    s->x509_subject = g_strdup(peer ? peer->x509_subject : NULL);
+    g_free(s->x509_issuer);
+    s->x509_issuer = g_strdup(peer ? peer->x509_issuer : NULL);
 }
 
 /*
@@ -412,7 +455,8 @@ static void session_set_peer(const VdiDisplayPeer *peer,
  * @peer (known to the identity map as @id) if not NULL.  Everything
  * that can fail happens before the switch.
  */
-static bool session_connect(VdiTerminal *terminal, const char *bus,
+static bool session_connect(VdiSessionObject *s, VdiTerminal *terminal,
+                            const char *bus,
                             const char *client, const VdiDisplayPeer *peer,
                             const VdiPeerIdentity *id, Error **errp)
 {
@@ -424,60 +468,44 @@ static bool session_connect(VdiTerminal *terminal, const char *bus,
     if (!terminal_check(terminal, errp)) {
         return false;
     }
-    for (l = hooks && !hooks->may_print(terminal) ? NULL : printer_map;
+    for (l = hooks && !hooks->may_print(terminal) ? NULL : s->printer_map;
          l && !m; l = l->next) {
         if (mapping_matches(l->value, terminal)) {
             m = l->value;
         }
     }
-    if (m && !session_plug_printer(m, bus, &device, &chardev, errp)) {
+    if (m && !session_plug_printer(s, m, bus, &device, &chardev, errp)) {
         return false;
     }
 
     trace_vdi_session_connect(terminal->address ?: "", terminal->mac ?: "",
                               terminal->name ?: "");
-    session_unplug_printer();
-    qapi_free_VdiTerminal(session.terminal);
-    session.terminal = QAPI_CLONE(VdiTerminal, terminal);
-    g_free(session.display_client);
-    session.display_client = g_strdup(client);
-    session_set_peer(peer, id);
-    session.connected = true;
+    session_unplug_printer(s);
+    qapi_free_VdiTerminal(s->terminal);
+    s->terminal = QAPI_CLONE(VdiTerminal, terminal);
+    g_free(s->display_client);
+    s->display_client = g_strdup(client);
+    session_set_peer(s, peer, id);
+    s->connected = true;
     if (m) {
-        session.mapping = QAPI_CLONE(VdiPrinterMapping, m);
-        session.device = g_steal_pointer(&device);
-        session.chardev = g_steal_pointer(&chardev);
-        qapi_event_send_vdi_session_printer(true, m->printer, session.device,
+        s->mapping = QAPI_CLONE(VdiPrinterMapping, m);
+        s->device = g_steal_pointer(&device);
+        s->chardev = g_steal_pointer(&chardev);
+        qapi_event_send_vdi_session_printer(true, m->printer, s->device,
                                             m->id);
     }
     return true;
 }
 
-VdiSessionInfo *qmp_vdi_session_connect(VdiTerminal *terminal,
-                                        const char *bus, Error **errp)
+static void session_disconnect(VdiSessionObject *s)
 {
-    return session_connect(terminal, bus, NULL, NULL, NULL, errp) ?
-           session_info() : NULL;
-}
-
-static void session_disconnect(void)
-{
-    session_unplug_printer();
-    qapi_free_VdiTerminal(session.terminal);
-    session.terminal = NULL;
-    g_free(session.display_client);
-    session.display_client = NULL;
-    session_set_peer(NULL, NULL);
-    session.connected = false;
-}
-
-void qmp_vdi_session_disconnect(Error **errp)
-{
-    if (!session.connected) {
-        error_setg(errp, "no session is connected");
-        return;
-    }
-    session_disconnect();
+    session_unplug_printer(s);
+    qapi_free_VdiTerminal(s->terminal);
+    s->terminal = NULL;
+    g_free(s->display_client);
+    s->display_client = NULL;
+    session_set_peer(s, NULL, NULL);
+    s->connected = false;
 }
 
 void vdi_session_set_identity_lookup(VdiIdentityLookup *lookup)
@@ -490,13 +518,175 @@ bool vdi_session_follow(const char *client, const VdiDisplayPeer *peer,
 {
     VdiTerminal terminal = { .address = (char *)peer->address };
     VdiPeerIdentity id = { 0 };
+    VdiSessionObject *s;
 
     if (identity_lookup) {
         identity_lookup(peer, &id);
         terminal.name = (char *)id.terminal;
     }
+    s = session_object(true, errp);
     trace_vdi_session_display(client, peer->address ?: "", true);
-    return session_connect(&terminal, NULL, client, peer, &id, errp);
+    return s && session_connect(s, &terminal, NULL, client, peer, &id, errp);
+}
+
+static void session_object_get_printer_map(Object *obj, Visitor *v,
+                                           const char *name, void *opaque,
+                                           Error **errp)
+{
+    VdiPrinterMappingList *map =
+        QAPI_CLONE(VdiPrinterMappingList, VDI_SESSION(obj)->printer_map);
+
+    visit_type_VdiPrinterMappingList(v, name, &map, errp);
+    qapi_free_VdiPrinterMappingList(map);
+}
+
+static void session_object_set_printer_map(Object *obj, Visitor *v,
+                                           const char *name, void *opaque,
+                                           Error **errp)
+{
+    VdiSessionObject *s = VDI_SESSION(obj);
+    VdiPrinterMappingList *map = NULL;
+
+    if (!visit_type_VdiPrinterMappingList(v, name, &map, errp) ||
+        !printer_map_check(map, errp)) {
+        qapi_free_VdiPrinterMappingList(map);
+        return;
+    }
+    qapi_free_VdiPrinterMappingList(s->printer_map);
+    s->printer_map = map;
+}
+
+static bool session_object_get_follow_display(Object *obj, Error **errp)
+{
+    return VDI_SESSION(obj)->follow_display;
+}
+
+static void session_object_set_follow_display(Object *obj, bool value,
+                                              Error **errp)
+{
+    VDI_SESSION(obj)->follow_display = value;
+}
+
+/* "state": what query-vdi-session tells */
+static void session_object_get_state(Object *obj, Visitor *v,
+                                     const char *name, void *opaque,
+                                     Error **errp)
+{
+    VdiSessionInfo *info = session_info(VDI_SESSION(obj));
+
+    visit_type_VdiSessionInfo(v, name, &info, errp);
+    qapi_free_VdiSessionInfo(info);
+}
+
+static void session_object_complete(UserCreatable *uc, Error **errp)
+{
+    VdiSessionObject *s = VDI_SESSION(uc);
+    VdiSessionObject *other = session_object(false, NULL);
+
+    if (other) {
+        error_setg(errp, "the VM already has a session, '%s'",
+                   object_get_canonical_path_component(OBJECT(other)));
+        return;
+    }
+    s->complete = true;
+}
+
+/* Not while connected: its printer would stay plugged in, unowned */
+static bool session_object_can_be_deleted(UserCreatable *uc)
+{
+    return !VDI_SESSION(uc)->connected;
+}
+
+static void session_object_finalize(Object *obj)
+{
+    VdiSessionObject *s = VDI_SESSION(obj);
+
+    qapi_free_VdiPrinterMappingList(s->printer_map);
+}
+
+static void session_object_class_init(ObjectClass *oc, void *data)
+{
+    UserCreatableClass *ucc = USER_CREATABLE_CLASS(oc);
+
+    ucc->complete = session_object_complete;
+    ucc->can_be_deleted = session_object_can_be_deleted;
+    object_class_property_add(oc, "printer-map", "VdiPrinterMappingList",
+                              session_object_get_printer_map,
+                              session_object_set_printer_map, NULL, NULL);
+    object_class_property_set_description(oc, "printer-map",
+        "terminals to the printers next to them, in the order tried");
+    object_class_property_add_bool(oc, "follow-display",
+                                   session_object_get_follow_display,
+                                   session_object_set_follow_display);
+    object_class_property_set_description(oc, "follow-display",
+        "display clients connect the session from where they are");
+    object_class_property_add(oc, "state", "VdiSessionInfo",
+                              session_object_get_state, NULL, NULL, NULL);
+    object_class_property_set_description(oc, "state",
+        "where the session is connected from, and its printer");
+}
+
+static const TypeInfo session_object_info = {
+    .name = TYPE_VDI_SESSION,
+    .parent = TYPE_OBJECT,
+    .class_init = session_object_class_init,
+    .instance_size = sizeof(VdiSessionObject),
+    .instance_finalize = session_object_finalize,
+    .interfaces = (InterfaceInfo[]) {
+        { TYPE_USER_CREATABLE },
+        { }
+    },
+};
+
+void qmp_vdi_printer_map_set(VdiPrinterMappingList *mappings,
+                             bool has_follow_display, bool follow,
+                             Error **errp)
+{
+    VdiSessionObject *s;
+
+    if (!printer_map_check(mappings, errp)) {
+        return;
+    }
+    s = session_object(true, errp);
+    if (s) {
+        qapi_free_VdiPrinterMappingList(s->printer_map);
+        s->printer_map = QAPI_CLONE(VdiPrinterMappingList, mappings);
+        s->follow_display = has_follow_display && follow;
+    }
+}
+
+VdiPrinterMappingList *qmp_query_vdi_printer_map(Error **errp)
+{
+    VdiSessionObject *s = session_object(false, NULL);
+
+    return s ? QAPI_CLONE(VdiPrinterMappingList, s->printer_map) : NULL;
+}
+
+VdiSessionInfo *qmp_vdi_session_connect(VdiTerminal *terminal,
+                                        const char *bus, Error **errp)
+{
+    VdiSessionObject *s = session_object(true, errp);
+
+    return s && session_connect(s, terminal, bus, NULL, NULL, NULL, errp) ?
+           session_info(s) : NULL;
+}
+
+void qmp_vdi_session_disconnect(Error **errp)
+{
+    VdiSessionObject *s = session_object(false, NULL);
+
+    if (!s || !s->connected) {
+        error_setg(errp, "no session is connected");
+        return;
+    }
+    session_disconnect(s);
+}
+
+VdiSessionInfo *qmp_query_vdi_session(Error **errp)
+{
+    VdiSessionObject *s = session_object(false, NULL);
+
+    return s ? session_info(s) : g_new0(VdiSessionInfo, 1);
 }
 
 /*
@@ -507,6 +697,7 @@ bool vdi_session_follow(const char *client, const VdiDisplayPeer *peer,
 static void session_display_opened(const char *client,
                                    const VdiDisplayPeer *peer)
 {
+    VdiSessionObject *s = session_object(false, NULL);
     VdiPeerIdentity id = { 0 };
     Error *err = NULL;
 
@@ -521,7 +712,7 @@ static void session_display_opened(const char *client,
             return;
         }
     }
-    if (!follow_display || !peer->address || !*peer->address) {
+    if (!s || !s->follow_display || !peer->address || !*peer->address) {
         return;
     }
     if (!vdi_session_follow(client, peer, &err)) {
@@ -534,12 +725,14 @@ static void session_display_opened(const char *client,
 /* When the client the session followed leaves, the session ends */
 static void session_display_closed(const char *client)
 {
+    VdiSessionObject *s = session_object(false, NULL);
+
     if (hooks && hooks->display_closed(client)) {
         return;
     }
-    if (session.display_client && !strcmp(session.display_client, client)) {
+    if (s && s->display_client && !strcmp(s->display_client, client)) {
         trace_vdi_session_display(client, "", false);
-        session_disconnect();
+        session_disconnect(s);
     }
 }
 
@@ -565,6 +758,7 @@ static Notifier session_display_notifier = {
 
 static void vdi_session_register(void)
 {
+    type_register_static(&session_object_info);
     display_client_add_notifier(&session_display_notifier);
 }
 type_init(vdi_session_register)
@@ -572,9 +766,4 @@ type_init(vdi_session_register)
 void vdi_session_set_hooks(const VdiSessionHooks *h)
 {
     hooks = h;
-}
-
-VdiSessionInfo *qmp_query_vdi_session(Error **errp)
-{
-    return session_info();
 }

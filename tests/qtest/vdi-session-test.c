@@ -475,6 +475,80 @@ static void test_follow_display(void)
     qtest_quit(qts);
 }
 
+/*
+ * The session is a vdi-session object: created on the command line with
+ * its map, listed and read with qom-list/qom-get, used by the QMP
+ * commands, one per VM, and not deleted while connected.
+ */
+static void test_session_object(void)
+{
+    QTestState *qts = qtest_init("-machine pc -device qemu-xhci,id=xhci "
+        "-object '{\"qom-type\": \"vdi-session\", \"id\": \"s0\","
+        " \"follow-display\": true, \"printer-map\": ["
+        " {\"id\": \"ward3\", \"terminal-address\": \"10.20.3.0/24\","
+        "  \"printer\": {\"name\": \"Ward 3\", \"host\": \"127.0.0.1\","
+        "   \"port\": 9, \"ieee1284-id\": \"MFG:HP;MDL:LaserJet 4000;\"}}]}'");
+    QDict *resp, *info;
+    QList *props;
+    QListEntry *e;
+    bool has_state = false;
+
+    resp = qtest_qmp(qts, "{ 'execute': 'qom-list',"
+                     "  'arguments': { 'path': '/objects/s0' } }");
+    props = qdict_get_qlist(resp, "return");
+    QLIST_FOREACH_ENTRY(props, e) {
+        QDict *prop = qobject_to(QDict, qlist_entry_obj(e));
+
+        has_state |= !strcmp(qdict_get_str(prop, "name"), "state");
+    }
+    g_assert_true(has_state);
+    qobject_unref(resp);
+    resp = qtest_qmp(qts, "{ 'execute': 'qom-get', 'arguments': {"
+                     "  'path': '/objects/s0', 'property': 'follow-display' } }");
+    g_assert_true(qdict_get_bool(resp, "return"));
+    qobject_unref(resp);
+
+    /* the commands use it: the map is the object's */
+    info = qtest_qmp_assert_success_ref(qts,
+        "{ 'execute': 'vdi-session-connect', 'arguments': {"
+        "  'terminal': { 'address': '10.20.3.7' } } }");
+    g_assert_cmpstr(qdict_get_str(info, "mapping"), ==, "ward3");
+    qobject_unref(info);
+    expect_event(qts, true, "ward3");
+    resp = qtest_qmp(qts, "{ 'execute': 'qom-get', 'arguments': {"
+                     "  'path': '/objects/s0', 'property': 'state' } }");
+    info = qdict_get_qdict(resp, "return");
+    g_assert_true(qdict_get_bool(info, "connected"));
+    g_assert_cmpstr(qdict_get_str(info, "mapping"), ==, "ward3");
+    qobject_unref(resp);
+
+    /* one per VM, and kept while connected */
+    expect_error(qts, "the VM already has a session, 's0'",
+                 "{ 'execute': 'object-add', 'arguments': {"
+                 "  'qom-type': 'vdi-session', 'id': 's1' } }");
+    expect_error(qts, "is in use, can not be deleted",
+                 "{ 'execute': 'object-del', 'arguments': { 'id': 's0' } }");
+    qtest_qmp_assert_success(qts, "{ 'execute': 'vdi-session-disconnect' }");
+    expect_event(qts, false, "ward3");
+    qtest_qmp_assert_success(qts,
+        "{ 'execute': 'object-del', 'arguments': { 'id': 's0' } }");
+
+    /* without it, the VM has no map, and the commands make a new one */
+    resp = qtest_qmp(qts, "{ 'execute': 'query-vdi-printer-map' }");
+    g_assert_true(qlist_empty(qdict_get_qlist(resp, "return")));
+    qobject_unref(resp);
+    qtest_qmp_assert_success(qts,
+        "{ 'execute': 'vdi-session-connect', 'arguments': {"
+        "  'terminal': { 'address': '10.20.3.7' } } }");
+    resp = qtest_qmp(qts, "{ 'execute': 'qom-get', 'arguments': {"
+                     "  'path': '/objects/vdi-session',"
+                     "  'property': 'state' } }");
+    g_assert_true(qdict_get_bool(qdict_get_qdict(resp, "return"),
+                                 "connected"));
+    qobject_unref(resp);
+    qtest_quit(qts);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -486,6 +560,7 @@ int main(int argc, char **argv)
     qtest_add_func("/vdi-session/connect-fails-cleanly",
                    test_connect_fails_cleanly);
     qtest_add_func("/vdi-session/follow-display", test_follow_display);
+    qtest_add_func("/vdi-session/object", test_session_object);
 
     return g_test_run();
 }
