@@ -13,7 +13,8 @@
  * SPICE option image-compression=off, which the profile off keeps.
  *
  * Over TCP the profile decides: lan sends the exact pixels in fewer
- * bytes than off, wan the photo as JPEG in far fewer.  On a Unix
+ * bytes than off, wan the photo as JPEG in far fewer (one JPEG for the
+ * changed area, since QEMU joins its 32-pixel strips).  On a Unix
  * socket spice-server compresses the first image of the screen only:
  * every update after it is the same size whatever the profile, and
  * query-display-clients says so ("compressed": false).
@@ -344,9 +345,12 @@ static void test_tcp(void)
     g_assert_true(isinf(r[OFF].update_psnr) && isinf(r[LAN].update_psnr));
     /* lan: lossless in less than half the bytes of raw */
     g_assert_cmpuint(r[LAN].update_bytes, <, r[OFF].update_bytes / 2);
-    /* wan: the photo as JPEG, in a quarter of lan's bytes at most */
+    /*
+     * wan: the photo as JPEG, in a tenth of lan's bytes at most; 1/8.7
+     * when QEMU sent 32-pixel strips, each a JPEG of its own
+     */
     g_assert_cmpfloat(r[WAN].update_psnr, >, 30.0);
-    g_assert_cmpuint(r[WAN].update_bytes, <, r[LAN].update_bytes / 4);
+    g_assert_cmpuint(r[WAN].update_bytes, <, r[LAN].update_bytes / 10);
 }
 
 int main(int argc, char **argv)
