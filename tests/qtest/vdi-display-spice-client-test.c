@@ -163,7 +163,7 @@ static void check_entry(Test *t, const char *sock, const char *profile,
 {
     QDict *r = qtest_qmp(t->qts, "{ 'execute': 'query-display-clients' }");
     QList *list = qdict_get_qlist(r, "return");
-    QDict *c;
+    QDict *c, *resp;
 
     g_assert_cmpint(qlist_size(list), ==, 1);
     c = qobject_to(QDict, qlist_peek(list));
@@ -187,6 +187,14 @@ static void check_entry(Test *t, const char *sock, const char *profile,
     g_assert_cmpstr(qdict_get_str(c, "profile"), ==, profile);
     g_assert_cmpstr(qdict_get_str(c, "configured"), ==, configured);
     g_assert_cmpstr(qdict_get_str(c, "image-compression"), ==, image);
+
+    /* spice-server has no per-client setting */
+    resp = qtest_qmp(t->qts, "{ 'execute': 'display-set-profile', "
+                     "'arguments': { 'profile': 'lan', 'client': %" PRId64
+                     " } }", qdict_get_int(c, "id"));
+    g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(resp, "error"),
+                                          "desc"), "is a SPICE client"));
+    qobject_unref(resp);
     qobject_unref(r);
 }
 
