@@ -7,7 +7,8 @@
  *
  * Dispatches the display profile to the VNC server's clients (ui/vnc-vdi.c)
  * and, set globally, to the SPICE server (ui/spice-vdi.c, in the SPICE
- * module), whichever of them QEMU was built with.
+ * module), whichever of them QEMU was built with; query-display-clients
+ * lists the clients of both.
  */
 
 #include "qemu/osdep.h"
@@ -18,6 +19,13 @@
 #include "vnc-vdi.h"
 
 #if (defined(CONFIG_VNC) && defined(CONFIG_VNC_JPEG)) || defined(CONFIG_SPICE)
+
+int64_t display_client_new_id(void)
+{
+    static int64_t next_id = 1;
+
+    return next_id++;
+}
 
 bool display_check_limits(bool has_max_bandwidth, uint64_t max_bandwidth,
                           bool has_max_fps, int64_t max_fps,
@@ -44,6 +52,24 @@ bool display_check_limits(bool has_max_bandwidth, uint64_t max_bandwidth,
     return true;
 }
 
+#ifdef CONFIG_SPICE
+/* Whether @id is one of the SPICE server's clients */
+static bool display_is_spice_client(int64_t id)
+{
+    DisplayClientList *head = NULL, **tail = &head;
+    bool found = false;
+
+    if (using_spice && qemu_spice.query_display_clients) {
+        qemu_spice.query_display_clients(&tail);
+    }
+    for (DisplayClientList *l = head; l; l = l->next) {
+        found |= l->value->u.spice.id == id;
+    }
+    qapi_free_DisplayClientList(head);
+    return found;
+}
+#endif
+
 void qmp_display_set_profile(DisplayProfile profile,
                              bool has_client, int64_t client,
                              bool has_max_bandwidth, uint64_t max_bandwidth,
@@ -59,6 +85,13 @@ void qmp_display_set_profile(DisplayProfile profile,
                               has_jpeg_quality_max, jpeg_quality_max, errp)) {
         return;
     }
+#ifdef CONFIG_SPICE
+    if (has_client && display_is_spice_client(client)) {
+        error_setg(errp, "Client %" PRId64 " is a SPICE client: the SPICE "
+                   "server takes a profile for all its clients only", client);
+        return;
+    }
+#endif
 #if defined(CONFIG_VNC) && defined(CONFIG_VNC_JPEG)
     {
         Error *local_err = NULL;
@@ -87,6 +120,21 @@ void qmp_display_set_profile(DisplayProfile profile,
                                                 DISPLAY_PROFILE_REASON_QMP);
     }
 #endif
+}
+
+DisplayClientList *qmp_query_display_clients(Error **errp)
+{
+    DisplayClientList *head = NULL, **tail = &head;
+
+#if defined(CONFIG_VNC) && defined(CONFIG_VNC_JPEG)
+    vnc_vdi_query_clients(&tail);
+#endif
+#ifdef CONFIG_SPICE
+    if (using_spice && qemu_spice.query_display_clients) {
+        qemu_spice.query_display_clients(&tail);
+    }
+#endif
+    return head;
 }
 
 #ifdef CONFIG_SPICE

@@ -32,5 +32,8 @@ void qemu_spice_vdi_init(SpiceServer *server, const SpiceVdiSettings *cmdline);
 /* For QemuSpiceOps */
 void qemu_spice_vdi_set_profile(DisplayProfile profile);
 DisplaySpiceInfo *qemu_spice_vdi_query(Error **errp);
+void qemu_spice_vdi_query_clients(DisplayClientList ***tail);
+/* From the SPICE core's channel_event(), with the BQL held */
+void qemu_spice_vdi_channel_event(int event, SpiceChannelEventInfo *info);
 
 #endif

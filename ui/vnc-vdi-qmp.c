@@ -211,15 +211,18 @@ static double vdi_p95_us(VncVdi *v)
 
 static void vdi_query_cb(VncState *vs, void *opaque)
 {
-    DisplayClientInfoList ***tail = opaque;
+    DisplayClientList ***tail = opaque;
     VncVdi *v = vs->vdi;
+    DisplayClient *client;
     DisplayClientInfo *info;
     int64_t now = vnc_vdi_now();
 
     if (!v) {
         return;
     }
-    info = g_new0(DisplayClientInfo, 1);
+    client = g_new0(DisplayClient, 1);
+    client->protocol = DISPLAY_CLIENT_PROTOCOL_VNC;
+    info = &client->u.vnc;
     info->id = v->id;
     info->host = g_strdup(vs->info && vs->info->host ? vs->info->host : "");
     info->service = g_strdup(vs->info && vs->info->service ?
@@ -252,15 +255,12 @@ static void vdi_query_cb(VncState *vs, void *opaque)
     info->jpeg_quality_min = v->cfg.qmin;
     info->jpeg_quality_max = v->cfg.qmax;
     vnc_vdi_sync_query(vs, info);
-    QAPI_LIST_APPEND(*tail, info);
+    QAPI_LIST_APPEND(*tail, client);
 }
 
-DisplayClientInfoList *qmp_query_display_clients(Error **errp)
+void vnc_vdi_query_clients(DisplayClientList ***tail)
 {
-    DisplayClientInfoList *head = NULL, **tail = &head;
-
-    vnc_foreach_client(vdi_query_cb, &tail);
-    return head;
+    vnc_foreach_client(vdi_query_cb, tail);
 }
 
 static void vnc_vdi_register(void)

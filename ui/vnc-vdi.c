@@ -59,7 +59,6 @@ VncVdiConfig vnc_vdi_default = {
     .qmin = 20,
     .qmax = 90,
 };
-static int64_t vdi_next_id = 1;
 
 /* Encoder jobs of all clients */
 static GThreadPool *vdi_pool;
@@ -266,7 +265,7 @@ void vnc_vdi_client_init(VncState *vs)
 {
     VncVdi *v = g_new0(VncVdi, 1);
 
-    v->id = vdi_next_id++;
+    v->id = display_client_new_id();
     v->cfg = vnc_vdi_default;
     v->quality = -1;
     v->inval = g_array_new(false, false, sizeof(VdiRect));

@@ -56,6 +56,8 @@ void vnc_vdi_set_profile(DisplayProfile profile,
                          bool has_jpeg_quality_min, int64_t jpeg_quality_min,
                          bool has_jpeg_quality_max, int64_t jpeg_quality_max,
                          Error **errp);
+/* Appends the VNC clients for query-display-clients */
+void vnc_vdi_query_clients(DisplayClientList ***tail);
 /* The client's link estimator while the encoder serves it, else NULL */
 VdiLink *vnc_vdi_link(VncState *vs);
 
@@ -127,5 +129,7 @@ bool display_check_limits(bool has_max_bandwidth, uint64_t max_bandwidth,
                           bool has_max_fps, int64_t max_fps,
                           bool has_qmin, int64_t qmin,
                           bool has_qmax, int64_t qmax, Error **errp);
+/* An id for a new VNC or SPICE client, unique among display clients */
+int64_t display_client_new_id(void);
 
 #endif
