@@ -98,7 +98,7 @@ struct FilterFirewall {
 
     bool quarantined;
     strList *quarantine_allow;
-    FwPrefix *quarantine_prefixes;
+    IpPrefix *quarantine_prefixes;
     size_t n_quarantine_prefixes;
 
     FirewallDrops drops;
@@ -144,20 +144,20 @@ static void firewall_policy_free(FirewallPolicy *p)
     }
 }
 
-static bool parse_prefix(const char *s, FwPrefix *p, Error **errp)
+static bool parse_prefix(const char *s, IpPrefix *p, Error **errp)
 {
     g_autofree char *msg = NULL;
 
-    if (!fw_parse_prefix(s, p, &msg)) {
+    if (!ip_prefix_parse(s, p, &msg)) {
         error_setg(errp, "invalid address '%s': %s", s, msg);
         return false;
     }
     return true;
 }
 
-static FwPrefix *parse_prefix_list(strList *list, size_t *n, Error **errp)
+static IpPrefix *parse_prefix_list(strList *list, size_t *n, Error **errp)
 {
-    g_autofree FwPrefix *prefixes = g_new(FwPrefix,
+    g_autofree IpPrefix *prefixes = g_new(IpPrefix,
                                           MAX(1, QAPI_LIST_LENGTH(list)));
     size_t i = 0;
 
@@ -575,7 +575,7 @@ static FirewallPolicySpec *firewall_read_policy(const char *path,
 
 /* Quarantine with the allow list @allow (@prefixes parsed); owns both */
 static void firewall_set_quarantine(FilterFirewall *fw, strList *allow,
-                                    FwPrefix *prefixes, size_t n)
+                                    IpPrefix *prefixes, size_t n)
 {
     g_free(fw->quarantine_prefixes);
     qapi_free_strList(fw->quarantine_allow);
@@ -830,7 +830,7 @@ static bool firewall_load(FilterFirewall *fw, Error **errp)
     Visitor *v;
     bool ok;
     strList *allow = NULL;
-    FwPrefix *prefixes;
+    IpPrefix *prefixes;
     size_t n;
 
     if (!fw->mig_policy_len || fw->mig_policy[fw->mig_policy_len - 1] ||
@@ -918,7 +918,7 @@ static char *filter_firewall_vmstate_id(VMStateIf *obj)
 static void filter_firewall_setup(NetFilterState *nf, Error **errp)
 {
     FilterFirewall *fw = FILTER_FIREWALL(nf);
-    g_autofree FwPrefix *allowed = NULL;
+    g_autofree IpPrefix *allowed = NULL;
     uint8_t mac[6];
     size_t n = 0;
 
@@ -1566,7 +1566,7 @@ typedef struct ConnListing {
     uint32_t left;
 } ConnListing;
 
-static char *addr_string(const FwAddr *a)
+static char *addr_string(const IpAddr *a)
 {
     char buf[INET6_ADDRSTRLEN];
 
@@ -1639,7 +1639,7 @@ void qmp_firewall_quarantine(const char *filter, bool has_allow,
                              Error **errp)
 {
     FilterFirewall *fw = firewall_find(filter, errp);
-    FwPrefix *prefixes;
+    IpPrefix *prefixes;
     size_t n;
 
     if (!fw) {

@@ -77,15 +77,15 @@ struct FwSubtable {
 struct FwResolved {
     bool src_any;
     bool dst_any;
-    FwPrefix *src;
+    IpPrefix *src;
     size_t n_src;
-    FwPrefix *dst;
+    IpPrefix *dst;
     size_t n_dst;
 };
 
 struct FwSetCopy {
     char *name;
-    FwPrefix *prefixes;
+    IpPrefix *prefixes;
     size_t n_prefixes;
 };
 
@@ -198,18 +198,18 @@ static const FwSetCopy *find_set(const FwRuleset *rs, const char *name);
 
 /* Does @a match a rule's list and set, each when given? */
 static bool addr_matches(const FwRuleset *rs, const FwAddrMatch *m,
-                         const FwAddr *a)
+                         const IpAddr *a)
 {
     const FwSetCopy *set;
 
-    if (m->n_prefixes && !fw_prefix_list_match(m->prefixes, m->n_prefixes, a)) {
+    if (m->n_prefixes && !ip_prefix_list_match(m->prefixes, m->n_prefixes, a)) {
         return false;
     }
     if (!m->set) {
         return true;
     }
     set = find_set(rs, m->set);
-    return fw_prefix_list_match(set->prefixes, set->n_prefixes, a);
+    return ip_prefix_list_match(set->prefixes, set->n_prefixes, a);
 }
 
 /* The rule read field by field, as the schema documents it */
@@ -344,7 +344,7 @@ static void part_wild(GArray *dim)
     g_array_append_val(dim, p);
 }
 
-static void dim_addr(GArray *dim, bool any, const FwPrefix *pf, size_t n,
+static void dim_addr(GArray *dim, bool any, const IpPrefix *pf, size_t n,
                      int off)
 {
     if (any) {
@@ -353,10 +353,10 @@ static void dim_addr(GArray *dim, bool any, const FwPrefix *pf, size_t n,
     }
     for (size_t i = 0; i < n; i++) {
         FwPart p;
-        FwPrefix norm = pf[i];
+        IpPrefix norm = pf[i];
 
         memset(&p, 0, sizeof(p));
-        fw_prefix_normalize(&norm);
+        ip_prefix_normalize(&norm);
         for (unsigned bit = 0; bit < norm.len; bit++) {
             KB(&p.mask)[off + bit / 8] |= 0x80 >> (bit % 8);
         }
@@ -638,10 +638,10 @@ static void rule_copy(FwRule *dst, const FwRule *src)
 {
     *dst = *src;
     dst->src.prefixes = g_memdup2(src->src.prefixes,
-                                  src->src.n_prefixes * sizeof(FwPrefix));
+                                  src->src.n_prefixes * sizeof(IpPrefix));
     dst->src.set = g_strdup(src->src.set);
     dst->dst.prefixes = g_memdup2(src->dst.prefixes,
-                                  src->dst.n_prefixes * sizeof(FwPrefix));
+                                  src->dst.n_prefixes * sizeof(IpPrefix));
     dst->dst.set = g_strdup(src->dst.set);
     dst->sports = g_memdup2(src->sports, src->n_sports * sizeof(FwPortRange));
     dst->dports = g_memdup2(src->dports, src->n_dports * sizeof(FwPortRange));
@@ -676,7 +676,7 @@ void fw_ruleset_free(FwRuleset *rs)
     g_free(rs);
 }
 
-static bool check_prefixes(const FwPrefix *p, size_t n, const char *what,
+static bool check_prefixes(const IpPrefix *p, size_t n, const char *what,
                            uint32_t id, uint8_t family, char **err)
 {
     for (size_t i = 0; i < n; i++) {
@@ -767,7 +767,7 @@ static const FwSetCopy *find_set(const FwRuleset *rs, const char *name)
 
 /* Normalized prefixes, and which lengths occur per family */
 typedef struct FwPrefixIndex {
-    GHashTable *set;            /* FwPrefix -> itself */
+    GHashTable *set;            /* IpPrefix -> itself */
     bool has_len[2][129];       /* IPv4, IPv6 */
 } FwPrefixIndex;
 
@@ -776,7 +776,7 @@ static guint prefix_ghash(gconstpointer p)
     const uint8_t *b = p;
     guint h = 5381;
 
-    for (size_t i = 0; i < sizeof(FwPrefix); i++) {
+    for (size_t i = 0; i < sizeof(IpPrefix); i++) {
         h = h * 33 + b[i];
     }
     return h;
@@ -784,10 +784,10 @@ static guint prefix_ghash(gconstpointer p)
 
 static gboolean prefix_gequal(gconstpointer a, gconstpointer b)
 {
-    return !memcmp(a, b, sizeof(FwPrefix));
+    return !memcmp(a, b, sizeof(IpPrefix));
 }
 
-static void prefix_index_init(FwPrefixIndex *ix, const FwPrefix *p, size_t n)
+static void prefix_index_init(FwPrefixIndex *ix, const IpPrefix *p, size_t n)
 {
     memset(ix, 0, sizeof(*ix));
     ix->set = g_hash_table_new(prefix_ghash, prefix_gequal);
@@ -798,15 +798,15 @@ static void prefix_index_init(FwPrefixIndex *ix, const FwPrefix *p, size_t n)
 }
 
 /* Is @x inside a prefix of @ix (one shorter than @x's if @strictly)? */
-static bool prefix_index_covers(const FwPrefixIndex *ix, const FwPrefix *x,
+static bool prefix_index_covers(const FwPrefixIndex *ix, const IpPrefix *x,
                                 bool strictly)
 {
     for (unsigned l = 0; l + strictly <= x->len; l++) {
-        FwPrefix t = *x;
+        IpPrefix t = *x;
 
         if (ix->has_len[x->family == 6][l]) {
             t.len = l;
-            fw_prefix_normalize(&t);
+            ip_prefix_normalize(&t);
             if (g_hash_table_contains(ix->set, &t)) {
                 return true;
             }
@@ -815,13 +815,13 @@ static bool prefix_index_covers(const FwPrefixIndex *ix, const FwPrefix *x,
     return false;
 }
 
-static FwPrefix *prefixes_normalized(const FwPrefix *p, size_t n)
+static IpPrefix *prefixes_normalized(const IpPrefix *p, size_t n)
 {
-    FwPrefix *out = g_new(FwPrefix, MAX(n, 1));
+    IpPrefix *out = g_new(IpPrefix, MAX(n, 1));
 
     for (size_t i = 0; i < n; i++) {
         out[i] = p[i];
-        fw_prefix_normalize(&out[i]);
+        ip_prefix_normalize(&out[i]);
     }
     return out;
 }
@@ -831,10 +831,10 @@ static FwPrefix *prefixes_normalized(const FwPrefix *p, size_t n)
  * Two prefixes are nested or disjoint, so these are the prefixes of either
  * list that lie inside one of the other; a prefix in both counts once.
  */
-static FwPrefix *prefixes_intersect(const FwPrefix *a, size_t na,
-                                    const FwPrefix *b, size_t nb, size_t *n)
+static IpPrefix *prefixes_intersect(const IpPrefix *a, size_t na,
+                                    const IpPrefix *b, size_t nb, size_t *n)
 {
-    FwPrefix *out = g_new(FwPrefix, MAX(na + nb, 1));
+    IpPrefix *out = g_new(IpPrefix, MAX(na + nb, 1));
     FwPrefixIndex ia, ib;
 
     prefix_index_init(&ia, a, na);
@@ -861,12 +861,12 @@ static FwPrefix *prefixes_intersect(const FwPrefix *a, size_t na,
  * must match).
  */
 static bool resolve_addr(const FwRuleset *rs, const FwAddrMatch *m,
-                         uint32_t id, bool *any, FwPrefix **out,
+                         uint32_t id, bool *any, IpPrefix **out,
                          size_t *n_out, char **err)
 {
     const FwSetCopy *set = NULL;
-    g_autofree FwPrefix *list = NULL;
-    g_autofree FwPrefix *members = NULL;
+    g_autofree IpPrefix *list = NULL;
+    g_autofree IpPrefix *members = NULL;
 
     if (m->set) {
         set = find_set(rs, m->set);
@@ -932,7 +932,7 @@ FwRuleset *fw_ruleset_compile(const FwPolicy *policy, char **errmsg)
         }
         rs->sets[i].name = g_strdup(s->name);
         rs->sets[i].prefixes = g_memdup2(s->prefixes,
-                                         s->n_prefixes * sizeof(FwPrefix));
+                                         s->n_prefixes * sizeof(IpPrefix));
         rs->sets[i].n_prefixes = s->n_prefixes;
         g_hash_table_insert(rs->set_by_name, rs->sets[i].name, &rs->sets[i]);
         rs->n_sets++;

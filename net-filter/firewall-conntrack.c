@@ -29,13 +29,12 @@
  * lookup are treated as absent, so timeouts are exact for packets.
  * No TCP window tracking; TCP without a SYN is picked up mid-stream only
  * when fw_conntrack_set_tcp_pickup() says so.
- * The same object remembers the verdicts of first fragments (a bounded
- * set-associative cache) and the guest's DHCP transactions, for
- * fw_process().
+ * The same object holds, for fw_process(), the verdicts of first
+ * fragments (firewall-frag.c) and the guest's DHCP transactions
+ * (firewall-dhcp.c), so that they are flushed with the connections.
  */
 
 #include "qemu/osdep.h"
-#include "qemu/host-utils.h"
 #include "firewall-int.h"
 
 static const FwCtTimeouts fw_ct_default_timeouts = {
@@ -160,24 +159,6 @@ typedef struct FwCtList {
     uint32_t tail;
 } FwCtList;
 
-/*
- * The verdicts of first fragments, for the later fragments of their
- * datagram: a set-associative cache, so it is bounded and costs nothing
- * to packets that are not fragments.  A new datagram replaces the entry
- * of its set that expires first.
- */
-#define FRAG_SETS       256
-#define FRAG_WAYS       4
-
-
-/* Transaction ids of the guest's recent DHCP requests */
-#define DHCP_XIDS       4
-
-typedef struct FwDhcpXid {
-    uint32_t xid;
-    int64_t expires;
-} FwDhcpXid;
-
 struct FwConntrack {
     size_t max_entries;
     size_t count;
@@ -187,21 +168,15 @@ struct FwConntrack {
     FwCtCold *cold;             /* parallel to hot */
     void *hot_mem;
     void *cold_mem;
-    uint64_t seed[CT_KEY_WORDS + 1];
+    uint64_t seed[FW_HASH_SEED_WORDS];
     int64_t timeout_ns[CLS__MAX];
     int64_t requeue_ns[CLS__MAX];
     FwCtList lists[CLS__MAX];
     unsigned gc_next;
-    FwFrag *frags;              /* FRAG_SETS * FRAG_WAYS */
-    FwDhcpXid dhcp_xids[DHCP_XIDS];
-    unsigned dhcp_next;
-    bool has_dhcp_server;
-    uint8_t dhcp_server[4];     /* the server that answered the guest */
+    FwFragCache *frags;         /* for fw_process(), firewall-frag.c */
+    FwDhcpMemory dhcp;          /* for fw_process(), firewall-dhcp.c */
     bool tcp_pickup;
 };
-
-#define FRAG_TIMEOUT_NS     (30 * NS_PER_SEC)   /* Linux' ipfrag_time */
-#define DHCP_XID_TIMEOUT_NS (60 * NS_PER_SEC)
 
 #define NS_PER_SEC 1000000000LL
 
@@ -260,13 +235,11 @@ FwConntrack *fw_conntrack_new(size_t max_entries,
         slots *= 2;
     }
     ct_table_alloc(ct, slots);
-    ct->frags = g_new0(FwFrag, FRAG_SETS * FRAG_WAYS);
+    ct->frags = fw_frag_cache_new();
     for (int c = 0; c < CLS__MAX; c++) {
         ct->lists[c].head = ct->lists[c].tail = CT_NONE;
     }
-    for (int w = 0; w <= CT_KEY_WORDS; w++) {
-        ct->seed[w] = ((uint64_t)g_random_int() << 32) | g_random_int();
-    }
+    fw_hash_seed(ct->seed);
     ct->timeout_ns[CLS_TCP_SYN_SENT] = to->tcp_syn_sent * NS_PER_SEC;
     ct->timeout_ns[CLS_TCP_SYN_RECV] = to->tcp_syn_recv * NS_PER_SEC;
     ct->timeout_ns[CLS_TCP_ESTABLISHED] = to->tcp_established * NS_PER_SEC;
@@ -291,7 +264,7 @@ void fw_conntrack_free(FwConntrack *ct)
     }
     g_free(ct->hot_mem);
     g_free(ct->cold_mem);
-    g_free(ct->frags);
+    fw_frag_cache_free(ct->frags);
     g_free(ct);
 }
 
@@ -305,37 +278,10 @@ size_t fw_conntrack_max(const FwConntrack *ct)
     return ct->max_entries;
 }
 
-/* 64x64 -> 128-bit multiply, folded to 64 bits */
-static inline uint64_t ct_mum(uint64_t a, uint64_t b)
-{
-    uint64_t lo, hi;
-
-    mulu64(&lo, &hi, a, b);
-    return lo ^ hi;
-}
-
-/*
- * Hash of the key part of @k (entries' class and flags are ignored),
- * keyed by the table's random seed.  The multiplies are independent of
- * each other, so the hash is ready a few cycles after the key is: the
- * slot load that follows is the expensive part of a lookup.
- */
-static inline uint64_t ct_hash_words(const FwConntrack *ct, uint64_t w0,
-                                     uint64_t w1, uint64_t w2, uint64_t w3,
-                                     uint64_t w4)
-{
-    const uint64_t *s = ct->seed;
-    uint64_t h;
-
-    h = ct_mum(w0 ^ s[0], w1 ^ s[1]) ^ ct_mum(w2 ^ s[2], w3 ^ s[3]) ^
-        ct_mum(w4 ^ s[4], s[5]);
-    return ct_mum(h ^ s[5], 0x9e3779b97f4a7c15ull);
-}
-
 static inline uint64_t ct_hash(const FwConntrack *ct, const FwCtKey *k)
 {
     QEMU_BUILD_BUG_ON(CT_KEY_WORDS != 5);
-    return ct_hash_words(ct, k->w[0], k->w[1], k->w[2], k->w[3],
+    return fw_hash_words(ct->seed, k->w[0], k->w[1], k->w[2], k->w[3],
                          k->w[4] & ct_key_mask.w[4]);
 }
 
@@ -379,7 +325,7 @@ static inline void ct_key_make_raw(FwCtKey *k, const uint8_t *src,
     k->family = family;
 }
 
-static inline void ct_key_make(FwCtKey *k, const FwAddr *src, const FwAddr *dst,
+static inline void ct_key_make(FwCtKey *k, const IpAddr *src, const IpAddr *dst,
                         uint16_t sport, uint16_t dport, uint8_t proto,
                         FwDirection dir)
 {
@@ -719,7 +665,7 @@ size_t fw_conntrack_prefetch(const FwConntrack *ct, const uint8_t *frame,
         t = a1, a1 = b1, b1 = t;
         p = sport, sport = dport, dport = p;
     }
-    i = ct_hash_words(ct, a0, a1, b0, b1,
+    i = fw_hash_words(ct->seed, a0, a1, b0, b1,
                       ct_word_tail(sport, dport, proto, family)) & ct->mask;
     /* for writing: a packet of a known connection updates its entry */
     __builtin_prefetch(&ct->hot[i], 1, 3);
@@ -798,9 +744,8 @@ void fw_conntrack_flush(FwConntrack *ct)
         ct->lists[c].head = ct->lists[c].tail = CT_NONE;
     }
     ct->count = 0;
-    memset(ct->frags, 0, FRAG_SETS * FRAG_WAYS * sizeof(FwFrag));
-    memset(ct->dhcp_xids, 0, sizeof(ct->dhcp_xids));
-    ct->has_dhcp_server = false;
+    fw_frag_cache_flush(ct->frags);
+    memset(&ct->dhcp, 0, sizeof(ct->dhcp));
 }
 
 /*
@@ -1050,7 +995,7 @@ FwCtState fw_conntrack_lookup(FwConntrack *ct, const FwPacket *pkt,
             }
         }
         /* An error goes back to the sender of the packet it quotes */
-        if (memcmp(&pkt->dst, &m->src, sizeof(FwAddr)) != 0) {
+        if (memcmp(&pkt->dst, &m->src, sizeof(IpAddr)) != 0) {
             return FW_CT_INVALID;
         }
         /* The quoted packet travelled in the other direction */
@@ -1324,98 +1269,12 @@ size_t fw_conntrack_foreach(FwConntrack *ct, int64_t now,
     return calls;
 }
 
-static void frag_key(const FwPacket *pkt, FwFrag *k)
+FwFragCache *fw_ct_frags(FwConntrack *ct)
 {
-    memset(k, 0, sizeof(*k));
-    memcpy(k->src, pkt->src.a, 16);
-    memcpy(k->dst, pkt->dst.a, 16);
-    k->id = pkt->frag_id;
-    k->family = pkt->src.family;
-    k->proto = pkt->l3 == FW_L3_IPV4 ? pkt->proto : 0;
+    return ct->frags;
 }
 
-static bool frag_key_eq(const FwFrag *a, const FwFrag *b)
+FwDhcpMemory *fw_ct_dhcp(FwConntrack *ct)
 {
-    return memcmp(a, b, offsetof(FwFrag, action)) == 0;
-}
-
-static FwFrag *frag_set(const FwConntrack *ct, const FwFrag *k)
-{
-    uint64_t w[5] = { 0 };
-
-    memcpy(w, k, offsetof(FwFrag, action));
-    return &ct->frags[(ct_hash_words(ct, w[0], w[1], w[2], w[3], w[4]) &
-                       (FRAG_SETS - 1)) * FRAG_WAYS];
-}
-
-const FwFrag *fw_ct_frag_find(const FwConntrack *ct, const FwPacket *pkt,
-                              int64_t now)
-{
-    FwFrag k, *set;
-
-    frag_key(pkt, &k);
-    set = frag_set(ct, &k);
-    for (int w = 0; w < FRAG_WAYS; w++) {
-        if (set[w].expires > now && frag_key_eq(&set[w], &k)) {
-            return &set[w];
-        }
-    }
-    return NULL;
-}
-
-void fw_ct_frag_record(FwConntrack *ct, const FwPacket *pkt,
-                       const FwVerdict *v, int64_t now)
-{
-    FwFrag k, *set, *slot = NULL;
-
-    frag_key(pkt, &k);
-    set = frag_set(ct, &k);
-    for (int w = 0; w < FRAG_WAYS; w++) {
-        if (set[w].expires > now && frag_key_eq(&set[w], &k)) {
-            slot = &set[w];
-            break;
-        }
-        if (!slot || set[w].expires < slot->expires) {
-            slot = &set[w];
-        }
-    }
-    k.action = v->action;
-    k.reason = v->reason;
-    k.ct_state = v->ct_state;
-    k.expires = now + FRAG_TIMEOUT_NS;
-    *slot = k;
-}
-
-void fw_ct_dhcp_request(FwConntrack *ct, uint32_t xid, int64_t now)
-{
-    for (int i = 0; i < DHCP_XIDS; i++) {
-        if (ct->dhcp_xids[i].xid == xid && ct->dhcp_xids[i].expires > now) {
-            ct->dhcp_xids[i].expires = now + DHCP_XID_TIMEOUT_NS;
-            return;
-        }
-    }
-    ct->dhcp_xids[ct->dhcp_next].xid = xid;
-    ct->dhcp_xids[ct->dhcp_next].expires = now + DHCP_XID_TIMEOUT_NS;
-    ct->dhcp_next = (ct->dhcp_next + 1) % DHCP_XIDS;
-}
-
-bool fw_ct_dhcp_requested(const FwConntrack *ct, uint32_t xid, int64_t now)
-{
-    for (int i = 0; i < DHCP_XIDS; i++) {
-        if (ct->dhcp_xids[i].xid == xid && ct->dhcp_xids[i].expires > now) {
-            return true;
-        }
-    }
-    return false;
-}
-
-bool fw_ct_dhcp_server_is(const FwConntrack *ct, const uint8_t *a)
-{
-    return ct->has_dhcp_server && !memcmp(a, ct->dhcp_server, 4);
-}
-
-void fw_ct_dhcp_set_server(FwConntrack *ct, const uint8_t *a)
-{
-    memcpy(ct->dhcp_server, a, 4);
-    ct->has_dhcp_server = true;
+    return &ct->dhcp;
 }

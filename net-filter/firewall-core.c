@@ -36,7 +36,7 @@ const char *fw_direction_name(FwDirection dir)
            dir == FW_DIR_EGRESS ? "egress" : "unknown";
 }
 
-static bool addr_is_link_local(const FwAddr *a)
+static bool addr_is_link_local(const IpAddr *a)
 {
     return a->family == 6 && a->a[0] == 0xfe && (a->a[1] & 0xc0) == 0x80;
 }
@@ -44,10 +44,10 @@ static bool addr_is_link_local(const FwAddr *a)
 static bool quarantine_allows_addr(const FwChain *c, const uint8_t *a,
                                    int family)
 {
-    FwAddr x = { .family = family };
+    IpAddr x = { .family = family };
 
     memcpy(x.a, a, addr_len(family));
-    return fw_prefix_list_match(c->quarantine_allow, c->n_quarantine_allow, &x);
+    return ip_prefix_list_match(c->quarantine_allow, c->n_quarantine_allow, &x);
 }
 
 /*
@@ -64,9 +64,9 @@ static bool quarantine_allows(const FwChain *c, const FwPacket *pkt)
     if (!packet_family(pkt)) {
         return false;
     }
-    if (fw_prefix_list_match(c->quarantine_allow, c->n_quarantine_allow,
+    if (ip_prefix_list_match(c->quarantine_allow, c->n_quarantine_allow,
                           &pkt->src) ||
-        fw_prefix_list_match(c->quarantine_allow, c->n_quarantine_allow,
+        ip_prefix_list_match(c->quarantine_allow, c->n_quarantine_allow,
                           &pkt->dst)) {
         return true;
     }
@@ -162,17 +162,17 @@ static bool dhcp_exempt(const FwChain *c, const FwPacket *pkt,
             pkt->sport != FW_DHCP_CLIENT_PORT ||
             pkt->dport != FW_DHCP_SERVER_PORT ||
             (memcmp(pkt->dst.a, bcast, 4) &&
-             !(ct && fw_ct_dhcp_server_is(ct, pkt->dst.a)))) {
+             !(ct && fw_dhcp_server_is(fw_ct_dhcp(ct), pkt->dst.a)))) {
             return false;
         }
         if (ct) {
-            fw_ct_dhcp_request(ct, xid, now);
+            fw_dhcp_request(fw_ct_dhcp(ct), xid, now);
         }
         return true;
     }
     if (pkt->dhcp != FW_DHCP_REPLY || pkt->sport != FW_DHCP_SERVER_PORT ||
         pkt->dport != FW_DHCP_CLIENT_PORT || !ct ||
-        !fw_ct_dhcp_requested(ct, xid, now) ||
+        !fw_dhcp_requested(fw_ct_dhcp(ct), xid, now) ||
         (c->as && memcmp(pkt->dst_mac, c->as->mac, 6) &&
          memcmp(pkt->dst_mac, bcast, 6))) {
         return false;
@@ -186,7 +186,7 @@ static bool dhcp_exempt(const FwChain *c, const FwPacket *pkt,
             break;
         }
     }
-    fw_ct_dhcp_set_server(ct, server);
+    fw_dhcp_set_server(fw_ct_dhcp(ct), server);
     return true;
 }
 
@@ -257,7 +257,7 @@ void fw_process(const FwChain *c, FwDirection dir, const uint8_t *frame,
         return;
     }
     if ((pkt->frag & FW_FRAG_LATER) && ct) {
-        const FwFrag *fr = fw_ct_frag_find(ct, pkt, now);
+        const FwFrag *fr = fw_frag_find(fw_ct_frags(ct), pkt, now);
 
         if (fr) {
             v->action = fr->action;
@@ -301,6 +301,6 @@ void fw_process(const FwChain *c, FwDirection dir, const uint8_t *frame,
         v->reason = FW_DROP_CT_FULL;
     }
     if ((pkt->frag & FW_FRAG_FIRST) && ct) {
-        fw_ct_frag_record(ct, pkt, v, now);
+        fw_frag_record(fw_ct_frags(ct), pkt, v, now);
     }
 }

@@ -10,6 +10,8 @@
 #ifndef NET_FIREWALL_CORE_H
 #define NET_FIREWALL_CORE_H
 
+#include "ip-prefix.h"
+
 /*
  * Threading: a compiled FwRuleset and an FwAntispoof are immutable after
  * creation and may be read by any number of threads.  An FwConntrack is
@@ -39,19 +41,6 @@ typedef enum FwL3 {
     FW_L3_ARP,
 } FwL3;
 
-/* An address: family 4 (bytes 0..3 used, rest zero), 6, or 0 (none) */
-typedef struct FwAddr {
-    uint8_t family;
-    uint8_t a[16];
-} FwAddr;
-
-/* A CIDR prefix; host bits are always zero (normalized) */
-typedef struct FwPrefix {
-    uint8_t family;             /* 4 or 6 */
-    uint8_t len;                /* 0..32 or 0..128 */
-    uint8_t addr[16];           /* IPv4 in bytes 0..3 */
-} FwPrefix;
-
 /* An inclusive port range */
 typedef struct FwPortRange {
     uint16_t lo;
@@ -78,21 +67,6 @@ typedef enum FwAction {
 } FwAction;
 
 const char *fw_direction_name(FwDirection dir);
-
-/*
- * Parse "a.b.c.d", "a.b.c.d/n", "x:y::z" or "x:y::z/n" into @p.  Without
- * "/n" the prefix is a host (/32 or /128).  Host bits set below the
- * prefix length are allowed and cleared ("10.1.2.3/8" -> 10.0.0.0/8).
- * IPv4 octets must be decimal without leading zeros.  On error returns
- * false and sets *@errmsg (if @errmsg) to a g_strdup'ed message.
- */
-bool fw_parse_prefix(const char *s, FwPrefix *p, char **errmsg);
-
-/* Format @p as "addr/len" into a new string */
-char *fw_prefix_to_string(const FwPrefix *p);
-
-/* Does @addr lie in @p (family must match)? */
-bool fw_prefix_contains(const FwPrefix *p, const FwAddr *addr);
 
 /* ------------------------------------------------------------------ */
 /* Frame parser                                                        */
@@ -145,8 +119,8 @@ typedef enum FwDhcp {
 
 /* The L3/L4 tuple of the packet embedded in an ICMP/ICMPv6 error */
 typedef struct FwEmbedded {
-    FwAddr src;
-    FwAddr dst;
+    IpAddr src;
+    IpAddr dst;
     uint8_t proto;
     uint8_t l4;                 /* FwL4Kind */
     uint16_t sport;
@@ -171,8 +145,8 @@ typedef struct FwPacket {
     uint16_t inner_vlan_id;     /* second VID (0 if < 2 tags) */
 
     uint8_t l3;                 /* FwL3 */
-    FwAddr src;                 /* IPv4/IPv6 source (family 0 otherwise) */
-    FwAddr dst;
+    IpAddr src;                 /* IPv4/IPv6 source (family 0 otherwise) */
+    IpAddr dst;
     uint8_t proto;              /* upper-layer protocol */
     uint8_t ttl;                /* TTL / hop limit */
     uint8_t frag;               /* FW_FRAG_* */
@@ -235,7 +209,7 @@ FwParseError fw_parse_frame(const uint8_t *frame, size_t len,
  * Addresses of ARP frames are not matched by prefixes (use ethertype).
  */
 typedef struct FwAddrMatch {
-    const FwPrefix *prefixes;
+    const IpPrefix *prefixes;
     size_t n_prefixes;
     const char *set;            /* name of an FwAddrSet, or NULL */
 } FwAddrMatch;
@@ -271,7 +245,7 @@ typedef struct FwRule {
 /* A named set of prefixes (IPv4 and IPv6 may be mixed) */
 typedef struct FwAddrSet {
     const char *name;
-    const FwPrefix *prefixes;
+    const IpPrefix *prefixes;
     size_t n_prefixes;
 } FwAddrSet;
 
@@ -459,8 +433,8 @@ bool fw_conntrack_load(FwConntrack *ct, const uint8_t *data, size_t len,
 
 typedef struct FwCtInfo {
     FwDirection orig_dir;       /* direction of the first packet */
-    FwAddr src;                 /* original tuple */
-    FwAddr dst;
+    IpAddr src;                 /* original tuple */
+    IpAddr dst;
     uint8_t proto;
     uint16_t sport;             /* ICMP echo: identifier */
     uint16_t dport;
@@ -505,7 +479,7 @@ typedef struct FwAntispoof FwAntispoof;
  * always allowed as an IPv6 source.
  */
 FwAntispoof *fw_antispoof_new(const uint8_t mac[6],
-                              const FwPrefix *allowed, size_t n_allowed);
+                              const IpPrefix *allowed, size_t n_allowed);
 void fw_antispoof_free(FwAntispoof *as);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FwAntispoof, fw_antispoof_free)
 
@@ -580,7 +554,7 @@ typedef struct FwChain {
     const FwAntispoof *as;      /* egress anti-spoofing */
     bool allow_vlan;            /* classify tagged frames on inner headers */
     bool quarantined;
-    const FwPrefix *quarantine_allow;
+    const IpPrefix *quarantine_allow;
     size_t n_quarantine_allow;
 } FwChain;
 

@@ -13,12 +13,14 @@
  * build it alone.  Dependencies go one way:
  *
  *   firewall-core.c       fw_process(): the decision path over all below
- *   firewall-conntrack.c  connections, fragment verdicts, DHCP exchanges
+ *   firewall-conntrack.c  connections (and, beside them, the two below)
+ *   firewall-frag.c       first fragments' verdicts for later fragments
+ *   firewall-dhcp.c       the guest's DHCP exchanges
  *   firewall-classify.c   rule compiler and classifier lookup
  *   firewall-spoof.c      anti-spoofing
  *   firewall-reject.c     frames answering rejected packets
  *   firewall-parse.c      frame parser
- *   firewall-addr.c       addresses and prefixes
+ *   ip-prefix.c           addresses and prefixes (shared with hw/vdi)
  *
  * Conntrack re-judges connections with the classifier; nothing below
  * firewall-core.c calls upwards.
@@ -28,6 +30,7 @@
 #define NET_FIREWALL_INT_H
 
 #include "qemu/bswap.h"
+#include "qemu/host-utils.h"
 #include "net/eth.h"
 #include "net/firewall-core.h"
 
@@ -94,7 +97,7 @@
 #define FW_BOOTP_OP_REPLY       2
 
 /* ------------------------------------------------------------------ */
-/* Addresses and packets (firewall-addr.c)                             */
+/* Addresses and packets                                               */
 /* ------------------------------------------------------------------ */
 
 static inline int addr_len(uint8_t family)
@@ -102,7 +105,7 @@ static inline int addr_len(uint8_t family)
     return family == 4 ? 4 : 16;
 }
 
-static inline bool addr_is_zero(const FwAddr *a)
+static inline bool addr_is_zero(const IpAddr *a)
 {
     static const uint8_t zero[16];
 
@@ -132,11 +135,6 @@ static inline bool proto_has_ports(uint8_t proto)
            proto == IPPROTO_UDPLITE || proto == IPPROTO_SCTP;
 }
 
-/* Clear the host bits of @p */
-void fw_prefix_normalize(FwPrefix *p);
-
-/* Does @a lie in one of the @n prefixes @p? */
-bool fw_prefix_list_match(const FwPrefix *p, size_t n, const FwAddr *a);
 
 /* ------------------------------------------------------------------ */
 /* Compiled rulesets (firewall-classify.c)                             */
@@ -171,13 +169,53 @@ struct FwRuleset {
 /* fw_process() takes the guest's MAC from here */
 struct FwAntispoof {
     uint8_t mac[6];
-    FwPrefix *allowed;
+    IpPrefix *allowed;
     size_t n_allowed;
-    FwAddr link_local;
+    IpAddr link_local;
 };
 
 /* ------------------------------------------------------------------ */
-/* What fw_process() remembers in an FwConntrack (firewall-conntrack.c) */
+/* Hashing (conntrack and fragment verdicts)                           */
+/* ------------------------------------------------------------------ */
+
+/* Words of seed a hash of five words is keyed by */
+#define FW_HASH_SEED_WORDS      6
+
+/* 64x64 -> 128-bit multiply, folded to 64 bits */
+static inline uint64_t fw_mum(uint64_t a, uint64_t b)
+{
+    uint64_t lo, hi;
+
+    mulu64(&lo, &hi, a, b);
+    return lo ^ hi;
+}
+
+/*
+ * Hash of five words keyed by a random seed.  The multiplies are
+ * independent of each other, so the hash is ready a few cycles after the
+ * key is: the slot load that follows is the expensive part of a lookup.
+ */
+static inline uint64_t fw_hash_words(const uint64_t *s, uint64_t w0,
+                                     uint64_t w1, uint64_t w2, uint64_t w3,
+                                     uint64_t w4)
+{
+    uint64_t h;
+
+    h = fw_mum(w0 ^ s[0], w1 ^ s[1]) ^ fw_mum(w2 ^ s[2], w3 ^ s[3]) ^
+        fw_mum(w4 ^ s[4], s[5]);
+    return fw_mum(h ^ s[5], 0x9e3779b97f4a7c15ull);
+}
+
+/* A random seed for fw_hash_words() */
+static inline void fw_hash_seed(uint64_t *s)
+{
+    for (int w = 0; w < FW_HASH_SEED_WORDS; w++) {
+        s[w] = ((uint64_t)g_random_int() << 32) | g_random_int();
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Fragment verdicts (firewall-frag.c)                                 */
 /* ------------------------------------------------------------------ */
 
 /* The verdict of a datagram's first fragment, for its later fragments */
@@ -193,24 +231,54 @@ typedef struct FwFrag {
     int64_t expires;            /* 0: free */
 } FwFrag;
 
+typedef struct FwFragCache FwFragCache;
+
+FwFragCache *fw_frag_cache_new(void);
+void fw_frag_cache_free(FwFragCache *fc);
+void fw_frag_cache_flush(FwFragCache *fc);
+
 /* The live entry of the datagram of (later fragment) @pkt, or NULL */
-const FwFrag *fw_ct_frag_find(const FwConntrack *ct, const FwPacket *pkt,
-                              int64_t now);
+const FwFrag *fw_frag_find(const FwFragCache *fc, const FwPacket *pkt,
+                           int64_t now);
 
 /* Remember the verdict @v of first fragment @pkt */
-void fw_ct_frag_record(FwConntrack *ct, const FwPacket *pkt,
-                       const FwVerdict *v, int64_t now);
+void fw_frag_record(FwFragCache *fc, const FwPacket *pkt, const FwVerdict *v,
+                    int64_t now);
+
+/* ------------------------------------------------------------------ */
+/* The guest's DHCP exchanges (firewall-dhcp.c)                        */
+/* ------------------------------------------------------------------ */
+
+/* Transaction ids of the guest's recent DHCP requests */
+#define FW_DHCP_XIDS    4
+
+typedef struct FwDhcpMemory {
+    struct {
+        uint32_t xid;
+        int64_t expires;
+    } xids[FW_DHCP_XIDS];
+    unsigned next;
+    bool has_server;
+    uint8_t server[4];          /* the server that answered the guest */
+} FwDhcpMemory;
 
 /* The guest sent a DHCP request with transaction id @xid */
-void fw_ct_dhcp_request(FwConntrack *ct, uint32_t xid, int64_t now);
+void fw_dhcp_request(FwDhcpMemory *m, uint32_t xid, int64_t now);
 
 /* Did the guest send a DHCP request with @xid in the last 60 s? */
-bool fw_ct_dhcp_requested(const FwConntrack *ct, uint32_t xid, int64_t now);
+bool fw_dhcp_requested(const FwDhcpMemory *m, uint32_t xid, int64_t now);
 
 /* Is IPv4 address @a the DHCP server that answered the guest? */
-bool fw_ct_dhcp_server_is(const FwConntrack *ct, const uint8_t *a);
+bool fw_dhcp_server_is(const FwDhcpMemory *m, const uint8_t *a);
 
 /* The DHCP server at IPv4 address @a answered the guest */
-void fw_ct_dhcp_set_server(FwConntrack *ct, const uint8_t *a);
+void fw_dhcp_set_server(FwDhcpMemory *m, const uint8_t *a);
+
+/* ------------------------------------------------------------------ */
+/* What fw_process() keeps beside an FwConntrack's connections        */
+/* ------------------------------------------------------------------ */
+
+FwFragCache *fw_ct_frags(FwConntrack *ct);
+FwDhcpMemory *fw_ct_dhcp(FwConntrack *ct);
 
 #endif /* NET_FIREWALL_INT_H */

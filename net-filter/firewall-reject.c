@@ -24,7 +24,7 @@ static uint32_t csum_pseudo(int fam, uint8_t *src, uint8_t *dst,
            proto + (len >> 16) + (len & 0xffff);
 }
 
-static bool addr_is_multicast(const FwAddr *a)
+static bool addr_is_multicast(const IpAddr *a)
 {
     if (a->family == 4) {
         return (a->a[0] & 0xf0) == 0xe0 ||
@@ -35,7 +35,7 @@ static bool addr_is_multicast(const FwAddr *a)
 }
 
 /* Does @a name one host (RFC 1122 3.2.2, RFC 4443 2.4 (e.6))? */
-static bool addr_is_one_host(const FwAddr *a)
+static bool addr_is_one_host(const IpAddr *a)
 {
     static const uint8_t loop6[16] = { [15] = 1 };
 

@@ -32,15 +32,15 @@ const char *fw_spoof_reason_name(FwSpoofReason r)
 
 
 FwAntispoof *fw_antispoof_new(const uint8_t mac[6],
-                              const FwPrefix *allowed, size_t n_allowed)
+                              const IpPrefix *allowed, size_t n_allowed)
 {
     FwAntispoof *as = g_new0(FwAntispoof, 1);
 
     memcpy(as->mac, mac, 6);
-    as->allowed = g_new0(FwPrefix, MAX(n_allowed, 1));
+    as->allowed = g_new0(IpPrefix, MAX(n_allowed, 1));
     for (size_t i = 0; i < n_allowed; i++) {
         as->allowed[i] = allowed[i];
-        fw_prefix_normalize(&as->allowed[i]);
+        ip_prefix_normalize(&as->allowed[i]);
     }
     as->n_allowed = n_allowed;
     /* fe80::/64 + modified EUI-64: flip the U/L bit, insert ff:fe */
@@ -66,12 +66,12 @@ void fw_antispoof_free(FwAntispoof *as)
     }
 }
 
-static bool as_allowed(const FwAntispoof *as, const FwAddr *a)
+static bool as_allowed(const FwAntispoof *as, const IpAddr *a)
 {
     if (a->family == 6 && memcmp(a->a, as->link_local.a, 16) == 0) {
         return true;
     }
-    return fw_prefix_list_match(as->allowed, as->n_allowed, a);
+    return ip_prefix_list_match(as->allowed, as->n_allowed, a);
 }
 
 FwSpoofReason fw_antispoof_check(const FwAntispoof *as, const FwPacket *pkt)
@@ -81,7 +81,7 @@ FwSpoofReason fw_antispoof_check(const FwAntispoof *as, const FwPacket *pkt)
     }
     switch (pkt->l3) {
     case FW_L3_ARP: {
-        FwAddr spa = { .family = 4 };
+        IpAddr spa = { .family = 4 };
 
         memcpy(spa.a, pkt->arp_spa, 4);
         if (memcmp(pkt->arp_sha, as->mac, 6) != 0) {
@@ -136,7 +136,7 @@ FwSpoofReason fw_antispoof_check(const FwAntispoof *as, const FwPacket *pkt)
         }
         if (pkt->l4 == FW_L4_ICMP && pkt->proto == IPPROTO_ICMPV6 &&
             pkt->icmp_type == FW_ICMP6_ND_NEIGH_ADV && pkt->has_nd_target) {
-            FwAddr t = { .family = 6 };
+            IpAddr t = { .family = 6 };
 
             memcpy(t.a, pkt->nd_target, 16);
             if (!as_allowed(as, &t)) {

@@ -6,9 +6,10 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * vnc-vdi.c holds the per-client state, the encoder thread pool and the
- * socket polling; vnc-vdi-qmp.c the QMP commands and statistics, which
- * read the state and apply settings through vnc-vdi.c.
+ * vnc-vdi.c holds the per-client state and the socket polling;
+ * vnc-vdi-pool.c the encoder threads that run the clients' jobs;
+ * vnc-vdi-qmp.c the QMP commands and statistics, which read the state and
+ * apply settings through vnc-vdi.c.
  */
 
 #ifndef VNC_VDI_INT_H
@@ -58,7 +59,7 @@ typedef struct VdiJob {
     int update;                 /* the VNC_STATE_UPDATE_* it answers */
     int64_t t_submit;
 
-    /* vdi_jobs_lock */
+    /* under the pool's lock (vnc-vdi-pool.c) */
     bool finished;              /* the worker is done with it */
     bool abandoned;             /* the worker frees it */
     QEMUBH *bh;                 /* the client's completion bottom half */
@@ -101,5 +102,20 @@ int64_t vnc_vdi_now(void);
 DisplayProfile vnc_vdi_in_force(VncVdi *v);
 void vnc_vdi_event(VncVdi *v, DisplayProfileReason reason);
 void vnc_vdi_apply(VncState *vs, bool invalidate);
+void vnc_vdi_job_free(VdiJob *job);
+
+/* The encoder threads shared by all clients (vnc-vdi-pool.c) */
+void vnc_vdi_pool_start(void);
+/* Run @job on a worker, which then schedules job->bh */
+void vnc_vdi_pool_submit(VdiJob *job);
+/* Has the worker finished @job? */
+bool vnc_vdi_pool_finished(VdiJob *job);
+/* Wait until the worker has finished @job */
+void vnc_vdi_pool_wait(VdiJob *job);
+/*
+ * Give up @job: returns true if a worker is still on it and will free it
+ * (with vnc_vdi_job_free()), false if the caller must.
+ */
+bool vnc_vdi_pool_abandon(VdiJob *job);
 
 #endif

@@ -16,8 +16,8 @@
  * Threads: the main loop decides when a client gets an update, turns its
  * dirty bitmap into damage and copies the damaged pixels of the server
  * surface into the client's own copy of it (VdiJob.frame).  A worker of a
- * thread pool shared by all clients (as many threads as host CPUs) then
- * runs the encoder on that copy, so clients are encoded in parallel and
+ * thread pool shared by all clients (vnc-vdi-pool.c) then runs the
+ * encoder on that copy, so clients are encoded in parallel and
  * the main loop only pays for the copy.  Each client has at most one job
  * in flight, which keeps its updates in order.  The worker hands the job
  * back with a bottom half, in which the main loop queues the update on
@@ -44,7 +44,6 @@
 #include "qemu/error-report.h"
 #include "qemu/main-loop.h"
 #include "qemu/module.h"
-#include "qemu/thread.h"
 #include "vnc.h"
 #include "vnc-jobs.h"
 #include "vdi-enc.h"
@@ -60,13 +59,6 @@ VncVdiConfig vnc_vdi_default = {
     .qmax = 90,
 };
 
-/* Encoder jobs of all clients */
-static GThreadPool *vdi_pool;
-static QemuMutex vdi_jobs_lock;
-/* broadcast when a job finishes, for vnc_vdi_job_join() */
-static QemuCond vdi_jobs_done;
-
-static void vdi_job_run(gpointer data, gpointer unused);
 static void vdi_job_bh(void *opaque);
 
 int64_t vnc_vdi_now(void)
@@ -145,7 +137,7 @@ static void vdi_mark_all_dirty(VncState *vs)
     vs->has_dirty++;
 }
 
-static void vdi_job_free(VdiJob *job)
+void vnc_vdi_job_free(VdiJob *job)
 {
     vdi_enc_free(job->enc);
     g_free(job->frame);
@@ -161,15 +153,11 @@ static void vdi_job_free(VdiJob *job)
 static int vdi_job_abandon(VdiJob *job)
 {
     int update = job->busy ? job->update : VNC_STATE_UPDATE_NONE;
-    bool running;
+    bool running = vnc_vdi_pool_abandon(job);
 
-    qemu_mutex_lock(&vdi_jobs_lock);
-    running = job->busy && !job->finished;
-    job->abandoned = running;
-    qemu_mutex_unlock(&vdi_jobs_lock);
     trace_vnc_vdi_job_abandon(job->id, running);
     if (!running) {
-        vdi_job_free(job);
+        vnc_vdi_job_free(job);
     }
     return update;
 }
@@ -272,14 +260,7 @@ void vnc_vdi_client_init(VncState *vs)
     v->bh = qemu_bh_new(vdi_job_bh, vs);
     vs->vdi = v;
     vnc_vdi_sync_init(vs);
-    if (!vdi_pool) {
-        qemu_mutex_init(&vdi_jobs_lock);
-        qemu_cond_init(&vdi_jobs_done);
-        /* not exclusive: the threads are created when needed */
-        vdi_pool = g_thread_pool_new(vdi_job_run, NULL,
-                                     MAX(g_get_num_processors(), 1),
-                                     false, NULL);
-    }
+    vnc_vdi_pool_start();
 }
 
 void vnc_vdi_client_free(VncState *vs)
@@ -292,7 +273,7 @@ void vnc_vdi_client_free(VncState *vs)
     if (v->job) {
         vdi_job_abandon(v->job);
     }
-    /* a worker schedules it with vdi_jobs_lock held, if not abandoned */
+    /* a worker schedules it with the pool's lock held, if not abandoned */
     qemu_bh_delete(v->bh);
     vdi_link_free(v->link);
     g_array_free(v->inval, true);
@@ -531,56 +512,6 @@ static void vdi_snapshot(VncDisplay *vd, VdiJob *job)
     }
 }
 
-/* Worker thread: run the encoder of one client */
-static void vdi_job_run(gpointer data, gpointer unused)
-{
-    static const VdiRect no_damage;
-    VdiJob *job = data;
-    bool abandoned;
-
-    /*
-     * Nothing here but the encoder, the lock and qemu_bh_schedule(): the
-     * pool's threads are not registered with RCU (they may come and go),
-     * so no tracing or logging either; vdi_job_complete() traces the job.
-     */
-#ifndef _WIN32
-    static __thread bool masked;
-
-    if (!masked) {
-        /* like qemu_thread_create(): signals are for other threads */
-        sigset_t set;
-
-        sigfillset(&set);
-        pthread_sigmask(SIG_SETMASK, &set, NULL);
-#ifdef CONFIG_PTHREAD_SETNAME_NP_W_TID
-        /* its CPU time is told apart in /proc/PID/task/TID/comm */
-        pthread_setname_np(pthread_self(), "vnc_vdi_enc");
-#endif
-        masked = true;
-    }
-#endif
-    job->tid = qemu_get_thread_id();
-    job->t_start_us = g_get_monotonic_time();
-    job->n = vdi_enc_frame(job->enc, job->frame, job->w, job->h,
-                           job->fw * 4,
-                           job->damage->len ? (VdiRect *)job->damage->data :
-                           &no_damage, job->damage->len, job->out,
-                           &job->st);
-    job->pending = job->n >= 0 && vdi_enc_has_pending(job->enc);
-
-    qemu_mutex_lock(&vdi_jobs_lock);
-    job->finished = true;
-    abandoned = job->abandoned;
-    if (!abandoned) {
-        qemu_bh_schedule(job->bh);
-    }
-    qemu_cond_broadcast(&vdi_jobs_done);
-    qemu_mutex_unlock(&vdi_jobs_lock);
-    if (abandoned) {
-        vdi_job_free(job);
-    }
-}
-
 static void vdi_account(VncVdi *v, const VdiEncStats *st, int64_t now,
                         bool sent)
 {
@@ -658,16 +589,12 @@ static void vdi_job_bh(void *opaque)
 {
     VncState *vs = opaque;
     VdiJob *job = vs->vdi->job;
-    bool finished;
 
     if (!job || !job->busy) {
         /* scheduled by a job abandoned since */
         return;
     }
-    qemu_mutex_lock(&vdi_jobs_lock);
-    finished = job->finished;
-    qemu_mutex_unlock(&vdi_jobs_lock);
-    if (finished) {
+    if (vnc_vdi_pool_finished(job)) {
         job->busy = false;
         vdi_job_complete(vs, job);
     }
@@ -681,11 +608,7 @@ void vnc_vdi_job_join(VncState *vs)
     if (!job || !job->busy) {
         return;
     }
-    qemu_mutex_lock(&vdi_jobs_lock);
-    while (!job->finished) {
-        qemu_cond_wait(&vdi_jobs_done, &vdi_jobs_lock);
-    }
-    qemu_mutex_unlock(&vdi_jobs_lock);
+    vnc_vdi_pool_wait(job);
     job->busy = false;
     vdi_job_complete(vs, job);
 }
@@ -797,12 +720,9 @@ int vnc_vdi_update_client(VncState *vs)
     vs->update = VNC_STATE_UPDATE_NONE;
     job->t_submit = now;
     job->busy = true;
-    qemu_mutex_lock(&vdi_jobs_lock);
-    job->finished = false;
-    qemu_mutex_unlock(&vdi_jobs_lock);
     trace_vnc_vdi_job_submit(v->id, job->damage->len, w, h, budget,
                              vnc_vdi_now() - now);
-    g_thread_pool_push(vdi_pool, job, NULL);
+    vnc_vdi_pool_submit(job);
     return 1;
 }
 

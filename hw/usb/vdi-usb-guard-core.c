@@ -32,6 +32,43 @@ void vdi_usb_guard_core_init(VdiUsbGuardCore *c)
     c->state = VDI_USB_GUARD_DISCONNECTED;
 }
 
+VdiUsbGuardState vdi_usb_guard_core_state(const VdiUsbGuardCore *c)
+{
+    return c->state;
+}
+
+const VdiUsbDeviceDesc *vdi_usb_guard_core_device(const VdiUsbGuardCore *c)
+{
+    return c->have_dev_desc ? &c->dev_desc : NULL;
+}
+
+const char *vdi_usb_guard_core_serial(const VdiUsbGuardCore *c)
+{
+    return c->serial;
+}
+
+const VdiUsbVerdict *vdi_usb_guard_core_verdict(const VdiUsbGuardCore *c)
+{
+    return c->verdict;
+}
+
+const VdiBotFilter *vdi_usb_guard_core_iface_filter(const VdiUsbGuardCore *c,
+                                                    unsigned k)
+{
+    return k < VDI_USB_MAX_ALTS ? c->bot[k] : NULL;
+}
+
+bool vdi_usb_guard_core_fetching(const VdiUsbGuardCore *c)
+{
+    return c->fetch_step != FETCH_NONE;
+}
+
+const VdiUsbGuardCounters *vdi_usb_guard_core_counters(
+    const VdiUsbGuardCore *c)
+{
+    return &c->counters;
+}
+
 static void free_filters(VdiUsbGuardCore *c)
 {
     unsigned k;

@@ -21,12 +21,20 @@
 #include "vdi-bot-filter.h"
 
 /*
- * Packet ids of the guard's own requests: BASE | generation << 8 | step.
- * Host controllers use a guest physical address (of a TRB or TD) as a
- * packet's id, and no guest memory lies this high; the guard also refuses
- * any guest packet whose id falls in its space, so the two never meet.
+ * usbredir packet ids.  The guard's GET_DESCRIPTOR requests and the
+ * guest's control transfers go to the same peer on the same endpoint, and
+ * a guest's ids are whatever its host controller makes of them (a TRB or
+ * TD address, any 64-bit value), so the guard owns the control endpoint's
+ * id space: its requests take ids of the block VDI_USB_GUARD_ID_BASE
+ * (BASE | generation << 8 | step), and the device model sends each guest
+ * control transfer with vdi_usb_guard_wire_id(), which moves a guest id
+ * of that block to the alias block.  A device has one guest control
+ * transfer in flight at a time, so the id it aliases is never in flight
+ * beside it, and a reply's id says whose request it answers.
  */
+#define VDI_USB_GUARD_ID_MASK   0xff00000000000000ULL
 #define VDI_USB_GUARD_ID_BASE   0xff00000000000000ULL
+#define VDI_USB_GUARD_ID_ALIAS  0xfe00000000000000ULL
 
 /* Descriptors the guard keeps, and serves the guest from */
 #define VDI_USB_GUARD_MAX_DESCS 48
@@ -134,13 +142,36 @@ typedef struct VdiUsbGuardCore {
     VdiBotFilter *bot[VDI_USB_MAX_ALTS];    /* by verdict->ifaces index */
 } VdiUsbGuardCore;
 
+/*
+ * What the core knows, for its owner's queries and events, tests and
+ * fuzzers: nothing outside vdi-usb-guard-core.c and -fetch.c reads the
+ * fields of VdiUsbGuardCore.
+ */
+VdiUsbGuardState vdi_usb_guard_core_state(const VdiUsbGuardCore *c);
+/* The device descriptor, or NULL until the device gave one */
+const VdiUsbDeviceDesc *vdi_usb_guard_core_device(const VdiUsbGuardCore *c);
+/* The serial number, or NULL (none, or not readable) */
+const char *vdi_usb_guard_core_serial(const VdiUsbGuardCore *c);
+/* The policy's verdict, or NULL (not evaluated yet, or malformed) */
+const VdiUsbVerdict *vdi_usb_guard_core_verdict(const VdiUsbGuardCore *c);
+/* The read-only filter of the verdict's interface k, or NULL */
+const VdiBotFilter *vdi_usb_guard_core_iface_filter(const VdiUsbGuardCore *c,
+                                                    unsigned k);
+/* Is a descriptor fetch or check in progress? */
+bool vdi_usb_guard_core_fetching(const VdiUsbGuardCore *c);
+const VdiUsbGuardCounters *vdi_usb_guard_core_counters(
+    const VdiUsbGuardCore *c);
+
 void vdi_usb_guard_core_init(VdiUsbGuardCore *c);
 /* Forget the device and free what was allocated */
 void vdi_usb_guard_core_clear(VdiUsbGuardCore *c);
 
 /* Descriptor fetch and evaluation */
 void vdi_usb_guard_core_connect(VdiUsbGuardCore *c, VdiUsbGuardRequest *first);
+/* Is id one of the guard's requests' (never a guest transfer's wire id)? */
 bool vdi_usb_guard_owns_id(uint64_t id);
+/* The id a guest control transfer with this guest id travels with */
+uint64_t vdi_usb_guard_wire_id(uint64_t guest_id);
 /*
  * A reply to a request of the fetch.  On DENIED the core is REJECTED and
  * vdi_usb_guard_core_refusal() says by which rule and why.

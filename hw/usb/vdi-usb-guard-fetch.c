@@ -26,7 +26,15 @@
 
 bool vdi_usb_guard_owns_id(uint64_t id)
 {
-    return (id & VDI_USB_GUARD_ID_BASE) == VDI_USB_GUARD_ID_BASE;
+    return (id & VDI_USB_GUARD_ID_MASK) == VDI_USB_GUARD_ID_BASE;
+}
+
+uint64_t vdi_usb_guard_wire_id(uint64_t guest_id)
+{
+    if (!vdi_usb_guard_owns_id(guest_id)) {
+        return guest_id;
+    }
+    return (guest_id & ~VDI_USB_GUARD_ID_MASK) | VDI_USB_GUARD_ID_ALIAS;
 }
 
 static void request(VdiUsbGuardCore *c, int step, uint8_t type,

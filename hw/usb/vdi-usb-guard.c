@@ -77,7 +77,7 @@ void vdi_usb_guard_init(VdiUsbGuard *g, USBDevice *udev,
 
 void vdi_usb_guard_finalize(VdiUsbGuard *g)
 {
-    if (g->c.state == VDI_USB_GUARD_ATTACHED) {
+    if (vdi_usb_guard_core_state(&g->c) == VDI_USB_GUARD_ATTACHED) {
         /* unplugged (device_del, usb-peripheral-detach) while attached */
         g_autofree char *name = vdi_usb_guard_name(g);
 
@@ -92,25 +92,35 @@ void vdi_usb_guard_finalize(VdiUsbGuard *g)
     QTAILQ_REMOVE(&guards, g, next);
 }
 
+/* The device descriptor, zeros until the device gave one */
+static const VdiUsbDeviceDesc *device_desc(const VdiUsbGuard *g)
+{
+    static const VdiUsbDeviceDesc none;
+    const VdiUsbDeviceDesc *d = vdi_usb_guard_core_device(&g->c);
+
+    return d ? d : &none;
+}
+
 /* The core refused the device: say so */
 static void report_refusal(VdiUsbGuard *g)
 {
     g_autofree char *name = vdi_usb_guard_name(g);
+    const VdiUsbDeviceDesc *d = device_desc(g);
     const char *rule, *reason;
 
     vdi_usb_guard_core_refusal(&g->c, &rule, &reason);
     warn_report("%s %s: device %04x:%04x refused: %s",
                 g->kind == USB_PERIPHERAL_KIND_HOST ? "usb-host" : "usb-redir",
-                name, g->c.dev_desc.vid, g->c.dev_desc.pid, reason);
-    qapi_event_send_usb_peripheral_rejected(name, g->c.dev_desc.vid,
-                                            g->c.dev_desc.pid, rule, reason);
+                name, d->vid, d->pid, reason);
+    qapi_event_send_usb_peripheral_rejected(name, d->vid, d->pid, rule,
+                                            reason);
 }
 
 const char *vdi_usb_guard_refusal(const VdiUsbGuard *g)
 {
     const char *rule, *reason;
 
-    if (g->c.state != VDI_USB_GUARD_REJECTED) {
+    if (vdi_usb_guard_core_state(&g->c) != VDI_USB_GUARD_REJECTED) {
         return NULL;
     }
     vdi_usb_guard_core_refusal(&g->c, &rule, &reason);
@@ -172,15 +182,16 @@ bool vdi_usb_guard_peer_view(VdiUsbGuard *g, const VdiUsbPeerView *v)
 void vdi_usb_guard_attached(VdiUsbGuard *g)
 {
     g_autofree char *name = vdi_usb_guard_name(g);
+    const VdiUsbVerdict *v = vdi_usb_guard_core_verdict(&g->c);
 
     vdi_usb_guard_core_attached(&g->c);
-    if (!g->c.verdict) {
+    if (!v) {
         /* attached without evaluation, e.g. after migration */
         return;
     }
     qapi_event_send_usb_peripheral_attached(
-        name, g->c.dev_desc.vid, g->c.dev_desc.pid,
-        vdi_usb_action_to_qapi(g->c.verdict->action), g->c.verdict->rule_id);
+        name, device_desc(g)->vid, device_desc(g)->pid,
+        vdi_usb_action_to_qapi(v->action), v->rule_id);
 }
 
 void vdi_usb_guard_disconnected(VdiUsbGuard *g, bool was_attached)
@@ -206,29 +217,11 @@ static uint8_t packet_ep(const USBPacket *p)
     return p->ep->nr | (p->pid == USB_TOKEN_IN ? USB_DIR_IN : 0);
 }
 
-/*
- * Is this a packet of the guest's at all?  The guard's own ids are never
- * the guest's (see VDI_USB_GUARD_ID_BASE); a packet that claims one is
- * refused rather than mistaken for a reply to the guard.
- */
-static bool foreign_id(VdiUsbGuard *g, USBPacket *p)
-{
-    if (!vdi_usb_guard_owns_id(p->id)) {
-        return false;
-    }
-    g->c.counters.blocked++;
-    p->status = USB_RET_STALL;
-    return true;
-}
-
 bool vdi_usb_guard_control(VdiUsbGuard *g, USBPacket *p, int request,
                            int value, int index, int length, uint8_t *data)
 {
     size_t len;
 
-    if (foreign_id(g, p)) {
-        return true;
-    }
     switch (vdi_usb_guard_core_control(&g->c, request, value, index, length,
                                        data, &len)) {
     case VDI_USB_GUARD_ANSWER:
@@ -371,9 +364,6 @@ void vdi_usb_guard_handle_data(VdiUsbGuard *g, USBPacket *p)
         usb_device_handle_data(g->udev, p);
         return;
     }
-    if (foreign_id(g, p)) {
-        return;
-    }
     if (vdi_usb_guard_core_bot_filter(&g->c, ep)) {
         /* the filter completes packets synchronously, in order */
         p->ep->pipeline = false;
@@ -425,8 +415,10 @@ void vdi_usb_guard_reset(VdiUsbGuard *g)
 
     vdi_usb_guard_core_reset_bot(&g->c);
     /* a device the guest resets is read again: has its story changed? */
-    if (g->ops->fetch && g->c.state == VDI_USB_GUARD_ATTACHED &&
-        g->c.verdict && !g->c.fetch_step) {
+    if (g->ops->fetch &&
+        vdi_usb_guard_core_state(&g->c) == VDI_USB_GUARD_ATTACHED &&
+        vdi_usb_guard_core_verdict(&g->c) &&
+        !vdi_usb_guard_core_fetching(&g->c)) {
         vdi_usb_guard_core_check(&g->c, &req);
         g->ops->fetch(g, &req);
     }

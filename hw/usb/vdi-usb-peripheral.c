@@ -424,10 +424,12 @@ UsbPolicy *qmp_query_usb_policy(const char *id, Error **errp)
 static UsbPeripheralInterfaceList *query_ifaces(const VdiUsbGuard *g)
 {
     UsbPeripheralInterfaceList *list = NULL, **tail = &list;
+    const VdiUsbVerdict *v = vdi_usb_guard_core_verdict(&g->c);
     unsigned k;
 
-    for (k = 0; g->c.verdict && k < g->c.verdict->n_ifaces; k++) {
-        const VdiUsbIfaceVerdict *iv = &g->c.verdict->ifaces[k];
+    for (k = 0; v && k < v->n_ifaces; k++) {
+        const VdiUsbIfaceVerdict *iv = &v->ifaces[k];
+        const VdiBotFilter *bot = vdi_usb_guard_core_iface_filter(&g->c, k);
         UsbPeripheralInterface *i = g_new0(UsbPeripheralInterface, 1);
 
         i->number = iv->number;
@@ -438,10 +440,10 @@ static UsbPeripheralInterfaceList *query_ifaces(const VdiUsbGuard *g)
             USB_INTERFACE_DECISION_HIDDEN :
             iv->decision == VDI_USB_IFACE_READ_ONLY ?
             USB_INTERFACE_DECISION_READ_ONLY : USB_INTERFACE_DECISION_ALLOWED;
-        if (g->c.bot[k]) {
+        if (bot) {
             VdiBotStats st;
 
-            vdi_bot_filter_get_stats(g->c.bot[k], &st);
+            vdi_bot_filter_get_stats(bot, &st);
             i->bot_filter = g_new0(UsbBotFilterStats, 1);
             i->bot_filter->commands = st.commands;
             i->bot_filter->passed = st.passed;
@@ -456,8 +458,13 @@ static UsbPeripheralInterfaceList *query_ifaces(const VdiUsbGuard *g)
 static UsbPeripheralInfo *guard_info(VdiUsbGuard *g)
 {
     UsbPeripheralInfo *info = g_new0(UsbPeripheralInfo, 1);
-    bool present = g->c.state == VDI_USB_GUARD_CONNECTED ||
-        g->c.state == VDI_USB_GUARD_ATTACHED;
+    VdiUsbGuardState state = vdi_usb_guard_core_state(&g->c);
+    bool present = state == VDI_USB_GUARD_CONNECTED ||
+        state == VDI_USB_GUARD_ATTACHED;
+    const VdiUsbDeviceDesc *d = vdi_usb_guard_core_device(&g->c);
+    const VdiUsbVerdict *v = vdi_usb_guard_core_verdict(&g->c);
+    const VdiUsbGuardCounters *n = vdi_usb_guard_core_counters(&g->c);
+    const char *rule, *reason;
 
     info->id = vdi_usb_guard_name(g);
     info->kind = g->kind;
@@ -466,13 +473,13 @@ static UsbPeripheralInfo *guard_info(VdiUsbGuard *g)
     if (g->own_policy_qapi) {
         info->policy = QAPI_CLONE(UsbPolicy, g->own_policy_qapi);
     }
-    info->state = state_to_qapi(g->c.state);
-    if (g->c.have_dev_desc) {
+    info->state = state_to_qapi(state);
+    if (d) {
         info->has_vendor_id = info->has_product_id = true;
-        info->vendor_id = g->c.dev_desc.vid;
-        info->product_id = g->c.dev_desc.pid;
+        info->vendor_id = d->vid;
+        info->product_id = d->pid;
         info->has_dev_class = true;
-        info->dev_class = g->c.dev_desc.dev_class;
+        info->dev_class = d->dev_class;
     }
     if (present && g->udev->speed >= USB_SPEED_LOW &&
         g->udev->speed <= USB_SPEED_SUPER) {
@@ -484,20 +491,22 @@ static UsbPeripheralInfo *guard_info(VdiUsbGuard *g)
     if (g->udev->attached && g->udev->port) {
         info->port = g_strdup(g->udev->port->path);
     }
-    if (g->c.verdict) {
+    vdi_usb_guard_core_refusal(&g->c, &rule, &reason);
+    if (v) {
         info->has_verdict = true;
-        info->verdict = vdi_usb_action_to_qapi(g->c.verdict->action);
-        info->rule = g_strdup(g->c.verdict->rule_id);
-        info->reason = g_strdup(g->c.verdict->reason);
-    } else if (g->c.reject_reason) {
+        info->verdict = vdi_usb_action_to_qapi(v->action);
+        info->rule = g_strdup(v->rule_id);
+        info->reason = g_strdup(v->reason);
+    } else if (*reason) {
+        /* malformed descriptors */
         info->has_verdict = true;
         info->verdict = USB_POLICY_ACTION_DENY;
         info->rule = g_strdup("");
-        info->reason = g_strdup(g->c.reject_reason);
+        info->reason = g_strdup(reason);
     }
-    info->bytes_in = g->c.counters.bytes_in;
-    info->bytes_out = g->c.counters.bytes_out;
-    info->blocked = g->c.counters.blocked;
+    info->bytes_in = n->bytes_in;
+    info->bytes_out = n->bytes_out;
+    info->blocked = n->blocked;
     return info;
 }
 

@@ -24,7 +24,7 @@
 #include "hw/vdi/vdi-session.h"
 #include "hw/usb/printer-id.h"
 #include "monitor/qdev.h"
-#include "net/firewall-core.h"
+#include "net/ip-prefix.h"
 #include "net/util.h"
 #include "qapi/clone-visitor.h"
 #include "qapi/error.h"
@@ -92,13 +92,13 @@ struct VdiSessionObject {
 
 static VdiIdentityLookup *identity_lookup;
 
-/* Parse an address or CIDR prefix with the firewall's parser */
-static bool parse_prefix(const char *what, const char *s, FwPrefix *p,
+/* Parse an address or CIDR prefix */
+static bool parse_prefix(const char *what, const char *s, IpPrefix *p,
                          Error **errp)
 {
     g_autofree char *msg = NULL;
 
-    if (!fw_parse_prefix(s, p, &msg)) {
+    if (!ip_prefix_parse(s, p, &msg)) {
         error_setg(errp, "%s: invalid address '%s': %s", what, s, msg);
         return false;
     }
@@ -144,7 +144,7 @@ bool vdi_check_ascii(const char *what, const char *member, const char *s,
 
 static bool terminal_check(const VdiTerminal *t, Error **errp)
 {
-    FwPrefix p;
+    IpPrefix p;
     uint8_t mac[6];
 
     return (!t->address || parse_prefix("terminal", t->address, &p, errp)) &&
@@ -185,7 +185,7 @@ static bool host_valid(const char *host)
 static bool mapping_check(const VdiPrinterMapping *m, Error **errp)
 {
     const VdiPrinter *printer = m->printer;
-    FwPrefix p;
+    IpPrefix p;
     uint8_t mac[6];
 
     if (!m->terminal_address && !m->terminal_mac && !m->terminal_name) {
@@ -231,18 +231,18 @@ static bool mapping_check(const VdiPrinterMapping *m, Error **errp)
 
 static bool mapping_matches(const VdiPrinterMapping *m, const VdiTerminal *t)
 {
-    FwPrefix net, host;
-    FwAddr addr;
+    IpPrefix net, host;
+    IpAddr addr;
     uint8_t want[6], have[6];
 
     if (m->terminal_address) {
-        if (!t->address || !fw_parse_prefix(m->terminal_address, &net, NULL) ||
-            !fw_parse_prefix(t->address, &host, NULL)) {
+        if (!t->address || !ip_prefix_parse(m->terminal_address, &net, NULL) ||
+            !ip_prefix_parse(t->address, &host, NULL)) {
             return false;
         }
         addr.family = host.family;
         memcpy(addr.a, host.addr, sizeof(addr.a));
-        if (!fw_prefix_contains(&net, &addr)) {
+        if (!ip_prefix_contains(&net, &addr)) {
             return false;
         }
     }

@@ -5,7 +5,7 @@
  * address, certificate subject and issuer, terminal name and MAC) to a
  * named zone; the first rule that matches wins.  A VM override and
  * per-user overrides come first, a default zone last.  Addresses are
- * parsed with the firewall core's prefix parser.
+ * parsed with net/ip-prefix.h, as the firewall does.
  *
  * Copyright (c) 2026 VDI host developers
  *
@@ -14,12 +14,12 @@
 
 #include "qemu/osdep.h"
 #include "hw/vdi/vdi-zone-core.h"
-#include "net/firewall-core.h"
+#include "net/ip-prefix.h"
 
 typedef struct ZoneRule {
     char *id;
     const char *zone;               /* the table's copy of the name */
-    FwPrefix *prefixes;
+    IpPrefix *prefixes;
     size_t n_prefixes;
     char *subject;
     char *issuer;
@@ -158,17 +158,17 @@ static bool parse_mac(const char *s, uint8_t mac[6])
 }
 
 /* A client's address; an IPv4-mapped IPv6 address is its IPv4 address */
-static bool parse_addr(const char *s, FwAddr *a, char **errmsg)
+static bool parse_addr(const char *s, IpAddr *a, char **errmsg)
 {
     static const uint8_t v4mapped[12] = {
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
     };
-    FwPrefix p;
+    IpPrefix p;
 
     if (strchr(s, '/')) {
         return fail(errmsg, "'%s' is a prefix, not an address", s);
     }
-    if (!fw_parse_prefix(s, &p, errmsg)) {
+    if (!ip_prefix_parse(s, &p, errmsg)) {
         return false;
     }
     memset(a, 0, sizeof(*a));
@@ -248,9 +248,9 @@ bool vdi_zone_table_add_rule(VdiZoneTable *t, const VdiZoneRuleSpec *spec,
     }
 
     r = g_new0(ZoneRule, 1);
-    r->prefixes = g_new0(FwPrefix, spec->n_addresses);
+    r->prefixes = g_new0(IpPrefix, spec->n_addresses);
     for (i = 0; i < spec->n_addresses; i++) {
-        if (!fw_parse_prefix(spec->addresses[i], &r->prefixes[i], &msg)) {
+        if (!ip_prefix_parse(spec->addresses[i], &r->prefixes[i], &msg)) {
             fail(errmsg, "rule '%s': %s", spec->id, msg);
             goto err;
         }
@@ -333,7 +333,7 @@ bool vdi_zone_conn_check(const VdiZoneConn *c, char **errmsg)
 {
     g_autofree char *msg = NULL;
     uint8_t mac[6];
-    FwAddr a;
+    IpAddr a;
 
     if (c->address && !parse_addr(c->address, &a, &msg)) {
         return fail(errmsg, "address: %s", msg);
@@ -350,7 +350,7 @@ bool vdi_zone_conn_check(const VdiZoneConn *c, char **errmsg)
 }
 
 static bool rule_matches(const ZoneRule *r, const VdiZoneConn *c,
-                         const FwAddr *addr, const uint8_t *mac,
+                         const IpAddr *addr, const uint8_t *mac,
                          const char *name)
 {
     size_t i;
@@ -361,7 +361,7 @@ static bool rule_matches(const ZoneRule *r, const VdiZoneConn *c,
         }
         for (i = 0; i < r->n_prefixes; i++) {
             if (r->prefixes[i].family == addr->family &&
-                fw_prefix_contains(&r->prefixes[i], addr)) {
+                ip_prefix_contains(&r->prefixes[i], addr)) {
                 break;
             }
         }
@@ -390,7 +390,7 @@ void vdi_zone_decide(const VdiZoneTable *t, const VdiZoneConn *c,
     g_autofree char *name = NULL;
     const char *zone;
     uint8_t mac[6];
-    FwAddr addr;
+    IpAddr addr;
     bool has_addr, has_mac;
     guint i;
 

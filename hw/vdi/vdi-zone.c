@@ -28,7 +28,7 @@
 #include "hw/vdi/vdi-extension.h"
 #include "hw/vdi/vdi-session.h"
 #include "hw/vdi/vdi-zone-core.h"
-#include "net/firewall-core.h"
+#include "net/ip-prefix.h"
 #include "qapi/clone-visitor.h"
 #include "qapi/error.h"
 #include "qapi/qapi-commands-firewall.h"
@@ -142,9 +142,9 @@ static bool bundle_check(const VdiZone *z, Error **errp)
             }
             for (al = sl->value->addresses; al; al = al->next) {
                 g_autofree char *msg = NULL;
-                FwPrefix p;
+                IpPrefix p;
 
-                if (!fw_parse_prefix(al->value, &p, &msg)) {
+                if (!ip_prefix_parse(al->value, &p, &msg)) {
                     error_setg(errp, "address set '%s': %s",
                                sl->value->name, msg);
                     goto fail;

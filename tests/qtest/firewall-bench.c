@@ -130,7 +130,7 @@ static const uint8_t VM4[16] = { 10, 0, 0, 2 };
  */
 typedef struct Policy {
     FwRule *rules;
-    FwPrefix *pfx;
+    IpPrefix *pfx;
     FwPortRange *ports;
     size_t n;
 } Policy;
@@ -145,7 +145,7 @@ static void make_policy(Policy *p, size_t n)
 
     p->n = n;
     p->rules = g_new0(FwRule, n);
-    p->pfx = g_new0(FwPrefix, n);
+    p->pfx = g_new0(IpPrefix, n);
     p->ports = g_new0(FwPortRange, n);
     p->rules[0].id = 1;
     p->rules[0].ct_states = FW_CT_MASK(FW_CT_ESTABLISHED) |
@@ -157,7 +157,7 @@ static void make_policy(Policy *p, size_t n)
     for (size_t i = 2; i < n; i++) {
         FwRule *r = &p->rules[i];
         size_t k = i - 2;
-        FwPrefix *pf = &p->pfx[i];
+        IpPrefix *pf = &p->pfx[i];
         FwPortRange *pr = &p->ports[i];
 
         r->id = i + 1;
@@ -242,7 +242,7 @@ static void make_new_frames(const Policy *pol, uint8_t (*fr)[FRAME_LEN + 64],
         }
         if (r->src.n_prefixes) {
             /* ingress from a subnet */
-            const FwPrefix *pf = r->src.prefixes;
+            const IpPrefix *pf = r->src.prefixes;
             uint32_t a = (pf->addr[0] << 24) | (pf->addr[1] << 16) |
                          (pf->addr[2] << 8) | pf->addr[3];
 

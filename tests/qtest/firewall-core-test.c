@@ -299,9 +299,9 @@ static size_t build_arp(uint8_t *out, uint16_t op, const uint8_t *smac,
     return 42;
 }
 
-static FwAddr addr_of(int fam, const char *s)
+static IpAddr addr_of(int fam, const char *s)
 {
-    FwAddr a = { .family = fam };
+    IpAddr a = { .family = fam };
 
     t_addr(fam, s, a.a);
     return a;
@@ -439,7 +439,7 @@ static void test_parse_ipv4_tcp(void)
     FwPacket p;
     uint8_t f[MAXF], pl[100];
     size_t n;
-    FwAddr a;
+    IpAddr a;
 
     memset(pl, 0x5a, sizeof(pl));
     spec_init(&s, 4, 6);
@@ -456,9 +456,9 @@ static void test_parse_ipv4_tcp(void)
     parse_ok(f, n, 0, &p);
     g_assert_cmpint(p.l3, ==, FW_L3_IPV4);
     a = addr_of(4, "10.0.0.2");
-    g_assert_cmpmem(&p.src, sizeof(FwAddr), &a, sizeof(FwAddr));
+    g_assert_cmpmem(&p.src, sizeof(IpAddr), &a, sizeof(IpAddr));
     a = addr_of(4, "10.0.0.1");
-    g_assert_cmpmem(&p.dst, sizeof(FwAddr), &a, sizeof(FwAddr));
+    g_assert_cmpmem(&p.dst, sizeof(IpAddr), &a, sizeof(IpAddr));
     g_assert_cmpint(p.proto, ==, 6);
     g_assert_cmpint(p.ttl, ==, 64);
     g_assert_cmpint(p.l4, ==, FW_L4_PORTS);
@@ -620,7 +620,7 @@ static void test_parse_icmp(void)
     FwPacket p;
     uint8_t inner[MAXF];
     size_t ilen;
-    FwAddr a;
+    IpAddr a;
 
     spec_init(&s, 4, 1);
     s.icmp_id = 0x4242;
@@ -650,7 +650,7 @@ static void test_parse_icmp(void)
     g_assert_cmpint(p.emb.sport, ==, 5000);
     g_assert_cmpint(p.emb.dport, ==, 53);
     a = addr_of(4, "10.0.0.2");
-    g_assert_cmpmem(&p.emb.src, sizeof(FwAddr), &a, sizeof(FwAddr));
+    g_assert_cmpmem(&p.emb.src, sizeof(IpAddr), &a, sizeof(IpAddr));
 
     s.payload_len = 22;             /* quote too short for the ports */
     g_assert_cmpint(parse_spec(&s, &p), ==, FW_PARSE_BAD_ICMP);
@@ -677,7 +677,7 @@ static void test_parse_ipv6(void)
 {
     Spec s;
     FwPacket p;
-    FwAddr a;
+    IpAddr a;
     uint8_t pl[40];
 
     memset(pl, 3, sizeof(pl));
@@ -685,9 +685,9 @@ static void test_parse_ipv6(void)
     g_assert_cmpint(parse_spec(&s, &p), ==, FW_PARSE_OK);
     g_assert_cmpint(p.l3, ==, FW_L3_IPV6);
     a = addr_of(6, "2001:db8::2");
-    g_assert_cmpmem(&p.src, sizeof(FwAddr), &a, sizeof(FwAddr));
+    g_assert_cmpmem(&p.src, sizeof(IpAddr), &a, sizeof(IpAddr));
     a = addr_of(6, "2001:db8::1");
-    g_assert_cmpmem(&p.dst, sizeof(FwAddr), &a, sizeof(FwAddr));
+    g_assert_cmpmem(&p.dst, sizeof(IpAddr), &a, sizeof(IpAddr));
     g_assert_cmpint(p.proto, ==, 6);
     g_assert_cmpint(p.l4_off, ==, 14 + 40);
     g_assert_cmpint(p.dport, ==, 80);
@@ -977,8 +977,8 @@ static void test_parse_truncation(void)
                 g_assert_cmpint(e, !=, FW_PARSE_OK);
             } else {
                 g_assert_cmpint(e, ==, FW_PARSE_OK);
-                g_assert_cmpmem(&p.src, sizeof(FwAddr), &ref.src,
-                                sizeof(FwAddr));
+                g_assert_cmpmem(&p.src, sizeof(IpAddr), &ref.src,
+                                sizeof(IpAddr));
                 g_assert_cmpint(p.sport, ==, ref.sport);
             }
             g_assert_cmpint(e, <, FW_PARSE__MAX);
@@ -994,7 +994,7 @@ static void test_parse_truncation(void)
 
 static void test_prefix_parse(void)
 {
-    FwPrefix p;
+    IpPrefix p;
     char *err = NULL;
     uint8_t a[16];
     static const char *const bad[] = {
@@ -1004,60 +1004,60 @@ static void test_prefix_parse(void)
         "1.2.3.4/1000", "2001:db8::/", "a.b.c.d", "1.2.3.4//8", "1234.1.1.1",
     };
 
-    g_assert_true(fw_parse_prefix("10.1.2.3/8", &p, &err));
+    g_assert_true(ip_prefix_parse("10.1.2.3/8", &p, &err));
     g_assert_null(err);
     g_assert_cmpint(p.family, ==, 4);
     g_assert_cmpint(p.len, ==, 8);
     t_addr(4, "10.0.0.0", a);
     g_assert_cmpmem(p.addr, 4, a, 4);
 
-    g_assert_true(fw_parse_prefix("192.168.1.77", &p, NULL));
+    g_assert_true(ip_prefix_parse("192.168.1.77", &p, NULL));
     g_assert_cmpint(p.len, ==, 32);
     t_addr(4, "192.168.1.77", a);
     g_assert_cmpmem(p.addr, 4, a, 4);
 
-    g_assert_true(fw_parse_prefix("0.0.0.0/0", &p, NULL));
+    g_assert_true(ip_prefix_parse("0.0.0.0/0", &p, NULL));
     g_assert_cmpint(p.len, ==, 0);
 
-    g_assert_true(fw_parse_prefix("2001:db8:ffff::1/35", &p, NULL));
+    g_assert_true(ip_prefix_parse("2001:db8:ffff::1/35", &p, NULL));
     g_assert_cmpint(p.family, ==, 6);
     g_assert_cmpint(p.len, ==, 35);
     t_addr(6, "2001:db8:e000::", a);
     g_assert_cmpmem(p.addr, 16, a, 16);
 
-    g_assert_true(fw_parse_prefix("fe80::1", &p, NULL));
+    g_assert_true(ip_prefix_parse("fe80::1", &p, NULL));
     g_assert_cmpint(p.len, ==, 128);
 
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         err = NULL;
-        if (fw_parse_prefix(bad[i], &p, &err)) {
+        if (ip_prefix_parse(bad[i], &p, &err)) {
             g_test_message("accepted '%s'", bad[i]);
             g_assert_not_reached();
         }
         g_assert_nonnull(err);
         g_free(err);
     }
-    g_assert_false(fw_parse_prefix("10.0.0.0/33", &p, &err));
+    g_assert_false(ip_prefix_parse("10.0.0.0/33", &p, &err));
     g_assert_nonnull(strstr(err, "33"));
     g_free(err);
-    g_assert_false(fw_parse_prefix("300.1.1.1", &p, &err));
+    g_assert_false(ip_prefix_parse("300.1.1.1", &p, &err));
     g_assert_nonnull(strstr(err, "300"));
     g_free(err);
-    g_assert_false(fw_parse_prefix("fe80::/129", &p, &err));
+    g_assert_false(ip_prefix_parse("fe80::/129", &p, &err));
     g_assert_nonnull(strstr(err, "129"));
     g_free(err);
-    g_assert_false(fw_parse_prefix(NULL, &p, NULL));
+    g_assert_false(ip_prefix_parse(NULL, &p, NULL));
 
     {
-        FwAddr in = addr_of(4, "10.200.3.4"), out = addr_of(4, "11.0.0.1");
-        FwAddr v6 = addr_of(6, "::a00:1");
+        IpAddr in = addr_of(4, "10.200.3.4"), out = addr_of(4, "11.0.0.1");
+        IpAddr v6 = addr_of(6, "::a00:1");
         g_autofree char *s = NULL;
 
-        g_assert_true(fw_parse_prefix("10.0.0.0/8", &p, NULL));
-        g_assert_true(fw_prefix_contains(&p, &in));
-        g_assert_false(fw_prefix_contains(&p, &out));
-        g_assert_false(fw_prefix_contains(&p, &v6));
-        s = fw_prefix_to_string(&p);
+        g_assert_true(ip_prefix_parse("10.0.0.0/8", &p, NULL));
+        g_assert_true(ip_prefix_contains(&p, &in));
+        g_assert_false(ip_prefix_contains(&p, &out));
+        g_assert_false(ip_prefix_contains(&p, &v6));
+        s = ip_prefix_to_string(&p);
         g_assert_cmpstr(s, ==, "10.0.0.0/8");
     }
 }
@@ -1066,11 +1066,11 @@ static void test_prefix_parse(void)
 /* Rules                                                               */
 /* ------------------------------------------------------------------ */
 
-static FwPrefix pfx(const char *s)
+static IpPrefix pfx(const char *s)
 {
-    FwPrefix p;
+    IpPrefix p;
 
-    g_assert_true(fw_parse_prefix(s, &p, NULL));
+    g_assert_true(ip_prefix_parse(s, &p, NULL));
     return p;
 }
 
@@ -1127,7 +1127,7 @@ static void test_match_fields(void)
 {
     FwRule r;
     Spec s, s6;
-    FwPrefix p[2];
+    IpPrefix p[2];
     FwPortRange pr[2];
 
     spec_init(&s, 4, 6);
@@ -1343,7 +1343,7 @@ static void test_priorities(void)
 static void test_defaults_actions(void)
 {
     FwRule r[3];
-    FwPrefix dst443 = pfx("10.0.0.1");
+    IpPrefix dst443 = pfx("10.0.0.1");
     FwPortRange p22 = { 22, 22 }, p443 = { 443, 443 };
     FwVerdict v;
     FwPacket p;
@@ -1421,16 +1421,16 @@ static void test_defaults_actions(void)
 
 static void test_sets(void)
 {
-    FwPrefix a[2] = { pfx("10.1.0.0/16"), pfx("2001:db8:1::/48") };
+    IpPrefix a[2] = { pfx("10.1.0.0/16"), pfx("2001:db8:1::/48") };
     FwAddrSet sets[2] = {
         { .name = "hosts", .prefixes = a, .n_prefixes = 2 },
         { .name = "empty" },
     };
-    FwPrefix extra = pfx("192.168.0.1");
-    FwPrefix narrow[2] = { pfx("192.168.0.1"), pfx("10.1.2.0/24") };
-    FwPrefix wide[2] = { pfx("10.0.0.0/8"), pfx("2001:db8::/32") };
+    IpPrefix extra = pfx("192.168.0.1");
+    IpPrefix narrow[2] = { pfx("192.168.0.1"), pfx("10.1.2.0/24") };
+    IpPrefix wide[2] = { pfx("10.0.0.0/8"), pfx("2001:db8::/32") };
     const struct {
-        FwPrefix *list;
+        IpPrefix *list;
         size_t n;
         const char *dst;
         bool match;
@@ -1499,7 +1499,7 @@ static void test_compile_errors(void)
 {
     FwRule r[2];
     FwPortRange bad = { 100, 99 }, ok = { 1, 2 };
-    FwPrefix v6 = pfx("::1");
+    IpPrefix v6 = pfx("::1");
     FwPolicy pol = { .rules = r, .n_rules = 1 };
     char *err = NULL;
 
@@ -1597,7 +1597,7 @@ static void test_counters_carry(void)
  * Randomized differential test: compiled classifier vs linear scan.
  * Addresses, ports and types come from small pools so rules overlap.
  */
-static void random_prefix(GRand *rnd, int fam, FwPrefix *p)
+static void random_prefix(GRand *rnd, int fam, IpPrefix *p)
 {
     memset(p, 0, sizeof(*p));
     p->family = fam;
@@ -1633,8 +1633,8 @@ static void random_ranges(GRand *rnd, FwPortRange *r, size_t *n)
 }
 
 typedef struct RandRule {
-    FwPrefix src[3];
-    FwPrefix dst[3];
+    IpPrefix src[3];
+    IpPrefix dst[3];
     FwPortRange sp[2];
     FwPortRange dp[2];
 } RandRule;
@@ -1703,7 +1703,7 @@ static void test_differential(void)
         int n = g_rand_int_range(rnd, 1, round < 100 ? 12 : 120);
         g_autofree FwRule *rules = g_new0(FwRule, n);
         g_autofree RandRule *rr = g_new0(RandRule, n);
-        FwPrefix setp[2][6];
+        IpPrefix setp[2][6];
         FwAddrSet sets[2] = { { .name = "a" }, { .name = "b" } };
         g_autoptr(FwRuleset) rs = NULL;
 
@@ -1736,7 +1736,7 @@ static void test_differential(void)
             }
             for (int side = 0; side < 2; side++) {
                 FwAddrMatch *m = side ? &r->dst : &r->src;
-                FwPrefix *pp = side ? rr[i].dst : rr[i].src;
+                IpPrefix *pp = side ? rr[i].dst : rr[i].src;
                 int k = g_rand_int_range(rnd, 0, 3) ?
                         0 : g_rand_int_range(rnd, 1, 4);
 
@@ -2761,7 +2761,7 @@ static void test_ct_process_chain(void)
 
 static FwAntispoof *make_as(void)
 {
-    FwPrefix allowed[3] = {
+    IpPrefix allowed[3] = {
         pfx("10.0.0.2"), pfx("2001:db8::2"), pfx("2001:db8:5::/64"),
     };
 
@@ -2980,8 +2980,8 @@ static void test_reject_tcp(void)
         g_assert_cmpint(get16(out + 14), ==, 42);
         verify_checksums(out, m, 18);
         parse_ok(out, m, 0, &r);
-        g_assert_cmpmem(&r.src, sizeof(FwAddr), &p.dst, sizeof(FwAddr));
-        g_assert_cmpmem(&r.dst, sizeof(FwAddr), &p.src, sizeof(FwAddr));
+        g_assert_cmpmem(&r.src, sizeof(IpAddr), &p.dst, sizeof(IpAddr));
+        g_assert_cmpmem(&r.dst, sizeof(IpAddr), &p.src, sizeof(IpAddr));
         g_assert_cmpint(r.sport, ==, 80);
         g_assert_cmpint(r.dport, ==, 40000);
         g_assert_cmpint(r.tcp_flags, ==, FW_TCP_RST | FW_TCP_ACK);
@@ -3041,8 +3041,8 @@ static void test_reject_icmp(void)
         g_assert_cmpint(r.icmp_type, ==, fam == 4 ? 3 : 1);
         g_assert_cmpint(r.icmp_code, ==, fam == 4 ? 3 : 4);
         g_assert_cmpint(r.emb.sport, ==, 40000);
-        g_assert_cmpmem(&r.dst, sizeof(FwAddr), &p.src, sizeof(FwAddr));
-        g_assert_cmpmem(&r.src, sizeof(FwAddr), &p.dst, sizeof(FwAddr));
+        g_assert_cmpmem(&r.dst, sizeof(IpAddr), &p.src, sizeof(IpAddr));
+        g_assert_cmpmem(&r.src, sizeof(IpAddr), &p.dst, sizeof(IpAddr));
         /* the error is RELATED for a connection through it */
         {
             g_autoptr(FwConntrack) ct = fw_conntrack_new(10, NULL);
@@ -3342,7 +3342,7 @@ static size_t nd_frame(uint8_t *f, bool from_vm, uint8_t type,
 static void test_chain_nd(void)
 {
     const char *ll = "fe80::5054:ff:fe12:3456";
-    FwPrefix allow = pfx("fe80::1");
+    IpPrefix allow = pfx("fe80::1");
     Chain ch;
     uint8_t f[MAXF];
     FwVerdict v;
@@ -3416,7 +3416,7 @@ static void test_chain_nd(void)
 
 static void test_chain_arp(void)
 {
-    FwPrefix allow = pfx("10.0.0.1");
+    IpPrefix allow = pfx("10.0.0.1");
     Chain ch;
     uint8_t f[MAXF];
     size_t n;
@@ -3527,7 +3527,7 @@ static void test_chain_icmp_outer(void)
 static void test_chain_state_rules(void)
 {
     FwRule r[2];
-    FwPrefix peer = pfx("10.0.0.1");
+    IpPrefix peer = pfx("10.0.0.1");
     Chain ch;
     uint8_t f[MAXF];
     FwVerdict v;
@@ -3580,7 +3580,7 @@ static void test_chain_fragments(void)
 {
     FwRule r[3];
     FwPortRange p53 = { 53, 53 }, p7000 = { 7000, 7000 };
-    FwPrefix attacker = pfx("10.0.0.7");
+    IpPrefix attacker = pfx("10.0.0.7");
     uint8_t f[MAXF], data[1024];
     Chain ch;
     FwVerdict v;
@@ -3729,7 +3729,7 @@ static void test_chain_vlan(void)
 
 static void test_chain_quarantine(void)
 {
-    FwPrefix allow = pfx("10.0.0.1");
+    IpPrefix allow = pfx("10.0.0.1");
     Chain ch;
     uint8_t f[MAXF];
     Spec s;

@@ -92,12 +92,13 @@ static void test_allow_keyboard(void)
      * product strings, device qualifier
      */
     g_assert_cmpint(f.requests, ==, 7);
-    g_assert_cmpint(c.state, ==, VDI_USB_GUARD_CONNECTED);
-    g_assert_cmpint(c.dev_desc.vid, ==, 0x046d);
-    g_assert_cmpint(c.dev_desc.pid, ==, 0xc31c);
-    g_assert_null(c.serial);
-    g_assert_cmpint(c.verdict->action, ==, VDI_USB_ACTION_ALLOW);
-    g_assert_cmpstr(c.verdict->rule_id, ==, "default");
+    g_assert_cmpint(vdi_usb_guard_core_state(&c), ==, VDI_USB_GUARD_CONNECTED);
+    g_assert_cmpint(vdi_usb_guard_core_device(&c)->vid, ==, 0x046d);
+    g_assert_cmpint(vdi_usb_guard_core_device(&c)->pid, ==, 0xc31c);
+    g_assert_null(vdi_usb_guard_core_serial(&c));
+    g_assert_cmpint(vdi_usb_guard_core_verdict(&c)->action, ==,
+                    VDI_USB_ACTION_ALLOW);
+    g_assert_cmpstr(vdi_usb_guard_core_verdict(&c)->rule_id, ==, "default");
     g_assert_true(vdi_usb_guard_core_enforcing(&c));
     g_assert_false(vdi_usb_guard_core_read_only(&c));
     g_assert_true(vdi_usb_guard_core_endpoint_allowed(&c, 0x81));
@@ -107,10 +108,11 @@ static void test_allow_keyboard(void)
     g_assert_null(vdi_usb_guard_core_config_desc(&c, &len));
 
     vdi_usb_guard_core_attached(&c);
-    g_assert_cmpint(c.state, ==, VDI_USB_GUARD_ATTACHED);
+    g_assert_cmpint(vdi_usb_guard_core_state(&c), ==, VDI_USB_GUARD_ATTACHED);
     vdi_usb_guard_core_disconnected(&c);
-    g_assert_cmpint(c.state, ==, VDI_USB_GUARD_DISCONNECTED);
-    g_assert_null(c.verdict);
+    g_assert_cmpint(vdi_usb_guard_core_state(&c), ==,
+                    VDI_USB_GUARD_DISCONNECTED);
+    g_assert_null(vdi_usb_guard_core_verdict(&c));
     /* nothing enforced without a device */
     g_assert_true(vdi_usb_guard_core_endpoint_allowed(&c, 0x82));
     vdi_usb_guard_core_clear(&c);
@@ -141,9 +143,10 @@ static void test_read_only_composite(void)
      */
     g_assert_cmpint(f.requests, ==, 8);
     g_assert_cmpint(f.last_langid, ==, 0x0409);
-    g_assert_cmpstr(c.serial, ==, "ST-42");
-    g_assert_cmpint(c.verdict->action, ==, VDI_USB_ACTION_READ_ONLY);
-    g_assert_cmpstr(c.verdict->rule_id, ==, "ro");
+    g_assert_cmpstr(vdi_usb_guard_core_serial(&c), ==, "ST-42");
+    g_assert_cmpint(vdi_usb_guard_core_verdict(&c)->action, ==,
+                    VDI_USB_ACTION_READ_ONLY);
+    g_assert_cmpstr(vdi_usb_guard_core_verdict(&c)->rule_id, ==, "ro");
     g_assert_true(vdi_usb_guard_core_read_only(&c));
 
     /* the Bulk-Only endpoints are filtered, the keyboard's are not */
@@ -179,7 +182,8 @@ static void test_read_only_composite(void)
     f.requests = 0;
     g_assert_cmpint(vdi_usb_guard_core_fetch_sync(&c, p, fake_xfer, &f), ==,
                     VDI_USB_GUARD_DONE);
-    g_assert_cmpint(c.verdict->action, ==, VDI_USB_ACTION_ALLOW);
+    g_assert_cmpint(vdi_usb_guard_core_verdict(&c)->action, ==,
+                    VDI_USB_ACTION_ALLOW);
     g_assert_null(vdi_usb_guard_core_bot_filter(&c, 0x81));
     g_assert_true(vdi_usb_guard_core_control_allowed(&c, 0x010b, 1, 0));
     vdi_usb_guard_core_clear(&c);
@@ -218,7 +222,7 @@ static void test_deny_and_hide(void)
     p = usb_test_policy(VDI_USB_ACTION_ALLOW, deny, ARRAY_SIZE(deny));
     g_assert_cmpint(vdi_usb_guard_core_reevaluate(&c, p), ==,
                     VDI_USB_GUARD_NOW_DENIED);
-    g_assert_cmpint(c.state, ==, VDI_USB_GUARD_REJECTED);
+    g_assert_cmpint(vdi_usb_guard_core_state(&c), ==, VDI_USB_GUARD_REJECTED);
     vdi_usb_guard_core_refusal(&c, &rule, &reason);
     g_assert_cmpstr(rule, ==, "nokbd");
     g_assert_nonnull(strstr(reason, "interface 1 (class 03:01:01)"));
@@ -226,8 +230,8 @@ static void test_deny_and_hide(void)
     g_assert_false(vdi_usb_guard_core_enforcing(&c));
     /* what it was is kept for the queries */
     vdi_usb_guard_core_disconnected(&c);
-    g_assert_cmpint(c.state, ==, VDI_USB_GUARD_REJECTED);
-    g_assert_true(c.have_dev_desc);
+    g_assert_cmpint(vdi_usb_guard_core_state(&c), ==, VDI_USB_GUARD_REJECTED);
+    g_assert_true(vdi_usb_guard_core_device(&c));
     vdi_usb_guard_core_clear(&c);
     vdi_usb_policy_free(p);
 }
@@ -262,15 +266,15 @@ static void test_reevaluate(void)
     p = usb_test_policy(VDI_USB_ACTION_ALLOW, ro2, ARRAY_SIZE(ro2));
     g_assert_cmpint(vdi_usb_guard_core_reevaluate(&c, p), ==,
                     VDI_USB_GUARD_SAME);
-    g_assert_cmpstr(c.verdict->rule_id, ==, "ro2");
-    g_assert_cmpint(c.state, ==, VDI_USB_GUARD_ATTACHED);
+    g_assert_cmpstr(vdi_usb_guard_core_verdict(&c)->rule_id, ==, "ro2");
+    g_assert_cmpint(vdi_usb_guard_core_state(&c), ==, VDI_USB_GUARD_ATTACHED);
 
     /* read-only -> allow while attached: replug */
     vdi_usb_policy_free(p);
     p = vdi_usb_policy_new(VDI_USB_ACTION_ALLOW);
     g_assert_cmpint(vdi_usb_guard_core_reevaluate(&c, p), ==,
                     VDI_USB_GUARD_CHANGED);
-    g_assert_cmpint(c.state, ==, VDI_USB_GUARD_CONNECTED);
+    g_assert_cmpint(vdi_usb_guard_core_state(&c), ==, VDI_USB_GUARD_CONNECTED);
     g_assert_false(vdi_usb_guard_core_read_only(&c));
     vdi_usb_guard_core_clear(&c);
     vdi_usb_policy_free(p);
@@ -298,7 +302,8 @@ static void test_failures(void)
         g_assert_cmpint(vdi_usb_guard_core_fetch_sync(&c, p, fake_xfer, &f),
                         ==, VDI_USB_GUARD_DENIED);
         g_assert_cmpint(f.requests, ==, n);
-        g_assert_cmpint(c.state, ==, VDI_USB_GUARD_REJECTED);
+        g_assert_cmpint(vdi_usb_guard_core_state(&c), ==,
+                        VDI_USB_GUARD_REJECTED);
         vdi_usb_guard_core_refusal(&c, &rule, &reason);
         g_assert_cmpstr(rule, ==, "");
         g_assert_nonnull(strstr(reason, "request failed"));
@@ -328,13 +333,50 @@ static void test_failures(void)
     f.serial = NULL;
     g_assert_cmpint(vdi_usb_guard_core_fetch_sync(&c, p, fake_xfer, &f), ==,
                     VDI_USB_GUARD_DONE);
-    g_assert_null(c.serial);
+    g_assert_null(vdi_usb_guard_core_serial(&c));
 
     /* stale and foreign replies are ignored */
     g_assert_cmpint(vdi_usb_guard_core_reply(&c, p, VDI_USB_GUARD_ID_BASE | 1,
                                              true, keyboard_dev, 18, NULL),
                     ==, VDI_USB_GUARD_IGNORED);
     g_assert_false(vdi_usb_guard_owns_id(42));
+    vdi_usb_guard_core_clear(&c);
+    vdi_usb_policy_free(p);
+}
+
+/*
+ * A guest control transfer whose id (a guest-chosen TRB address) equals
+ * the id of the guard's request in flight travels with another id: the
+ * peer's reply to it is not taken for the device descriptor the guard
+ * asked for, and the guard's own reply still is.
+ */
+static void test_guest_id_collision(void)
+{
+    VdiUsbPolicy *p = vdi_usb_policy_new(VDI_USB_ACTION_ALLOW);
+    VdiUsbGuardRequest first, next;
+    VdiUsbGuardCore c;
+    uint64_t wire;
+
+    vdi_usb_guard_core_init(&c);
+    vdi_usb_guard_core_connect(&c, &first);
+    g_assert(vdi_usb_guard_owns_id(first.id));
+
+    wire = vdi_usb_guard_wire_id(first.id);
+    g_assert_cmphex(wire, !=, first.id);
+    g_assert_false(vdi_usb_guard_owns_id(wire));
+    /* the keyboard's device descriptor, in reply to the guest's transfer */
+    g_assert_cmpint(vdi_usb_guard_core_reply(&c, p, wire, true, keyboard_dev,
+                                             18, &next),
+                    ==, VDI_USB_GUARD_IGNORED);
+    g_assert_cmpint(vdi_usb_guard_core_reply(&c, p, first.id, true,
+                                             storage_dev, 18, &next),
+                    ==, VDI_USB_GUARD_MORE);
+
+    /* every other id goes as it is, as in stock usb-redir */
+    g_assert_cmphex(vdi_usb_guard_wire_id(0x12345670), ==, 0x12345670);
+    g_assert_cmphex(vdi_usb_guard_wire_id(VDI_USB_GUARD_ID_ALIAS | 0x40), ==,
+                    VDI_USB_GUARD_ID_ALIAS | 0x40);
+    g_assert_false(vdi_usb_guard_owns_id(vdi_usb_guard_wire_id(~0ULL)));
     vdi_usb_guard_core_clear(&c);
     vdi_usb_policy_free(p);
 }
@@ -377,7 +419,7 @@ static void test_served_descriptors(void)
     /* nothing evaluated yet: nothing served, and the device is not asked */
     g_assert_cmpint(guest_get(&c, 0x80, 0x0100, 0, buf, &len), ==,
                     VDI_USB_GUARD_STALL);
-    g_assert_cmpint(c.counters.blocked, ==, 1);
+    g_assert_cmpint(vdi_usb_guard_core_counters(&c)->blocked, ==, 1);
 
     g_assert_cmpint(vdi_usb_guard_core_fetch_sync(&c, p, fake_xfer, &f), ==,
                     VDI_USB_GUARD_DONE);
@@ -421,7 +463,7 @@ static void test_served_descriptors(void)
                     VDI_USB_GUARD_STALL);
     g_assert_cmpint(guest_get(&c, 0x81, 0x2200, 1, buf, &len), ==,
                     VDI_USB_GUARD_STALL);
-    g_assert_cmpint(c.counters.blocked, ==, 6);
+    g_assert_cmpint(vdi_usb_guard_core_counters(&c)->blocked, ==, 6);
     /* vendor requests numbered 6 are not GET_DESCRIPTOR: they pass */
     g_assert_cmpint(guest_get(&c, 0xc0, 0x0100, 0, buf, &len), ==,
                     VDI_USB_GUARD_PASS);
@@ -482,7 +524,7 @@ static void test_changed_story(void)
     f.config = hid_keyboard_config;
     f.config_len = sizeof(hid_keyboard_config);
     g_assert_cmpint(run_check(&c, p, &f), ==, VDI_USB_GUARD_DENIED);
-    g_assert_cmpint(c.state, ==, VDI_USB_GUARD_REJECTED);
+    g_assert_cmpint(vdi_usb_guard_core_state(&c), ==, VDI_USB_GUARD_REJECTED);
     vdi_usb_guard_core_refusal(&c, &rule, &reason);
     g_assert_cmpstr(reason, ==, "configuration descriptor: changed since "
                     "it was evaluated");
@@ -532,7 +574,7 @@ static void test_peer_view(void)
     v.ifaces[0].subclass = 1;
     v.ifaces[0].protocol = 1;
     g_assert_false(vdi_usb_guard_core_check_peer(&c, &v));
-    g_assert_cmpint(c.state, ==, VDI_USB_GUARD_REJECTED);
+    g_assert_cmpint(vdi_usb_guard_core_state(&c), ==, VDI_USB_GUARD_REJECTED);
     vdi_usb_guard_core_refusal(&c, &rule, &reason);
     g_assert_cmpstr(reason, ==, "the device announces: interface 0 is class "
                     "03:01:01, which its descriptors do not list");
@@ -595,8 +637,8 @@ static void test_counters(void)
     g_assert_cmpint(vdi_usb_guard_core_control(&c, 0xa1fe, 0, 0, 1, buf,
                                                &len), ==, VDI_USB_GUARD_PASS);
     vdi_usb_guard_core_control_done(&c, 0xa1fe, true, 1);
-    g_assert_cmpint(c.counters.bytes_out, ==, 1);
-    g_assert_cmpint(c.counters.bytes_in, ==, 1);
+    g_assert_cmpint(vdi_usb_guard_core_counters(&c)->bytes_out, ==, 1);
+    g_assert_cmpint(vdi_usb_guard_core_counters(&c)->bytes_in, ==, 1);
 
     /* a READ(10) passes: 31 bytes out, 512 + 13 in */
     g_assert_cmpint(vdi_usb_guard_core_out(&c, 0x02, cbw_read, 31, &fwd,
@@ -612,8 +654,9 @@ static void test_counters(void)
                                           &len), ==, VDI_USB_GUARD_PASS);
     g_assert_true(vdi_usb_guard_core_in_done(&c, 0x81, true, false, buf, 13,
                                              13, &err));
-    g_assert_cmpint(c.counters.bytes_out, ==, 1 + 31);
-    g_assert_cmpint(c.counters.bytes_in, ==, 1 + 512 + 13);
+    g_assert_cmpint(vdi_usb_guard_core_counters(&c)->bytes_out, ==, 1 + 31);
+    g_assert_cmpint(vdi_usb_guard_core_counters(&c)->bytes_in, ==,
+                    1 + 512 + 13);
 
     /* a WRITE(10) never reaches the device: the guard answers it */
     g_assert_cmpint(vdi_usb_guard_core_out(&c, 0x02, cbw_write, 31, &fwd,
@@ -626,16 +669,17 @@ static void test_counters(void)
                                           &len), ==, VDI_USB_GUARD_ANSWER);
     g_assert_cmpint(len, ==, 13);
     g_assert_cmpint(buf[12], ==, 1);    /* command failed: DATA PROTECT */
-    g_assert_cmpint(c.counters.bytes_out, ==, 1 + 31);
-    g_assert_cmpint(c.counters.bytes_in, ==, 1 + 512 + 13);
+    g_assert_cmpint(vdi_usb_guard_core_counters(&c)->bytes_out, ==, 1 + 31);
+    g_assert_cmpint(vdi_usb_guard_core_counters(&c)->bytes_in, ==,
+                    1 + 512 + 13);
 
     /* an endpoint that does not exist, another configuration */
-    g_assert_cmpint(c.counters.blocked, ==, 0);
+    g_assert_cmpint(vdi_usb_guard_core_counters(&c)->blocked, ==, 0);
     g_assert_cmpint(vdi_usb_guard_core_in(&c, 0x83, 8, buf, sizeof(buf),
                                           &len), ==, VDI_USB_GUARD_STALL);
     g_assert_cmpint(vdi_usb_guard_core_control(&c, 0x0009, 2, 0, 0, buf,
                                                &len), ==, VDI_USB_GUARD_STALL);
-    g_assert_cmpint(c.counters.blocked, ==, 2);
+    g_assert_cmpint(vdi_usb_guard_core_counters(&c)->blocked, ==, 2);
     g_assert_null(err);
     vdi_usb_guard_core_clear(&c);
     vdi_usb_policy_free(p);
@@ -655,5 +699,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vdi-usb-guard/changed-story", test_changed_story);
     g_test_add_func("/vdi-usb-guard/peer-view", test_peer_view);
     g_test_add_func("/vdi-usb-guard/counters", test_counters);
+    g_test_add_func("/vdi-usb-guard/guest-id-collision",
+                    test_guest_id_collision);
     return g_test_run();
 }

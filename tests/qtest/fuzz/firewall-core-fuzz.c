@@ -29,20 +29,20 @@ static const uint8_t VM_MAC[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 static FwRuleset *fixed_rs;
 static FwConntrack *ct;
 static FwAntispoof *as;
-static FwPrefix quarantine_allow[2];
+static IpPrefix quarantine_allow[2];
 static int64_t clock_ns;
 
 static FwRuleset *build_fixed(void)
 {
-    static FwPrefix pf[3];
+    static IpPrefix pf[3];
     static FwPortRange pr[2] = { { 1024, 65535 }, { 80, 80 } };
     static FwRule r[5];
     FwAddrSet set = { .name = "s", .prefixes = pf, .n_prefixes = 2 };
     FwPolicy pol = { .rules = r, .n_rules = 5, .sets = &set, .n_sets = 1 };
 
-    fw_parse_prefix("10.0.0.0/8", &pf[0], NULL);
-    fw_parse_prefix("2001:db8::/32", &pf[1], NULL);
-    fw_parse_prefix("192.168.1.0/24", &pf[2], NULL);
+    ip_prefix_parse("10.0.0.0/8", &pf[0], NULL);
+    ip_prefix_parse("2001:db8::/32", &pf[1], NULL);
+    ip_prefix_parse("192.168.1.0/24", &pf[2], NULL);
     r[0].id = 1;
     r[0].ct_states = FW_CT_MASK(FW_CT_ESTABLISHED) |
                      FW_CT_MASK(FW_CT_RELATED);
@@ -71,12 +71,12 @@ static FwRuleset *build_fixed(void)
 
 static void init(void)
 {
-    FwPrefix allowed[2];
+    IpPrefix allowed[2];
 
-    fw_parse_prefix("10.0.0.2", &allowed[0], NULL);
-    fw_parse_prefix("2001:db8::2", &allowed[1], NULL);
-    fw_parse_prefix("10.0.0.1", &quarantine_allow[0], NULL);
-    fw_parse_prefix("2001:db8::/64", &quarantine_allow[1], NULL);
+    ip_prefix_parse("10.0.0.2", &allowed[0], NULL);
+    ip_prefix_parse("2001:db8::2", &allowed[1], NULL);
+    ip_prefix_parse("10.0.0.1", &quarantine_allow[0], NULL);
+    ip_prefix_parse("2001:db8::/64", &quarantine_allow[1], NULL);
     fixed_rs = build_fixed();
     if (!fixed_rs) {
         abort();
@@ -86,7 +86,7 @@ static void init(void)
 }
 
 /* Rules derived from the input; returns NULL if they do not compile */
-static FwRuleset *build_rules(const uint8_t *b, size_t n, FwPrefix *pf,
+static FwRuleset *build_rules(const uint8_t *b, size_t n, IpPrefix *pf,
                               FwPortRange *pr, FwRule *r)
 {
     static const uint8_t protos[4] = { 6, 17, 1, 58 };
@@ -95,7 +95,7 @@ static FwRuleset *build_rules(const uint8_t *b, size_t n, FwPrefix *pf,
 
     for (size_t i = 0; i < n; i++, b += RULE_BYTES) {
         FwRule *x = &r[i];
-        FwPrefix *p = &pf[2 * i];
+        IpPrefix *p = &pf[2 * i];
 
         memset(x, 0, sizeof(*x));
         x->id = i + 1;
@@ -110,7 +110,7 @@ static FwRuleset *build_rules(const uint8_t *b, size_t n, FwPrefix *pf,
             if (!(c & 1)) {
                 continue;
             }
-            memset(&p[side], 0, sizeof(FwPrefix));
+            memset(&p[side], 0, sizeof(IpPrefix));
             p[side].family = (c & 2) ? 6 : 4;
             if (x->family) {
                 p[side].family = x->family;
@@ -173,7 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const size_t vnet_lens[4] = { 0, 10, 12, 0 };
     g_autoptr(FwRuleset) own = NULL;
     const FwRuleset *rs = fixed_rs;
-    FwPrefix pf[8];
+    IpPrefix pf[8];
     FwPortRange pr[8];
     FwRule r[4];
     FwDirection dir;
@@ -212,14 +212,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (flags & 0x20) {
         g_autofree char *s = g_strndup((const char *)data, MIN(size, 64));
-        FwPrefix p;
+        IpPrefix p;
         char *err = NULL;
 
-        if (fw_parse_prefix(s, &p, &err)) {
-            g_autofree char *back = fw_prefix_to_string(&p);
-            FwPrefix q;
+        if (ip_prefix_parse(s, &p, &err)) {
+            g_autofree char *back = ip_prefix_to_string(&p);
+            IpPrefix q;
 
-            if (!fw_parse_prefix(back, &q, NULL) || memcmp(&p, &q, sizeof(p))) {
+            if (!ip_prefix_parse(back, &q, NULL) || memcmp(&p, &q, sizeof(p))) {
                 abort();
             }
         } else if (!err) {

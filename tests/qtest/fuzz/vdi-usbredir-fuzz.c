@@ -127,7 +127,7 @@ static void check_guard(void)
         check(vdi_usb_guard_core_endpoint_allowed(&fz.c, 0x81));
         return;
     }
-    check(fz.c.verdict->action != VDI_USB_ACTION_DENY);
+    check(vdi_usb_guard_core_verdict(&fz.c)->action != VDI_USB_ACTION_DENY);
     cfg = vdi_usb_guard_core_config_desc(&fz.c, &len);
     if (cfg) {
         parsed = g_new0(VdiUsbConfig, 1);
@@ -187,7 +187,7 @@ static void fz_configuration_status(void *priv, uint64_t id,
     fz.policy = (fz.policy + 1 + h->configuration) % G_N_ELEMENTS(policies);
     ch = vdi_usb_guard_core_reevaluate(&fz.c, policies[fz.policy]);
     if (ch == VDI_USB_GUARD_NOW_DENIED) {
-        check(was && fz.c.state == VDI_USB_GUARD_REJECTED);
+        check(was && vdi_usb_guard_core_state(&fz.c) == VDI_USB_GUARD_REJECTED);
     }
     if (ch == VDI_USB_GUARD_CHANGED) {
         /* as the owner does: the guest sees the device anew */
@@ -225,7 +225,7 @@ static void fz_control_packet(void *priv, uint64_t id,
             vdi_usb_guard_core_attached(&fz.c);
             break;
         case VDI_USB_GUARD_DENIED:
-            check(fz.c.state == VDI_USB_GUARD_REJECTED);
+            check(vdi_usb_guard_core_state(&fz.c) == VDI_USB_GUARD_REJECTED);
             check(!vdi_usb_guard_core_enforcing(&fz.c));
             break;
         case VDI_USB_GUARD_IGNORED:

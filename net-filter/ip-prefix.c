@@ -1,13 +1,16 @@
 /*
- * Per-VM firewall core: addresses and prefixes
+ * IPv4 and IPv6 addresses and CIDR prefixes: parsing, matching, printing
  *
  * Copyright (c) 2026 VDI host developers
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Shared by the firewall (net/firewall-*.c) and the session zones and
+ * printer map (hw/vdi/); no QEMU dependencies beyond qemu/osdep.h (GLib).
  */
 
 #include "qemu/osdep.h"
-#include "firewall-int.h"
+#include "ip-prefix.h"
 
 static bool addr_bits_match(const uint8_t *a, const uint8_t *b, unsigned len)
 {
@@ -23,7 +26,7 @@ static bool addr_bits_match(const uint8_t *a, const uint8_t *b, unsigned len)
     return true;
 }
 
-bool fw_prefix_contains(const FwPrefix *p, const FwAddr *addr)
+bool ip_prefix_contains(const IpPrefix *p, const IpAddr *addr)
 {
     if (p->family != addr->family || (p->family != 4 && p->family != 6)) {
         return false;
@@ -31,9 +34,9 @@ bool fw_prefix_contains(const FwPrefix *p, const FwAddr *addr)
     return addr_bits_match(p->addr, addr->a, p->len);
 }
 
-void fw_prefix_normalize(FwPrefix *p)
+void ip_prefix_normalize(IpPrefix *p)
 {
-    unsigned n = addr_len(p->family);
+    unsigned n = p->family == 4 ? 4 : 16;
 
     for (unsigned i = 0; i < 16; i++) {
         unsigned bit = i * 8;
@@ -45,10 +48,10 @@ void fw_prefix_normalize(FwPrefix *p)
     }
 }
 
-bool fw_prefix_list_match(const FwPrefix *p, size_t n, const FwAddr *a)
+bool ip_prefix_list_match(const IpPrefix *p, size_t n, const IpAddr *a)
 {
     for (size_t i = 0; i < n; i++) {
-        if (fw_prefix_contains(&p[i], a)) {
+        if (ip_prefix_contains(&p[i], a)) {
             return true;
         }
     }
@@ -103,7 +106,7 @@ static bool parse_ipv4_addr(const char *s, uint8_t out[4], char **err)
     return true;
 }
 
-bool fw_parse_prefix(const char *s, FwPrefix *p, char **errmsg)
+bool ip_prefix_parse(const char *s, IpPrefix *p, char **errmsg)
 {
     g_autofree char *addr = NULL;
     const char *slash;
@@ -157,7 +160,7 @@ bool fw_parse_prefix(const char *s, FwPrefix *p, char **errmsg)
         }
     }
     p->len = len;
-    fw_prefix_normalize(p);
+    ip_prefix_normalize(p);
     return true;
 
 fail:
@@ -170,7 +173,7 @@ fail:
     return false;
 }
 
-char *fw_prefix_to_string(const FwPrefix *p)
+char *ip_prefix_to_string(const IpPrefix *p)
 {
     char buf[INET6_ADDRSTRLEN];
 
