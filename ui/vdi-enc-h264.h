@@ -32,11 +32,11 @@
 /* ---- the region detector, in tiles ---- */
 
 /* a tile is video-like if it changed with many colours in this many ... */
-#define VDI_REGION_HITS 6
+#define VDI_REGION_HITS 2
 /* ... of the last this many frames */
-#define VDI_REGION_WINDOW 8
+#define VDI_REGION_WINDOW 4
 /* frames the candidate bounding box must stay the same to start */
-#define VDI_REGION_STABLE 4
+#define VDI_REGION_STABLE 2
 /* share (percent) of the box's tiles that must be video-like */
 #define VDI_REGION_DENSITY 50
 /* smallest region, in tiles each way */
