@@ -122,9 +122,19 @@ static bool on_h264(RfbDec *d, int x, int y, int w, int h, uint32_t flags,
 
 typedef struct Result {
     uint64_t bytes, h264_bytes;
-    double psnr;
+    double psnr;                /* summed as MSE, then converted */
     int frames;
 } Result;
+
+static double mse_of(double psnr)
+{
+    return 255.0 * 255.0 * pow(10, -psnr / 10);
+}
+
+static double psnr_of(double mse)
+{
+    return mse > 0 ? MIN(99, 10 * log10(255.0 * 255.0 / mse)) : 99;
+}
 
 /* One pass of the encoder over the workload */
 static void enc_pass(const Workload *wl, int nframes, int quality,
@@ -159,11 +169,11 @@ static void enc_pass(const Workload *wl, int nframes, int quality,
         if (wk.frame) {
             res->bytes += out->len;
             res->h264_bytes += st.bytes[VDI_ENC_KIND_H264];
-            res->psnr += rfb_dec_psnr(d, wk.px, W, 0, 0, W, H);
+            res->psnr += mse_of(rfb_dec_psnr(d, wk.px, W, 0, 0, W, H));
             res->frames++;
         }
     }
-    res->psnr /= res->frames;
+    res->psnr = psnr_of(res->psnr / res->frames);
     vdi_enc_free(e);
     rfb_dec_free(d);
     g_free(wk.page);
@@ -233,10 +243,10 @@ static void run_x264(const Workload *wl, int nframes, int crf, Result *res)
 
         wl->step(&wk);
         d.fb = dec + (size_t)wk.frame * W * H;
-        res->psnr += rfb_dec_psnr(&d, wk.px, W, 0, 0, W, H);
+        res->psnr += mse_of(rfb_dec_psnr(&d, wk.px, W, 0, 0, W, H));
     }
     res->frames = nframes;
-    res->psnr /= nframes;
+    res->psnr = psnr_of(res->psnr / nframes);
     vdi_h264_free(x);
     g_free(wk.page);
     g_free(wk.px);
@@ -318,15 +328,15 @@ int main(int argc, char **argv)
         fflush(stdout);
         for (int k = 0; k < 2; k++) {
             mix[k].bytes += r[k].bytes;
-            mix[k].psnr += r[k].psnr;
+            mix[k].psnr += mse_of(r[k].psnr);
             mix[k].frames++;
         }
         mix_x264 += x;
     }
     if (mix[0].frames > 1) {
         printf("| mix | %.1f | %.1f | %.1f | %.1f | %.1f | %.3f |\n",
-               mix[0].bytes / 1024.0, mix[0].psnr / mix[0].frames,
-               mix[1].bytes / 1024.0, mix[1].psnr / mix[1].frames,
+               mix[0].bytes / 1024.0, psnr_of(mix[0].psnr / mix[0].frames),
+               mix[1].bytes / 1024.0, psnr_of(mix[1].psnr / mix[1].frames),
                mix_x264 / 1024.0, mix[1].bytes / mix_x264);
     }
     return 0;
