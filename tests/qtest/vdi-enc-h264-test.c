@@ -110,6 +110,14 @@ static void grid_frame(Grid *g, int x, int y, int w, int h, bool rich)
     }
 }
 
+/* The next frame, 33 ms after the previous one */
+static bool next_frame(VdiRegionDet *d, const bool *hit, const bool *changed,
+                       int64_t *now, VdiRect *r)
+{
+    *now += 33000000;
+    return vdi_region_update(d, hit, changed, *now, r);
+}
+
 static void test_detector(void)
 {
     bool hit[12 * 8], changed[12 * 8];
@@ -123,13 +131,12 @@ static void test_detector(void)
     /* text being typed: changes, few colours: never a region */
     for (i = 0; i < 30; i++) {
         grid_frame(&g, 1, 1, 6, 2, false);
-        g_assert_false(vdi_region_update(&d, hit, changed, now += 33000000,
-                                         &r));
+        g_assert_false(next_frame(&d, hit, changed, &now, &r));
     }
     /* video: a region once its box has been stable a few frames */
     for (i = 0; i < 30; i++) {
         grid_frame(&g, 3, 2, 4, 3, true);
-        if (vdi_region_update(&d, hit, changed, now += 33000000, &r)) {
+        if (next_frame(&d, hit, changed, &now, &r)) {
             break;
         }
     }
@@ -140,13 +147,13 @@ static void test_detector(void)
     g_assert_cmpint(r.h, ==, 3);
     /* a frame without change, and one with a text change: it lasts */
     grid_frame(&g, 0, 0, 0, 0, false);
-    g_assert_true(vdi_region_update(&d, hit, changed, now += 33000000, &r));
+    g_assert_true(next_frame(&d, hit, changed, &now, &r));
     grid_frame(&g, 3, 2, 1, 1, false);
-    g_assert_true(vdi_region_update(&d, hit, changed, now += 33000000, &r));
+    g_assert_true(next_frame(&d, hit, changed, &now, &r));
     /* the video window moves: the region ends */
     for (i = 0; i < 30; i++) {
         grid_frame(&g, 5, 4, 4, 3, true);
-        if (!vdi_region_update(&d, hit, changed, now += 33000000, &r)) {
+        if (!next_frame(&d, hit, changed, &now, &r)) {
             break;
         }
     }
@@ -154,7 +161,7 @@ static void test_detector(void)
     /* ... and starts again at its new place */
     for (i = 0; i < 30; i++) {
         grid_frame(&g, 5, 4, 4, 3, true);
-        if (vdi_region_update(&d, hit, changed, now += 33000000, &r)) {
+        if (next_frame(&d, hit, changed, &now, &r)) {
             break;
         }
     }
@@ -172,8 +179,7 @@ static void test_detector(void)
         memset(hit, 0, sizeof(hit));
         hit[0] = hit[11] = hit[8 * 12 - 1] = true;
         memcpy(changed, hit, sizeof(hit));
-        g_assert_false(vdi_region_update(&d, hit, changed, now += 33000000,
-                                         &r));
+        g_assert_false(next_frame(&d, hit, changed, &now, &r));
     }
     vdi_region_destroy(&d);
 }
