@@ -21,44 +21,10 @@
 #include "ui/vdi-enc-h264.h"
 #include "vdi-rfb-dec.h"
 #include "vdi-workloads.h"
+#include "vdi-h264-dec.h"
 
 #define W 1280
 #define H 720
-
-/* ---- ffmpeg ---- */
-
-/* All frames of an Annex B stream, w * h each, NULL on failure */
-static uint32_t *ffmpeg_decode(const GByteArray *s, int w, int h, int *n)
-{
-    g_autofree char *dir = g_dir_make_tmp("vdi-h264b-XXXXXX", NULL);
-    g_autofree char *in = g_build_filename(dir, "in.h264", NULL);
-    g_autofree char *outp = g_build_filename(dir, "out.bgra", NULL);
-    g_autofree char *raw = NULL;
-    const char *argv[] = { "ffmpeg", "-nostdin", "-v", "error", "-f", "h264",
-                           "-i", in, "-f", "rawvideo", "-pix_fmt", "bgra",
-                           "-y", outp, NULL };
-    size_t fsize = (size_t)w * h * 4;
-    uint32_t *px = NULL;
-    gsize len = 0;
-    int status = -1;
-
-    if (g_file_set_contents(in, (char *)s->data, s->len, NULL) &&
-        g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL,
-                     NULL, NULL, NULL, &status, NULL) && status == 0 &&
-        g_file_get_contents(outp, &raw, &len, NULL) && len % fsize == 0) {
-        *n = len / fsize;
-        px = g_new(uint32_t, len / 4);
-        for (size_t i = 0; i < len / 4; i++) {
-            const uint8_t *q = (uint8_t *)raw + i * 4;
-
-            px[i] = (q[2] << 16) | (q[1] << 8) | q[0];
-        }
-    }
-    unlink(in);
-    unlink(outp);
-    rmdir(dir);
-    return px;
-}
 
 /* ---- the client's H.264 contexts ---- */
 
@@ -252,16 +218,22 @@ static void run_x264(const Workload *wl, int nframes, int crf, Result *res)
     g_free(wk.px);
 }
 
-/* x264 alone's bytes at @psnr, log-linear between the two nearest CRFs */
-static double x264_at(const Workload *wl, int nframes, double psnr)
+/*
+ * x264 alone's bytes at @psnr, log-linear between the two nearest CRFs;
+ * *@best: its PSNR at the best CRF tried if that is below @psnr, else 0
+ */
+static double x264_at(const Workload *wl, int nframes, double psnr,
+                      double *best)
 {
     static const int crfs[] = { 10, 16, 22, 28, 34, 40 };
     Result prev = { 0 }, r;
 
+    *best = 0;
     for (int i = 0; i < ARRAY_SIZE(crfs); i++) {
         run_x264(wl, nframes, crfs[i], &r);
         if (r.psnr <= psnr) {
             if (!i) {
+                *best = r.psnr;
                 return r.bytes;
             }
             return exp(log(r.bytes) + (log(prev.bytes) - log(r.bytes)) *
@@ -312,7 +284,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < ARRAY_SIZE(real_workloads); i++) {
         const Workload *wl = &real_workloads[i];
         Result r[2];
-        double x;
+        char note[32] = "";
+        double x, best;
 
         if (only && strcmp(only, wl->name)) {
             continue;
@@ -320,11 +293,14 @@ int main(int argc, char **argv)
         run_vdi(wl, nframes, quality, VDI_ENC_CAP_ALL, &r[0]);
         run_vdi(wl, nframes, quality, VDI_ENC_CAP_ALL | VDI_ENC_CAP_H264,
                 &r[1]);
-        x = x264_at(wl, nframes, r[1].psnr);
-        printf("| %s | %.1f | %.1f | %.1f (%.1f) | %.1f | %.1f | %.3f |\n",
+        x = x264_at(wl, nframes, r[1].psnr, &best);
+        if (best) {
+            snprintf(note, sizeof(note), " (CRF 10: %.1f dB)", best);
+        }
+        printf("| %s | %.1f | %.1f | %.1f (%.1f) | %.1f | %.1f%s | %.3f |\n",
                wl->name, r[0].bytes / 1024.0, r[0].psnr,
                r[1].bytes / 1024.0, r[1].h264_bytes / 1024.0, r[1].psnr,
-               x / 1024.0, r[1].bytes / x);
+               x / 1024.0, note, r[1].bytes / x);
         fflush(stdout);
         for (int k = 0; k < 2; k++) {
             mix[k].bytes += r[k].bytes;

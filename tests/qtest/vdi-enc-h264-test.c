@@ -15,61 +15,19 @@
 #include "ui/vdi-enc-h264.h"
 #include "vdi-rfb-dec.h"
 #include "vdi-synth.h"
+#include "vdi-h264-dec.h"
 
-/* ---- decoding with ffmpeg ---- */
-
-/*
- * Decode the Annex B @stream of @w x @h frames; returns the last frame
- * (0x00RRGGBB) and sets *@nframes, or NULL if ffmpeg fails.
- */
+/* The last frame of @stream (see ffmpeg_decode()) */
 static uint32_t *ffmpeg_last_frame(const GByteArray *stream, int w, int h,
                                    int *nframes)
 {
-    g_autofree char *dir = NULL, *in = NULL, *outp = NULL, *err = NULL;
-    g_autofree uint8_t *raw = NULL;
-    g_autoptr(GError) gerr = NULL;
-    size_t fsize = (size_t)w * h * 4;
-    uint32_t *px;
-    gsize len;
-    int status;
+    g_autofree uint32_t *all = ffmpeg_decode(stream, w, h, nframes);
 
-    dir = g_dir_make_tmp("vdi-h264-XXXXXX", &gerr);
-    g_assert_no_error(gerr);
-    in = g_build_filename(dir, "in.h264", NULL);
-    outp = g_build_filename(dir, "out.bgra", NULL);
-    g_assert_true(g_file_set_contents(in, (char *)stream->data, stream->len,
-                                      NULL));
-    {
-        const char *argv[] = { "ffmpeg", "-nostdin", "-v", "error",
-                               "-f", "h264", "-i", in, "-f", "rawvideo",
-                               "-pix_fmt", "bgra", "-y", outp, NULL };
-
-        g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL,
-                                   G_SPAWN_SEARCH_PATH |
-                                   G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
-                                   NULL, &err, &status, &gerr));
-    }
-    g_assert_no_error(gerr);
-    if (!g_spawn_check_exit_status(status, NULL) || err[0] ||
-        !g_file_get_contents(outp, (char **)&raw, &len, NULL) ||
-        len < fsize || len % fsize) {
-        g_test_message("ffmpeg failed: %s", err);
-        raw = NULL;
-    }
-    unlink(in);
-    unlink(outp);
-    rmdir(dir);
-    if (!raw) {
+    if (!all || !*nframes) {
         return NULL;
     }
-    *nframes = len / fsize;
-    px = g_new(uint32_t, (size_t)w * h);
-    for (size_t i = 0; i < (size_t)w * h; i++) {
-        const uint8_t *q = raw + len - fsize + i * 4;
-
-        px[i] = (q[2] << 16) | (q[1] << 8) | q[0];
-    }
-    return px;
+    return g_memdup2(all + (size_t)(*nframes - 1) * w * h,
+                     (size_t)w * h * 4);
 }
 
 static double psnr(const uint32_t *a, size_t sa, const uint32_t *b,
