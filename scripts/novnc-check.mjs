@@ -52,9 +52,9 @@ async function waitFor(pred, timeoutMs, intervalMs = 250) {
 }
 
 // One QMP command on a fresh connection: resolves to {return} or {error}
-function qmp(command, args = {}, timeoutMs = 20000) {
+function qmp(command, args = {}, timeoutMs = 20000, sockPath = cfg.qmp) {
     return new Promise((resolve, reject) => {
-        const sock = net.createConnection(cfg.qmp);
+        const sock = net.createConnection(sockPath);
         let buf = '';
         let step = 0;
         const timer = setTimeout(() => {
@@ -88,17 +88,17 @@ function qmp(command, args = {}, timeoutMs = 20000) {
     });
 }
 
-async function qmpOk(command, args) {
-    const r = await qmp(command, args);
+async function qmpOk(command, args, sockPath = cfg.qmp) {
+    const r = await qmp(command, args, 20000, sockPath);
     if (r.error) throw new Error(`QMP ${command}: ${r.error.class}: ${r.error.desc}`);
     return r.return;
 }
 
 // QEMU's screendump of the guest display as {width, height, rgb}
-async function screendump() {
+async function screendump(sockPath = cfg.qmp) {
     const file = path.join(cfg.run, 'novnc-screendump.ppm');
     fs.rmSync(file, { force: true });
-    await qmpOk('screendump', { filename: file });
+    await qmpOk('screendump', { filename: file }, sockPath);
     const data = fs.readFileSync(file);
     // P6 <w> <h> <maxval> and one whitespace byte
     let pos = 0;
@@ -375,6 +375,9 @@ async function main() {
         const stillConnected = await page.evaluate(() => window.vdi.state);
         check('noVNC is still connected at the end', stillConnected === 'connected',
             `state ${stillConnected}`);
+        if (cfg.h264) {
+            await h264Case(context);
+        }
     } catch (e) {
         check('browser checks ran to the end', false, e.stack || e);
     } finally {
@@ -382,6 +385,196 @@ async function main() {
             await Promise.race([context.close().catch(() => {}), sleep(10000)]);
         }
         fs.rmSync(profileDir, { recursive: true, force: true });
+    }
+}
+
+// ---- (f) video as Open H.264, decoded by WebCodecs ----
+
+// PSNR (dB) of two {width, height, rgb} images over a rect; 99 if equal
+function psnr(a, b, x0, y0, w, h) {
+    if (!a || !b || a.width !== b.width || a.height !== b.height) return 0;
+    let se = 0;
+    for (let y = y0; y < y0 + h; y++) {
+        for (let i = (y * a.width + x0) * 3; i < (y * a.width + x0 + w) * 3; i++) {
+            const e = a.rgb[i] - b.rgb[i];
+            se += e * e;
+        }
+    }
+    return se ? 10 * Math.log10(255 * 255 * 3 * w * h / se) : 99;
+}
+
+// A QEMU with a std VGA driven through qtest: the test writes its pixels
+class QtestVga {
+    constructor(sockPath) {
+        this.sockPath = sockPath;
+        this.buf = '';
+        this.waiting = [];
+    }
+
+    listen() {
+        return new Promise((resolve) => {
+            this.server = net.createServer((c) => {
+                this.conn = c;
+                c.setEncoding('latin1');
+                c.on('data', (d) => {
+                    this.buf += d;
+                    let nl;
+                    while ((nl = this.buf.indexOf('\n')) >= 0) {
+                        const line = this.buf.slice(0, nl);
+                        this.buf = this.buf.slice(nl + 1);
+                        if (line.startsWith('IRQ')) continue;
+                        const w = this.waiting.shift();
+                        if (w) w(line);
+                    }
+                });
+                this.connected();
+            });
+            this.server.listen(this.sockPath, resolve);
+        });
+    }
+
+    // Send commands; resolves to their answers
+    send(...cmds) {
+        const answers = cmds.map(() => new Promise((r) => this.waiting.push(r)));
+        this.conn.write(cmds.map((c) => c + '\n').join(''));
+        return Promise.all(answers);
+    }
+
+    async pciRead(dev, reg) {
+        const [, a] = await this.send(`outl 0xcf8 ${0x80000000 | dev << 11 | reg}`,
+                                      'inl 0xcfc');
+        return parseInt(a.split(' ')[1], 16);
+    }
+
+    async setup(w, h, lfb) {
+        let dev = 0;
+        while (dev < 32 && await this.pciRead(dev, 0) !== 0x11111234) dev++;
+        if (dev === 32) throw new Error('no std VGA');
+        const cmd = await this.pciRead(dev, 4);
+        const cfgw = (reg, v) => [`outl 0xcf8 ${0x80000000 | dev << 11 | reg}`,
+                                  `outl 0xcfc ${v >>> 0}`];
+        const vbe = (i, v) => [`outw 0x1ce ${i}`, `outw 0x1cf ${v}`];
+        await this.send(...cfgw(0x10, lfb), ...cfgw(4, cmd | 3), ...vbe(4, 0),
+                        ...vbe(1, w), ...vbe(2, h), ...vbe(3, 32), ...vbe(4, 0x41),
+                        'outb 0x3c0 32');
+        this.w = w;
+        this.lfb = lfb;
+    }
+
+    // Rows of xRGB pixels (Uint32Array, width w) into the framebuffer
+    blit(px, x, y, w, h) {
+        const cmds = [];
+        for (let j = 0; j < h; j++) {
+            const row = Buffer.from(px.buffer, px.byteOffset + ((y + j) * this.w + x) * 4, w * 4);
+            cmds.push(`b64write 0x${(this.lfb + ((y + j) * this.w + x) * 4).toString(16)} ` +
+                      `0x${(w * 4).toString(16)} ${row.toString('base64')}`);
+        }
+        return this.send(...cmds);
+    }
+}
+
+// Video-like content: smooth colour waves that move, mild noise
+function videoFrame(px, stride, x0, y0, w, h, t) {
+    for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+            const u = x * 0.031, v = y * 0.027, tt = t * 0.15;
+            const n = ((x * 7 + y * 13 + t * 31) * 2654435761 >>> 28) - 8;
+            const r = 128 + 90 * Math.sin(u + tt) * Math.cos(v * 0.7) + n;
+            const g = 120 + 80 * Math.sin(u * 0.6 + v + tt * 0.7) + n;
+            const b = 110 + 100 * Math.cos(v * 1.3 - tt * 0.5 + u * 0.2) + n;
+            const c = (k) => Math.max(0, Math.min(255, Math.round(k)));
+            px[(y0 + y) * stride + x0 + x] = c(r) << 16 | c(g) << 8 | c(b);
+        }
+    }
+}
+
+async function h264Case(context) {
+    const W = 640, H = 480, VX = 160, VY = 120, VW = 320, VH = 240;
+    const qsock = path.join(cfg.run, 'h264-qtest.sock');
+    const qmpSock = path.join(cfg.run, 'h264-qmp.sock');
+    const wsPort = await new Promise((r) => {
+        const s = net.createServer().listen(0, '127.0.0.1', () => {
+            const p = s.address().port;
+            s.close(() => r(p));
+        });
+    });
+    const vga = new QtestVga(qsock);
+    const up = new Promise((r) => { vga.connected = r; });
+    await vga.listen();
+    const { spawn } = await import('node:child_process');
+    const qemu = spawn(cfg.h264.qemu, [
+        '-machine', 'pc', '-nodefaults', '-vga', 'std', '-accel', 'qtest',
+        '-qtest', `unix:${qsock}`, '-display', 'none',
+        '-vnc', `unix:${path.join(cfg.run, 'h264-vnc.sock')},websocket=127.0.0.1:${wsPort},lossy=on`,
+        '-qmp', `unix:${qmpSock},server=on,wait=off`,
+    ], { stdio: ['ignore', 'ignore', fs.openSync(path.join(cfg.run, 'h264-qemu.log'), 'w')] });
+    const page = await context.newPage();
+    const errors = [];
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    page.on('pageerror', (e) => errors.push(e.message));
+    try {
+        await Promise.race([up, sleep(20000)]);
+        if (!check('a QEMU with a std VGA driven through qtest starts', vga.conn)) return;
+        const px = new Uint32Array(W * H);
+        for (let y = 0; y < H; y++) {
+            for (let x = 0; x < W; x++) {
+                // a light desktop with dark "text" strokes around the video
+                px[y * W + x] = (x >> 3) % 3 && (y >> 4) % 2 && (y & 15) > 4 &&
+                    ((x * 31 + y * 7) & 63) < 20 ? 0x202020 : 0xf0f0f0;
+            }
+        }
+        videoFrame(px, W, VX, VY, VW, VH, 0);
+        await vga.setup(W, H, 0xe0000000);
+        await vga.blit(px, 0, 0, W, H);
+        await qmpOk('display-set-profile', { profile: 'wan' }, qmpSock);
+        const url = cfg.url.replace(/port=\d+/, `port=${wsPort}`);
+        await page.goto(url, { timeout: 15000 });
+        const state = await waitFor(() => page.evaluate(() =>
+            window.vdi && window.vdi.state !== 'connecting' && window.vdi.state), 20000);
+        const h264 = await page.evaluate(async () =>
+            (await import('./node_modules/@novnc/novnc/core/util/browser.js'))
+                .supportsWebCodecsH264Decode);
+        check('noVNC in Chromium decodes H.264 with WebCodecs and connects to a wan display',
+              state === 'connected' && h264, `state ${state}, H.264 ${h264}`);
+        if (state !== 'connected') return;
+        await sleep(1000);
+        // the video plays, 25 frames a second, for 3 s
+        let shot = null;
+        for (let t = 1; t <= 75; t++) {
+            const t0 = Date.now();
+            videoFrame(px, W, VX, VY, VW, VH, t);
+            await vga.blit(px, VX, VY, VW, VH);
+            if (t === 60) {
+                fs.rmSync(cfg.h264.png, { force: true });
+                await page.screenshot({ path: cfg.h264.png });
+                shot = fs.existsSync(cfg.h264.png);
+            }
+            await sleep(Math.max(0, 40 - (Date.now() - t0)));
+        }
+        // the last frame, as the client shows it before the region ends
+        await sleep(120);
+        const canvas = await canvasPixels(page);
+        const dump = await screendump(qmpSock);
+        const info = (await qmpOk('query-display-clients', {}, qmpSock))[0];
+        const t = info && info.tiles;
+        const pv = psnr(canvas, dump, VX, VY, VW, VH), pa = psnr(canvas, dump, 0, 0, W, H);
+        check('the video went to noVNC as Open H.264 (query-display-clients)',
+              t && t.h264 > 20 && t['h264-failures'] === 0,
+              JSON.stringify(t));
+        check('noVNC draws the H.264 video: canvas against the screendump by PSNR',
+              pv > 30 && pa > 35, `video ${pv.toFixed(1)} dB, whole ${pa.toFixed(1)} dB`);
+        check('screenshot of the H.264 video in noVNC saved', shot, cfg.h264.png);
+        // paused: the region ends and its area is sent again losslessly
+        const m = await waitFor(async () =>
+            diffPixels(await canvasPixels(page), await screendump(qmpSock)) === 0, 10000, 300);
+        check('after the video pauses the canvas equals the screendump bit for bit', m);
+        check('no errors in the H.264 page', errors.length === 0, errors.slice(0, 5).join(' | '));
+    } catch (e) {
+        check('the H.264 checks ran to the end', false, e.stack || e);
+    } finally {
+        await page.close().catch(() => {});
+        qemu.kill('SIGKILL');
+        vga.server.close();
     }
 }
 

@@ -70,6 +70,8 @@ typedef struct VdiJpegErr {
     jmp_buf jb;
 } VdiJpegErr;
 
+typedef struct VdiVideo VdiVideo;
+
 typedef struct VdiVote {
     int dx, dy;
     uint32_t count;
@@ -130,6 +132,8 @@ struct VdiEncoder {
     int key_table_size;
     uint64_t *key_bloom;
     VdiVote votes[MV_VOTES];
+
+    VdiVideo *video;            /* video regions (vdi-enc-h264.c) */
 };
 
 typedef struct EncCtx {
@@ -188,5 +192,25 @@ int64_t vdi_enc_refine_delay(const VdiEncoder *e);
 bool vdi_enc_refine_due(const VdiEncoder *e, int t, int64_t delay);
 size_t vdi_enc_refine_allowance(VdiEncoder *e);
 void vdi_enc_tile_changed(VdiEncoder *e, int t, bool was_pending);
+
+/*
+ * vdi-enc-h264.c: video regions as H.264, after motion detection: sends
+ * the region's frame and marks its tiles done; without libx264, nothing.
+ */
+#ifdef CONFIG_VNC_H264
+#include "vdi-enc-h264.h"
+void vdi_enc_video_frame(VdiEncoder *e, EncCtx *c);
+bool vdi_enc_video_covers(const VdiEncoder *e, int t);
+void vdi_enc_video_drop(VdiEncoder *e);
+void vdi_enc_video_free(VdiEncoder *e);
+#else
+static inline void vdi_enc_video_frame(VdiEncoder *e, EncCtx *c) {}
+static inline bool vdi_enc_video_covers(const VdiEncoder *e, int t)
+{
+    return false;
+}
+static inline void vdi_enc_video_drop(VdiEncoder *e) {}
+static inline void vdi_enc_video_free(VdiEncoder *e) {}
+#endif
 
 #endif

@@ -350,6 +350,8 @@ int vdi_enc_frame(VdiEncoder *e, const uint32_t *pixels, int w, int h,
         dirty_px * REFINE_BYTES_PER_PX <=
         e->link_rate * REFINE_RATE_SHARE * LOSSLESS_ROOM_NS / 1e9;
 
+    vdi_enc_video_frame(e, &c);
+
     /* changed tiles, round robin from where the budget stopped us */
     for (i = 0; i < ntiles && !c.stopped; i++) {
         t = (e->rr_start + i) % ntiles;
@@ -377,7 +379,7 @@ int vdi_enc_frame(VdiEncoder *e, const uint32_t *pixels, int w, int h,
         size_t limit = c.limit;
 
         if ((f & (TF_VALID | TF_EXACT | TF_DIRTY)) != TF_VALID ||
-            !vdi_enc_refine_due(e, t, delay)) {
+            vdi_enc_video_covers(e, t) || !vdi_enc_refine_due(e, t, delay)) {
             continue;
         }
         if (allow != SIZE_MAX && out->len > before) {
@@ -432,6 +434,7 @@ void vdi_enc_drop_output(VdiEncoder *e)
         }
     }
     e->zframe_touched = 0;
+    vdi_enc_video_drop(e);
     vdi_enc_invalidate(e, NULL);
 }
 
@@ -473,6 +476,7 @@ void vdi_enc_free(VdiEncoder *e)
         }
     }
     jpeg_destroy_compress(&e->cinfo);
+    vdi_enc_video_free(e);
     vdi_enc_free_state(e);
     g_free(e->buf);
     g_free(e->zbuf);

@@ -44,12 +44,15 @@
 #define VDI_RFB_ENC_RAW 0
 #define VDI_RFB_ENC_COPYRECT 1
 #define VDI_RFB_ENC_TIGHT 7
+#define VDI_RFB_ENC_H264 50         /* Open H.264 */
 
 /* What the client accepts (from its SetEncodings) */
 #define VDI_ENC_CAP_COPYRECT (1u << 0)
 #define VDI_ENC_CAP_TIGHT (1u << 1)
 /* Tight JPEG: the client sent a JPEG quality pseudo-encoding */
 #define VDI_ENC_CAP_JPEG (1u << 2)
+/* RFB Open H.264 for video regions, in the WAN profile (vdi-enc-h264.h) */
+#define VDI_ENC_CAP_H264 (1u << 3)
 #define VDI_ENC_CAP_ALL (VDI_ENC_CAP_COPYRECT | VDI_ENC_CAP_TIGHT | \
                          VDI_ENC_CAP_JPEG)
 
@@ -72,6 +75,7 @@ typedef enum VdiEncKind {
     VDI_ENC_KIND_PALETTE,
     VDI_ENC_KIND_ZLIB,      /* Tight basic, copy filter */
     VDI_ENC_KIND_JPEG,
+    VDI_ENC_KIND_H264,      /* a video region's frame */
     VDI_ENC_KIND__MAX,
 } VdiEncKind;
 
@@ -99,6 +103,7 @@ typedef struct VdiEncStats {
     uint64_t lossy_pending;     /* area the client has only approximately */
     int64_t encode_ns;          /* wall-clock time spent in the call */
     bool budget_limited;        /* stopped because of the byte budget */
+    uint32_t h264_failures;     /* video regions libx264 could not encode */
 } VdiEncStats;
 
 typedef struct VdiEncoder VdiEncoder;

@@ -69,6 +69,7 @@ struct VncVdi {
     int64_t id;
     VncVdiConfig cfg;
     bool copyrect;              /* the client announced CopyRect */
+    bool h264;                  /* ... Open H.264 */
     int quality;                /* its JPEG quality level, -1: none */
 
     VdiJob *job;                /* NULL: stock encoders */
@@ -85,6 +86,7 @@ struct VncVdi {
     uint64_t frames;
     uint64_t classes[VDI_ENC_CLASS__MAX];
     uint64_t copy_rects, jpeg_rects;
+    uint64_t h264_rects, h264_bytes, h264_failures;
     uint64_t lossy_pending;
     int jpeg_quality;
     int64_t enc_total_ns;

@@ -248,6 +248,12 @@ static void vdi_query_cb(VncState *vs, void *opaque)
     info->tiles->smooth = v->classes[VDI_ENC_CLASS_SMOOTH];
     info->tiles->copy = v->copy_rects;
     info->tiles->jpeg = v->jpeg_rects;
+#ifdef CONFIG_VNC_H264
+    /* the members come with the H.264 glue (patch 0029) */
+    info->tiles->h264 = v->h264_rects;
+    info->tiles->h264_bytes = v->h264_bytes;
+    info->tiles->h264_failures = v->h264_failures;
+#endif
     info->lossy_pending = v->job ? v->lossy_pending : 0;
     info->jpeg_quality = v->jpeg_quality;
     info->max_bandwidth = v->cfg.max_bps;

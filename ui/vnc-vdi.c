@@ -95,7 +95,8 @@ static bool vdi_usable(VncState *vs)
 static uint32_t vdi_caps(VncVdi *v)
 {
     return VDI_ENC_CAP_TIGHT | (v->copyrect ? VDI_ENC_CAP_COPYRECT : 0) |
-        (v->quality >= 0 ? VDI_ENC_CAP_JPEG : 0);
+        (v->quality >= 0 ? VDI_ENC_CAP_JPEG : 0) |
+        (v->h264 ? VDI_ENC_CAP_H264 : 0);
 }
 
 /* The profile to use now, for an active encoder */
@@ -291,6 +292,7 @@ void vnc_vdi_set_encodings(VncState *vs, const int32_t *encodings, size_t n)
         return;
     }
     v->copyrect = false;
+    v->h264 = false;
     v->quality = -1;
     vnc_vdi_sync_encodings_begin(vs);
     for (size_t i = 0; i < n; i++) {
@@ -300,6 +302,8 @@ void vnc_vdi_set_encodings(VncState *vs, const int32_t *encodings, size_t n)
             tight = true;
         } else if (enc == VNC_ENCODING_COPYRECT) {
             v->copyrect = true;
+        } else if (enc == VDI_RFB_ENC_H264) {
+            v->h264 = true;
         } else if (enc >= (int32_t)VNC_ENCODING_QUALITYLEVEL0 &&
                    enc <= (int32_t)VNC_ENCODING_QUALITYLEVEL0 + 9) {
             /* the first one counts, as for the stock encoders */
@@ -520,6 +524,9 @@ static void vdi_account(VncVdi *v, const VdiEncStats *st, int64_t now,
     }
     v->copy_rects += st->rects[VDI_ENC_KIND_COPYRECT];
     v->jpeg_rects += st->rects[VDI_ENC_KIND_JPEG];
+    v->h264_rects += st->rects[VDI_ENC_KIND_H264];
+    v->h264_bytes += st->bytes[VDI_ENC_KIND_H264];
+    v->h264_failures += st->h264_failures;
     v->lossy_pending = st->lossy_pending;
     v->smooth_px = (v->smooth_px * 3 + st->lossy_pixels) / 4;
     if (sent) {

@@ -22,7 +22,9 @@
 #include <jpeglib.h>
 #include <setjmp.h>
 
-typedef struct RfbDec {
+typedef struct RfbDec RfbDec;
+
+struct RfbDec {
     int w, h;
     uint32_t *fb;               /* 0x00RRGGBB */
     /*
@@ -35,7 +37,14 @@ typedef struct RfbDec {
     bool zinit[4];
     uint64_t rects_by_enc[8];   /* raw, copyrect, ..., tight = [7] */
     uint64_t tight_fill, tight_jpeg, tight_basic, tight_resets;
-} RfbDec;
+    /*
+     * RFB Open H.264 (50), refused unless set: the rect, its flags and
+     * its Annex B data
+     */
+    bool (*h264)(struct RfbDec *d, int x, int y, int w, int h,
+                 uint32_t flags, const uint8_t *data, size_t len);
+    void *opaque;
+};
 
 typedef struct RfbRd {
     const uint8_t *p;
@@ -421,6 +430,13 @@ static inline bool rfb_dec_apply(RfbDec *d, const uint8_t *buf, size_t len,
             }
         } else if (enc == 7) {
             if (!rfb_dec_tight(d, &r, x, y, w, h)) {
+                return false;
+            }
+        } else if (enc == 50 && d->h264) {
+            uint32_t len264 = rfb_rd_s32(&r), flags = rfb_rd_s32(&r);
+            const uint8_t *data = rfb_rd_take(&r, len264);
+
+            if (!data || !d->h264(d, x, y, w, h, flags, data, len264)) {
                 return false;
             }
         } else {

@@ -1,0 +1,321 @@
+/*
+ * Video regions as RFB Open H.264: detector, libx264 stream, encoder
+ *
+ * Copyright (c) 2026 VDI host developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * What the encoder sends as H.264 is decoded by ffmpeg (Debian's, a
+ * decoder independent of libx264) and compared with the frame by PSNR.
+ */
+
+#include "qemu/osdep.h"
+#include <math.h>
+#include "ui/vdi-enc.h"
+#include "ui/vdi-enc-h264.h"
+#include "vdi-rfb-dec.h"
+#include "vdi-synth.h"
+#include "vdi-h264-dec.h"
+
+/* The last frame of @stream (see ffmpeg_decode()) */
+static uint32_t *ffmpeg_last_frame(const GByteArray *stream, int w, int h,
+                                   int *nframes)
+{
+    g_autofree uint32_t *all = ffmpeg_decode(stream, w, h, nframes);
+
+    if (!all || !*nframes) {
+        return NULL;
+    }
+    return g_memdup2(all + (size_t)(*nframes - 1) * w * h,
+                     (size_t)w * h * 4);
+}
+
+static double psnr(const uint32_t *a, size_t sa, const uint32_t *b,
+                   size_t sb, int w, int h)
+{
+    double se = 0;
+
+    for (int y = 0; y < h; y++) {
+        for (int x = 0; x < w; x++) {
+            uint32_t p = a[y * sa + x], q = b[y * sb + x];
+
+            for (int s = 0; s < 24; s += 8) {
+                double e = (double)((p >> s) & 0xff) - ((q >> s) & 0xff);
+
+                se += e * e;
+            }
+        }
+    }
+    return se == 0 ? 99.0 : 10 * log10(255.0 * 255.0 * 3.0 * w * h / se);
+}
+
+/* ---- the detector ---- */
+
+typedef struct Grid {
+    int tw, th;
+    bool *hit, *changed;
+} Grid;
+
+static void grid_frame(Grid *g, int x, int y, int w, int h, bool rich)
+{
+    memset(g->hit, 0, g->tw * g->th);
+    memset(g->changed, 0, g->tw * g->th);
+    for (int ty = y; ty < y + h; ty++) {
+        for (int tx = x; tx < x + w; tx++) {
+            g->hit[ty * g->tw + tx] = rich;
+            g->changed[ty * g->tw + tx] = true;
+        }
+    }
+}
+
+/* The next frame, 33 ms after the previous one */
+static bool next_frame(VdiRegionDet *d, const bool *hit, const bool *changed,
+                       int64_t *now, VdiRect *r)
+{
+    *now += 33000000;
+    return vdi_region_update(d, hit, changed, *now, r);
+}
+
+static void test_detector(void)
+{
+    bool hit[12 * 8], changed[12 * 8];
+    Grid g = { 12, 8, hit, changed };
+    VdiRegionDet d;
+    VdiRect r;
+    int64_t now = 0;
+    int i;
+
+    vdi_region_init(&d, 12, 8);
+    /* text being typed: changes, few colours: never a region */
+    for (i = 0; i < 30; i++) {
+        grid_frame(&g, 1, 1, 6, 2, false);
+        g_assert_false(next_frame(&d, hit, changed, &now, &r));
+    }
+    /* video: a region once its box has been stable a few frames */
+    for (i = 0; i < 30; i++) {
+        grid_frame(&g, 3, 2, 4, 3, true);
+        if (next_frame(&d, hit, changed, &now, &r)) {
+            break;
+        }
+    }
+    g_assert_cmpint(i, ==, VDI_REGION_HITS + VDI_REGION_STABLE - 2);
+    g_assert_cmpint(r.x, ==, 3);
+    g_assert_cmpint(r.y, ==, 2);
+    g_assert_cmpint(r.w, ==, 4);
+    g_assert_cmpint(r.h, ==, 3);
+    /* a frame without change, and one with a text change: it lasts */
+    grid_frame(&g, 0, 0, 0, 0, false);
+    g_assert_true(next_frame(&d, hit, changed, &now, &r));
+    grid_frame(&g, 3, 2, 1, 1, false);
+    g_assert_true(next_frame(&d, hit, changed, &now, &r));
+    /* the video window moves: the region ends */
+    for (i = 0; i < 30; i++) {
+        grid_frame(&g, 5, 4, 4, 3, true);
+        if (!next_frame(&d, hit, changed, &now, &r)) {
+            break;
+        }
+    }
+    g_assert_cmpint(i, <, 30);
+    /* ... and starts again at its new place */
+    for (i = 0; i < 30; i++) {
+        grid_frame(&g, 5, 4, 4, 3, true);
+        if (next_frame(&d, hit, changed, &now, &r)) {
+            break;
+        }
+    }
+    g_assert_cmpint(i, <, 30);
+    g_assert_cmpint(r.x, ==, 5);
+    g_assert_cmpint(r.y, ==, 4);
+    /* paused: it ends after VDI_REGION_IDLE_NS */
+    grid_frame(&g, 0, 0, 0, 0, false);
+    g_assert_true(vdi_region_update(&d, hit, changed,
+                                    now + VDI_REGION_IDLE_NS, &r));
+    g_assert_false(vdi_region_update(&d, hit, changed,
+                                     now + VDI_REGION_IDLE_NS + 1, &r));
+    /* scattered changing tiles (two small animations): no region */
+    for (i = 0; i < 30; i++) {
+        memset(hit, 0, sizeof(hit));
+        hit[0] = hit[11] = hit[8 * 12 - 1] = true;
+        memcpy(changed, hit, sizeof(hit));
+        g_assert_false(next_frame(&d, hit, changed, &now, &r));
+    }
+    vdi_region_destroy(&d);
+}
+
+/* ---- one stream ---- */
+
+static void test_stream(void)
+{
+    const int w = 200, h = 120;
+    g_autofree uint32_t *fb = g_new(uint32_t, w * h);
+    g_autoptr(GByteArray) s = g_byte_array_new();
+    g_autofree uint32_t *dec = NULL;
+    VdiH264 *x;
+    int n = 0;
+
+    g_assert_null(vdi_h264_new(201, 120, 23));
+    g_assert_null(vdi_h264_new(8, 8, 23));
+    x = vdi_h264_new(w, h, 23);
+    g_assert_nonnull(x);
+    for (int f = 0; f < 10; f++) {
+        g_autofree uint32_t *last = NULL;
+        size_t before = s->len;
+
+        syn_photo(fb, w, 0, 0, w, h, f, 7);
+        if (f == 6) {
+            vdi_h264_force_idr(x);
+        }
+        g_assert_cmpint(vdi_h264_encode(x, fb, w, s), ==, s->len - before);
+        /* Annex B, one slice: IDR (5) first, then P slices (1) */
+        g_assert_cmpuint(s->data[before + 2] | s->data[before + 3], ==, 1);
+        g_free(dec);
+        dec = ffmpeg_last_frame(s, w, h, &n);
+        g_assert_nonnull(dec);
+        g_assert_cmpint(n, ==, f + 1);
+        g_assert_cmpfloat(psnr(dec, w, fb, w, w, h), >, 34);
+    }
+    vdi_h264_free(x);
+}
+
+/* ---- the encoder ---- */
+
+#define FW 384
+#define FH 256
+/* the video, not tile-aligned, inside a window */
+#define VX 134
+#define VY 86
+#define VW 180
+#define VH 118
+
+typedef struct Client {
+    RfbDec *d;
+    GByteArray *stream;         /* the one context's Annex B so far */
+    VdiRect ctx;
+    int frames, resets;
+} Client;
+
+static bool client_h264(RfbDec *d, int x, int y, int w, int h,
+                        uint32_t flags, const uint8_t *data, size_t len)
+{
+    Client *cl = d->opaque;
+    g_autofree uint32_t *px = NULL;
+    int n;
+
+    if (flags & ~VDI_H264_FLAG_RESET) {
+        return false;
+    }
+    if (flags & VDI_H264_FLAG_RESET) {
+        g_byte_array_set_size(cl->stream, 0);
+        cl->ctx = (VdiRect) { x, y, w, h };
+        cl->resets++;
+    }
+    /* one region at a time here: its context */
+    if (cl->ctx.x != x || cl->ctx.y != y || cl->ctx.w != w || cl->ctx.h != h) {
+        return false;
+    }
+    g_byte_array_append(cl->stream, data, len);
+    px = ffmpeg_last_frame(cl->stream, w, h, &n);
+    if (!px) {
+        return false;
+    }
+    for (int j = 0; j < h; j++) {
+        memcpy(d->fb + (size_t)(y + j) * d->w + x, px + (size_t)j * w, w * 4);
+        memset(d->lossy + (size_t)(y + j) * d->w + x, 1, w);
+    }
+    cl->frames++;
+    return true;
+}
+
+static void desktop(uint32_t *fb, int f)
+{
+    syn_wallpaper(fb, FW, FW, FH);
+    syn_window(fb, FW, FW, FH, 20, 20, 340, 220, 3);
+    syn_fill(fb, FW, VX - 4, VY - 4, VW + 8, VH + 8, 0x202020);
+    syn_photo(fb, FW, VX, VY, VW, VH, MIN(f, 39), 11);
+}
+
+/*
+ * Play the video for 40 frames, then pause it; returns the H.264
+ * rects.  With @caps lacking H.264 or in LAN, none may come.
+ */
+static int play(VdiProfile profile, uint32_t caps, Client *cl)
+{
+    VdiEncoder *e = vdi_enc_new(profile, caps);
+    g_autofree uint32_t *fb = g_new(uint32_t, FW * FH);
+    g_autoptr(GByteArray) out = g_byte_array_new();
+    VdiEncStats st;
+    int h264 = 0, f;
+
+    cl->d = rfb_dec_new(FW, FH);
+    cl->d->h264 = client_h264;
+    cl->d->opaque = cl;
+    cl->stream = g_byte_array_new();
+    /* a fast link: refinement soon after the video pauses */
+    vdi_enc_set_link_rate(e, 1e7);
+    for (f = 0; f < 100; f++) {
+        int n;
+
+        desktop(fb, f);
+        g_byte_array_set_size(out, 0);
+        n = vdi_enc_frame(e, fb, FW, FH, FW * 4, NULL, 0, out, &st);
+        g_assert_cmpint(n, >=, 0);
+        g_assert_true(rfb_dec_apply(cl->d, out->data, out->len, n));
+        g_assert_cmpuint(st.h264_failures, ==, 0);
+        h264 += st.rects[VDI_ENC_KIND_H264];
+        /* whatever is not lossy on the client is right */
+        g_assert_cmpuint(rfb_dec_stale(cl->d, fb, FW), ==, 0);
+        if (f == 39 && h264) {
+            /* the video plays as H.264, the rest is exact */
+            g_assert_cmpfloat(rfb_dec_psnr(cl->d, fb, FW, VX, VY, VW, VH),
+                              >, 32);
+            g_assert_cmpfloat(rfb_dec_psnr(cl->d, fb, FW, 0, 0, FW,
+                                           VY - 64), ==, 99);
+            g_assert_cmpfloat(rfb_dec_psnr(cl->d, fb, FW, 0, VY + VH + 64,
+                                           FW, FH - VY - VH - 64), ==, 99);
+        }
+    }
+    /* paused: the region ended and the client has the frame exactly */
+    g_assert_cmpuint(rfb_dec_diff(cl->d, fb, FW), ==, 0);
+    g_assert_false(vdi_enc_has_pending(e));
+    vdi_enc_free(e);
+    rfb_dec_free(cl->d);
+    g_byte_array_unref(cl->stream);
+    return h264;
+}
+
+static void test_enc_video(void)
+{
+    Client cl = { 0 };
+    int n = play(VDI_PROFILE_WAN, VDI_ENC_CAP_ALL | VDI_ENC_CAP_H264, &cl);
+
+    /* most frames of the video went as H.264, in one stream */
+    g_assert_cmpint(n, >=, 25);
+    g_assert_cmpint(cl.frames, ==, n);
+    g_assert_cmpint(cl.resets, ==, 1);
+    /* the region is the video, to even pixels */
+    g_assert_cmpint(cl.ctx.x, ==, VX);
+    g_assert_cmpint(cl.ctx.y, ==, VY);
+    g_assert_cmpint(cl.ctx.w, ==, VW);
+    g_assert_cmpint(cl.ctx.h, ==, VH);
+}
+
+static void test_enc_no_h264(void)
+{
+    Client cl = { 0 };
+
+    /* a client that did not announce encoding 50 */
+    g_assert_cmpint(play(VDI_PROFILE_WAN, VDI_ENC_CAP_ALL, &cl), ==, 0);
+    /* LAN is lossless */
+    g_assert_cmpint(play(VDI_PROFILE_LAN, VDI_ENC_CAP_ALL | VDI_ENC_CAP_H264,
+                         &cl), ==, 0);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/vdi-enc-h264/detector", test_detector);
+    g_test_add_func("/vdi-enc-h264/stream", test_stream);
+    g_test_add_func("/vdi-enc-h264/encoder/video", test_enc_video);
+    g_test_add_func("/vdi-enc-h264/encoder/no-h264", test_enc_no_h264);
+    return g_test_run();
+}
