@@ -590,6 +590,40 @@ static void test_wan_video_not_refined(void)
 }
 
 /*
+ * Video on a link with room for it lossless gets a better JPEG quality
+ * than the rate controller's (whose scale ends at 90, where real film
+ * was below stock Tight+JPEG's PSNR), and is still sent as JPEG.
+ */
+static void test_wan_video_quality_with_room(void)
+{
+    const int w = 192, h = 128;
+    const double rate[2] = { 200000, 100e6 };   /* no room, room */
+    double psnr[2];
+
+    for (int i = 0; i < 2; i++) {
+        VdiEncoder *e = vdi_enc_new(VDI_PROFILE_WAN, VDI_ENC_CAP_ALL);
+        RfbDec *d = rfb_dec_new(w, h);
+        Frame *f = frame_new(w, h, 0);
+        VdiRect all = { 0, 0, w, h };
+        VdiEncStats st;
+
+        vdi_enc_set_link_rate(e, rate[i]);
+        vdi_enc_set_jpeg_quality(e, 90);
+        for (int t = 0; t <= 330; t += 33) {
+            syn_photo(f->px, f->sp, 0, 0, w, h, t, 7);
+            enc_dec_at(e, d, f, t, t ? &all : NULL, !!t, &st);
+        }
+        g_assert_cmpuint(st.lossy_pixels, ==, w * h);
+        psnr[i] = rfb_dec_psnr(d, f->px, f->sp, 0, 0, w, h);
+        g_test_message("link %.0f bytes/s: PSNR %.2f dB", rate[i], psnr[i]);
+        frame_free(f);
+        rfb_dec_free(d);
+        vdi_enc_free(e);
+    }
+    g_assert_cmpfloat(psnr[1], >, psnr[0] + 1);
+}
+
+/*
  * Scrolling a page with photos on a link with room: the moved part goes
  * as CopyRect and the uncovered lines, which change at every step, are
  * not taken for video: they are sent losslessly at once.
@@ -1916,6 +1950,8 @@ int main(int argc, char **argv)
     g_test_add_func("/vdi-enc/wan/video-not-refined",
                     test_wan_video_not_refined);
     g_test_add_func("/vdi-enc/wan/scroll-lossless", test_wan_scroll_lossless);
+    g_test_add_func("/vdi-enc/wan/video-quality-with-room",
+                    test_wan_video_quality_with_room);
     g_test_add_func("/vdi-enc/wan/text-lossless", test_wan_text_lossless);
     g_test_add_func("/vdi-enc/wan/text-not-above-stock",
                     test_wan_text_not_above_stock);
