@@ -38,6 +38,9 @@
 #define TIGHT_STREAMS 4
 #define TIGHT_MAX_COLORS 256
 
+/* the largest rect the writer takes, as stock Tight's (16 tiles) */
+#define RECT_MAX_AREA (16 * TILE * TILE)
+
 /* JPEG only for rects at least this large and not "runny" */
 #define JPEG_MIN_AREA 1024
 

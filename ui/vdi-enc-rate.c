@@ -22,12 +22,19 @@
 #define REFINE_ROOM_NS (1000 * MS_NS)
 /* JPEG quality boost for smooth tiles that are not moving */
 #define STATIC_QUALITY_BOOST 15
+/*
+ * ... and for moving ones when the link has room for the changes sent
+ * lossless: the rate controller's scale ends at 90, where real film is
+ * below stock Tight+JPEG's PSNR (49.6 vs 50.3 dB); 95 is above it (51.8)
+ * at 1.2 times the bytes, 0.66 times stock's.
+ */
+#define ROOM_QUALITY_BOOST 5
 
 /* JPEG quality of a tile: better for content that stays (it is seen) */
 int vdi_enc_tile_quality(const VdiEncoder *e, int t)
 {
     if (tile_moving(e, t)) {
-        return e->quality;
+        return MIN(95, e->quality + (e->room ? ROOM_QUALITY_BOOST : 0));
     }
     return MIN(95, MAX(e->quality, e->quality + STATIC_QUALITY_BOOST));
 }

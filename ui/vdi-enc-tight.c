@@ -63,12 +63,14 @@
 #define TIGHT_LEN_LIMIT (1 << 22)
 
 /*
- * In WAN, a rect with more colours goes through the full-colour zlib
- * stream: its palette, sent uncompressed with every tile, costs more than
- * it saves (pages of anti-aliased text: 22% fewer bytes).  LAN keeps
- * palettes, whose indices compress fast.
+ * In WAN, a rect with more colours than this, and than one per
+ * WAN_PALETTE_PX pixels, goes through the full-colour zlib stream: its
+ * palette, sent uncompressed with the rect, costs more than it saves
+ * (pages of anti-aliased text: 22% fewer bytes in single tiles).  LAN
+ * keeps palettes, whose indices compress fast.
  */
 #define WAN_PALETTE_MAX 64
+#define WAN_PALETTE_PX 48
 
 /* ---- output helpers ---- */
 
@@ -605,7 +607,9 @@ bool vdi_enc_encode_rect(VdiEncoder *e, EncCtx *c, int x, int y, int w, int h,
         } else if (n == 2) {
             write_mono(e, c, x, y, w, h);
         } else if (n <= (e->profile == VDI_PROFILE_WAN ?
-                         WAN_PALETTE_MAX : TIGHT_MAX_COLORS)) {
+                         MIN(TIGHT_MAX_COLORS,
+                             MAX(WAN_PALETTE_MAX, w * h / WAN_PALETTE_PX)) :
+                         TIGHT_MAX_COLORS)) {
             write_palette(e, c, x, y, w, h);
         } else {
             write_copy(e, c, x, y, w, h);

@@ -183,11 +183,166 @@ static int encode_jpeg_run(VdiEncoder *e, EncCtx *c, int t)
     return 1;
 }
 
+/*
+ * Lossless changes of neighbouring tiles go in one rect, as large as
+ * stock Tight's: one header and one palette instead of one per tile
+ * (pages of text: the tiles' palettes cost more than stock's bytes).
+ */
+#define MERGE_MAX_TILES 32
+/* unchanged pixels resent by a merge cost less than a rect of its own */
+#define MERGE_SLACK_PX 256
+
+static uint64_t rect_area(const VdiRect *r)
+{
+    return (uint64_t)r->w * r->h;
+}
+
+static void rect_intersect(VdiRect *a, const VdiRect *b)
+{
+    int x1 = MIN(a->x + a->w, b->x + b->w);
+    int y1 = MIN(a->y + a->h, b->y + b->h);
+
+    a->x = MAX(a->x, b->x);
+    a->y = MAX(a->y, b->y);
+    a->w = MAX(0, x1 - a->x);
+    a->h = MAX(0, y1 - a->y);
+}
+
+static void rect_union(VdiRect *a, const VdiRect *b)
+{
+    int x1 = MAX(a->x + a->w, b->x + b->w);
+    int y1 = MAX(a->y + a->h, b->y + b->h);
+
+    a->x = MIN(a->x, b->x);
+    a->y = MIN(a->y, b->y);
+    a->w = x1 - a->x;
+    a->h = y1 - a->y;
+}
+
+/*
+ * Is tile @t a change still to send, and not as JPEG?  *bb: what
+ * lossless sends of it (its changed part).
+ */
+static bool tile_lossless(VdiEncoder *e, EncCtx *c, int t, VdiRect *bb,
+                          bool *indexed)
+{
+    VdiRect r;
+    uint32_t col;
+    uint64_t same;
+
+    if ((e->tflags[t] & (TF_DIRTY | TF_DONE)) != TF_DIRTY) {
+        return false;
+    }
+    vdi_enc_tile_rect(e, t, &r);
+    if (tile_solid(c->px, c->spx, &r, &col)) {
+        return false;
+    }
+    if (!(e->tflags[t] & TF_VALID) ||
+        !vdi_enc_change_bbox(e, c->px, c->spx, &r, bb)) {
+        *bb = r;
+    }
+    /* as encode_tile() would: a JPEG run of whole tiles, or the change */
+    if (lossy_ok(e) && (tile_moving(e, t) || !e->room) &&
+        (tile_smooth(e, c, &r) || tile_smooth(e, c, bb))) {
+        return false;
+    }
+    *indexed = vdi_enc_pal_build(&e->pal, fb_row(c->px, c->spx, bb->y) + bb->x,
+                                 c->spx, bb->w, bb->h, TIGHT_MAX_COLORS,
+                                 &same) <= TIGHT_MAX_COLORS;
+    return true;
+}
+
+/*
+ * Grow @m, the changed part of tile @t, over the lossless changes of the
+ * tiles to its right, then of the tile rows below, while the rect stays
+ * about as small as its parts.  Every tile under the rect is one of them
+ * or unchanged.  Returns the number of tiles in @tiles.
+ */
+static int merge_lossless(VdiEncoder *e, EncCtx *c, int t, VdiRect *m,
+                          int *tiles)
+{
+    int tx0 = t % e->tw, tx1 = tx0, n = 1;
+    VdiRect bb;
+    bool ix0, ix;
+
+    tiles[0] = t;
+    if (!tile_lossless(e, c, t, &bb, &ix0) || !ix0) {
+        return 1;
+    }
+    while (n < MERGE_MAX_TILES / 2 && tx1 + 1 < e->tw &&
+           tile_lossless(e, c, t + tx1 + 1 - tx0, &bb, &ix) && ix == ix0) {
+        VdiRect u = *m;
+
+        rect_union(&u, &bb);
+        if (rect_area(&u) > RECT_MAX_AREA ||
+            rect_area(&u) > rect_area(m) + rect_area(&bb) + MERGE_SLACK_PX) {
+            break;
+        }
+        *m = u;
+        tiles[n++] = t + ++tx1 - tx0;
+    }
+    for (int ty = t / e->tw + 1;
+         ty < e->th && n + tx1 - tx0 < MERGE_MAX_TILES; ty++) {
+        VdiRect u = *m;
+        uint64_t parts = rect_area(m);
+        int k = n;
+
+        for (int tx = tx0; tx <= tx1; tx++) {
+            int v = ty * e->tw + tx;
+
+            if (tile_lossless(e, c, v, &bb, &ix) && ix == ix0) {
+                rect_union(&u, &bb);
+                parts += rect_area(&bb);
+                tiles[k++] = v;
+            } else if (e->tflags[v] & (TF_DIRTY | TF_DONE)) {
+                return n;
+            }
+        }
+        if (k == n || rect_area(&u) > RECT_MAX_AREA ||
+            rect_area(&u) > parts + MERGE_SLACK_PX) {
+            break;
+        }
+        *m = u;
+        n = k;
+    }
+    return n;
+}
+
+/* Send tile @t's lossless change, merged with its neighbours' */
+static bool encode_lossless(VdiEncoder *e, EncCtx *c, int t, VdiRect *bb)
+{
+    int tiles[MERGE_MAX_TILES];
+    VdiRect m = *bb, tr, part;
+    bool lossy;
+    int n = merge_lossless(e, c, t, &m, tiles);
+
+    if (n > 1 && !vdi_enc_encode_rect(e, c, m.x, m.y, m.w, m.h, false,
+                                      &lossy)) {
+        /* over the budget: the tile alone may still fit */
+        c->stopped = false;
+        n = 1;
+    }
+    if (n == 1) {
+        m = *bb;
+        if (!vdi_enc_encode_rect(e, c, m.x, m.y, m.w, m.h, false, &lossy)) {
+            return false;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        vdi_enc_tile_rect(e, tiles[i], &tr);
+        part = tr;
+        rect_intersect(&part, &m);
+        tile_sent(e, c, tiles[i], &part,
+                  part.w == tr.w && part.h == tr.h, lossy);
+    }
+    return true;
+}
+
 static bool encode_tile(VdiEncoder *e, EncCtx *c, int t, bool refine)
 {
     VdiRect r, bb;
     uint32_t col;
-    bool lossy, whole, allow_lossy;
+    bool lossy, whole, allow_lossy, ix;
     int ret;
 
     vdi_enc_tile_rect(e, t, &r);
@@ -204,6 +359,10 @@ static bool encode_tile(VdiEncoder *e, EncCtx *c, int t, bool refine)
         if (ret) {
             return ret > 0;
         }
+    }
+    if (!refine && e->profile == VDI_PROFILE_WAN &&
+        (e->caps & VDI_ENC_CAP_TIGHT) && tile_lossless(e, c, t, &bb, &ix)) {
+        return encode_lossless(e, c, t, &bb);
     }
     if (refine || !(e->tflags[t] & TF_VALID) ||
         !vdi_enc_change_bbox(e, c->px, c->spx, &r, &bb)) {
@@ -457,7 +616,7 @@ VdiEncoder *vdi_enc_new(VdiProfile profile, uint32_t caps)
     for (int i = 0; i < TIGHT_STREAMS; i++) {
         e->zlevel[i] = -1;
     }
-    e->buf = g_malloc(TILE * TILE * 4);
+    e->buf = g_malloc(RECT_MAX_AREA * 4);
     e->cinfo.err = jpeg_std_error(&e->jerr.mgr);
     e->jerr.mgr.error_exit = vdi_enc_jpeg_error_exit;
     e->jerr.mgr.output_message = vdi_enc_jpeg_output_message;

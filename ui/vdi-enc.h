@@ -35,8 +35,9 @@
 /* Largest accepted frame width/height */
 #define VDI_ENC_MAX_DIM 8192
 /*
- * Smallest byte budget: no single rectangle the encoder produces is larger
- * than this, so every call with pending work makes progress.
+ * Smallest byte budget: no rectangle of one tile the encoder produces is
+ * larger than this (larger ones only where they fit), so every call with
+ * pending work makes progress.
  */
 #define VDI_ENC_MIN_BUDGET 16384
 
