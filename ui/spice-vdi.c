@@ -86,6 +86,10 @@ void qemu_spice_vdi_init(SpiceServer *server, const SpiceVdiSettings *cmdline)
     vdi_cmdline = *cmdline;
     vdi_cur = *cmdline;
     vdi_profile = DISPLAY_PROFILE_OFF;
+    /* a vdi-display-profile object may be there first */
+    if (display_profile_defaults()->profile != DISPLAY_PROFILE_OFF) {
+        qemu_spice_vdi_set_profile(display_profile_defaults()->profile);
+    }
 }
 
 void qemu_spice_vdi_set_profile(DisplayProfile profile)

@@ -25,12 +25,6 @@
 #define RWND_HOLD_NS (3 * NANOSECONDS_PER_SECOND)
 #define FPS_SAMPLES 64
 
-typedef struct VncVdiConfig {
-    DisplayProfile profile;
-    uint64_t max_bps;
-    int64_t max_fps;
-    int64_t qmin, qmax;
-} VncVdiConfig;
 
 /*
  * A client's encoder and what a worker needs to run it.  While @busy, the
@@ -67,7 +61,7 @@ typedef struct VdiJob {
 
 struct VncVdi {
     int64_t id;
-    VncVdiConfig cfg;
+    DisplayProfileConfig cfg;
     bool copyrect;              /* the client announced CopyRect */
     bool h264;                  /* ... Open H.264 */
     int quality;                /* its JPEG quality level, -1: none */
@@ -98,7 +92,6 @@ struct VncVdi {
 };
 
 /* The settings of clients that connect, and of those with no own */
-extern VncVdiConfig vnc_vdi_default;
 
 int64_t vnc_vdi_now(void);
 DisplayProfile vnc_vdi_in_force(VncVdi *v);

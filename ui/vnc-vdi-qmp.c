@@ -41,9 +41,9 @@ typedef struct VdiSet {
     bool failed;
 } VdiSet;
 
-static VncVdiConfig vdi_merge(const VncVdiConfig *old, const VdiSet *s)
+static DisplayProfileConfig vdi_merge(const DisplayProfileConfig *old, const VdiSet *s)
 {
-    VncVdiConfig c = *old;
+    DisplayProfileConfig c = *old;
 
     c.profile = s->profile;
     if (s->has_max_bps) {
@@ -61,7 +61,7 @@ static VncVdiConfig vdi_merge(const VncVdiConfig *old, const VdiSet *s)
     return c;
 }
 
-static bool vdi_check_merged(const VncVdiConfig *c, const char *what,
+static bool vdi_check_merged(const DisplayProfileConfig *c, const char *what,
                              Error **errp)
 {
     if (c->qmin > c->qmax) {
@@ -76,7 +76,7 @@ static bool vdi_check_merged(const VncVdiConfig *c, const char *what,
 static void vdi_check_cb(VncState *vs, void *opaque)
 {
     VdiSet *s = opaque;
-    VncVdiConfig c;
+    DisplayProfileConfig c;
     g_autofree char *what = NULL;
 
     if (s->failed || !vs->vdi) {
@@ -111,7 +111,7 @@ void vnc_vdi_set_profile(DisplayProfile profile,
                          bool has_max_fps, int64_t max_fps,
                          bool has_jpeg_quality_min, int64_t jpeg_quality_min,
                          bool has_jpeg_quality_max, int64_t jpeg_quality_max,
-                         Error **errp)
+                         DisplayProfileConfig *defaults, Error **errp)
 {
     VdiSet s = {
         .profile = profile,
@@ -121,7 +121,7 @@ void vnc_vdi_set_profile(DisplayProfile profile,
         .has_qmax = has_jpeg_quality_max, .qmax = jpeg_quality_max,
         .errp = errp,
     };
-    VncVdiConfig c;
+    DisplayProfileConfig c;
 
     if (has_max_bandwidth && max_bandwidth && max_bandwidth < 8000) {
         error_setg(errp, "'max-bandwidth' must be 0 (no limit) or at least "
@@ -162,7 +162,7 @@ void vnc_vdi_set_profile(DisplayProfile profile,
     }
 
     /* all or nothing: check every target before changing any */
-    c = vdi_merge(&vnc_vdi_default, &s);
+    c = vdi_merge(defaults, &s);
     if (!vdi_check_merged(&c, "the default", errp)) {
         return;
     }
@@ -170,7 +170,7 @@ void vnc_vdi_set_profile(DisplayProfile profile,
     if (s.failed) {
         return;
     }
-    vnc_vdi_default = c;
+    *defaults = c;
     vnc_foreach_client(vdi_set_cb, &s);
 }
 

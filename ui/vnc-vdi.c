@@ -51,14 +51,6 @@
 #include "vnc-vdi-int.h"
 #include "trace.h"
 
-VncVdiConfig vnc_vdi_default = {
-    .profile = DISPLAY_PROFILE_OFF,
-    .max_bps = 0,
-    .max_fps = 30,
-    .qmin = 20,
-    .qmax = 90,
-};
-
 static void vdi_job_bh(void *opaque);
 
 int64_t vnc_vdi_now(void)
@@ -255,7 +247,7 @@ void vnc_vdi_client_init(VncState *vs)
     VncVdi *v = g_new0(VncVdi, 1);
 
     v->id = display_client_new_id();
-    v->cfg = vnc_vdi_default;
+    v->cfg = *display_profile_defaults();
     v->quality = -1;
     v->inval = g_array_new(false, false, sizeof(VdiRect));
     v->bh = qemu_bh_new(vdi_job_bh, vs);

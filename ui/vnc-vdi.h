@@ -15,9 +15,27 @@ typedef struct VncVdiSync VncVdiSync;
 typedef struct VdiLink VdiLink;
 typedef struct DisplayClientInfo DisplayClientInfo;
 
-#ifdef CONFIG_VNC_JPEG
+#if defined(CONFIG_VNC_JPEG) || defined(CONFIG_SPICE)
 
 #include "qapi/qapi-types-vdi-display.h"
+
+/* A display profile and its limits: a VNC client's, or the VM's defaults */
+typedef struct DisplayProfileConfig {
+    DisplayProfile profile;
+    uint64_t max_bps;
+    int64_t max_fps;
+    int64_t qmin, qmax;
+} DisplayProfileConfig;
+
+/*
+ * The VM's defaults for new clients: those of its vdi-display-profile
+ * object (ui/display-profile.c), else the built-in ones
+ */
+const DisplayProfileConfig *display_profile_defaults(void);
+
+#endif
+
+#ifdef CONFIG_VNC_JPEG
 
 /* Per-client state: vnc_connect() / vnc_disconnect_finish() */
 void vnc_vdi_client_init(VncState *vs);
@@ -48,14 +66,17 @@ bool vnc_vdi_busy(VncState *vs);
 void vnc_vdi_on_sent(VncState *vs, size_t bytes);
 /* Wait for the client's encoding job and queue its update */
 void vnc_vdi_job_join(VncState *vs);
-/* display-set-profile for VNC clients (ui/display-profile.c) */
+/*
+ * display-set-profile for VNC clients (ui/display-profile.c); without
+ * @has_client, for all of them and @defaults, which it changes
+ */
 void vnc_vdi_set_profile(DisplayProfile profile,
                          bool has_client, int64_t client,
                          bool has_max_bandwidth, uint64_t max_bandwidth,
                          bool has_max_fps, int64_t max_fps,
                          bool has_jpeg_quality_min, int64_t jpeg_quality_min,
                          bool has_jpeg_quality_max, int64_t jpeg_quality_max,
-                         Error **errp);
+                         DisplayProfileConfig *defaults, Error **errp);
 /* Appends the VNC clients for query-display-clients */
 void vnc_vdi_query_clients(DisplayClientList ***tail);
 /* The client's link estimator while the encoder serves it, else NULL */

@@ -18,6 +18,8 @@
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
 #include "qobject/qjson.h"
+#include "qobject/qnum.h"
+#include "qobject/qstring.h"
 #include "qapi/error.h"
 #include "qemu/bswap.h"
 #include <math.h>
@@ -603,6 +605,96 @@ static void test_qmp(void)
     }
 
     set_profile_ok(t.qts, "{ 'profile': 'off' }");
+    test_cleanup(&t);
+}
+
+static QObject *profile_get(QTestState *qts, const char *path,
+                            const char *prop)
+{
+    QDict *resp = qtest_qmp(qts, "{ 'execute': 'qom-get', 'arguments': {"
+                            "  'path': %s, 'property': %s } }", path, prop);
+    QObject *ret = qdict_get(resp, "return");
+
+    g_assert(ret);
+    qobject_ref(ret);
+    qobject_unref(resp);
+    return ret;
+}
+
+static int64_t profile_get_int(QTestState *qts, const char *path,
+                               const char *prop)
+{
+    QObject *o = profile_get(qts, path, prop);
+    int64_t v = qnum_get_int(qobject_to(QNum, o));
+
+    qobject_unref(o);
+    return v;
+}
+
+/*
+ * The defaults for new clients are a vdi-display-profile object: made on
+ * the command line, read and set with qom-get/qom-set (set, they apply
+ * to the clients there are, as display-set-profile does), one per VM,
+ * and made by display-set-profile when the VM has none.
+ */
+static void test_profile_object(void)
+{
+    Test t = { 0 };
+    QDict *c, *resp;
+    QObject *o;
+
+    t.expect = g_new0(uint32_t, 1);
+    t.phase = PHASE_DONE;       /* no image checks */
+    t.qts = qtest_init("-machine none -vnc none -object vdi-display-profile,"
+                       "id=dp,profile=wan,max-fps=12,jpeg-quality-max=70");
+    o = profile_get(t.qts, "/objects/dp", "profile");
+    g_assert_cmpstr(qstring_get_str(qobject_to(QString, o)), ==, "wan");
+    qobject_unref(o);
+    g_assert_cmpint(profile_get_int(t.qts, "/objects/dp", "max-fps"), ==, 12);
+
+    /* a new client starts with them */
+    test_connect(&t);
+    while (!t.updates) {
+        g_main_context_iteration(NULL, true);
+    }
+    c = query_client(t.qts);
+    g_assert_cmpstr(qdict_get_str(c, "configured"), ==, "wan");
+    g_assert_cmpint(qdict_get_int(c, "max-fps"), ==, 12);
+    g_assert_cmpint(qdict_get_int(c, "jpeg-quality-max"), ==, 70);
+    qobject_unref(c);
+
+    /* qom-set applies to it too; a bad value changes nothing */
+    qtest_qmp_assert_success(t.qts, "{ 'execute': 'qom-set', 'arguments': {"
+                             "  'path': '/objects/dp', 'property': 'max-fps',"
+                             "  'value': 20 } }");
+    c = query_client(t.qts);
+    g_assert_cmpint(qdict_get_int(c, "max-fps"), ==, 20);
+    qobject_unref(c);
+    resp = qtest_qmp(t.qts, "{ 'execute': 'qom-set', 'arguments': {"
+                     "  'path': '/objects/dp',"
+                     "  'property': 'jpeg-quality-min', 'value': 80 } }");
+    g_assert(strstr(qdict_get_str(qdict_get_qdict(resp, "error"), "desc"),
+                    "above"));
+    qobject_unref(resp);
+    g_assert_cmpint(profile_get_int(t.qts, "/objects/dp", "jpeg-quality-min"),
+                    ==, 20);
+
+    /* one per VM */
+    resp = qtest_qmp(t.qts, "{ 'execute': 'object-add', 'arguments': {"
+                     "  'qom-type': 'vdi-display-profile', 'id': 'dp2' } }");
+    g_assert(strstr(qdict_get_str(qdict_get_qdict(resp, "error"), "desc"),
+                    "already has a display profile, 'dp'"));
+    qobject_unref(resp);
+
+    /* without it, display-set-profile makes one from the built-in values */
+    qtest_qmp_assert_success(t.qts, "{ 'execute': 'object-del',"
+                             "  'arguments': { 'id': 'dp' } }");
+    set_profile_ok(t.qts, "{ 'profile': 'lan' }");
+    o = profile_get(t.qts, "/objects/display-profile", "profile");
+    g_assert_cmpstr(qstring_get_str(qobject_to(QString, o)), ==, "lan");
+    qobject_unref(o);
+    g_assert_cmpint(profile_get_int(t.qts, "/objects/display-profile",
+                                    "max-fps"), ==, 30);
     test_cleanup(&t);
 }
 
@@ -1326,6 +1418,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
 
     qtest_add_func("/vdi-display/qmp", test_qmp);
+    qtest_add_func("/vdi-display/profile-object", test_profile_object);
     if (qtest_has_machine("pc") && qtest_has_device("VGA")) {
         qtest_add_func("/vdi-display/lan", test_lan);
         qtest_add_func("/vdi-display/wan", test_wan);
