@@ -41,7 +41,8 @@ typedef struct VdiSet {
     bool failed;
 } VdiSet;
 
-static DisplayProfileConfig vdi_merge(const DisplayProfileConfig *old, const VdiSet *s)
+static DisplayProfileConfig vdi_merge(const DisplayProfileConfig *old,
+                                      const VdiSet *s)
 {
     DisplayProfileConfig c = *old;
 
@@ -61,8 +62,8 @@ static DisplayProfileConfig vdi_merge(const DisplayProfileConfig *old, const Vdi
     return c;
 }
 
-static bool vdi_check_merged(const DisplayProfileConfig *c, const char *what,
-                             Error **errp)
+static bool vdi_check_merged(const DisplayProfileConfig *c,
+                             const char *what, Error **errp)
 {
     if (c->qmin > c->qmax) {
         error_setg(errp, "'jpeg-quality-min' (%" PRId64 ") would be above "
