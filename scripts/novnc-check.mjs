@@ -149,6 +149,28 @@ function diffPixels(a, b) {
     return n;
 }
 
+// The box around the pixels that differ, "x0,y0-x1,y1", or ''
+function diffBox(a, b) {
+    if (!a || !b || a.width !== b.width || a.height !== b.height) return '';
+    let x0 = a.width, y0 = a.height, x1 = -1, y1 = -1;
+    for (let i = 0; i < a.rgb.length; i += 3) {
+        if (a.rgb[i] !== b.rgb[i] || a.rgb[i + 1] !== b.rgb[i + 1] ||
+            a.rgb[i + 2] !== b.rgb[i + 2]) {
+            const p = i / 3, x = p % a.width, y = Math.floor(p / a.width);
+            x0 = Math.min(x0, x); y0 = Math.min(y0, y);
+            x1 = Math.max(x1, x); y1 = Math.max(y1, y);
+        }
+    }
+    return x1 < 0 ? '' : `${x0},${y0}-${x1},${y1}`;
+}
+
+// Save @img as a binary PPM in the run directory
+function savePpm(img, name) {
+    if (!img) return;
+    fs.writeFileSync(path.join(cfg.run, name),
+        Buffer.concat([Buffer.from(`P6\n${img.width} ${img.height}\n255\n`), img.rgb]));
+}
+
 // Fraction of pixels that differ from the most common colour
 function nonBackground(img) {
     const counts = new Map();
@@ -160,20 +182,27 @@ function nonBackground(img) {
 }
 
 // Compare the canvas with a screendump until they agree bit for bit: the
-// canvas before and after the screendump must be equal to it (the VGA text
-// cursor blinks, and noVNC lags QEMU by one update)
+// canvas before or after the screendump must be equal to it
+// (the VGA text cursor blinks, and noVNC lags QEMU by one update).  On
+// failure the last canvas and screendump stay in the run directory as
+// novnc-fail-canvas.ppm and novnc-fail-screendump.ppm.
 async function canvasMatchesScreendump(page, timeoutMs) {
-    let attempts = 0, last = '';
+    let attempts = 0, last = '', before, dump, after;
     const ok = await waitFor(async () => {
         attempts++;
-        const before = await canvasPixels(page);
-        const dump = await screendump();
-        const after = await canvasPixels(page);
+        before = await canvasPixels(page);
+        dump = await screendump();
+        after = await canvasPixels(page);
         const d1 = diffPixels(before, dump), d2 = diffPixels(after, dump);
         last = `canvas ${before ? before.width + 'x' + before.height : 'none'}, ` +
-               `screendump ${dump.width}x${dump.height}, differing pixels ${d1}/${d2}`;
+               `screendump ${dump.width}x${dump.height}, differing pixels ${d1}/${d2}` +
+               ` at ${diffBox(before, dump) || '-'}/${diffBox(after, dump) || '-'}`;
         return Math.min(d1, d2) === 0 ? dump : null;
     }, timeoutMs, 300);
+    if (!ok) {
+        savePpm(after, 'novnc-fail-canvas.ppm');
+        savePpm(dump, 'novnc-fail-screendump.ppm');
+    }
     return { ok: !!ok, detail: `${last}, attempt ${attempts}` };
 }
 
@@ -359,6 +388,10 @@ async function main() {
               afterSwitches === 'connected' && zlibErrors.length === 0,
               `state ${afterSwitches} ${zlibErrors.slice(0, 3).join(' | ')}`);
         m = await canvasMatchesScreendump(page, 30000);
+        if (!m.ok) {
+            // what the server thinks of the client, for the diagnosis
+            m.detail += ` | ${JSON.stringify(await qmpOk('query-display-clients'))}`;
+        }
         check('after the switches the noVNC canvas equals the QMP screendump bit for bit',
             m.ok, m.detail);
 

@@ -1410,6 +1410,104 @@ static void test_resize(void)
     multi_finish(&m, "resize", &t);
 }
 
+/*
+ * A text console scrolls with a blinking cursor (cells of 8x16, drawn
+ * into the std VGA as the VGA's text mode would redraw them) while the
+ * display profile switches as an administrator or `auto` would: wan on
+ * a slow link (updates cut short), off (stock encoders), lan, off, wan,
+ * auto, lan, three times.  Then only the cursor blinks, and the client
+ * must end with exactly the guest's frame: an update lost at a switch
+ * leaves a stale cell that nothing repairs.
+ */
+#define CONS_CW 8
+#define CONS_CH 16
+
+typedef struct Cons {
+    Multi *m;
+    int line;               /* first number on screen */
+    int cy;                 /* cursor row */
+    bool cursor;
+} Cons;
+
+static void cons_draw(Cons *k)
+{
+    Multi *m = k->m;
+
+    for (int y = 0; y < m->h; y++) {
+        int r = y / CONS_CH, gy = y % CONS_CH;
+        /* a number per row, as "seq" prints */
+        g_autofree char *s = g_strdup_printf("%d", k->line + r);
+        int len = r < k->cy ? strlen(s) : 0;
+
+        for (int x = 0; x < m->w; x++) {
+            int col = x / CONS_CW, gx = x % CONS_CW;
+            bool on = col < len && gx < 7 && gy >= 2 && gy < 14 &&
+                (s[col] * 7 + gx * 3 + gy * 5) % 4 == 0;
+
+            if (k->cursor && r == k->cy && col == 0 && gy >= 14) {
+                on = true;
+            }
+            m->cur[y * m->w + x] = on ? 0xaaaaaa : 0;
+        }
+    }
+    m->frame++;
+    vga_write_rows(m->qts, m->w, 0, m->h, m->cur);
+}
+
+/* @n more lines of output; the cursor goes down, then the text scrolls */
+static void cons_print(Cons *k, int n)
+{
+    int rows = k->m->h / CONS_CH;
+
+    for (int i = 0; i < n; i++) {
+        if (k->cy < rows - 1) {
+            k->cy++;
+        } else {
+            k->line++;
+        }
+    }
+    cons_draw(k);
+}
+
+static void test_profile_switches(void)
+{
+    static const char *const switches[] = {
+        "{ 'profile': 'wan', 'max-bandwidth': 300000 }",
+        "{ 'profile': 'off', 'max-bandwidth': 0 }",
+        "{ 'profile': 'lan' }", "{ 'profile': 'off' }",
+        "{ 'profile': 'wan' }", "{ 'profile': 'auto' }",
+        "{ 'profile': 'lan' }",
+    };
+    Multi m = { 0 };
+    Client c;
+    Cons k = { .m = &m, .cursor = true };
+    JobTrace t;
+
+    multi_init(&m, W, H, "");
+    client_connect(&m, &c, "lan");
+    c.lossless = false;
+    cons_draw(&k);
+    clients_wait_exact(&c, 1);
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < ARRAY_SIZE(switches); i++) {
+            for (int j = 0; j < 8; j++) {
+                k.cursor = !k.cursor;
+                cons_print(&k, 1 + (i + j) % 3);
+                multi_pump(15 + 10 * ((i + j + round) % 4));
+            }
+            set_profile_ok(m.qts, switches[i]);
+        }
+    }
+    for (int j = 0; j < 6; j++) {
+        k.cursor = !k.cursor;
+        cons_draw(&k);
+        multi_pump(100);
+    }
+    clients_wait_exact(&c, 1);
+    client_close(&c);
+    multi_finish(&m, "profile-switches", &t);
+}
+
 int main(int argc, char **argv)
 {
     if (getenv("GTK_VNC_DEBUG")) {
@@ -1425,6 +1523,8 @@ int main(int argc, char **argv)
         qtest_add_func("/vdi-display/multi-client", test_multi_client);
         qtest_add_func("/vdi-display/disconnect", test_disconnect);
         qtest_add_func("/vdi-display/resize", test_resize);
+        qtest_add_func("/vdi-display/profile-switches",
+                       test_profile_switches);
     }
     return g_test_run();
 }

@@ -762,6 +762,181 @@ static void test_wan_drag_no_stale(void)
 }
 
 /*
+ * A VGA text console (80x25 cells of 9x16) scrolling under "seq" with a
+ * blinking cursor, encoded the way the glue drives the encoder while the
+ * display profile switches: damage from the changed 16-pixel blocks of
+ * each row, in bands of 64 rows; lan and wan in turn (auto, or QMP),
+ * byte budgets, link rates, outputs dropped for a stale surface.  Once
+ * the encoder says nothing is pending, the client must have the console
+ * exactly: a cell it believes sent is never sent again.
+ */
+#define CON_COLS 80
+#define CON_ROWS 25
+#define CON_CW 9
+#define CON_CH 16
+
+typedef struct Console {
+    uint8_t text[CON_ROWS][CON_COLS];
+    int cx, cy;
+    bool cursor;
+} Console;
+
+static void con_draw(const Console *con, Frame *f)
+{
+    for (int y = 0; y < f->h; y++) {
+        for (int x = 0; x < f->w; x++) {
+            int r = y / CON_CH, col = x / CON_CW;
+            int gx = x % CON_CW, gy = y % CON_CH;
+            uint8_t ch = con->text[r][col];
+            bool on = ch && gx < 8 && gy >= 2 && gy < 14 &&
+                !(syn_hash(ch, gx, gy) & 3);
+
+            if (con->cursor && r == con->cy && col == con->cx && gy >= 14) {
+                on = true;
+            }
+            f->px[(size_t)y * f->sp + x] = on ? 0xaaaaaa : 0;
+        }
+    }
+}
+
+static void con_newline(Console *con)
+{
+    con->cx = 0;
+    if (con->cy < CON_ROWS - 1) {
+        con->cy++;
+        return;
+    }
+    memmove(con->text[0], con->text[1], (CON_ROWS - 1) * CON_COLS);
+    memset(con->text[CON_ROWS - 1], 0, CON_COLS);
+}
+
+static void con_puts(Console *con, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\n') {
+            con_newline(con);
+        } else if (con->cx < CON_COLS) {
+            con->text[con->cy][con->cx++] = *s;
+        }
+    }
+}
+
+/* What vnc-vdi.c's vdi_collect_damage() makes of the changed pixels */
+static int con_damage(const Frame *old, const Frame *f, VdiRect *dmg)
+{
+    int n = 0;
+
+    for (int ty = 0; ty < f->h; ty += 64) {
+        bool col[CON_COLS * CON_CW / 16 + 1] = { false };
+        int bh = MIN(64, f->h - ty), x = 0;
+
+        for (int y = ty; y < ty + bh; y++) {
+            for (int px = 0; px < f->w; px++) {
+                size_t i = (size_t)y * f->sp + px;
+
+                if ((old->px[i] ^ f->px[i]) & 0xffffff) {
+                    col[px / 16] = true;
+                }
+            }
+        }
+        while (x < f->w / 16 + 1) {
+            int x2 = x;
+
+            if (!col[x]) {
+                x++;
+                continue;
+            }
+            while (x2 < f->w / 16 + 1 && col[x2]) {
+                x2++;
+            }
+            dmg[n++] = (VdiRect) { x * 16, ty, (x2 - x) * 16, bh };
+            x = x2;
+        }
+    }
+    return n;
+}
+
+static void test_console_profile_switches(void)
+{
+    const int w = CON_COLS * CON_CW, h = CON_ROWS * CON_CH;
+
+    for (int seed = 1; seed <= 16; seed++) {
+        VdiEncoder *e = vdi_enc_new(VDI_PROFILE_LAN, VDI_ENC_CAP_ALL | VDI_ENC_CAP_H264);
+        RfbDec *d = rfb_dec_new(w, h);
+        Frame *f = frame_new(w, h, 0), *old = frame_new(w, h, 0);
+        GRand *rnd = g_rand_new_with_seed(seed);
+        g_autoptr(GByteArray) out = g_byte_array_new();
+        VdiRect dmg[64];
+        Console con = { .cursor = true };
+        VdiEncStats st;
+        int64_t t = 0;
+        int line = 0, nd, n, i;
+
+        con_puts(&con, "$ ");
+        con_draw(&con, f);
+        enc_dec_at(e, d, f, t, NULL, 0, &st);
+        for (i = 0; i < 300; i++) {
+            memcpy(old->px, f->px, (size_t)w * h * 4);
+            switch (g_rand_int_range(rnd, 0, 4)) {
+            case 0:
+            case 1:
+                for (int k = g_rand_int_range(rnd, 1, 8); k > 0; k--) {
+                    g_autofree char *s = g_strdup_printf("%d\n", line++);
+
+                    con_puts(&con, s);
+                }
+                break;
+            case 2:
+                con.cursor = !con.cursor;
+                break;
+            default:
+                con_puts(&con, g_rand_boolean(rnd) ? "$ " : "seq 1 400\n");
+                break;
+            }
+            con_draw(&con, f);
+            nd = con_damage(old, f, dmg);
+            t += g_rand_int_range(rnd, 5, 80);
+            vdi_enc_set_time(e, t * MSEC);
+            vdi_enc_set_profile(e, g_rand_int_range(rnd, 0, 3) ?
+                                VDI_PROFILE_WAN : VDI_PROFILE_LAN);
+            vdi_enc_set_budget(e, g_rand_boolean(rnd) ? 0 :
+                               g_rand_int_range(rnd, VDI_ENC_MIN_BUDGET,
+                                                20000));
+            vdi_enc_set_link_rate(e, g_rand_int_range(rnd, 0, 4) * 40000.0);
+            vdi_enc_set_jpeg_quality(e, g_rand_int_range(rnd, 20, 90));
+            g_byte_array_set_size(out, 0);
+            n = vdi_enc_frame(e, f->px, w, h, w * 4, dmg, nd, out, &st);
+            g_assert_cmpint(n, >=, 0);
+            if (!g_rand_int_range(rnd, 0, 12)) {
+                /* the surface changed while the job ran */
+                vdi_enc_drop_output(e);
+                continue;
+            }
+            g_assert_true(rfb_dec_apply(d, out->data, out->len, n));
+            g_assert_cmpuint(rfb_dec_stale(d, f->px, f->sp), ==, 0);
+        }
+        /* lan from now on, as long as the encoder has something pending */
+        vdi_enc_set_profile(e, VDI_PROFILE_LAN);
+        vdi_enc_set_budget(e, 0);
+        for (i = 0; i < 20 && vdi_enc_has_pending(e); i++) {
+            t += 50;
+            enc_dec_at(e, d, f, t, dmg, 0, &st);
+        }
+        if (rfb_dec_diff(d, f->px, f->sp)) {
+            g_test_message("seed %d: %" PRIu64 " pixels differ after %d "
+                           "updates with nothing pending", seed,
+                           rfb_dec_diff(d, f->px, f->sp), i);
+        }
+        assert_exact(d, f);
+        g_rand_free(rnd);
+        frame_free(old);
+        frame_free(f);
+        rfb_dec_free(d);
+        vdi_enc_free(e);
+    }
+}
+
+/*
  * A photo that stays: each of its tiles is refined at most once, and
  * once the client has it exactly nothing more is sent while nothing
  * changes, whatever the link rate.
@@ -1942,6 +2117,8 @@ int main(int argc, char **argv)
     g_test_add_func("/vdi-enc/wan/drag-refine", test_wan_drag_refine);
     g_test_add_func("/vdi-enc/wan/refine", test_wan_refine);
     g_test_add_func("/vdi-enc/wan/drag-no-stale", test_wan_drag_no_stale);
+    g_test_add_func("/vdi-enc/console-profile-switches",
+                    test_console_profile_switches);
     g_test_add_func("/vdi-enc/wan/drag-lossless-with-room",
                     test_wan_drag_lossless_with_room);
     g_test_add_func("/vdi-enc/wan/static-refined-once",
