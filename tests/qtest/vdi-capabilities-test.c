@@ -29,8 +29,8 @@ static const struct {
     { "display-encoder", NULL, "display-set-profile", 2 },
     { "transfer-policy", NULL, "vdi-transfer-policy-set", 1 },
     { "audit", "vdi-audit-log", NULL, 2 },
-    { "client-identity", NULL, "vdi-identity-map-set", 1 },
-    { "zones", NULL, "vdi-zone-set", 1 },
+    { "client-identity", NULL, "vdi-identity-map-set", 2 },
+    { "zones", NULL, "vdi-zone-set", 2 },
 };
 
 static bool schema_has_command(QTestState *qts, const char *name)
