@@ -13,6 +13,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "hw/vdi/vdi-extension.h"
 #include "qapi/error.h"
 #include "qapi/qapi-commands-vdi-display.h"
 #include "qapi/qapi-events-vdi-display.h"
@@ -135,25 +136,17 @@ static const DisplayProfileConfig display_builtin_defaults = {
     .qmax = 90,
 };
 
-static int find_display_profile(Object *obj, void *opaque)
+static bool display_profile_is_complete(Object *obj)
 {
-    DisplayProfileObject **found = opaque;
-    DisplayProfileObject *o = (DisplayProfileObject *)
-        object_dynamic_cast(obj, TYPE_VDI_DISPLAY_PROFILE);
-
-    if (o && o->complete) {
-        *found = o;
-        return 1;
-    }
-    return 0;
+    return VDI_DISPLAY_PROFILE(obj)->complete;
 }
 
 static DisplayProfileObject *display_profile_object(void)
 {
-    DisplayProfileObject *o = NULL;
+    Object *obj = vdi_vm_object(TYPE_VDI_DISPLAY_PROFILE,
+                                display_profile_is_complete);
 
-    object_child_foreach(object_get_objects_root(), find_display_profile, &o);
-    return o;
+    return obj ? VDI_DISPLAY_PROFILE(obj) : NULL;
 }
 
 const DisplayProfileConfig *display_profile_defaults(void)
@@ -244,12 +237,10 @@ static void display_profile_set_limit(Object *obj, Visitor *v,
 static void display_profile_complete(UserCreatable *uc, Error **errp)
 {
     DisplayProfileObject *o = VDI_DISPLAY_PROFILE(uc);
-    DisplayProfileObject *other = display_profile_object();
     DisplayProfileConfig c = *display_profile_defaults();
 
-    if (other) {
-        error_setg(errp, "the VM already has a display profile, '%s'",
-                   object_get_canonical_path_component(OBJECT(other)));
+    if (!vdi_vm_object_first(OBJECT(uc), display_profile_is_complete,
+                             "a display profile", errp)) {
         return;
     }
     if (o->cfg.qmin > o->cfg.qmax) {

@@ -272,7 +272,8 @@ void vnc_vdi_query_clients(DisplayClientList ***tail)
 
 static void vnc_vdi_register(void)
 {
-    vdi_extension_register("display-encoder", 1);
+    /* 2: H.264 video regions, SPICE clients */
+    vdi_extension_register("display-encoder", 2);
 }
 
 type_init(vnc_vdi_register);

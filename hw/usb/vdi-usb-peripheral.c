@@ -149,26 +149,18 @@ struct VdiUsbPolicyObject {
     VdiUsbPolicy *policy;       /* NULL until the object is complete */
 };
 
-static int find_policy_object(Object *obj, void *opaque)
+static bool policy_object_is_complete(Object *obj)
 {
-    VdiUsbPolicyObject **found = opaque;
-    VdiUsbPolicyObject *s = (VdiUsbPolicyObject *)
-        object_dynamic_cast(obj, TYPE_VDI_USB_POLICY);
-
-    if (s && s->policy) {
-        *found = s;
-        return 1;
-    }
-    return 0;
+    return VDI_USB_POLICY(obj)->policy;
 }
 
-/* The VM's policy object, or NULL; complete() keeps it the only one */
+/* The VM's policy object, or NULL */
 static VdiUsbPolicyObject *policy_object(void)
 {
-    VdiUsbPolicyObject *s = NULL;
+    Object *obj = vdi_vm_object(TYPE_VDI_USB_POLICY,
+                                policy_object_is_complete);
 
-    object_child_foreach(object_get_objects_root(), find_policy_object, &s);
-    return s;
+    return obj ? VDI_USB_POLICY(obj) : NULL;
 }
 
 const VdiUsbPolicy *vdi_usb_vm_policy(void)
@@ -272,11 +264,9 @@ static void policy_object_get_devices(Object *obj, Visitor *v,
 static void policy_object_complete(UserCreatable *uc, Error **errp)
 {
     VdiUsbPolicyObject *s = VDI_USB_POLICY(uc);
-    VdiUsbPolicyObject *other = policy_object();
 
-    if (other) {
-        error_setg(errp, "the VM already has a USB policy, '%s'",
-                   object_get_canonical_path_component(OBJECT(other)));
+    if (!vdi_vm_object_first(OBJECT(uc), policy_object_is_complete,
+                             "a USB policy", errp)) {
         return;
     }
     s->policy = policy_from_qapi(s->q->rules, s->q->q_default, errp);
@@ -386,19 +376,12 @@ void qmp_usb_policy_set(UsbPolicyRuleList *rules, UsbPolicyAction dflt,
         return;
     }
     /* the first policy: the VM's vdi-usb-policy object, with these rules */
-    id = id ? id : DEFAULT_POLICY_ID;
-    if (!id_wellformed(id)) {
-        error_setg(errp, "'%s' is not a valid object id", id);
+    obj = object_new(TYPE_VDI_USB_POLICY);
+    if (!policy_object_apply(VDI_USB_POLICY(obj), rules, dflt, errp)) {
+        object_unref(obj);
         return;
     }
-    obj = object_new(TYPE_VDI_USB_POLICY);
-    if (policy_object_apply(VDI_USB_POLICY(obj), rules, dflt, errp) &&
-        object_property_try_add_child(object_get_objects_root(), id, obj,
-                                      errp) &&
-        !user_creatable_complete(USER_CREATABLE(obj), errp)) {
-        object_unparent(obj);
-    }
-    object_unref(obj);
+    vdi_vm_object_add(obj, id ? id : DEFAULT_POLICY_ID, errp);
 }
 
 UsbPolicy *qmp_query_usb_policy(const char *id, Error **errp)

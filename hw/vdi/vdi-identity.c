@@ -46,13 +46,25 @@ typedef struct DnAttr {
 } DnAttr;
 
 typedef struct IdentityEntry {
-    VdiIdentityMapping *m;      /* in identity_map */
+    VdiIdentityMapping *m;      /* in the object's map */
     GPtrArray *subject;         /* parsed @subject, or NULL */
     GPtrArray *issuer;          /* parsed @issuer, or NULL */
 } IdentityEntry;
 
-static VdiIdentityMappingList *identity_map;
-static GArray *identity_entries;
+/*
+ * The vdi-identity-map object: the VM's identity map.  A VM has at most
+ * one; vdi-identity-map-set creates it when the VM has none.
+ */
+#define TYPE_VDI_IDENTITY_MAP "vdi-identity-map"
+#define DEFAULT_IDENTITY_MAP_ID "identity-map"
+OBJECT_DECLARE_SIMPLE_TYPE(VdiIdentityMapObject, VDI_IDENTITY_MAP)
+
+struct VdiIdentityMapObject {
+    Object parent_obj;
+    bool complete;
+    VdiIdentityMappingList *map;
+    GArray *entries;            /* of IdentityEntry, parsed from @map */
+};
 
 static void dn_attr_free(gpointer p)
 {
@@ -206,11 +218,25 @@ static bool entry_matches(const IdentityEntry *e, GPtrArray *subject,
             !g_strcmp0(dn_single(subject, "O"), m->organization));
 }
 
-/* The first mapping that matches; NULL if none */
+static bool identity_map_is_complete(Object *obj)
+{
+    return VDI_IDENTITY_MAP(obj)->complete;
+}
+
+static VdiIdentityMapObject *identity_map_object(void)
+{
+    Object *obj = vdi_vm_object(TYPE_VDI_IDENTITY_MAP,
+                                identity_map_is_complete);
+
+    return obj ? VDI_IDENTITY_MAP(obj) : NULL;
+}
+
+/* The VM's first mapping that matches; NULL if none */
 static const VdiIdentityMapping *identity_find(const char *subject,
                                                const char *issuer,
                                                Error **errp)
 {
+    VdiIdentityMapObject *o = identity_map_object();
     g_autoptr(GPtrArray) s = dn_parse(subject, errp);
     g_autoptr(GPtrArray) i = NULL;
     guint n;
@@ -224,8 +250,8 @@ static const VdiIdentityMapping *identity_find(const char *subject,
             return NULL;
         }
     }
-    for (n = 0; identity_entries && n < identity_entries->len; n++) {
-        IdentityEntry *e = &g_array_index(identity_entries, IdentityEntry, n);
+    for (n = 0; o && n < o->entries->len; n++) {
+        IdentityEntry *e = &g_array_index(o->entries, IdentityEntry, n);
 
         if (entry_matches(e, s, i)) {
             return e->m;
@@ -324,15 +350,18 @@ static bool mapping_check(VdiIdentityMapping *m, IdentityEntry *e,
                             VDI_TERMINAL_NAME_MAX, errp));
 }
 
-void qmp_vdi_identity_map_set(VdiIdentityMappingList *mappings, Error **errp)
+/*
+ * Check @mappings and parse them into a new array of IdentityEntry that
+ * points into @mappings; NULL with @errp set if one is bad
+ */
+static GArray *identity_entries_new(VdiIdentityMappingList *mappings,
+                                    Error **errp)
 {
     g_autoptr(GHashTable) ids = g_hash_table_new(g_str_hash, g_str_equal);
-    VdiIdentityMappingList *map = QAPI_CLONE(VdiIdentityMappingList,
-                                             mappings);
     GArray *entries = g_array_new(false, true, sizeof(IdentityEntry));
     VdiIdentityMappingList *l;
 
-    for (l = map; l; l = l->next) {
+    for (l = mappings; l; l = l->next) {
         VdiIdentityMapping *m = l->value;
         IdentityEntry e = { 0 };
         bool ok;
@@ -355,23 +384,126 @@ void qmp_vdi_identity_map_set(VdiIdentityMappingList *mappings, Error **errp)
             goto fail;
         }
     }
-    if (identity_entries) {
-        entries_free(identity_entries);
-    }
-    qapi_free_VdiIdentityMappingList(identity_map);
-    identity_map = map;
-    identity_entries = entries;
-    vdi_session_set_identity_lookup(identity_lookup);
-    return;
+    return entries;
 
 fail:
     entries_free(entries);
+    return NULL;
+}
+
+/* Replace @o's map with a copy of @mappings; all or nothing */
+static bool identity_map_replace(VdiIdentityMapObject *o,
+                                 VdiIdentityMappingList *mappings,
+                                 Error **errp)
+{
+    VdiIdentityMappingList *map = QAPI_CLONE(VdiIdentityMappingList,
+                                             mappings);
+    GArray *entries = identity_entries_new(map, errp);
+
+    if (!entries) {
+        qapi_free_VdiIdentityMappingList(map);
+        return false;
+    }
+    entries_free(o->entries);
+    qapi_free_VdiIdentityMappingList(o->map);
+    o->map = map;
+    o->entries = entries;
+    return true;
+}
+
+static void identity_map_get_mappings(Object *obj, Visitor *v,
+                                      const char *name, void *opaque,
+                                      Error **errp)
+{
+    VdiIdentityMappingList *map =
+        QAPI_CLONE(VdiIdentityMappingList, VDI_IDENTITY_MAP(obj)->map);
+
+    visit_type_VdiIdentityMappingList(v, name, &map, errp);
     qapi_free_VdiIdentityMappingList(map);
+}
+
+static void identity_map_set_mappings(Object *obj, Visitor *v,
+                                      const char *name, void *opaque,
+                                      Error **errp)
+{
+    VdiIdentityMappingList *map = NULL;
+
+    if (visit_type_VdiIdentityMappingList(v, name, &map, errp)) {
+        identity_map_replace(VDI_IDENTITY_MAP(obj), map, errp);
+    }
+    qapi_free_VdiIdentityMappingList(map);
+}
+
+static void identity_map_complete(UserCreatable *uc, Error **errp)
+{
+    if (vdi_vm_object_first(OBJECT(uc), identity_map_is_complete,
+                            "an identity map", errp)) {
+        VDI_IDENTITY_MAP(uc)->complete = true;
+    }
+}
+
+static void identity_map_init(Object *obj)
+{
+    VDI_IDENTITY_MAP(obj)->entries =
+        g_array_new(false, true, sizeof(IdentityEntry));
+}
+
+static void identity_map_finalize(Object *obj)
+{
+    VdiIdentityMapObject *o = VDI_IDENTITY_MAP(obj);
+
+    entries_free(o->entries);
+    qapi_free_VdiIdentityMappingList(o->map);
+}
+
+static void identity_map_class_init(ObjectClass *oc, void *data)
+{
+    UserCreatableClass *ucc = USER_CREATABLE_CLASS(oc);
+
+    ucc->complete = identity_map_complete;
+    object_class_property_add(oc, "mappings", "VdiIdentityMappingList",
+                              identity_map_get_mappings,
+                              identity_map_set_mappings, NULL, NULL);
+    object_class_property_set_description(oc, "mappings",
+        "certificates to users and terminals; the first match decides");
+}
+
+static const TypeInfo identity_map_info = {
+    .name = TYPE_VDI_IDENTITY_MAP,
+    .parent = TYPE_OBJECT,
+    .class_init = identity_map_class_init,
+    .instance_size = sizeof(VdiIdentityMapObject),
+    .instance_init = identity_map_init,
+    .instance_finalize = identity_map_finalize,
+    .interfaces = (InterfaceInfo[]) {
+        { TYPE_USER_CREATABLE },
+        { }
+    },
+};
+
+void qmp_vdi_identity_map_set(VdiIdentityMappingList *mappings, Error **errp)
+{
+    VdiIdentityMapObject *o = identity_map_object();
+    Object *obj;
+
+    if (o) {
+        identity_map_replace(o, mappings, errp);
+        return;
+    }
+    /* the first map: the VM's vdi-identity-map object, with these */
+    obj = object_new(TYPE_VDI_IDENTITY_MAP);
+    if (!identity_map_replace(VDI_IDENTITY_MAP(obj), mappings, errp)) {
+        object_unref(obj);
+        return;
+    }
+    vdi_vm_object_add(obj, DEFAULT_IDENTITY_MAP_ID, errp);
 }
 
 VdiIdentityMappingList *qmp_query_vdi_identity_map(Error **errp)
 {
-    return QAPI_CLONE(VdiIdentityMappingList, identity_map);
+    VdiIdentityMapObject *o = identity_map_object();
+
+    return o ? QAPI_CLONE(VdiIdentityMappingList, o->map) : NULL;
 }
 
 VdiIdentity *qmp_query_vdi_identity(const char *subject, const char *issuer,
@@ -397,7 +529,10 @@ VdiIdentity *qmp_query_vdi_identity(const char *subject, const char *issuer,
 
 static void vdi_identity_register(void)
 {
-    vdi_extension_register("client-identity", 1);
+    type_register_static(&identity_map_info);
+    vdi_session_set_identity_lookup(identity_lookup);
+    /* 2: the vdi-identity-map object */
+    vdi_extension_register("client-identity", 2);
 }
 
 type_init(vdi_identity_register)

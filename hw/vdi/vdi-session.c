@@ -21,6 +21,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "hw/vdi/vdi-extension.h"
 #include "hw/vdi/vdi-session.h"
 #include "hw/usb/printer-id.h"
 #include "monitor/qdev.h"
@@ -292,17 +293,9 @@ static bool printer_map_check(VdiPrinterMappingList *mappings, Error **errp)
     return true;
 }
 
-static int find_session_object(Object *obj, void *opaque)
+static bool session_object_is_complete(Object *obj)
 {
-    VdiSessionObject **found = opaque;
-    VdiSessionObject *s = (VdiSessionObject *)
-        object_dynamic_cast(obj, TYPE_VDI_SESSION);
-
-    if (s && s->complete) {
-        *found = s;
-        return 1;
-    }
-    return 0;
+    return VDI_SESSION(obj)->complete;
 }
 
 /*
@@ -311,21 +304,12 @@ static int find_session_object(Object *obj, void *opaque)
  */
 static VdiSessionObject *session_object(bool create, Error **errp)
 {
-    VdiSessionObject *s = NULL;
-    Object *obj;
+    Object *obj = create ?
+        vdi_vm_object_get(TYPE_VDI_SESSION, DEFAULT_SESSION_ID,
+                          session_object_is_complete, errp) :
+        vdi_vm_object(TYPE_VDI_SESSION, session_object_is_complete);
 
-    object_child_foreach(object_get_objects_root(), find_session_object, &s);
-    if (s || !create) {
-        return s;
-    }
-    obj = object_new(TYPE_VDI_SESSION);
-    if (object_property_try_add_child(object_get_objects_root(),
-                                      DEFAULT_SESSION_ID, obj, errp) &&
-        !user_creatable_complete(USER_CREATABLE(obj), errp)) {
-        object_unparent(obj);
-    }
-    object_unref(obj);
-    return session_object(false, NULL);
+    return obj ? VDI_SESSION(obj) : NULL;
 }
 
 static void session_unplug_printer(VdiSessionObject *s)
@@ -580,15 +564,10 @@ static void session_object_get_state(Object *obj, Visitor *v,
 
 static void session_object_complete(UserCreatable *uc, Error **errp)
 {
-    VdiSessionObject *s = VDI_SESSION(uc);
-    VdiSessionObject *other = session_object(false, NULL);
-
-    if (other) {
-        error_setg(errp, "the VM already has a session, '%s'",
-                   object_get_canonical_path_component(OBJECT(other)));
-        return;
+    if (vdi_vm_object_first(OBJECT(uc), session_object_is_complete,
+                            "a session", errp)) {
+        VDI_SESSION(uc)->complete = true;
     }
-    s->complete = true;
 }
 
 /* Not while connected: its printer would stay plugged in, unowned */

@@ -42,54 +42,94 @@
 #include "qapi/qapi-visit-vdi-zone.h"
 #include "qemu/coroutine.h"
 #include "qom/object.h"
+#include "qom/object_interfaces.h"
 #include "trace.h"
 #include "ui/vdi-transfer.h"
 #include "ui/vnc-vdi.h"
 
 #define FILTER_FIREWALL "filter-firewall"
 
-/* What vdi-zone-set gave */
-typedef struct ZoneConfig {
-    VdiZoneTable *table;
+/* What vdi-zone-set gives: the properties of the vdi-zones object */
+typedef struct ZoneArgs {
     VdiZoneList *zones;
+    VdiZoneRuleList *rules;
+    char *dflt;
     char *baseline;
-} ZoneConfig;
+    char *vm_override;
+    VdiZoneUserList *users;
+} ZoneArgs;
 
-static ZoneConfig *config;          /* NULL while zones are off */
+/*
+ * The vdi-zones object: the VM's zones and the zone in force.  A VM has
+ * at most one; vdi-zone-set creates it when the VM has none.  Zones are
+ * off without it.
+ */
+#define TYPE_VDI_ZONES "vdi-zones"
+#define DEFAULT_ZONES_ID "zones"
+OBJECT_DECLARE_SIMPLE_TYPE(VdiZonesObject, VDI_ZONES)
 
-/* Display clients (VdiZoneConnection), the latest last */
+struct VdiZonesObject {
+    Object parent_obj;
+    ZoneArgs args;
+    VdiZoneTable *table;        /* built from @args; NULL until complete */
+    /* The zone in force */
+    struct {
+        char *zone;
+        VdiZoneReason reason;
+        char *rule;
+        VdiZoneConnection *conn;
+        VdiZonePieceResultList *pieces;
+    } cur;
+    /* While we connect the session ourselves: what may_print answers */
+    bool connecting;
+};
+
+/*
+ * The display clients (VdiZoneConnection), the latest last, and the
+ * terminal orchestration gave with vdi-session-connect, if any: what
+ * the display and the session tell, whether or not the VM has zones,
+ * so that zones set later decide for the clients already connected.
+ */
 static GQueue clients = G_QUEUE_INIT;
-
-/* The terminal orchestration gave with vdi-session-connect, if any */
 static VdiTerminal *terminal;
 
-/* The zone in force */
-static struct {
-    char *zone;
-    VdiZoneReason reason;
-    char *rule;
-    VdiZoneConnection *conn;
-    VdiZonePieceResultList *pieces;
-} cur;
-
-/* While we connect the session ourselves: what may_print answers */
-static bool connecting;
-
-static void config_free(ZoneConfig *c)
+static void zone_args_free(ZoneArgs *a)
 {
-    if (c) {
-        vdi_zone_table_free(c->table);
-        qapi_free_VdiZoneList(c->zones);
-        g_free(c->baseline);
-        g_free(c);
-    }
+    qapi_free_VdiZoneList(a->zones);
+    qapi_free_VdiZoneRuleList(a->rules);
+    g_free(a->dflt);
+    g_free(a->baseline);
+    g_free(a->vm_override);
+    qapi_free_VdiZoneUserList(a->users);
 }
 
-static VdiZone *zone_find(const char *name)
+static void zone_args_copy(ZoneArgs *dst, const ZoneArgs *src)
+{
+    dst->zones = QAPI_CLONE(VdiZoneList, src->zones);
+    dst->rules = QAPI_CLONE(VdiZoneRuleList, src->rules);
+    dst->dflt = g_strdup(src->dflt);
+    dst->baseline = g_strdup(src->baseline);
+    dst->vm_override = g_strdup(src->vm_override);
+    dst->users = QAPI_CLONE(VdiZoneUserList, src->users);
+}
+
+static bool zones_is_complete(Object *obj)
+{
+    return VDI_ZONES(obj)->table;
+}
+
+static VdiZonesObject *zones_object(void)
+{
+    Object *obj = vdi_vm_object(TYPE_VDI_ZONES, zones_is_complete);
+
+    return obj ? VDI_ZONES(obj) : NULL;
+}
+
+static VdiZone *zone_find(VdiZonesObject *o, const char *name)
 {
     VdiZoneList *l;
 
-    for (l = config->zones; l; l = l->next) {
+    for (l = o->args.zones; l; l = l->next) {
         if (!strcmp(l->value->name, name)) {
             return l->value;
         }
@@ -159,25 +199,27 @@ fail:
     return false;
 }
 
-static ZoneConfig *config_new(VdiZoneList *zones, VdiZoneRuleList *rules,
-                              const char *dflt, const char *baseline,
-                              const char *vm_override, VdiZoneUserList *users,
-                              Error **errp)
+/* The rules of @a compiled, after checking all of @a; NULL if bad */
+static VdiZoneTable *table_new(const ZoneArgs *a, Error **errp)
 {
-    ZoneConfig *c = g_new0(ZoneConfig, 1);
+    VdiZoneTable *t = vdi_zone_table_new();
     g_autofree char *msg = NULL;
     VdiZoneList *zl;
     VdiZoneRuleList *rl;
     VdiZoneUserList *ul;
 
-    c->table = vdi_zone_table_new();
-    for (zl = zones; zl; zl = zl->next) {
-        if (!vdi_zone_table_add_zone(c->table, zl->value->name, &msg) ||
+    if (!a->dflt || !a->baseline) {
+        error_setg(errp, "zones need a '%s' zone",
+                   a->dflt ? "baseline" : "default");
+        goto fail;
+    }
+    for (zl = a->zones; zl; zl = zl->next) {
+        if (!vdi_zone_table_add_zone(t, zl->value->name, &msg) ||
             !bundle_check(zl->value, errp)) {
             goto fail;
         }
     }
-    for (rl = rules; rl; rl = rl->next) {
+    for (rl = a->rules; rl; rl = rl->next) {
         VdiZoneRule *r = rl->value;
         g_autoptr(GPtrArray) addrs = g_ptr_array_new();
         VdiZoneRuleSpec spec = {
@@ -197,35 +239,33 @@ static ZoneConfig *config_new(VdiZoneList *zones, VdiZoneRuleList *rules,
                        r->id);
             goto fail;
         }
-        if (!vdi_zone_table_add_rule(c->table, &spec, &msg)) {
+        if (!vdi_zone_table_add_rule(t, &spec, &msg)) {
             goto fail;
         }
     }
-    for (ul = users; ul; ul = ul->next) {
-        if (!vdi_zone_table_add_user(c->table, ul->value->user,
+    for (ul = a->users; ul; ul = ul->next) {
+        if (!vdi_zone_table_add_user(t, ul->value->user,
                                      ul->value->zone, &msg)) {
             goto fail;
         }
     }
-    if (!vdi_zone_table_set_default(c->table, dflt, &msg) ||
-        (vm_override &&
-         !vdi_zone_table_set_vm_override(c->table, vm_override, &msg))) {
+    if (!vdi_zone_table_set_default(t, a->dflt, &msg) ||
+        (a->vm_override &&
+         !vdi_zone_table_set_vm_override(t, a->vm_override, &msg))) {
         goto fail;
     }
-    if (!vdi_zone_table_has_zone(c->table, baseline)) {
+    if (!vdi_zone_table_has_zone(t, a->baseline)) {
         error_setg(errp, "baseline: no zone '%.*s'", VDI_ZONE_NAME_MAX,
-                   baseline);
+                   a->baseline);
         goto fail;
     }
-    c->zones = QAPI_CLONE(VdiZoneList, zones);
-    c->baseline = g_strdup(baseline);
-    return c;
+    return t;
 
 fail:
     if (msg) {
         error_setg(errp, "%s", msg);
     }
-    config_free(c);
+    vdi_zone_table_free(t);
     return NULL;
 }
 
@@ -254,7 +294,8 @@ static VdiZoneConnection *connection_now(void)
     return c;
 }
 
-static void decide(const VdiZoneConnection *c, VdiZoneVerdict *v)
+static void decide(VdiZonesObject *o, const VdiZoneConnection *c,
+                   VdiZoneVerdict *v)
 {
     VdiZoneConn conn = {
         .address = c->address, .subject = c->subject, .issuer = c->issuer,
@@ -262,7 +303,7 @@ static void decide(const VdiZoneConnection *c, VdiZoneVerdict *v)
         .user = c->user,
     };
 
-    vdi_zone_decide(config->table, &conn, v);
+    vdi_zone_decide(o->table, &conn, v);
 }
 
 static VdiZoneReason reason_of(VdiZoneWhy why)
@@ -396,7 +437,8 @@ static VdiZonePieceResult *apply_transfer(VdiZonePiece piece,
 }
 
 /* Printing: the nearest printer of the terminal through the session */
-static VdiZonePieceResult *apply_printing(const VdiZone *z,
+static VdiZonePieceResult *apply_printing(VdiZonesObject *o,
+                                          const VdiZone *z,
                                           const VdiZoneConnection *c)
 {
     VdiTerminal t = {
@@ -423,13 +465,13 @@ static VdiZonePieceResult *apply_printing(const VdiZone *z,
      * A display client's session follows it as follow-display would,
      * with its identity; orchestration's terminal is connected as given
      */
-    connecting = true;
+    o->connecting = true;
     if (c->client && !terminal) {
         vdi_session_follow(c->client, &peer, &err);
     } else {
         qapi_free_VdiSessionInfo(qmp_vdi_session_connect(&t, NULL, &err));
     }
-    connecting = false;
+    o->connecting = false;
     r = piece_result(VDI_ZONE_PIECE_PRINTING, err);
     if (err) {
         /* No printer rather than the previous terminal's */
@@ -445,18 +487,19 @@ static VdiZonePieceResult *apply_printing(const VdiZone *z,
  * @session_prints, the session is connecting and chooses the printer
  * itself, after asking may_print.
  */
-static VdiZone *apply(VdiZoneConnection *c, bool session_prints)
+static VdiZone *apply(VdiZonesObject *o, VdiZoneConnection *c,
+                      bool session_prints)
 {
     VdiZonePieceResultList *pieces = NULL, **tail = &pieces;
-    g_autofree char *old = g_steal_pointer(&cur.zone);
-    VdiZoneVerdict v = { .zone = config->baseline };
+    g_autofree char *old = g_steal_pointer(&o->cur.zone);
+    VdiZoneVerdict v = { .zone = o->args.baseline };
     VdiZone *z;
     Error *err = NULL;
 
     if (c) {
-        decide(c, &v);
+        decide(o, c, &v);
     }
-    z = zone_find(v.zone);
+    z = zone_find(o, v.zone);
     trace_vdi_zone_apply(z->name, c && c->address ? c->address : "");
 
 #if (defined(CONFIG_VNC) && defined(CONFIG_VNC_JPEG)) || defined(CONFIG_SPICE)
@@ -479,7 +522,7 @@ static VdiZone *apply(VdiZoneConnection *c, bool session_prints)
     if (session_prints) {
         QAPI_LIST_APPEND(tail, piece_result(VDI_ZONE_PIECE_PRINTING, NULL));
     } else {
-        QAPI_LIST_APPEND(tail, apply_printing(z, c));
+        QAPI_LIST_APPEND(tail, apply_printing(o, z, c));
     }
     if (z->has_firewall) {
         apply_firewall(z, &err);
@@ -495,29 +538,32 @@ static VdiZone *apply(VdiZoneConnection *c, bool session_prints)
                                               z->file_transfer));
     }
 
-    cur.zone = g_strdup(z->name);
-    cur.reason = c ? reason_of(v.why) : VDI_ZONE_REASON_BASELINE;
-    g_free(cur.rule);
-    cur.rule = g_strdup(v.rule);
-    qapi_free_VdiZoneConnection(cur.conn);
-    cur.conn = c;
-    qapi_free_VdiZonePieceResultList(cur.pieces);
-    cur.pieces = pieces;
-    qapi_event_send_vdi_zone_changed(old, cur.zone, cur.reason, cur.rule,
-                                     cur.conn, cur.pieces);
+    o->cur.zone = g_strdup(z->name);
+    o->cur.reason = c ? reason_of(v.why) : VDI_ZONE_REASON_BASELINE;
+    g_free(o->cur.rule);
+    o->cur.rule = g_strdup(v.rule);
+    qapi_free_VdiZoneConnection(o->cur.conn);
+    o->cur.conn = c;
+    qapi_free_VdiZonePieceResultList(o->cur.pieces);
+    o->cur.pieces = pieces;
+    qapi_event_send_vdi_zone_changed(old, o->cur.zone, o->cur.reason,
+                                     o->cur.rule, o->cur.conn,
+                                     o->cur.pieces);
     return z;
 }
 
 /* May the session have a printer at @t?  Asked by each session connect */
 static bool zone_may_print(const VdiTerminal *t)
 {
-    if (!config || connecting) {
+    VdiZonesObject *o = zones_object();
+
+    if (!o || o->connecting) {
         return true;
     }
     /* Orchestration moves the session: decide again, there */
     qapi_free_VdiTerminal(terminal);
     terminal = QAPI_CLONE(VdiTerminal, t);
-    return apply(connection_now(), true)->printing;
+    return apply(o, connection_now(), true)->printing;
 }
 
 static bool zone_display_opened(const char *client,
@@ -525,6 +571,7 @@ static bool zone_display_opened(const char *client,
                                 const VdiPeerIdentity *id)
 {
     VdiZoneConnection *c = g_new0(VdiZoneConnection, 1);
+    VdiZonesObject *o = zones_object();
 
     c->client = g_strdup(client);
     c->address = g_strdup(peer->address && *peer->address ?
@@ -536,14 +583,15 @@ static bool zone_display_opened(const char *client,
     g_queue_push_tail(&clients, c);
     /* A new client comes from its own terminal, which it may not name */
     g_clear_pointer(&terminal, qapi_free_VdiTerminal);
-    if (config) {
-        apply(connection_now(), false);
+    if (o) {
+        apply(o, connection_now(), false);
     }
-    return config;
+    return o;
 }
 
 static bool zone_display_closed(const char *client)
 {
+    VdiZonesObject *o = zones_object();
     GList *l;
 
     for (l = clients.head; l; l = l->next) {
@@ -556,14 +604,14 @@ static bool zone_display_closed(const char *client)
             qapi_free_VdiZoneConnection(c);
             if (latest) {
                 g_clear_pointer(&terminal, qapi_free_VdiTerminal);
-                if (config) {
-                    apply(connection_now(), false);
+                if (o) {
+                    apply(o, connection_now(), false);
                 }
             }
             break;
         }
     }
-    return config;
+    return o;
 }
 
 static const VdiSessionHooks zone_hooks = {
@@ -572,37 +620,286 @@ static const VdiSessionHooks zone_hooks = {
     .may_print = zone_may_print,
 };
 
+/*
+ * Make @want (which this takes) the zones of @o, all or nothing; once
+ * @o is complete, they apply at once, as vdi-zone-set's do
+ */
+static bool zones_update(VdiZonesObject *o, ZoneArgs *want, Error **errp)
+{
+    VdiZoneTable *t = NULL;
+
+    if (o->table) {
+        t = table_new(want, errp);
+        if (!t) {
+            zone_args_free(want);
+            return false;
+        }
+        vdi_zone_table_free(o->table);
+        o->table = t;
+    }
+    zone_args_free(&o->args);
+    o->args = *want;
+    if (t) {
+        apply(o, connection_now(), false);
+    }
+    return true;
+}
+
+static void zones_get_zones(Object *obj, Visitor *v, const char *name,
+                            void *opaque, Error **errp)
+{
+    VdiZoneList *l = QAPI_CLONE(VdiZoneList, VDI_ZONES(obj)->args.zones);
+
+    visit_type_VdiZoneList(v, name, &l, errp);
+    qapi_free_VdiZoneList(l);
+}
+
+static void zones_set_zones(Object *obj, Visitor *v, const char *name,
+                            void *opaque, Error **errp)
+{
+    VdiZonesObject *o = VDI_ZONES(obj);
+    VdiZoneList *l = NULL;
+    ZoneArgs want;
+
+    if (visit_type_VdiZoneList(v, name, &l, errp)) {
+        zone_args_copy(&want, &o->args);
+        qapi_free_VdiZoneList(want.zones);
+        want.zones = l;
+        zones_update(o, &want, errp);
+    }
+}
+
+static void zones_get_rules(Object *obj, Visitor *v, const char *name,
+                            void *opaque, Error **errp)
+{
+    VdiZoneRuleList *l = QAPI_CLONE(VdiZoneRuleList,
+                                    VDI_ZONES(obj)->args.rules);
+
+    visit_type_VdiZoneRuleList(v, name, &l, errp);
+    qapi_free_VdiZoneRuleList(l);
+}
+
+static void zones_set_rules(Object *obj, Visitor *v, const char *name,
+                            void *opaque, Error **errp)
+{
+    VdiZonesObject *o = VDI_ZONES(obj);
+    VdiZoneRuleList *l = NULL;
+    ZoneArgs want;
+
+    if (visit_type_VdiZoneRuleList(v, name, &l, errp)) {
+        zone_args_copy(&want, &o->args);
+        qapi_free_VdiZoneRuleList(want.rules);
+        want.rules = l;
+        zones_update(o, &want, errp);
+    }
+}
+
+static void zones_get_users(Object *obj, Visitor *v, const char *name,
+                            void *opaque, Error **errp)
+{
+    VdiZoneUserList *l = QAPI_CLONE(VdiZoneUserList,
+                                    VDI_ZONES(obj)->args.users);
+
+    visit_type_VdiZoneUserList(v, name, &l, errp);
+    qapi_free_VdiZoneUserList(l);
+}
+
+static void zones_set_users(Object *obj, Visitor *v, const char *name,
+                            void *opaque, Error **errp)
+{
+    VdiZonesObject *o = VDI_ZONES(obj);
+    VdiZoneUserList *l = NULL;
+    ZoneArgs want;
+
+    if (visit_type_VdiZoneUserList(v, name, &l, errp)) {
+        zone_args_copy(&want, &o->args);
+        qapi_free_VdiZoneUserList(want.users);
+        want.users = l;
+        zones_update(o, &want, errp);
+    }
+}
+
+/* The zone names: properties named as vdi-zone-set's arguments */
+static char **zones_name_arg(ZoneArgs *a, const char *name)
+{
+    if (!strcmp(name, "default")) {
+        return &a->dflt;
+    }
+    if (!strcmp(name, "baseline")) {
+        return &a->baseline;
+    }
+    return &a->vm_override;
+}
+
+static void zones_get_name(Object *obj, Visitor *v, const char *name,
+                           void *opaque, Error **errp)
+{
+    char *value = *zones_name_arg(&VDI_ZONES(obj)->args, name);
+
+    value = g_strdup(value ?: "");
+    visit_type_str(v, name, &value, errp);
+    g_free(value);
+}
+
+static void zones_set_name(Object *obj, Visitor *v, const char *name,
+                           void *opaque, Error **errp)
+{
+    VdiZonesObject *o = VDI_ZONES(obj);
+    char *value;
+    ZoneArgs want;
+
+    if (visit_type_str(v, name, &value, errp)) {
+        zone_args_copy(&want, &o->args);
+        g_free(*zones_name_arg(&want, name));
+        /* "" takes the VM override away */
+        if (!*value && !strcmp(name, "vm-override")) {
+            g_clear_pointer(&value, g_free);
+        }
+        *zones_name_arg(&want, name) = value;
+        zones_update(o, &want, errp);
+    }
+}
+
+static VdiZoneInfo *zones_info(VdiZonesObject *o)
+{
+    VdiZoneInfo *info = g_new0(VdiZoneInfo, 1);
+
+    info->enabled = o;
+    if (o && o->cur.zone) {
+        info->zone = g_strdup(o->cur.zone);
+        info->has_reason = true;
+        info->reason = o->cur.reason;
+        info->rule = g_strdup(o->cur.rule);
+        info->connection = QAPI_CLONE(VdiZoneConnection, o->cur.conn);
+        info->has_pieces = true;
+        info->pieces = QAPI_CLONE(VdiZonePieceResultList, o->cur.pieces);
+    }
+    return info;
+}
+
+/* "state": what query-vdi-zone tells */
+static void zones_get_state(Object *obj, Visitor *v, const char *name,
+                            void *opaque, Error **errp)
+{
+    VdiZonesObject *o = VDI_ZONES(obj);
+    VdiZoneInfo *info = zones_info(o->table ? o : NULL);
+
+    visit_type_VdiZoneInfo(v, name, &info, errp);
+    qapi_free_VdiZoneInfo(info);
+}
+
+static void zones_complete(UserCreatable *uc, Error **errp)
+{
+    VdiZonesObject *o = VDI_ZONES(uc);
+
+    if (!vdi_vm_object_first(OBJECT(uc), zones_is_complete, "zones",
+                             errp)) {
+        return;
+    }
+    o->table = table_new(&o->args, errp);
+    if (o->table) {
+        apply(o, connection_now(), false);
+    }
+}
+
+/*
+ * Not while a display client or the session is connected: their zone's
+ * bundle would stay in force with nothing deciding for them.
+ */
+static bool zones_can_be_deleted(UserCreatable *uc)
+{
+    g_autoptr(VdiSessionInfo) s = qmp_query_vdi_session(NULL);
+
+    return g_queue_is_empty(&clients) && !s->connected;
+}
+
+static void zones_finalize(Object *obj)
+{
+    VdiZonesObject *o = VDI_ZONES(obj);
+
+    zone_args_free(&o->args);
+    vdi_zone_table_free(o->table);
+    g_free(o->cur.zone);
+    g_free(o->cur.rule);
+    qapi_free_VdiZoneConnection(o->cur.conn);
+    qapi_free_VdiZonePieceResultList(o->cur.pieces);
+}
+
+static void zones_class_init(ObjectClass *oc, void *data)
+{
+    UserCreatableClass *ucc = USER_CREATABLE_CLASS(oc);
+    static const char *const names[][2] = {
+        { "default", "the zone of connections no rule matches" },
+        { "baseline", "the zone without a connection" },
+        { "vm-override", "the zone of every connection, if set" },
+    };
+
+    ucc->complete = zones_complete;
+    ucc->can_be_deleted = zones_can_be_deleted;
+    object_class_property_add(oc, "zones", "VdiZoneList", zones_get_zones,
+                              zones_set_zones, NULL, NULL);
+    object_class_property_set_description(oc, "zones",
+        "the zones and their bundles");
+    object_class_property_add(oc, "rules", "VdiZoneRuleList",
+                              zones_get_rules, zones_set_rules, NULL, NULL);
+    object_class_property_set_description(oc, "rules",
+        "connections to zones, in the order tried");
+    object_class_property_add(oc, "users", "VdiZoneUserList",
+                              zones_get_users, zones_set_users, NULL, NULL);
+    object_class_property_set_description(oc, "users",
+        "users to their zones, before the rules");
+    for (int i = 0; i < ARRAY_SIZE(names); i++) {
+        object_class_property_add(oc, names[i][0], "str", zones_get_name,
+                                  zones_set_name, NULL, NULL);
+        object_class_property_set_description(oc, names[i][0],
+                                              names[i][1]);
+    }
+    object_class_property_add(oc, "state", "VdiZoneInfo", zones_get_state,
+                              NULL, NULL, NULL);
+    object_class_property_set_description(oc, "state",
+        "the zone in force, why, and what was applied");
+}
+
+static const TypeInfo zones_info_type = {
+    .name = TYPE_VDI_ZONES,
+    .parent = TYPE_OBJECT,
+    .class_init = zones_class_init,
+    .instance_size = sizeof(VdiZonesObject),
+    .instance_finalize = zones_finalize,
+    .interfaces = (InterfaceInfo[]) {
+        { TYPE_USER_CREATABLE },
+        { }
+    },
+};
+
 void qmp_vdi_zone_set(VdiZoneList *zones, VdiZoneRuleList *rules,
                       const char *dflt, const char *baseline,
                       const char *vm_override, bool has_users,
                       VdiZoneUserList *users, Error **errp)
 {
-    ZoneConfig *c = config_new(zones, rules, dflt, baseline, vm_override,
-                               users, errp);
+    const ZoneArgs given = {
+        .zones = zones, .rules = rules, .dflt = (char *)dflt,
+        .baseline = (char *)baseline, .vm_override = (char *)vm_override,
+        .users = users,
+    };
+    VdiZonesObject *o = zones_object();
+    Object *obj;
+    ZoneArgs want;
 
-    if (!c) {
+    zone_args_copy(&want, &given);
+    if (o) {
+        zones_update(o, &want, errp);
         return;
     }
-    config_free(config);
-    config = c;
-    apply(connection_now(), false);
+    /* the first zones: the VM's vdi-zones object, which applies them */
+    obj = object_new(TYPE_VDI_ZONES);
+    VDI_ZONES(obj)->args = want;
+    vdi_vm_object_add(obj, DEFAULT_ZONES_ID, errp);
 }
 
 VdiZoneInfo *qmp_query_vdi_zone(Error **errp)
 {
-    VdiZoneInfo *info = g_new0(VdiZoneInfo, 1);
-
-    info->enabled = config;
-    if (cur.zone) {
-        info->zone = g_strdup(cur.zone);
-        info->has_reason = true;
-        info->reason = cur.reason;
-        info->rule = g_strdup(cur.rule);
-        info->connection = QAPI_CLONE(VdiZoneConnection, cur.conn);
-        info->has_pieces = true;
-        info->pieces = QAPI_CLONE(VdiZonePieceResultList, cur.pieces);
-    }
-    return info;
+    return zones_info(zones_object());
 }
 
 VdiZoneDecision *qmp_vdi_zone_dry_run(VdiZoneConnection *arg, Error **errp)
@@ -612,11 +909,12 @@ VdiZoneDecision *qmp_vdi_zone_dry_run(VdiZoneConnection *arg, Error **errp)
         .issuer = arg->issuer, .terminal_name = arg->terminal_name,
         .terminal_mac = arg->terminal_mac, .user = arg->user,
     };
+    VdiZonesObject *o = zones_object();
     g_autofree char *msg = NULL;
     VdiZoneDecision *d;
     VdiZoneVerdict v;
 
-    if (!config) {
+    if (!o) {
         error_setg(errp, "zones are off: see vdi-zone-set");
         return NULL;
     }
@@ -624,9 +922,9 @@ VdiZoneDecision *qmp_vdi_zone_dry_run(VdiZoneConnection *arg, Error **errp)
         error_setg(errp, "%s", msg);
         return NULL;
     }
-    vdi_zone_decide(config->table, &conn, &v);
+    vdi_zone_decide(o->table, &conn, &v);
     d = g_new0(VdiZoneDecision, 1);
-    d->zone = QAPI_CLONE(VdiZone, zone_find(v.zone));
+    d->zone = QAPI_CLONE(VdiZone, zone_find(o, v.zone));
     d->reason = reason_of(v.why);
     d->rule = g_strdup(v.rule);
     return d;
@@ -634,8 +932,10 @@ VdiZoneDecision *qmp_vdi_zone_dry_run(VdiZoneConnection *arg, Error **errp)
 
 static void vdi_zone_register(void)
 {
+    type_register_static(&zones_info_type);
     vdi_session_set_hooks(&zone_hooks);
-    vdi_extension_register("zones", 1);
+    /* 2: the vdi-zones object */
+    vdi_extension_register("zones", 2);
 }
 
 type_init(vdi_zone_register);

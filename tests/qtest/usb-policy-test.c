@@ -30,6 +30,7 @@
 #include "qapi/error.h"
 #include "libqos/pci-pc.h"
 #include "vdi-fake-stick.h"
+#include "vdi-qmp-util.h"
 #include "vdi-usb-test.h"
 
 typedef enum FakeKind {
@@ -1766,18 +1767,6 @@ static void test_host_listed(void)
 
 /* The policy as a QOM object */
 
-static QObject *qom_get(QTestState *qts, const char *path, const char *prop)
-{
-    QDict *resp = qtest_qmp(qts, "{ 'execute': 'qom-get', 'arguments': "
-                            "{ 'path': %s, 'property': %s } }", path, prop);
-    QObject *ret = qdict_get(resp, "return");
-
-    g_assert(ret);
-    qobject_ref(ret);
-    qobject_unref(resp);
-    return ret;
-}
-
 /* Does /objects have a child named id, of type vdi-usb-policy? */
 static bool has_policy_object(QTestState *qts, const char *id)
 {
@@ -1842,16 +1831,16 @@ static void test_object_cmdline(void)
 
     /* listed and read like any object, and the queries agree */
     g_assert_true(has_policy_object(qts, "pol"));
-    o = qom_get(qts, "/objects/pol", "default");
+    o = vdi_qom_get(qts, "/objects/pol", "default");
     g_assert_cmpstr(qstring_get_str(qobject_to(QString, o)), ==, "deny");
     qobject_unref(o);
-    o = qom_get(qts, "/objects/pol", "rules");
+    o = vdi_qom_get(qts, "/objects/pol", "rules");
     l = qobject_to(QList, o);
     g_assert_cmpint(qlist_size(l), ==, 1);
     g_assert_cmpstr(qdict_get_str(qobject_to(QDict, qlist_peek(l)), "id"),
                     ==, "hid");
     qobject_unref(o);
-    o = qom_get(qts, "/objects/pol", "devices");
+    o = vdi_qom_get(qts, "/objects/pol", "devices");
     l = qobject_to(QList, o);
     g_assert_cmpint(qlist_size(l), ==, 1);
     g_assert_cmpstr(qstring_get_str(qobject_to(QString, qlist_peek(l))), ==,
@@ -1891,7 +1880,7 @@ static void test_object_cmdline(void)
                              "{ 'path': '/objects/pol', "
                              "  'property': 'rules', 'value': [] } }");
     assert_rejected(qts, "default", "denied by the default policy");
-    o = qom_get(qts, "/objects/pol", "devices");
+    o = vdi_qom_get(qts, "/objects/pol", "devices");
     g_assert_cmpint(qlist_size(qobject_to(QList, o)), ==, 0);
     qobject_unref(o);
 
@@ -1928,7 +1917,7 @@ static void test_object_qmp(void)
     set_policy_ok(qts, "[ { 'id': 'hid', 'action': 'allow', "
                   "    'iface-class': 3 } ]", "deny");
     g_assert_true(has_policy_object(qts, "usb-policy"));
-    o = qom_get(qts, "/objects/usb-policy", "default");
+    o = vdi_qom_get(qts, "/objects/usb-policy", "default");
     g_assert_cmpstr(qstring_get_str(qobject_to(QString, o)), ==, "deny");
     qobject_unref(o);
     qtest_qmp_assert_success(qts, "{ 'execute': 'object-del', "
@@ -1945,7 +1934,7 @@ static void test_object_qmp(void)
     qtest_qmp_assert_success(qts, "{ 'execute': 'usb-policy-set', "
                              "  'arguments': { 'rules': [], "
                              "  'default': 'read-only', 'id': 'p1' } }");
-    o = qom_get(qts, "/objects/p1", "default");
+    o = vdi_qom_get(qts, "/objects/p1", "default");
     g_assert_cmpstr(qstring_get_str(qobject_to(QString, o)), ==, "read-only");
     qobject_unref(o);
     g_assert_false(has_policy_object(qts, "usb-policy"));

@@ -13,6 +13,7 @@
 #include "qemu/osdep.h"
 #include "libqtest.h"
 #include "qobject/qdict.h"
+#include "vdi-qmp-util.h"
 
 #define TEST_ID "MFG:HP;MDL:LaserJet 4000;CMD:PCL,PJL;CLASS:PRINTER;"
 
@@ -20,20 +21,6 @@ static QTestState *start(void)
 {
     return qtest_init("-machine q35 -device qemu-xhci,id=xhci "
                       "-chardev null,id=prn0 -chardev null,id=prn1");
-}
-
-static char *qom_get_str(QTestState *qts, const char *path,
-                         const char *property)
-{
-    QDict *resp = qtest_qmp(qts, "{ 'execute': 'qom-get', 'arguments': "
-                            "{ 'path': %s, 'property': %s } }",
-                            path, property);
-    char *value;
-
-    g_assert(qdict_haskey(resp, "return"));
-    value = g_strdup(qdict_get_str(resp, "return"));
-    qobject_unref(resp);
-    return value;
 }
 
 static void test_hotplug(void)
@@ -54,13 +41,13 @@ static void test_hotplug(void)
         g_assert(strstr(usb, "Speed 480 Mb/s"));
         g_free(usb);
 
-        type = qom_get_str(qts, "/machine/peripheral/printer", "type");
+        type = vdi_qom_get_str(qts, "/machine/peripheral/printer", "type");
         g_assert_cmpstr(type, ==, "usb-printer");
         g_free(type);
-        id = qom_get_str(qts, "/machine/peripheral/printer", "ieee1284-id");
+        id = vdi_qom_get_str(qts, "/machine/peripheral/printer", "ieee1284-id");
         g_assert_cmpstr(id, ==, TEST_ID);
         g_free(id);
-        id = qom_get_str(qts, "/machine/peripheral/printer", "serial");
+        id = vdi_qom_get_str(qts, "/machine/peripheral/printer", "serial");
         g_assert_cmpstr(id, ==, "ward3-01");
         g_free(id);
 
@@ -86,7 +73,7 @@ static void test_two_printers(void)
                          "  'ieee1284-id': 'MANUFACTURER:Zebra;MODEL:ZD421' }");
 
     /* the default ID names a manufacturer and a model */
-    id = qom_get_str(qts, "/machine/peripheral/p0", "ieee1284-id");
+    id = vdi_qom_get_str(qts, "/machine/peripheral/p0", "ieee1284-id");
     g_assert(g_str_has_prefix(id, "MFG:QEMU;MDL:"));
 
     /* a chardev serves one printer only */

@@ -21,6 +21,7 @@
 #include "qobject/qnum.h"
 #include "qobject/qstring.h"
 #include "qapi/error.h"
+#include "vdi-qmp-util.h"
 #include "qemu/bswap.h"
 #include <math.h>
 #include <gio/gio.h>
@@ -608,29 +609,6 @@ static void test_qmp(void)
     test_cleanup(&t);
 }
 
-static QObject *profile_get(QTestState *qts, const char *path,
-                            const char *prop)
-{
-    QDict *resp = qtest_qmp(qts, "{ 'execute': 'qom-get', 'arguments': {"
-                            "  'path': %s, 'property': %s } }", path, prop);
-    QObject *ret = qdict_get(resp, "return");
-
-    g_assert(ret);
-    qobject_ref(ret);
-    qobject_unref(resp);
-    return ret;
-}
-
-static int64_t profile_get_int(QTestState *qts, const char *path,
-                               const char *prop)
-{
-    QObject *o = profile_get(qts, path, prop);
-    int64_t v = qnum_get_int(qobject_to(QNum, o));
-
-    qobject_unref(o);
-    return v;
-}
-
 /*
  * The defaults for new clients are a vdi-display-profile object: made on
  * the command line, read and set with qom-get/qom-set (set, they apply
@@ -647,10 +625,10 @@ static void test_profile_object(void)
     t.phase = PHASE_DONE;       /* no image checks */
     t.qts = qtest_init("-machine none -vnc none -object vdi-display-profile,"
                        "id=dp,profile=wan,max-fps=12,jpeg-quality-max=70");
-    o = profile_get(t.qts, "/objects/dp", "profile");
+    o = vdi_qom_get(t.qts, "/objects/dp", "profile");
     g_assert_cmpstr(qstring_get_str(qobject_to(QString, o)), ==, "wan");
     qobject_unref(o);
-    g_assert_cmpint(profile_get_int(t.qts, "/objects/dp", "max-fps"), ==, 12);
+    g_assert_cmpint(vdi_qom_get_int(t.qts, "/objects/dp", "max-fps"), ==, 12);
 
     /* a new client starts with them */
     test_connect(&t);
@@ -676,7 +654,7 @@ static void test_profile_object(void)
     g_assert(strstr(qdict_get_str(qdict_get_qdict(resp, "error"), "desc"),
                     "above"));
     qobject_unref(resp);
-    g_assert_cmpint(profile_get_int(t.qts, "/objects/dp", "jpeg-quality-min"),
+    g_assert_cmpint(vdi_qom_get_int(t.qts, "/objects/dp", "jpeg-quality-min"),
                     ==, 20);
 
     /* one per VM */
@@ -690,10 +668,10 @@ static void test_profile_object(void)
     qtest_qmp_assert_success(t.qts, "{ 'execute': 'object-del',"
                              "  'arguments': { 'id': 'dp' } }");
     set_profile_ok(t.qts, "{ 'profile': 'lan' }");
-    o = profile_get(t.qts, "/objects/display-profile", "profile");
+    o = vdi_qom_get(t.qts, "/objects/display-profile", "profile");
     g_assert_cmpstr(qstring_get_str(qobject_to(QString, o)), ==, "lan");
     qobject_unref(o);
-    g_assert_cmpint(profile_get_int(t.qts, "/objects/display-profile",
+    g_assert_cmpint(vdi_qom_get_int(t.qts, "/objects/display-profile",
                                     "max-fps"), ==, 30);
     test_cleanup(&t);
 }

@@ -246,21 +246,15 @@ int main(int argc, char **argv)
     const char *real_dir = NULL;
 
     while ((opt = getopt(argc, argv, "w:h:n:q:r:")) != -1) {
+        if (bench_option(opt, &nframes, &quality, &real_dir)) {
+            continue;
+        }
         switch (opt) {
         case 'w':
             w = atoi(optarg);
             break;
         case 'h':
             h = atoi(optarg);
-            break;
-        case 'n':
-            nframes = atoi(optarg);
-            break;
-        case 'q':
-            quality = atoi(optarg);
-            break;
-        case 'r':
-            real_dir = optarg;
             break;
         default:
             fprintf(stderr, "usage: %s [-w W] [-h H] [-n FRAMES] "

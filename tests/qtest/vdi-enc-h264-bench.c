@@ -252,20 +252,9 @@ int main(int argc, char **argv)
     double mix_x264 = 0;
 
     while ((opt = getopt(argc, argv, "n:q:r:w:")) != -1) {
-        switch (opt) {
-        case 'n':
-            nframes = atoi(optarg);
-            break;
-        case 'q':
-            quality = atoi(optarg);
-            break;
-        case 'r':
-            real_dir = optarg;
-            break;
-        case 'w':
+        if (opt == 'w') {
             only = optarg;
-            break;
-        default:
+        } else if (!bench_option(opt, &nframes, &quality, &real_dir)) {
             real_dir = NULL;
             nframes = 0;
         }

@@ -17,6 +17,7 @@
 #include "qobject/qjson.h"
 #include "qobject/qlist.h"
 #include "qapi/error.h"
+#include "vdi-qmp-util.h"
 
 #define CA "O=St. Mary Hospital,CN=St. Mary Clinical CA"
 
@@ -226,10 +227,76 @@ static void test_hostile(void)
     qtest_quit(qts);
 }
 
+/* The ids of the mappings of the vdi-identity-map object at @path */
+static char *object_mappings(QTestState *qts, const char *path)
+{
+    QList *map = qobject_to(QList, vdi_qom_get(qts, path, "mappings"));
+    GString *ids = g_string_new("");
+    QListEntry *e;
+
+    QLIST_FOREACH_ENTRY(map, e) {
+        g_string_append_printf(ids, "%s%s", ids->len ? " " : "",
+            qdict_get_str(qobject_to(QDict, qlist_entry_obj(e)), "id"));
+    }
+    qobject_unref(map);
+    return g_string_free(ids, false);
+}
+
+static void assert_object_mappings(QTestState *qts, const char *path,
+                                   const char *want)
+{
+    g_autofree char *got = object_mappings(qts, path);
+
+    g_assert_cmpstr(got, ==, want);
+}
+
+/*
+ * The map is a vdi-identity-map object: created on the command line,
+ * read with qom-get, replaced with qom-set or vdi-identity-map-set
+ * (all or nothing), one per VM; deleted, the VM has no map until the
+ * command makes a new one.
+ */
+static void test_map_object(void)
+{
+    QTestState *qts = qtest_init("-machine none -object "
+        "\"{'qom-type': 'vdi-identity-map', 'id': 'idm', 'mappings': ["
+        "  {'id': 'lee', 'common-name': 'dr-lee', 'user': 'Dr. Lee'}]}\"");
+
+    assert_lookup(qts, "CN=dr-lee", NULL, "lee");
+    assert_object_mappings(qts, "/objects/idm", "lee");
+
+    qtest_qmp_assert_success(qts, "{ 'execute': 'qom-set', 'arguments': {"
+        "  'path': '/objects/idm', 'property': 'mappings', 'value': ["
+        "    { 'id': 'chen', 'common-name': 'nurse-chen',"
+        "      'user': 'Nurse Chen' } ] } }");
+    assert_lookup(qts, "CN=dr-lee", NULL, NULL);
+    assert_lookup(qts, "CN=nurse-chen", NULL, "chen");
+    qmp_expect_error(qts, "mapping 'x' needs either subject or common-name",
+                     "{ 'execute': 'qom-set', 'arguments': {"
+                     "  'path': '/objects/idm', 'property': 'mappings',"
+                     "  'value': [ { 'id': 'x', 'user': 'X' } ] } }");
+    assert_object_mappings(qts, "/objects/idm", "chen");
+
+    /* the command replaces the object's map */
+    qtest_qmp_assert_success(qts, good_map);
+    assert_object_mappings(qts, "/objects/idm", "lee chen wang");
+
+    qmp_expect_error(qts, "the VM already has an identity map, 'idm'",
+                     "{ 'execute': 'object-add', 'arguments': {"
+                     "  'qom-type': 'vdi-identity-map', 'id': 'idm2' } }");
+    qtest_qmp_assert_success(qts, "{ 'execute': 'object-del',"
+                             "  'arguments': { 'id': 'idm' } }");
+    assert_lookup(qts, "O=St. Mary Hospital,OU=ICU,CN=dr-lee", NULL, NULL);
+    qtest_qmp_assert_success(qts, good_map);
+    assert_object_mappings(qts, "/objects/identity-map", "lee chen wang");
+    qtest_quit(qts);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     qtest_add_func("/vdi-identity/match", test_match);
     qtest_add_func("/vdi-identity/hostile", test_hostile);
+    qtest_add_func("/vdi-identity/object", test_map_object);
     return g_test_run();
 }

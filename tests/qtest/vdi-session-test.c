@@ -12,6 +12,7 @@
 #include "qobject/qjson.h"
 #include "qobject/qlist.h"
 #include "qapi/error.h"
+#include "vdi-qmp-util.h"
 
 static QTestState *start(void)
 {
@@ -54,8 +55,6 @@ static char *printer_id(QTestState *qts)
 {
     g_autofree char *device = printer_device(qts);
     g_autofree char *path = NULL;
-    QDict *resp;
-    char *id = NULL;
     char *usb;
 
     if (!device) {
@@ -65,11 +64,7 @@ static char *printer_id(QTestState *qts)
         return NULL;
     }
     path = g_strdup_printf("/machine/peripheral/%s", device);
-    resp = qtest_qmp(qts, "{ 'execute': 'qom-get', 'arguments': {"
-                     "  'path': %s, 'property': 'ieee1284-id' } }", path);
-    id = g_strdup(qdict_get_str(resp, "return"));
-    qobject_unref(resp);
-    return id;
+    return vdi_qom_get_str(qts, path, "ieee1284-id");
 }
 
 static void expect_event(QTestState *qts, bool attached, const char *mapping)
@@ -152,29 +147,6 @@ static void test_printer_follows_terminal(void)
     qtest_quit(qts);
 }
 
-static void expect_error(QTestState *qts, const char *expect,
-                         const char *fmt, ...) G_GNUC_PRINTF(3, 4);
-
-/* The command fails with an error that says @expect */
-static void expect_error(QTestState *qts, const char *expect,
-                         const char *fmt, ...)
-{
-    va_list ap;
-    QDict *resp;
-    const char *desc;
-
-    va_start(ap, fmt);
-    resp = qtest_vqmp(qts, fmt, ap);
-    va_end(ap);
-    g_assert(qdict_haskey(resp, "error"));
-    desc = qdict_get_str(qdict_get_qdict(resp, "error"), "desc");
-    if (!strstr(desc, expect)) {
-        g_test_message("error '%.200s' lacks '%s'", desc, expect);
-        g_assert_not_reached();
-    }
-    qobject_unref(resp);
-}
-
 /* Set a map of one mapping for terminal-name 'a' with @printer */
 #define MAP_ONE(printer) \
     "{ 'execute': 'vdi-printer-map-set', 'arguments': {" \
@@ -194,58 +166,59 @@ static void test_map_checked(void)
     int i;
 
     /* IEEE 1284 IDs: at most 1021 characters, with a maker and a model */
-    expect_error(qts, "mapping 'x': ieee1284-id is 1048588 characters long, "
-                 "at most 1021 are allowed",
-                 MAP_ONE("{ 'name': 'P', 'host': 'h', 'ieee1284-id': %s }"),
-                 huge);
-    expect_error(qts, "at most 1021 are allowed",
-                 MAP_ONE("{ 'name': 'P', 'host': 'h', 'ieee1284-id': %s }"),
-                 long_id);
-    expect_error(qts, "mapping 'x': ieee1284-id 'MFG:HP;' lacks a model",
-                 MAP_ONE("{ 'name': 'P', 'host': 'h', "
-                         "  'ieee1284-id': 'MFG:HP;' }"));
-    expect_error(qts, "lacks a manufacturer",
-                 MAP_ONE("{ 'name': 'P', 'host': 'h', "
-                         "  'ieee1284-id': 'MODEL:ZD421;' }"));
-    expect_error(qts, "printable ASCII characters only, not 0x0a",
-                 MAP_ONE("{ 'name': 'P', 'host': 'h', "
-                         "  'ieee1284-id': 'MFG:HP;\\nMDL:X;' }"));
-    expect_error(qts, "is not of the form KEY:value",
-                 MAP_ONE("{ 'name': 'P', 'host': 'h', "
-                         "  'ieee1284-id': 'HP LaserJet' }"));
+    qmp_expect_error(qts, "mapping 'x': ieee1284-id is 1048588 characters "
+                     "long, at most 1021 are allowed",
+                     MAP_ONE("{ 'name': 'P', 'host': 'h', 'ieee1284-id': %s }"),
+                     huge);
+    qmp_expect_error(qts, "at most 1021 are allowed",
+                     MAP_ONE("{ 'name': 'P', 'host': 'h', 'ieee1284-id': %s }"),
+                     long_id);
+    qmp_expect_error(qts, "mapping 'x': ieee1284-id 'MFG:HP;' lacks a model",
+                     MAP_ONE("{ 'name': 'P', 'host': 'h', "
+                             "  'ieee1284-id': 'MFG:HP;' }"));
+    qmp_expect_error(qts, "lacks a manufacturer",
+                     MAP_ONE("{ 'name': 'P', 'host': 'h', "
+                             "  'ieee1284-id': 'MODEL:ZD421;' }"));
+    qmp_expect_error(qts, "printable ASCII characters only, not 0x0a",
+                     MAP_ONE("{ 'name': 'P', 'host': 'h', "
+                             "  'ieee1284-id': 'MFG:HP;\\nMDL:X;' }"));
+    qmp_expect_error(qts, "is not of the form KEY:value",
+                     MAP_ONE("{ 'name': 'P', 'host': 'h', "
+                             "  'ieee1284-id': 'HP LaserJet' }"));
 
     /* printer host, port and name */
-    expect_error(qts, "printer host 'printer one' is neither",
-                 MAP_ONE("{ 'name': 'P', 'host': 'printer one', "
-                         "  'ieee1284-id': 'MFG:A;MDL:B;' }"));
-    expect_error(qts, "printer host '' is neither",
-                 MAP_ONE("{ 'name': 'P', 'host': '', "
-                         "  'ieee1284-id': 'MFG:A;MDL:B;' }"));
-    expect_error(qts, "is neither an IP address nor a host name",
-                 MAP_ONE("{ 'name': 'P', 'host': '-printer.example', "
-                         "  'ieee1284-id': 'MFG:A;MDL:B;' }"));
-    expect_error(qts, "is neither an IP address nor a host name",
-                 MAP_ONE("{ 'name': 'P', 'host': %s, "
-                         "  'ieee1284-id': 'MFG:A;MDL:B;' }"), long_host);
-    expect_error(qts, "printer port 0 is not a port",
-                 MAP_ONE("{ 'name': 'P', 'host': 'h', 'port': 0, "
-                         "  'ieee1284-id': 'MFG:A;MDL:B;' }"));
-    expect_error(qts, "the printer name must be UTF-8 of 1 to 128 bytes",
-                 MAP_ONE("{ 'name': '', 'host': 'h', "
-                         "  'ieee1284-id': 'MFG:A;MDL:B;' }"));
+    qmp_expect_error(qts, "printer host 'printer one' is neither",
+                     MAP_ONE("{ 'name': 'P', 'host': 'printer one', "
+                             "  'ieee1284-id': 'MFG:A;MDL:B;' }"));
+    qmp_expect_error(qts, "printer host '' is neither",
+                     MAP_ONE("{ 'name': 'P', 'host': '', "
+                             "  'ieee1284-id': 'MFG:A;MDL:B;' }"));
+    qmp_expect_error(qts, "is neither an IP address nor a host name",
+                     MAP_ONE("{ 'name': 'P', 'host': '-printer.example', "
+                             "  'ieee1284-id': 'MFG:A;MDL:B;' }"));
+    qmp_expect_error(qts, "is neither an IP address nor a host name",
+                     MAP_ONE("{ 'name': 'P', 'host': %s, "
+                             "  'ieee1284-id': 'MFG:A;MDL:B;' }"), long_host);
+    qmp_expect_error(qts, "printer port 0 is not a port",
+                     MAP_ONE("{ 'name': 'P', 'host': 'h', 'port': 0, "
+                             "  'ieee1284-id': 'MFG:A;MDL:B;' }"));
+    qmp_expect_error(qts, "the printer name must be UTF-8 of 1 to 128 bytes",
+                     MAP_ONE("{ 'name': '', 'host': 'h', "
+                             "  'ieee1284-id': 'MFG:A;MDL:B;' }"));
 
     /* mapping ids and name patterns */
-    expect_error(qts, "mapping: id must have 1 to 64 characters, not 0",
-                 "{ 'execute': 'vdi-printer-map-set', 'arguments': {"
-                 "  'mappings': [ { 'id': '', 'terminal-name': 'a',"
-                 "  'printer': { 'name': 'P', 'host': 'h',"
-                 "  'ieee1284-id': 'MFG:A;MDL:B;' } } ] } }");
-    expect_error(qts, "x: terminal-name may hold printable ASCII characters "
-                 "only, not 0x09",
-                 "{ 'execute': 'vdi-printer-map-set', 'arguments': {"
-                 "  'mappings': [ { 'id': 'x', 'terminal-name': 'a\\tb',"
-                 "  'printer': { 'name': 'P', 'host': 'h',"
-                 "  'ieee1284-id': 'MFG:A;MDL:B;' } } ] } }");
+    qmp_expect_error(qts, "mapping: id must have 1 to 64 characters, not 0",
+                     "{ 'execute': 'vdi-printer-map-set', 'arguments': {"
+                     "  'mappings': [ { 'id': '', 'terminal-name': 'a',"
+                     "  'printer': { 'name': 'P', 'host': 'h',"
+                     "  'ieee1284-id': 'MFG:A;MDL:B;' } } ] } }");
+    qmp_expect_error(qts, "x: terminal-name may hold printable ASCII "
+                     "characters "
+                     "only, not 0x09",
+                     "{ 'execute': 'vdi-printer-map-set', 'arguments': {"
+                     "  'mappings': [ { 'id': 'x', 'terminal-name': 'a\\tb',"
+                     "  'printer': { 'name': 'P', 'host': 'h',"
+                     "  'ieee1284-id': 'MFG:A;MDL:B;' } } ] } }");
 
     /* at most 4096 mappings */
     for (i = 0; i < 4097; i++) {
@@ -255,10 +228,10 @@ static void test_map_checked(void)
                                i ? "," : "", i);
     }
     g_string_append(many, "]");
-    expect_error(qts, "the printer map has more than 4096 mappings",
-                 "{ 'execute': 'vdi-printer-map-set', 'arguments': {"
-                 "  'mappings': %p } }",
-                 qobject_from_json(many->str, &error_abort));
+    qmp_expect_error(qts, "the printer map has more than 4096 mappings",
+                     "{ 'execute': 'vdi-printer-map-set', 'arguments': {"
+                     "  'mappings': %p } }",
+                     qobject_from_json(many->str, &error_abort));
     g_string_free(many, true);
 
     /* the map in force is still the one set by start() */
@@ -305,13 +278,14 @@ static void test_connect_fails_cleanly(void)
     device = printer_device(qts);
 
     /* the kiosk printer cannot be plugged in: no such bus */
-    expect_error(qts, "cannot plug in printer 'Kiosk'",
-                 "{ 'execute': 'vdi-session-connect', 'arguments': {"
-                 "  'terminal': { 'name': 'kiosk-1' }, 'bus': 'nosuch.0' } }");
+    qmp_expect_error(qts, "cannot plug in printer 'Kiosk'",
+                     "{ 'execute': 'vdi-session-connect', 'arguments': {"
+                     "  'terminal': { 'name': 'kiosk-1' },"
+                     "  'bus': 'nosuch.0' } }");
     /* an invalid terminal */
-    expect_error(qts, "not a MAC address",
-                 "{ 'execute': 'vdi-session-connect', 'arguments': {"
-                 "  'terminal': { 'mac': '52:54:zz:00:00:01' } } }");
+    qmp_expect_error(qts, "not a MAC address",
+                     "{ 'execute': 'vdi-session-connect', 'arguments': {"
+                     "  'terminal': { 'mac': '52:54:zz:00:00:01' } } }");
 
     info = qtest_qmp_assert_success_ref(qts,
         "{ 'execute': 'query-vdi-session' }");
@@ -336,10 +310,10 @@ static void test_connect_fails_cleanly(void)
     /* nor does a failing connect start a session */
     qtest_qmp_assert_success(qts, "{ 'execute': 'vdi-session-disconnect' }");
     expect_event(qts, false, "kiosk");
-    expect_error(qts, "cannot plug in printer 'Ward 3'",
-                 "{ 'execute': 'vdi-session-connect', 'arguments': {"
-                 "  'terminal': { 'address': '10.20.3.7' },"
-                 "  'bus': 'nosuch.0' } }");
+    qmp_expect_error(qts, "cannot plug in printer 'Ward 3'",
+                     "{ 'execute': 'vdi-session-connect', 'arguments': {"
+                     "  'terminal': { 'address': '10.20.3.7' },"
+                     "  'bus': 'nosuch.0' } }");
     info = qtest_qmp_assert_success_ref(qts,
         "{ 'execute': 'query-vdi-session' }");
     g_assert_false(qdict_get_bool(info, "connected"));
@@ -503,10 +477,7 @@ static void test_session_object(void)
     }
     g_assert_true(has_state);
     qobject_unref(resp);
-    resp = qtest_qmp(qts, "{ 'execute': 'qom-get', 'arguments': {"
-                     "  'path': '/objects/s0', 'property': 'follow-display' } }");
-    g_assert_true(qdict_get_bool(resp, "return"));
-    qobject_unref(resp);
+    g_assert_true(vdi_qom_get_bool(qts, "/objects/s0", "follow-display"));
 
     /* the commands use it: the map is the object's */
     info = qtest_qmp_assert_success_ref(qts,
@@ -515,19 +486,18 @@ static void test_session_object(void)
     g_assert_cmpstr(qdict_get_str(info, "mapping"), ==, "ward3");
     qobject_unref(info);
     expect_event(qts, true, "ward3");
-    resp = qtest_qmp(qts, "{ 'execute': 'qom-get', 'arguments': {"
-                     "  'path': '/objects/s0', 'property': 'state' } }");
-    info = qdict_get_qdict(resp, "return");
+    info = qobject_to(QDict, vdi_qom_get(qts, "/objects/s0", "state"));
     g_assert_true(qdict_get_bool(info, "connected"));
     g_assert_cmpstr(qdict_get_str(info, "mapping"), ==, "ward3");
-    qobject_unref(resp);
+    qobject_unref(info);
 
     /* one per VM, and kept while connected */
-    expect_error(qts, "the VM already has a session, 's0'",
-                 "{ 'execute': 'object-add', 'arguments': {"
-                 "  'qom-type': 'vdi-session', 'id': 's1' } }");
-    expect_error(qts, "is in use, can not be deleted",
-                 "{ 'execute': 'object-del', 'arguments': { 'id': 's0' } }");
+    qmp_expect_error(qts, "the VM already has a session, 's0'",
+                     "{ 'execute': 'object-add', 'arguments': {"
+                     "  'qom-type': 'vdi-session', 'id': 's1' } }");
+    qmp_expect_error(qts, "is in use, can not be deleted",
+                     "{ 'execute': 'object-del',"
+                     "  'arguments': { 'id': 's0' } }");
     qtest_qmp_assert_success(qts, "{ 'execute': 'vdi-session-disconnect' }");
     expect_event(qts, false, "ward3");
     qtest_qmp_assert_success(qts,
@@ -540,12 +510,10 @@ static void test_session_object(void)
     qtest_qmp_assert_success(qts,
         "{ 'execute': 'vdi-session-connect', 'arguments': {"
         "  'terminal': { 'address': '10.20.3.7' } } }");
-    resp = qtest_qmp(qts, "{ 'execute': 'qom-get', 'arguments': {"
-                     "  'path': '/objects/vdi-session',"
-                     "  'property': 'state' } }");
-    g_assert_true(qdict_get_bool(qdict_get_qdict(resp, "return"),
-                                 "connected"));
-    qobject_unref(resp);
+    info = qobject_to(QDict, vdi_qom_get(qts, "/objects/vdi-session",
+                                         "state"));
+    g_assert_true(qdict_get_bool(info, "connected"));
+    qobject_unref(info);
     qtest_quit(qts);
 }
 

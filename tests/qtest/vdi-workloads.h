@@ -277,6 +277,27 @@ static G_GNUC_UNUSED bool real_load(const char *dir)
     return real.ndoc >= 2 && real.nphoto >= 3 && real.nfilm >= 2;
 }
 
+/*
+ * The options the encoder benchmarks share: -n FRAMES, -q QUALITY and
+ * -r REAL_DIR (for real_load()); false for another option.
+ */
+static G_GNUC_UNUSED bool bench_option(int opt, int *nframes, int *quality,
+                                       const char **real_dir)
+{
+    switch (opt) {
+    case 'n':
+        *nframes = atoi(optarg);
+        return true;
+    case 'q':
+        *quality = atoi(optarg);
+        return true;
+    case 'r':
+        *real_dir = optarg;
+        return true;
+    }
+    return false;
+}
+
 /* @img's pixels from (@ix, @iy) into the rect (@x, @y, @w, @h) of @wk */
 static void real_blit(Work *wk, const RealImg *img, int ix, int iy, int x,
                       int y, int w, int h)

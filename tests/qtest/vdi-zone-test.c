@@ -16,6 +16,7 @@
 #include "qobject/qjson.h"
 #include "qobject/qlist.h"
 #include "qobject/qstring.h"
+#include "vdi-qmp-util.h"
 
 #define TIMEOUT_S 30
 
@@ -225,17 +226,11 @@ static void G_GNUC_PRINTF(3, 4) assert_error(QTestState *qts,
 {
     va_list ap;
     QDict *resp;
-    const char *desc;
 
     va_start(ap, fmt);
     resp = vqmp_text(qts, fmt, ap);
     va_end(ap);
-    g_assert_true(qdict_haskey(resp, "error"));
-    desc = qdict_get_str(qdict_get_qdict(resp, "error"), "desc");
-    if (!strstr(desc, part)) {
-        g_error("error '%s' does not say '%s'", desc, part);
-    }
-    qobject_unref(resp);
+    qmp_assert_error_says(resp, part);
 }
 
 static void test_set_checked(void)
@@ -699,6 +694,83 @@ static void test_apply_failures(void)
     qtest_quit(qts);
 }
 
+static void assert_object_zone(QTestState *qts, const char *path,
+                               const char *zone)
+{
+    QDict *state = qobject_to(QDict, vdi_qom_get(qts, path, "state"));
+
+    g_assert_true(qdict_get_bool(state, "enabled"));
+    g_assert_cmpstr(qdict_get_str(state, "zone"), ==, zone);
+    qobject_unref(state);
+}
+
+/*
+ * The zones are a vdi-zones object: created on the command line (after
+ * the filters its bundles name, and applied at once), read with
+ * qom-get, changed with qom-set (all or nothing, applied at once) or
+ * vdi-zone-set, one per VM, not deleted while the session is connected;
+ * deleted, zones are off until vdi-zone-set makes a new one.
+ */
+static void test_zones_object(void)
+{
+    QTestState *qts = start("-object \"{'qom-type': 'vdi-zones',"
+                            " 'id': 'z0', " ZONES "}\"");
+    g_autofree char *baseline = NULL;
+    g_autofree char *dflt = NULL;
+    QDict *info;
+
+    assert_object_zone(qts, "/objects/z0", "locked");
+    info = qtest_qmp_assert_success_ref(qts,
+        "{ 'execute': 'query-vdi-zone' }");
+    g_assert_cmpstr(qdict_get_str(info, "zone"), ==, "locked");
+    qobject_unref(info);
+
+    qtest_qmp_assert_success(qts, "{ 'execute': 'qom-set', 'arguments': {"
+        "  'path': '/objects/z0', 'property': 'baseline',"
+        "  'value': 'hospital' } }");
+    qobject_unref(expect_zone(qts, "locked", "hospital", "baseline", NULL));
+    assert_object_zone(qts, "/objects/z0", "hospital");
+    qmp_expect_error(qts, "default: no zone 'nowhere'",
+                     "{ 'execute': 'qom-set', 'arguments': {"
+                     "  'path': '/objects/z0', 'property': 'default',"
+                     "  'value': 'nowhere' } }");
+    dflt = vdi_qom_get_str(qts, "/objects/z0", "default");
+    g_assert_cmpstr(dflt, ==, "internet");
+
+    /* the command changes the object's zones */
+    set_zones(qts);
+    qobject_unref(expect_zone(qts, "hospital", "locked", "baseline", NULL));
+    baseline = vdi_qom_get_str(qts, "/objects/z0", "baseline");
+    g_assert_cmpstr(baseline, ==, "locked");
+    assert_error(qts, "the VM already has zones, 'z0'",
+                 "{ 'execute': 'object-add', 'arguments': {"
+                 "  'qom-type': 'vdi-zones', 'id': 'z1', " ZONES " } }");
+
+    /* kept while the session is connected */
+    qtest_qmp_assert_success(qts,
+        "{ 'execute': 'vdi-session-connect', 'arguments': {"
+        "  'terminal': { 'address': '127.0.0.1' } } }");
+    qobject_unref(expect_zone(qts, "locked", "hospital", "rule",
+                              "hospital-net"));
+    expect_printer(qts, true, "ward");
+    qmp_expect_error(qts, "is in use, can not be deleted",
+                     "{ 'execute': 'object-del',"
+                     "  'arguments': { 'id': 'z0' } }");
+    qtest_qmp_assert_success(qts, "{ 'execute': 'vdi-session-disconnect' }");
+    expect_printer(qts, false, "ward");
+    qtest_qmp_assert_success(qts, "{ 'execute': 'object-del',"
+                             "  'arguments': { 'id': 'z0' } }");
+    info = qtest_qmp_assert_success_ref(qts,
+        "{ 'execute': 'query-vdi-zone' }");
+    g_assert_false(qdict_get_bool(info, "enabled"));
+    qobject_unref(info);
+
+    /* the terminal orchestration gave is still the connection */
+    set_zones(qts);
+    assert_object_zone(qts, "/objects/zones", "hospital");
+    qtest_quit(qts);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -708,6 +780,7 @@ int main(int argc, char **argv)
     qtest_add_func("/vdi-zone/terminal-move", test_terminal_move);
     qtest_add_func("/vdi-zone/vnc-clients", test_vnc_clients);
     qtest_add_func("/vdi-zone/apply-failures", test_apply_failures);
+    qtest_add_func("/vdi-zone/object", test_zones_object);
 
     return g_test_run();
 }

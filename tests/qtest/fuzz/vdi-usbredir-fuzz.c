@@ -42,7 +42,7 @@
 #include "hw/usb/vdi-usb-guard-core.h"
 #include "tests/qtest/vdi-usb-test.h"
 
-#define GUARD_ID(step)  (VDI_USB_GUARD_ID_BASE | (step))
+#define DT_STRING 3     /* string descriptor type */
 
 static VdiUsbPolicy *policies[USB_TEST_N_POLICIES];
 
@@ -443,15 +443,20 @@ static void peer_flush(struct usbredirparser *p)
     }
 }
 
-static void peer_control(struct usbredirparser *p, uint64_t id,
-                         uint16_t value, const uint8_t *d, size_t len)
+/* The answer to @req: @d, or a stall without @d */
+static void peer_control(struct usbredirparser *p,
+                         const VdiUsbGuardRequest *req, const uint8_t *d,
+                         size_t len)
 {
     struct usb_redir_control_packet_header c = {
-        .endpoint = 0x80, .request = 6, .requesttype = 0x80,
-        .status = usb_redir_success, .value = value, .length = len,
+        .endpoint = 0x80, .request = 6, .requesttype = req->type,
+        .status = d ? usb_redir_success : usb_redir_stall,
+        .value = req->value, .index = req->index,
+        .length = MIN(len, req->length),
     };
 
-    usbredirparser_send_control_packet(p, id, &c, (uint8_t *)d, len);
+    usbredirparser_send_control_packet(p, req->id, &c, (uint8_t *)d,
+                                       c.length);
 }
 
 /* A device is plugged in at the terminal */
@@ -488,25 +493,51 @@ static void peer_connect(struct usbredirparser *p, const Canned *m)
     usbredirparser_send_device_connect(p, &dc);
 }
 
-/* The answers to the guard's descriptor fetch */
+/*
+ * The answers to the guard's descriptor fetch.  A guard core of our own
+ * asks what the fuzzed one will, with the same packet ids: the device,
+ * configuration and string descriptors @m has, a stall for the others.
+ */
 static void peer_answers(struct usbredirparser *p, const Canned *m)
 {
+    VdiUsbGuardCore c;
+    VdiUsbGuardRequest req;
     uint8_t str[64] = { 4, 3, 0x09, 0x04 };
-    size_t i;
+    const uint8_t *d;
+    size_t len, i;
 
-    peer_control(p, GUARD_ID(1), 0x0100, m->dev, 18);
-    peer_control(p, GUARD_ID(2), 0x0200, m->config, 9);
-    peer_control(p, GUARD_ID(3), 0x0200, m->config, m->config_len);
-    if (m->dev[16]) {
-        peer_control(p, GUARD_ID(4), 0x0300, str, 4);
-        for (i = 0; m->serial && m->serial[i]; i++) {
-            str[2 + 2 * i] = m->serial[i];
-            str[3 + 2 * i] = 0;
+    vdi_usb_guard_core_init(&c);
+    vdi_usb_guard_core_connect(&c, &req);
+    do {
+        switch (req.value >> 8) {
+        case VDI_USB_DT_DEVICE:
+            d = m->dev;
+            len = sizeof(m->dev);
+            break;
+        case VDI_USB_DT_CONFIG:
+            d = m->config;
+            len = m->config_len;
+            break;
+        case DT_STRING:
+            /* the languages, or the serial number */
+            for (i = 0; (req.value & 0xff) && m->serial && m->serial[i];
+                 i++) {
+                str[2 + 2 * i] = m->serial[i];
+                str[3 + 2 * i] = 0;
+            }
+            str[0] = (req.value & 0xff) ? 2 + 2 * i : 4;
+            d = str;
+            len = str[0];
+            break;
+        default:
+            d = NULL;
+            len = 0;
         }
-        str[0] = 2 + 2 * i;
-        str[1] = 3;
-        peer_control(p, GUARD_ID(5), 0x0300 | m->dev[16], str, str[0]);
-    }
+        peer_control(p, &req, d, len);
+    } while (vdi_usb_guard_core_reply(&c, policies[0], req.id, d != NULL,
+                                      d, MIN(len, req.length), &req) ==
+             VDI_USB_GUARD_MORE);
+    vdi_usb_guard_core_clear(&c);
 }
 
 /*
@@ -644,11 +675,74 @@ static void write_seeds(const char *dir)
     }
 }
 
+/* Parse @stream as usb-redir does, until it ends or breaks the protocol */
+static void fz_parse(GByteArray *stream, unsigned policy)
+{
+    uint32_t caps[USB_REDIR_CAPS_SIZE];
+    int i, r;
+
+    memset(&fz, 0, sizeof(fz));
+    vdi_usb_guard_core_init(&fz.c);
+    fz.policy = policy % G_N_ELEMENTS(policies);
+    fz.in = stream->data;
+    fz.in_len = stream->len;
+    fz.parser = usbredirparser_create();
+    set_callbacks(fz.parser);
+    qemu_caps(caps);
+    usbredirparser_init(fz.parser, "qemu", caps, USB_REDIR_CAPS_SIZE, 0);
+    for (i = 0; fz.in_len && i < 1000; i++) {
+        r = usbredirparser_do_read(fz.parser);
+        if (r == usbredirparser_read_parse_error || r < 0) {
+            break;
+        }
+    }
+    usbredirparser_do_write(fz.parser);
+}
+
+/* The connection ends: the device goes away */
+static void fz_end(void)
+{
+    vdi_usb_guard_core_disconnected(&fz.c);
+    check(!vdi_usb_guard_core_enforcing(&fz.c));
+    usbredirparser_destroy(fz.parser);
+    vdi_usb_guard_core_clear(&fz.c);
+}
+
+/* What the peer sends for @scenario (see build_prefix) */
+static GByteArray *peer_prefix(uint8_t cap_bits, uint8_t scenario)
+{
+    struct usbredirparser *peer;
+
+    peer_out = g_byte_array_new();
+    build_prefix(cap_bits, scenario, &peer);
+    usbredirparser_destroy(peer);
+    return g_steal_pointer(&peer_out);
+}
+
+/* The canned answers bring the guard to its verdict on each device */
+static void check_canned_answers(void)
+{
+    size_t i;
+
+    for (i = 1; i < G_N_ELEMENTS(canned); i++) {
+        GByteArray *stream = peer_prefix(0xff, i);
+        VdiUsbGuardState state;
+
+        fz_parse(stream, 0);
+        state = vdi_usb_guard_core_state(&fz.c);
+        check(state == VDI_USB_GUARD_ATTACHED ||
+              state == VDI_USB_GUARD_REJECTED);
+        fz_end();
+        g_byte_array_free(stream, true);
+    }
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     const char *dir = getenv("VDI_USBREDIR_FUZZ_SEEDS");
 
     init_once();
+    check_canned_answers();
     if (dir) {
         write_seeds(dir);
     }
@@ -657,10 +751,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    uint32_t caps[USB_REDIR_CAPS_SIZE];
-    struct usbredirparser *peer;
     GByteArray *stream;
-    int i, r;
 
     if (size < 3) {
         return 0;
@@ -668,37 +759,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     init_once();
 
     /* what the peer sends: hello (and a device), then the input */
-    peer_out = g_byte_array_new();
-    build_prefix(data[0], data[2] % (2 * G_N_ELEMENTS(canned)), &peer);
-    usbredirparser_destroy(peer);
-    stream = peer_out;
+    stream = peer_prefix(data[0], data[2] % (2 * G_N_ELEMENTS(canned)));
     g_byte_array_append(stream, data + 3, size - 3);
-
-    memset(&fz, 0, sizeof(fz));
-    vdi_usb_guard_core_init(&fz.c);
-    fz.policy = data[1] % G_N_ELEMENTS(policies);
-    fz.in = stream->data;
-    fz.in_len = stream->len;
-    fz.parser = usbredirparser_create();
-    set_callbacks(fz.parser);
-    qemu_caps(caps);
-    usbredirparser_init(fz.parser, "qemu", caps, USB_REDIR_CAPS_SIZE, 0);
-
-    /* as usb-redir: read until the stream ends or breaks the protocol */
-    for (i = 0; fz.in_len && i < 1000; i++) {
-        r = usbredirparser_do_read(fz.parser);
-        if (r == usbredirparser_read_parse_error || r < 0) {
-            break;
-        }
-    }
-    usbredirparser_do_write(fz.parser);
-    /* the connection ends: the device goes away */
-    vdi_usb_guard_core_disconnected(&fz.c);
-    check(!vdi_usb_guard_core_enforcing(&fz.c));
-
-    usbredirparser_destroy(fz.parser);
-    vdi_usb_guard_core_clear(&fz.c);
+    fz_parse(stream, data[1]);
+    fz_end();
     g_byte_array_free(stream, true);
-    peer_out = NULL;
     return 0;
 }
