@@ -861,7 +861,8 @@ static void test_console_profile_switches(void)
     const int w = CON_COLS * CON_CW, h = CON_ROWS * CON_CH;
 
     for (int seed = 1; seed <= 16; seed++) {
-        VdiEncoder *e = vdi_enc_new(VDI_PROFILE_LAN, VDI_ENC_CAP_ALL | VDI_ENC_CAP_H264);
+        VdiEncoder *e = vdi_enc_new(VDI_PROFILE_LAN,
+                                    VDI_ENC_CAP_ALL | VDI_ENC_CAP_H264);
         RfbDec *d = rfb_dec_new(w, h);
         Frame *f = frame_new(w, h, 0), *old = frame_new(w, h, 0);
         GRand *rnd = g_rand_new_with_seed(seed);
