@@ -450,7 +450,7 @@ int vdi_enc_frame(VdiEncoder *e, const uint32_t *pixels, int w, int h,
     for (t = 0; t < ntiles; t++) {
         uint8_t f = e->tflags[t];
 
-        f &= ~(TF_DIRTY | TF_DONE);
+        f &= ~(TF_DIRTY | TF_DONE | TF_MOVED);
         if (!(f & TF_VALID) || (f & TF_PENDING)) {
             f |= TF_CAND;
         }
@@ -572,7 +572,7 @@ int vdi_enc_frame(VdiEncoder *e, const uint32_t *pixels, int w, int h,
             f |= TF_PENDING;
             stats->tiles_deferred++;
         }
-        e->tflags[t] = f & ~(TF_DIRTY | TF_DONE);
+        e->tflags[t] = f & ~(TF_DIRTY | TF_DONE | TF_MOVED);
         if ((f & (TF_VALID | TF_EXACT)) == TF_VALID) {
             vdi_enc_tile_rect(e, t, &r);
             pend += (uint64_t)r.w * r.h;

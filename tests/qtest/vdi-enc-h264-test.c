@@ -56,6 +56,8 @@ typedef struct Grid {
     bool *hit, *changed;
 } Grid;
 
+static const bool no_motion[12 * 8];
+
 static void grid_frame(Grid *g, int x, int y, int w, int h, bool rich)
 {
     memset(g->hit, 0, g->tw * g->th);
@@ -73,7 +75,7 @@ static bool next_frame(VdiRegionDet *d, const bool *hit, const bool *changed,
                        int64_t *now, VdiRect *r)
 {
     *now += 33000000;
-    return vdi_region_update(d, hit, changed, *now, r);
+    return vdi_region_update(d, hit, changed, no_motion, *now, r);
 }
 
 static void test_detector(void)
@@ -128,9 +130,9 @@ static void test_detector(void)
     g_assert_cmpint(r.y, ==, 4);
     /* paused: it ends after VDI_REGION_IDLE_NS */
     grid_frame(&g, 0, 0, 0, 0, false);
-    g_assert_true(vdi_region_update(&d, hit, changed,
+    g_assert_true(vdi_region_update(&d, hit, changed, no_motion,
                                     now + VDI_REGION_IDLE_NS, &r));
-    g_assert_false(vdi_region_update(&d, hit, changed,
+    g_assert_false(vdi_region_update(&d, hit, changed, no_motion,
                                      now + VDI_REGION_IDLE_NS + 1, &r));
     /* scattered changing tiles (two small animations): no region */
     for (i = 0; i < 30; i++) {
@@ -138,6 +140,69 @@ static void test_detector(void)
         hit[0] = hit[11] = hit[8 * 12 - 1] = true;
         memcpy(changed, hit, sizeof(hit));
         g_assert_false(next_frame(&d, hit, changed, &now, &r));
+    }
+    vdi_region_destroy(&d);
+}
+
+/*
+ * Video at 12 frames/s while the display updates at 60 Hz: it changes in
+ * one call of five; a slide show (a picture every 200 ms) is no video.
+ */
+static bool paced(VdiRegionDet *d, Grid *g, int period, int ncalls)
+{
+    int64_t now = 0;
+    VdiRect r;
+
+    vdi_region_end(d);
+    for (int i = 0; i < ncalls; i++) {
+        grid_frame(g, 3, 2, 4, 3, true);
+        if (i % period) {
+            grid_frame(g, 0, 0, 0, 0, false);
+        }
+        now += 16666667;
+        if (vdi_region_update(d, g->hit, g->changed, no_motion, now, &r)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void test_detector_slow(void)
+{
+    bool hit[12 * 8], changed[12 * 8];
+    Grid g = { 12, 8, hit, changed };
+    VdiRegionDet d;
+
+    vdi_region_init(&d, 12, 8);
+    g_assert_true(paced(&d, &g, 5, 60));
+    g_assert_false(paced(&d, &g, 12, 600));
+    vdi_region_destroy(&d);
+}
+
+/* A window dragged: what it uncovers changes, its content moved */
+static void test_detector_moved(void)
+{
+    bool hit[12 * 8], changed[12 * 8], moved[12 * 8];
+    Grid g = { 12, 8, hit, changed };
+    VdiRegionDet d;
+    int64_t now = 0;
+    VdiRect r;
+
+    vdi_region_init(&d, 12, 8);
+    for (int i = 0; i < 30; i++) {
+        /* the uncovered L: the top row and the left column of a box */
+        grid_frame(&g, 3, 2, 4, 1, true);
+        for (int ty = 2; ty < 5; ty++) {
+            hit[ty * 12 + 3] = changed[ty * 12 + 3] = true;
+        }
+        memset(moved, 0, sizeof(moved));
+        for (int ty = 3; ty < 5; ty++) {
+            for (int tx = 4; tx < 7; tx++) {
+                moved[ty * 12 + tx] = changed[ty * 12 + tx] = true;
+            }
+        }
+        now += 33000000;
+        g_assert_false(vdi_region_update(&d, hit, changed, moved, now, &r));
     }
     vdi_region_destroy(&d);
 }
@@ -314,6 +379,8 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/vdi-enc-h264/detector", test_detector);
+    g_test_add_func("/vdi-enc-h264/detector/slow", test_detector_slow);
+    g_test_add_func("/vdi-enc-h264/detector/moved", test_detector_moved);
     g_test_add_func("/vdi-enc-h264/stream", test_stream);
     g_test_add_func("/vdi-enc-h264/encoder/video", test_enc_video);
     g_test_add_func("/vdi-enc-h264/encoder/no-h264", test_enc_no_h264);
