@@ -375,6 +375,58 @@ static void test_enc_no_h264(void)
                          &cl), ==, 0);
 }
 
+/* Dragging a window that shows a photograph over a photograph */
+#define DW 640
+#define DH 400
+#define WW 300
+#define WH 200
+
+static void test_enc_drag_photo(void)
+{
+    VdiEncoder *e = vdi_enc_new(VDI_PROFILE_WAN,
+                                VDI_ENC_CAP_ALL | VDI_ENC_CAP_H264);
+    RfbDec *d = rfb_dec_new(DW, DH);
+    g_autofree uint32_t *wall = g_new(uint32_t, DW * DH);
+    g_autofree uint32_t *win = g_new(uint32_t, WW * WH);
+    g_autofree uint32_t *fb = g_new(uint32_t, DW * DH);
+    g_autoptr(GByteArray) out = g_byte_array_new();
+    /* what each step uncovers: an L of 9 columns and 5 rows */
+    const uint64_t uncovered = 9 * WH + 5 * WW - 9 * 5;
+
+    syn_photo(wall, DW, 0, 0, DW, DH, 0, 3);
+    syn_photo(win, WW, 0, 0, WW, WH, 0, 5);
+    for (int f = 0; f < 20; f++) {
+        int x = 40 + 9 * f, y = 30 + 5 * f;
+        VdiEncStats st;
+        int n;
+
+        memcpy(fb, wall, DW * DH * 4);
+        for (int j = 0; j < WH; j++) {
+            memcpy(fb + (size_t)(y + j) * DW + x, win + (size_t)j * WW,
+                   WW * 4);
+        }
+        g_byte_array_set_size(out, 0);
+        n = vdi_enc_frame(e, fb, DW, DH, DW * 4, NULL, 0, out, &st);
+        g_assert_cmpint(n, >=, 0);
+        /* a dragged window is no video */
+        g_assert_cmpuint(st.rects[VDI_ENC_KIND_H264], ==, 0);
+        g_assert_true(rfb_dec_apply(d, out->data, out->len, n));
+        g_assert_cmpuint(rfb_dec_stale(d, fb, DW), ==, 0);
+        g_assert_cmpfloat(rfb_dec_psnr(d, fb, DW, 0, 0, DW, DH), >, 30);
+        if (!f) {
+            continue;
+        }
+        /* the window moves with CopyRect */
+        g_assert_cmpuint(st.rects[VDI_ENC_KIND_COPYRECT], ==, 1);
+        g_assert_cmpuint(st.copy_pixels, >=, WW * WH);
+        /* what it uncovered goes as JPEG, not the tiles around it */
+        g_assert_cmpuint(st.lossy_pixels, >=, uncovered);
+        g_assert_cmpuint(st.lossy_pixels, <=, 2 * uncovered);
+    }
+    vdi_enc_free(e);
+    rfb_dec_free(d);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -384,5 +436,6 @@ int main(int argc, char **argv)
     g_test_add_func("/vdi-enc-h264/stream", test_stream);
     g_test_add_func("/vdi-enc-h264/encoder/video", test_enc_video);
     g_test_add_func("/vdi-enc-h264/encoder/no-h264", test_enc_no_h264);
+    g_test_add_func("/vdi-enc-h264/encoder/drag-photo", test_enc_drag_photo);
     return g_test_run();
 }
