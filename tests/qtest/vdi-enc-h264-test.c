@@ -17,6 +17,18 @@
 #include "vdi-synth.h"
 #include "vdi-h264-dec.h"
 
+/*
+ * libx264 failing (out of memory, say): this test links with
+ * --wrap=x264_encoder_encode, so the encoder's calls come here.
+ */
+static bool x264_fail;
+
+int __wrap_x264_encoder_encode(x264_t *x, x264_nal_t **nal, int *nnal,
+                               x264_picture_t *in, x264_picture_t *out)
+{
+    return x264_fail ? -1 : __real_x264_encoder_encode(x, nal, nnal, in, out);
+}
+
 /* The last frame of @stream (see ffmpeg_decode()) */
 static uint32_t *ffmpeg_last_frame(const GByteArray *stream, int w, int h,
                                    int *nframes)
@@ -257,6 +269,8 @@ typedef struct Client {
     GByteArray *stream;         /* the one context's Annex B so far */
     VdiRect ctx;
     int frames, resets;
+    int fail_from;              /* libx264 fails from this frame, 0: never */
+    int failures;               /* h264_failures, summed */
 } Client;
 
 static bool client_h264(RfbDec *d, int x, int y, int w, int h,
@@ -322,10 +336,18 @@ static int play(VdiProfile profile, uint32_t caps, Client *cl)
 
         desktop(fb, f);
         g_byte_array_set_size(out, 0);
+        x264_fail = cl->fail_from && f >= cl->fail_from;
         n = vdi_enc_frame(e, fb, FW, FH, FW * 4, NULL, 0, out, &st);
+        x264_fail = false;
         g_assert_cmpint(n, >=, 0);
         g_assert_true(rfb_dec_apply(cl->d, out->data, out->len, n));
-        g_assert_cmpuint(st.h264_failures, ==, 0);
+        cl->failures += st.h264_failures;
+        if (st.h264_failures) {
+            /* the frame libx264 failed went with Tight */
+            g_assert_cmpuint(st.rects[VDI_ENC_KIND_H264], ==, 0);
+            g_assert_cmpfloat(rfb_dec_psnr(cl->d, fb, FW, VX, VY, VW, VH),
+                              >, 30);
+        }
         h264 += st.rects[VDI_ENC_KIND_H264];
         /* whatever is not lossy on the client is right */
         g_assert_cmpuint(rfb_dec_stale(cl->d, fb, FW), ==, 0);
@@ -354,6 +376,7 @@ static void test_enc_video(void)
     int n = play(VDI_PROFILE_WAN, VDI_ENC_CAP_ALL | VDI_ENC_CAP_H264, &cl);
 
     /* most frames of the video went as H.264, in one stream */
+    g_assert_cmpint(cl.failures, ==, 0);
     g_assert_cmpint(n, >=, 25);
     g_assert_cmpint(cl.frames, ==, n);
     g_assert_cmpint(cl.resets, ==, 1);
@@ -362,6 +385,23 @@ static void test_enc_video(void)
     g_assert_cmpint(cl.ctx.y, ==, VY);
     g_assert_cmpint(cl.ctx.w, ==, VW);
     g_assert_cmpint(cl.ctx.h, ==, VH);
+}
+
+/*
+ * libx264 fails from frame 20: each failure is counted, the region goes
+ * with Tight again (then detected again, and failing again), and the
+ * client, which never gets a broken stream, has the paused video exactly
+ * (play() checks).
+ */
+static void test_enc_x264_fails(void)
+{
+    Client cl = { .fail_from = 20 };
+    int n = play(VDI_PROFILE_WAN, VDI_ENC_CAP_ALL | VDI_ENC_CAP_H264, &cl);
+
+    g_assert_cmpint(n, >, 0);
+    g_assert_cmpint(n, <, 20);
+    g_assert_cmpint(cl.frames, ==, n);
+    g_assert_cmpint(cl.failures, >=, 2);
 }
 
 static void test_enc_no_h264(void)
@@ -436,6 +476,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vdi-enc-h264/stream", test_stream);
     g_test_add_func("/vdi-enc-h264/encoder/video", test_enc_video);
     g_test_add_func("/vdi-enc-h264/encoder/no-h264", test_enc_no_h264);
+    g_test_add_func("/vdi-enc-h264/encoder/x264-fails", test_enc_x264_fails);
     g_test_add_func("/vdi-enc-h264/encoder/drag-photo", test_enc_drag_photo);
     return g_test_run();
 }
