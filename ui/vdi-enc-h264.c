@@ -169,7 +169,7 @@ struct VdiVideo {
     VdiRect px;                 /* ... in pixels */
     VdiH264 *stream;
     bool reset;                 /* next rect resets the client's context */
-    bool *hit, *changed;
+    bool *hit, *changed, *moved;
 };
 
 static void video_stop(VdiEncoder *e)
@@ -329,15 +329,18 @@ void vdi_enc_video_frame(VdiEncoder *e, EncCtx *c)
         vdi_region_init(&v->det, e->tw, e->th);
         g_free(v->hit);
         g_free(v->changed);
+        g_free(v->moved);
         v->hit = g_new(bool, ntiles);
         v->changed = g_new(bool, ntiles);
+        v->moved = g_new(bool, ntiles);
     }
     for (int t = 0; t < ntiles; t++) {
         VdiRect r;
         uint64_t same;
 
         /* dirty, or moved here with CopyRect */
-        v->changed[t] = e->tflags[t] & (TF_DIRTY | TF_DONE);
+        v->changed[t] = e->tflags[t] & (TF_DIRTY | TF_DONE | TF_MOVED);
+        v->moved[t] = e->tflags[t] & TF_MOVED;
         v->hit[t] = false;
         if ((e->tflags[t] & (TF_DIRTY | TF_DONE)) == TF_DIRTY) {
             vdi_enc_tile_rect(e, t, &r);
@@ -349,7 +352,8 @@ void vdi_enc_video_frame(VdiEncoder *e, EncCtx *c)
         }
     }
     /* a region lasts until the detector ends it, whatever its pixels */
-    if (!vdi_region_update(&v->det, v->hit, v->changed, e->now, &region)) {
+    if (!vdi_region_update(&v->det, v->hit, v->changed, v->moved, e->now,
+                           &region)) {
         video_stop(e);
         return;
     }
@@ -404,6 +408,7 @@ void vdi_enc_video_free(VdiEncoder *e)
         vdi_region_destroy(&v->det);
         g_free(v->hit);
         g_free(v->changed);
+        g_free(v->moved);
         g_free(v);
         e->video = NULL;
     }

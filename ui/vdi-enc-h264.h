@@ -31,10 +31,14 @@
 
 /* ---- the region detector, in tiles ---- */
 
-/* a tile is video-like if it changed with many colours in this many ... */
-#define VDI_REGION_HITS 2
-/* ... of the last this many frames */
-#define VDI_REGION_WINDOW 4
+/*
+ * A tile is video-like if it changed with many colours this many times
+ * within VDI_REGION_WINDOW_NS: time, not encoder calls, so that video
+ * slower than the update rate (from about 9 frames/s) is found too, and
+ * a slide show (a new picture every 200 ms or more) is not.
+ */
+#define VDI_REGION_HITS 3
+#define VDI_REGION_WINDOW_NS (350 * 1000000LL)
 /* frames the candidate bounding box must stay the same to start */
 #define VDI_REGION_STABLE 2
 /* share (percent) of the box's tiles that must be video-like */
@@ -46,7 +50,7 @@
 
 typedef struct VdiRegionDet {
     int tw, th;
-    uint8_t *hist;      /* per tile: bit i set: video-like i frames ago */
+    int64_t *hits;      /* per tile: its last VDI_REGION_HITS hits (ns) */
     VdiRect cand;       /* candidate box (tiles), w == 0: none */
     int stable;         /* frames the candidate stayed the same */
     VdiRect active;     /* the region (tiles), w == 0: none */
@@ -57,13 +61,15 @@ void vdi_region_init(VdiRegionDet *d, int tw, int th);
 void vdi_region_destroy(VdiRegionDet *d);
 /*
  * One frame at @now_ns: @hit[t] is true for a tile that changed with
- * many colours, @changed[t] for a tile that changed at all.  Returns true
- * while a region is active and sets *@region (in tiles) to it; a region
- * ends when its box moves or changes size, or its tiles stay unchanged
- * for VDI_REGION_IDLE_NS.
+ * many colours, @changed[t] for a tile that changed at all, @moved[t] for
+ * one whose content moved there (CopyRect: a dragged window, not video).
+ * Returns true while a region is active and sets *@region (in tiles) to
+ * it; a region starts only where nothing moved, and ends when its box
+ * moves or changes size, or its tiles stay unchanged for
+ * VDI_REGION_IDLE_NS.
  */
 bool vdi_region_update(VdiRegionDet *d, const bool *hit, const bool *changed,
-                       int64_t now_ns, VdiRect *region);
+                       const bool *moved, int64_t now_ns, VdiRect *region);
 /* End the active region; it may start again once detected again */
 void vdi_region_end(VdiRegionDet *d);
 

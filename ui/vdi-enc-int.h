@@ -30,6 +30,7 @@
 #define TF_DIRTY 0x08    /* differs from the client (this call) */
 #define TF_CAND 0x10     /* to be compared (this call) */
 #define TF_DONE 0x20     /* handled (this call) */
+#define TF_MOVED 0x40    /* content moved here with CopyRect (this call) */
 
 /* the RGB of a pixel (x8r8g8b8: the top byte is not a colour) */
 #define RGB_MASK 0xffffff

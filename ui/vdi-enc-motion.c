@@ -287,7 +287,7 @@ static bool apply_motion(VdiEncoder *e, EncCtx *c, int dx, int dy,
                 e->tflags[t] &= ~TF_EXACT;
                 e->tchg[t] = e->now;
             }
-            e->tflags[t] &= ~TF_DIRTY;
+            e->tflags[t] = (e->tflags[t] & ~TF_DIRTY) | TF_MOVED;
             if (!(e->tflags[t] & TF_VALID) ||
                 vdi_enc_tile_differs(e, c->px, c->spx, &r)) {
                 e->tflags[t] |= TF_DIRTY;

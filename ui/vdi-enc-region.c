@@ -6,16 +6,15 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * Over the tile grid: a tile is video-like when it changed with many
- * colours in most recent frames; the bounding box of the video-like tiles,
- * when they fill most of it and it keeps its place and size for a few
- * frames, is a video region (see vdi-enc-h264.h).
+ * colours several times in a short time; the bounding box of the
+ * video-like tiles, when they fill most of it, nothing in it moved and it
+ * keeps its place and size for a few frames, is a video region (see
+ * vdi-enc-h264.h).
  */
 
 #include "qemu/osdep.h"
-#include "qemu/host-utils.h"
 #include "vdi-enc-h264.h"
 
-#define WINDOW_MASK ((1u << VDI_REGION_WINDOW) - 1)
 /* frames a different box must persist to end the active region */
 #define MOVED_FRAMES 2
 
@@ -24,13 +23,14 @@ void vdi_region_init(VdiRegionDet *d, int tw, int th)
     memset(d, 0, sizeof(*d));
     d->tw = tw;
     d->th = th;
-    d->hist = g_new0(uint8_t, (size_t)tw * th);
+    d->hits = g_new(int64_t, (size_t)tw * th * VDI_REGION_HITS);
+    vdi_region_end(d);
 }
 
 void vdi_region_destroy(VdiRegionDet *d)
 {
-    g_free(d->hist);
-    d->hist = NULL;
+    g_free(d->hits);
+    d->hits = NULL;
 }
 
 static bool rect_eq(const VdiRect *a, const VdiRect *b)
@@ -39,14 +39,19 @@ static bool rect_eq(const VdiRect *a, const VdiRect *b)
 }
 
 /* The box of the video-like tiles, w = 0 if it is no candidate */
-static VdiRect candidate(const VdiRegionDet *d)
+static VdiRect candidate(const VdiRegionDet *d, const bool *moved,
+                         int64_t now_ns)
 {
     VdiRect r = { 0, 0, 0, 0 };
     int x0 = d->tw, y0 = d->th, x1 = -1, y1 = -1, n = 0;
 
     for (int ty = 0; ty < d->th; ty++) {
         for (int tx = 0; tx < d->tw; tx++) {
-            if (ctpop8(d->hist[ty * d->tw + tx]) >= VDI_REGION_HITS) {
+            int t = ty * d->tw + tx;
+
+            /* the oldest of its last hits is recent */
+            if (now_ns - d->hits[(t + 1) * VDI_REGION_HITS - 1] <=
+                VDI_REGION_WINDOW_NS) {
                 x0 = MIN(x0, tx);
                 y0 = MIN(y0, ty);
                 x1 = MAX(x1, tx);
@@ -60,6 +65,13 @@ static VdiRect candidate(const VdiRegionDet *d)
         n * 100 < VDI_REGION_DENSITY * (x1 - x0 + 1) * (y1 - y0 + 1)) {
         return r;
     }
+    for (int ty = y0; ty <= y1; ty++) {
+        for (int tx = x0; tx <= x1; tx++) {
+            if (moved[ty * d->tw + tx]) {
+                return r;
+            }
+        }
+    }
     r.x = x0;
     r.y = y0;
     r.w = x1 - x0 + 1;
@@ -68,14 +80,19 @@ static VdiRect candidate(const VdiRegionDet *d)
 }
 
 bool vdi_region_update(VdiRegionDet *d, const bool *hit, const bool *changed,
-                       int64_t now_ns, VdiRect *region)
+                       const bool *moved, int64_t now_ns, VdiRect *region)
 {
     VdiRect c;
 
     for (int t = 0; t < d->tw * d->th; t++) {
-        d->hist[t] = ((d->hist[t] << 1) | hit[t]) & WINDOW_MASK;
+        if (hit[t]) {
+            int64_t *h = d->hits + t * VDI_REGION_HITS;
+
+            memmove(h + 1, h, (VDI_REGION_HITS - 1) * sizeof(*h));
+            h[0] = now_ns;
+        }
     }
-    c = candidate(d);
+    c = candidate(d, moved, now_ns);
     if (c.w && rect_eq(&c, &d->cand)) {
         d->stable++;
     } else {
@@ -110,7 +127,9 @@ bool vdi_region_update(VdiRegionDet *d, const bool *hit, const bool *changed,
 void vdi_region_end(VdiRegionDet *d)
 {
     /* detected again from new frames only */
-    memset(d->hist, 0, (size_t)d->tw * d->th);
+    for (size_t i = 0; i < (size_t)d->tw * d->th * VDI_REGION_HITS; i++) {
+        d->hits[i] = INT64_MIN / 2;
+    }
     d->cand = d->active = (VdiRect) { 0, 0, 0, 0 };
     d->stable = 0;
 }

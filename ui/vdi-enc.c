@@ -126,72 +126,6 @@ static bool tile_smooth(VdiEncoder *e, EncCtx *c, const VdiRect *r)
     return n > VDI_ENC_FEW_COLORS && same * 2 < (uint64_t)r->w * r->h;
 }
 
-/*
- * One JPEG for a run of smooth dirty tiles of a tile row (JPEG headers
- * cost ~600 bytes, too much per tile).  Returns 0 if not applicable, 1 if
- * sent, -1 if over budget.
- */
-#define JPEG_MAX_RUN 16
-
-static int encode_jpeg_run(VdiEncoder *e, EncCtx *c, int t)
-{
-    VdiRect r, r2;
-    int n = 1;
-
-    vdi_enc_tile_rect(e, t, &r);
-    if (!tile_smooth(e, c, &r)) {
-        return 0;
-    }
-    while (n < JPEG_MAX_RUN && (t + n) % e->tw != 0) {
-        if ((e->tflags[t + n] & (TF_DIRTY | TF_DONE)) != TF_DIRTY ||
-            tile_moving(e, t + n) != tile_moving(e, t)) {
-            break;
-        }
-        vdi_enc_tile_rect(e, t + n, &r2);
-        if (r2.w != TILE || !tile_smooth(e, c, &r2)) {
-            break;
-        }
-        n++;
-    }
-    for (;;) {
-        size_t start = c->out->len;
-        VdiEncStats saved = *c->st;
-        int saved_n = c->nrects;
-        int w = MIN(r.x + n * TILE, e->w) - r.x;
-
-        if (!vdi_enc_write_jpeg(e, c, r.x, r.y, w, r.h)) {
-            return 0;
-        }
-        if (c->out->len > c->limit) {
-            g_byte_array_set_size(c->out, start);
-            *c->st = saved;
-            c->nrects = saved_n;
-            if (n > 1) {
-                n = 1;
-                continue;
-            }
-            c->stopped = true;
-            return -1;
-        }
-        break;
-    }
-    c->st->classes[VDI_ENC_CLASS_SMOOTH]++;
-    for (int i = 0; i < n; i++) {
-        vdi_enc_tile_rect(e, t + i, &r2);
-        tile_sent(e, c, t + i, &r2, true, true);
-    }
-    return 1;
-}
-
-/*
- * Lossless changes of neighbouring tiles go in one rect, as large as
- * stock Tight's: one header and one palette instead of one per tile
- * (pages of text: the tiles' palettes cost more than stock's bytes).
- */
-#define MERGE_MAX_TILES 32
-/* unchanged pixels resent by a merge cost less than a rect of its own */
-#define MERGE_SLACK_PX 256
-
 static uint64_t rect_area(const VdiRect *r)
 {
     return (uint64_t)r->w * r->h;
@@ -219,6 +153,133 @@ static void rect_union(VdiRect *a, const VdiRect *b)
     a->h = y1 - a->y;
 }
 
+/* What the client lacks of tile @t: its changed part, or all of it */
+static void tile_change(VdiEncoder *e, EncCtx *c, int t, VdiRect *bb)
+{
+    VdiRect r;
+
+    vdi_enc_tile_rect(e, t, &r);
+    if (!(e->tflags[t] & TF_VALID) ||
+        !vdi_enc_change_bbox(e, c->px, c->spx, &r, bb)) {
+        *bb = r;
+    }
+}
+
+/* Can tile @t join a JPEG run that starts at tile @t0? */
+static bool jpeg_joins(VdiEncoder *e, EncCtx *c, int t0, int t)
+{
+    VdiRect r;
+
+    if ((e->tflags[t] & (TF_DIRTY | TF_DONE)) != TF_DIRTY ||
+        tile_moving(e, t) != tile_moving(e, t0)) {
+        return false;
+    }
+    vdi_enc_tile_rect(e, t, &r);
+    return r.w == TILE && tile_smooth(e, c, &r);
+}
+
+/*
+ * One JPEG for the changed parts of a box of smooth dirty tiles: a run
+ * of a tile row, grown over the rows below while every tile of the run's
+ * columns joins and the rect stays about as small as its parts (JPEG
+ * headers cost ~600 bytes, too much per tile; a dragged window uncovers
+ * strips a few pixels wide: whole tiles would cost ten times their
+ * bytes).  Returns 0 if not applicable, 1 if sent, -1 if over budget.
+ */
+#define JPEG_MAX_RUN 16
+/* pixels of a merged JPEG that cost about what a JPEG header does */
+#define JPEG_MERGE_SLACK_PX 1024
+
+static int encode_jpeg_run(VdiEncoder *e, EncCtx *c, int t)
+{
+    VdiRect r, m, bb;
+    uint64_t parts;
+    int n = 1, rows = 1;
+
+    vdi_enc_tile_rect(e, t, &r);
+    if (!tile_smooth(e, c, &r)) {
+        return 0;
+    }
+    tile_change(e, c, t, &m);
+    parts = rect_area(&m);
+    while (n < JPEG_MAX_RUN && (t + n) % e->tw != 0 &&
+           jpeg_joins(e, c, t, t + n)) {
+        VdiRect u = m;
+
+        tile_change(e, c, t + n, &bb);
+        rect_union(&u, &bb);
+        if (rect_area(&u) > parts + rect_area(&bb) + JPEG_MERGE_SLACK_PX) {
+            break;
+        }
+        m = u;
+        parts += rect_area(&bb);
+        n++;
+    }
+    for (int ty = t / e->tw + 1;
+         ty < e->th && n * (rows + 1) <= JPEG_MAX_RUN; ty++) {
+        VdiRect u = m;
+        uint64_t p = parts;
+        int i;
+
+        for (i = 0; i < n && jpeg_joins(e, c, t, ty * e->tw + t % e->tw + i);
+             i++) {
+            tile_change(e, c, ty * e->tw + t % e->tw + i, &bb);
+            rect_union(&u, &bb);
+            p += rect_area(&bb);
+        }
+        if (i < n || rect_area(&u) > p + JPEG_MERGE_SLACK_PX) {
+            break;
+        }
+        m = u;
+        parts = p;
+        rows++;
+    }
+    for (;;) {
+        size_t start = c->out->len;
+        VdiEncStats saved = *c->st;
+        int saved_n = c->nrects;
+
+        if (!vdi_enc_write_jpeg(e, c, m.x, m.y, m.w, m.h)) {
+            return 0;
+        }
+        if (c->out->len > c->limit) {
+            g_byte_array_set_size(c->out, start);
+            *c->st = saved;
+            c->nrects = saved_n;
+            if (n * rows > 1) {
+                n = rows = 1;
+                tile_change(e, c, t, &m);
+                continue;
+            }
+            c->stopped = true;
+            return -1;
+        }
+        break;
+    }
+    c->st->classes[VDI_ENC_CLASS_SMOOTH]++;
+    for (int j = 0; j < rows; j++) {
+        for (int i = 0; i < n; i++) {
+            int v = t + j * e->tw + i;
+            VdiRect part;
+
+            vdi_enc_tile_rect(e, v, &r);
+            part = r;
+            rect_intersect(&part, &m);
+            tile_sent(e, c, v, &part, part.w == r.w && part.h == r.h, true);
+        }
+    }
+    return 1;
+}
+
+/*
+ * Lossless changes of neighbouring tiles go in one rect, as large as
+ * stock Tight's: one header and one palette instead of one per tile
+ * (pages of text: the tiles' palettes cost more than stock's bytes).
+ */
+#define MERGE_MAX_TILES 32
+/* unchanged pixels resent by a merge cost less than a rect of its own */
+#define MERGE_SLACK_PX 256
+
 /*
  * Is tile @t a change still to send, and not as JPEG?  *bb: what
  * lossless sends of it (its changed part).
@@ -237,10 +298,7 @@ static bool tile_lossless(VdiEncoder *e, EncCtx *c, int t, VdiRect *bb,
     if (tile_solid(c->px, c->spx, &r, &col)) {
         return false;
     }
-    if (!(e->tflags[t] & TF_VALID) ||
-        !vdi_enc_change_bbox(e, c->px, c->spx, &r, bb)) {
-        *bb = r;
-    }
+    tile_change(e, c, t, bb);
     /* as encode_tile() would: a JPEG run of whole tiles, or the change */
     if (lossy_ok(e) && (tile_moving(e, t) || !e->room) &&
         (tile_smooth(e, c, &r) || tile_smooth(e, c, bb))) {
@@ -450,7 +508,7 @@ int vdi_enc_frame(VdiEncoder *e, const uint32_t *pixels, int w, int h,
     for (t = 0; t < ntiles; t++) {
         uint8_t f = e->tflags[t];
 
-        f &= ~(TF_DIRTY | TF_DONE);
+        f &= ~(TF_DIRTY | TF_DONE | TF_MOVED);
         if (!(f & TF_VALID) || (f & TF_PENDING)) {
             f |= TF_CAND;
         }
@@ -572,7 +630,7 @@ int vdi_enc_frame(VdiEncoder *e, const uint32_t *pixels, int w, int h,
             f |= TF_PENDING;
             stats->tiles_deferred++;
         }
-        e->tflags[t] = f & ~(TF_DIRTY | TF_DONE);
+        e->tflags[t] = f & ~(TF_DIRTY | TF_DONE | TF_MOVED);
         if ((f & (TF_VALID | TF_EXACT)) == TF_VALID) {
             vdi_enc_tile_rect(e, t, &r);
             pend += (uint64_t)r.w * r.h;

@@ -12,7 +12,9 @@
  * PSNR).  H.264 is decoded by ffmpeg; PSNR is over the whole frame, the
  * mean over the frames after the first.
  *
- *   vdi-enc-h264-bench -r REAL_DIR [-n FRAMES] [-q QUALITY] [-w WORKLOAD]
+ *   vdi-enc-h264-bench -r REAL_DIR [-n FRAMES] [-q QUALITY] [-w WORKLOAD] [-v]
+ *
+ * -v prints each frame's rects and bytes.
  */
 
 #include "qemu/osdep.h"
@@ -86,6 +88,11 @@ static bool on_h264(RfbDec *d, int x, int y, int w, int h, uint32_t flags,
     return true;
 }
 
+static bool verbose;
+static const char *const kind_names[VDI_ENC_KIND__MAX] = {
+    "raw", "copy", "fill", "mono", "pal", "zlib", "jpeg", "h264",
+};
+
 typedef struct Result {
     uint64_t bytes, h264_bytes;
     double psnr;                /* summed as MSE, then converted */
@@ -131,6 +138,16 @@ static void enc_pass(const Workload *wl, int nframes, int quality,
             fprintf(stderr, "%s: decode error in frame %d\n", wl->name,
                     wk.frame);
             exit(1);
+        }
+        if (wk.frame && verbose && !cl->second) {
+            printf("  %s %d: %u B, %u copy (%" PRIu64 " px)",
+                   caps & VDI_ENC_CAP_H264 ? "+h264" : "wan", wk.frame,
+                   out->len, st.rects[VDI_ENC_KIND_COPYRECT], st.copy_pixels);
+            for (int k = VDI_ENC_KIND_FILL; k < VDI_ENC_KIND__MAX; k++) {
+                printf(" %s %u/%" PRIu64, kind_names[k], st.rects[k],
+                       st.bytes[k]);
+            }
+            printf(" refined %u\n", st.tiles_refined);
         }
         if (wk.frame) {
             res->bytes += out->len;
@@ -251,8 +268,10 @@ int main(int argc, char **argv)
     Result mix[2] = { 0 };
     double mix_x264 = 0;
 
-    while ((opt = getopt(argc, argv, "n:q:r:w:")) != -1) {
-        if (opt == 'w') {
+    while ((opt = getopt(argc, argv, "n:q:r:vw:")) != -1) {
+        if (opt == 'v') {
+            verbose = true;
+        } else if (opt == 'w') {
             only = optarg;
         } else if (!bench_option(opt, &nframes, &quality, &real_dir)) {
             real_dir = NULL;
@@ -261,7 +280,7 @@ int main(int argc, char **argv)
     }
     if (!real_dir || nframes < 1 || !real_load(real_dir)) {
         fprintf(stderr, "usage: %s -r REAL_DIR [-n FRAMES] [-q QUALITY] "
-                "[-w WORKLOAD]\n(REAL_DIR: what scripts/real-content "
+                "[-w WORKLOAD] [-v]\n(REAL_DIR: what scripts/real-content "
                 "prepared)\n", argv[0]);
         return 2;
     }

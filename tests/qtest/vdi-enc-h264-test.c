@@ -17,6 +17,18 @@
 #include "vdi-synth.h"
 #include "vdi-h264-dec.h"
 
+/*
+ * libx264 failing (out of memory, say): this test links with
+ * --wrap=x264_encoder_encode, so the encoder's calls come here.
+ */
+static bool x264_fail;
+
+int __wrap_x264_encoder_encode(x264_t *x, x264_nal_t **nal, int *nnal,
+                               x264_picture_t *in, x264_picture_t *out)
+{
+    return x264_fail ? -1 : __real_x264_encoder_encode(x, nal, nnal, in, out);
+}
+
 /* The last frame of @stream (see ffmpeg_decode()) */
 static uint32_t *ffmpeg_last_frame(const GByteArray *stream, int w, int h,
                                    int *nframes)
@@ -56,6 +68,8 @@ typedef struct Grid {
     bool *hit, *changed;
 } Grid;
 
+static const bool no_motion[12 * 8];
+
 static void grid_frame(Grid *g, int x, int y, int w, int h, bool rich)
 {
     memset(g->hit, 0, g->tw * g->th);
@@ -73,7 +87,7 @@ static bool next_frame(VdiRegionDet *d, const bool *hit, const bool *changed,
                        int64_t *now, VdiRect *r)
 {
     *now += 33000000;
-    return vdi_region_update(d, hit, changed, *now, r);
+    return vdi_region_update(d, hit, changed, no_motion, *now, r);
 }
 
 static void test_detector(void)
@@ -128,9 +142,9 @@ static void test_detector(void)
     g_assert_cmpint(r.y, ==, 4);
     /* paused: it ends after VDI_REGION_IDLE_NS */
     grid_frame(&g, 0, 0, 0, 0, false);
-    g_assert_true(vdi_region_update(&d, hit, changed,
+    g_assert_true(vdi_region_update(&d, hit, changed, no_motion,
                                     now + VDI_REGION_IDLE_NS, &r));
-    g_assert_false(vdi_region_update(&d, hit, changed,
+    g_assert_false(vdi_region_update(&d, hit, changed, no_motion,
                                      now + VDI_REGION_IDLE_NS + 1, &r));
     /* scattered changing tiles (two small animations): no region */
     for (i = 0; i < 30; i++) {
@@ -138,6 +152,69 @@ static void test_detector(void)
         hit[0] = hit[11] = hit[8 * 12 - 1] = true;
         memcpy(changed, hit, sizeof(hit));
         g_assert_false(next_frame(&d, hit, changed, &now, &r));
+    }
+    vdi_region_destroy(&d);
+}
+
+/*
+ * Video at 12 frames/s while the display updates at 60 Hz: it changes in
+ * one call of five; a slide show (a picture every 200 ms) is no video.
+ */
+static bool paced(VdiRegionDet *d, Grid *g, int period, int ncalls)
+{
+    int64_t now = 0;
+    VdiRect r;
+
+    vdi_region_end(d);
+    for (int i = 0; i < ncalls; i++) {
+        grid_frame(g, 3, 2, 4, 3, true);
+        if (i % period) {
+            grid_frame(g, 0, 0, 0, 0, false);
+        }
+        now += 16666667;
+        if (vdi_region_update(d, g->hit, g->changed, no_motion, now, &r)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void test_detector_slow(void)
+{
+    bool hit[12 * 8], changed[12 * 8];
+    Grid g = { 12, 8, hit, changed };
+    VdiRegionDet d;
+
+    vdi_region_init(&d, 12, 8);
+    g_assert_true(paced(&d, &g, 5, 60));
+    g_assert_false(paced(&d, &g, 12, 600));
+    vdi_region_destroy(&d);
+}
+
+/* A window dragged: what it uncovers changes, its content moved */
+static void test_detector_moved(void)
+{
+    bool hit[12 * 8], changed[12 * 8], moved[12 * 8];
+    Grid g = { 12, 8, hit, changed };
+    VdiRegionDet d;
+    int64_t now = 0;
+    VdiRect r;
+
+    vdi_region_init(&d, 12, 8);
+    for (int i = 0; i < 30; i++) {
+        /* the uncovered L: the top row and the left column of a box */
+        grid_frame(&g, 3, 2, 4, 1, true);
+        for (int ty = 2; ty < 5; ty++) {
+            hit[ty * 12 + 3] = changed[ty * 12 + 3] = true;
+        }
+        memset(moved, 0, sizeof(moved));
+        for (int ty = 3; ty < 5; ty++) {
+            for (int tx = 4; tx < 7; tx++) {
+                moved[ty * 12 + tx] = changed[ty * 12 + tx] = true;
+            }
+        }
+        now += 33000000;
+        g_assert_false(vdi_region_update(&d, hit, changed, moved, now, &r));
     }
     vdi_region_destroy(&d);
 }
@@ -192,6 +269,8 @@ typedef struct Client {
     GByteArray *stream;         /* the one context's Annex B so far */
     VdiRect ctx;
     int frames, resets;
+    int fail_from;              /* libx264 fails from this frame, 0: never */
+    int failures;               /* h264_failures, summed */
 } Client;
 
 static bool client_h264(RfbDec *d, int x, int y, int w, int h,
@@ -257,10 +336,18 @@ static int play(VdiProfile profile, uint32_t caps, Client *cl)
 
         desktop(fb, f);
         g_byte_array_set_size(out, 0);
+        x264_fail = cl->fail_from && f >= cl->fail_from;
         n = vdi_enc_frame(e, fb, FW, FH, FW * 4, NULL, 0, out, &st);
+        x264_fail = false;
         g_assert_cmpint(n, >=, 0);
         g_assert_true(rfb_dec_apply(cl->d, out->data, out->len, n));
-        g_assert_cmpuint(st.h264_failures, ==, 0);
+        cl->failures += st.h264_failures;
+        if (st.h264_failures) {
+            /* the frame libx264 failed went with Tight */
+            g_assert_cmpuint(st.rects[VDI_ENC_KIND_H264], ==, 0);
+            g_assert_cmpfloat(rfb_dec_psnr(cl->d, fb, FW, VX, VY, VW, VH),
+                              >, 30);
+        }
         h264 += st.rects[VDI_ENC_KIND_H264];
         /* whatever is not lossy on the client is right */
         g_assert_cmpuint(rfb_dec_stale(cl->d, fb, FW), ==, 0);
@@ -289,6 +376,7 @@ static void test_enc_video(void)
     int n = play(VDI_PROFILE_WAN, VDI_ENC_CAP_ALL | VDI_ENC_CAP_H264, &cl);
 
     /* most frames of the video went as H.264, in one stream */
+    g_assert_cmpint(cl.failures, ==, 0);
     g_assert_cmpint(n, >=, 25);
     g_assert_cmpint(cl.frames, ==, n);
     g_assert_cmpint(cl.resets, ==, 1);
@@ -297,6 +385,23 @@ static void test_enc_video(void)
     g_assert_cmpint(cl.ctx.y, ==, VY);
     g_assert_cmpint(cl.ctx.w, ==, VW);
     g_assert_cmpint(cl.ctx.h, ==, VH);
+}
+
+/*
+ * libx264 fails from frame 20: each failure is counted, the region goes
+ * with Tight again (then detected again, and failing again), and the
+ * client, which never gets a broken stream, has the paused video exactly
+ * (play() checks).
+ */
+static void test_enc_x264_fails(void)
+{
+    Client cl = { .fail_from = 20 };
+    int n = play(VDI_PROFILE_WAN, VDI_ENC_CAP_ALL | VDI_ENC_CAP_H264, &cl);
+
+    g_assert_cmpint(n, >, 0);
+    g_assert_cmpint(n, <, 20);
+    g_assert_cmpint(cl.frames, ==, n);
+    g_assert_cmpint(cl.failures, >=, 2);
 }
 
 static void test_enc_no_h264(void)
@@ -310,12 +415,68 @@ static void test_enc_no_h264(void)
                          &cl), ==, 0);
 }
 
+/* Dragging a window that shows a photograph over a photograph */
+#define DW 640
+#define DH 400
+#define WW 300
+#define WH 200
+
+static void test_enc_drag_photo(void)
+{
+    VdiEncoder *e = vdi_enc_new(VDI_PROFILE_WAN,
+                                VDI_ENC_CAP_ALL | VDI_ENC_CAP_H264);
+    RfbDec *d = rfb_dec_new(DW, DH);
+    g_autofree uint32_t *wall = g_new(uint32_t, DW * DH);
+    g_autofree uint32_t *win = g_new(uint32_t, WW * WH);
+    g_autofree uint32_t *fb = g_new(uint32_t, DW * DH);
+    g_autoptr(GByteArray) out = g_byte_array_new();
+    /* what each step uncovers: an L of 9 columns and 5 rows */
+    const uint64_t uncovered = 9 * WH + 5 * WW - 9 * 5;
+
+    syn_photo(wall, DW, 0, 0, DW, DH, 0, 3);
+    syn_photo(win, WW, 0, 0, WW, WH, 0, 5);
+    for (int f = 0; f < 20; f++) {
+        int x = 40 + 9 * f, y = 30 + 5 * f;
+        VdiEncStats st;
+        int n;
+
+        memcpy(fb, wall, DW * DH * 4);
+        for (int j = 0; j < WH; j++) {
+            memcpy(fb + (size_t)(y + j) * DW + x, win + (size_t)j * WW,
+                   WW * 4);
+        }
+        g_byte_array_set_size(out, 0);
+        n = vdi_enc_frame(e, fb, DW, DH, DW * 4, NULL, 0, out, &st);
+        g_assert_cmpint(n, >=, 0);
+        /* a dragged window is no video */
+        g_assert_cmpuint(st.rects[VDI_ENC_KIND_H264], ==, 0);
+        g_assert_true(rfb_dec_apply(d, out->data, out->len, n));
+        g_assert_cmpuint(rfb_dec_stale(d, fb, DW), ==, 0);
+        g_assert_cmpfloat(rfb_dec_psnr(d, fb, DW, 0, 0, DW, DH), >, 30);
+        if (!f) {
+            continue;
+        }
+        /* the window moves with CopyRect */
+        g_assert_cmpuint(st.rects[VDI_ENC_KIND_COPYRECT], ==, 1);
+        g_assert_cmpuint(st.copy_pixels, >=, WW * WH);
+        /* what it uncovered goes as JPEG, not the tiles around it */
+        g_assert_cmpuint(st.lossy_pixels, >=, uncovered);
+        g_assert_cmpuint(st.lossy_pixels, <=, 2 * uncovered);
+    }
+    vdi_enc_free(e);
+    rfb_dec_free(d);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/vdi-enc-h264/detector", test_detector);
+    g_test_add_func("/vdi-enc-h264/detector/slow", test_detector_slow);
+    g_test_add_func("/vdi-enc-h264/detector/moved", test_detector_moved);
     g_test_add_func("/vdi-enc-h264/stream", test_stream);
     g_test_add_func("/vdi-enc-h264/encoder/video", test_enc_video);
     g_test_add_func("/vdi-enc-h264/encoder/no-h264", test_enc_no_h264);
+    g_test_add_func("/vdi-enc-h264/encoder/x264-fails", test_enc_x264_fails);
+    g_test_add_func("/vdi-enc-h264/encoder/drag-photo", test_enc_drag_photo);
     return g_test_run();
 }

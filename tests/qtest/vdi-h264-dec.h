@@ -6,11 +6,23 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * Shared by vdi-enc-h264-test.c and vdi-enc-h264-bench.c.
+ * Shared by vdi-enc-h264-test.c and vdi-enc-h264-bench.c; also the
+ * libx264 wrapper that vdi-enc-h264-test.c defines.
  */
 
 #ifndef VDI_H264_DEC_H
 #define VDI_H264_DEC_H
+
+#include <x264.h>
+
+/*
+ * A test linked with --wrap=x264_encoder_encode defines the wrapper (to
+ * make libx264 fail) and calls the real one through __real_
+ */
+int __real_x264_encoder_encode(x264_t *x, x264_nal_t **nal, int *nnal,
+                               x264_picture_t *in, x264_picture_t *out);
+int __wrap_x264_encoder_encode(x264_t *x, x264_nal_t **nal, int *nnal,
+                               x264_picture_t *in, x264_picture_t *out);
 
 /*
  * All frames of an Annex B stream of @w x @h frames (0x00RRGGBB, one after
