@@ -430,7 +430,13 @@ size_t vdi_link_budget(VdiLink *l, int64_t now_ns)
     uint64_t inflight;
 
     refresh(l, now_ns);
-    bps = vdi_link_bandwidth(l) / 8;
+    /*
+     * The window is the link's (what it can carry in flight), not the
+     * cap's: a window of the cap's frame interval would be a few KiB, and
+     * with updates further apart than a frame the tokens the cap allows
+     * would overflow unused.  The cap is the token bucket's below.
+     */
+    bps = raw_bw(l) / 8;
     cwnd = bps * (CWND_GAIN * cur_rtt(l) / (double)NS_PER_S +
                          frame_interval_s(l));
     inflight = l->busy ? l->sent_total - l->delivered : 0;
