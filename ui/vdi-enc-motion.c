@@ -304,7 +304,7 @@ static bool find_motion(VdiEncoder *e, EncCtx *c, int *pdx, int *pdy,
 {
     int ntiles = e->tw * e->th;
     int tx0 = e->tw, ty0 = e->th, tx1 = -1, ty1 = -1;
-    int nkeys = 0, ndirty = 0;
+    int nkeys = 0, ndirty = 0, nmoving = 0;
     int bx0, by0, bx1, by1;
     uint32_t bestc = 0;
     int bdx = 0, bdy = 0;
@@ -318,6 +318,7 @@ static bool find_motion(VdiEncoder *e, EncCtx *c, int *pdx, int *pdy,
             tx1 = MAX(tx1, tx + 1);
             ty1 = MAX(ty1, ty + 1);
             ndirty++;
+            nmoving += tile_moving(e, t);
         }
     }
     if (ndirty < 2) {
@@ -406,8 +407,13 @@ static bool find_motion(VdiEncoder *e, EncCtx *c, int *pdx, int *pdy,
         }
     }
 
-    /* stage B: any direction, rolling hash over the shadow */
-    if (bestc < MAX(MV_MIN_VOTES, nkeys / 8) &&
+    /*
+     * stage B: any direction, rolling hash over the shadow.  Not when
+     * every changed tile changes in place frame after frame (video: a
+     * move resets the tiles' history, and a moved window uncovers tiles
+     * that were not changing); the scan is most of LAN's CPU there.
+     */
+    if (bestc < MAX(MV_MIN_VOTES, nkeys / 8) && nmoving < ndirty &&
         (int64_t)(bx1 - bx0) * (by1 - by0) <= MV_SCAN_MAX_AREA) {
         uint64_t powk = 1;
 

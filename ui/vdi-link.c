@@ -425,14 +425,23 @@ static double frame_interval_s(const VdiLink *l)
 
 size_t vdi_link_budget(VdiLink *l, int64_t now_ns)
 {
-    double bps;
+    double bps, interval;
     double cwnd;
     uint64_t inflight;
 
     refresh(l, now_ns);
     bps = vdi_link_bandwidth(l) / 8;
-    cwnd = bps * (CWND_GAIN * cur_rtt(l) / (double)NS_PER_S +
-                         frame_interval_s(l));
+    /*
+     * Where the cap is the bottleneck, the window spans the cap's burst,
+     * not one frame interval (a few KiB at 1 Mbit/s): with updates
+     * further apart than a frame, the tokens the cap allows would
+     * overflow unused.
+     */
+    interval = frame_interval_s(l);
+    if (l->cap_bps && l->cap_bps <= raw_bw(l)) {
+        interval = MAX(interval, (double)CAP_BURST_NS / NS_PER_S);
+    }
+    cwnd = bps * (CWND_GAIN * cur_rtt(l) / (double)NS_PER_S + interval);
     inflight = l->busy ? l->sent_total - l->delivered : 0;
     if (l->busy && now_ns - l->last_drain > PROBE_INTERVAL_NS) {
         return 0;       /* let the queue drain once for the RTT probe */
