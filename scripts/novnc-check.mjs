@@ -136,32 +136,31 @@ async function canvasPixels(page) {
     return { width: r.width, height: r.height, rgb: Buffer.from(r.b64, 'base64') };
 }
 
-// Number of pixels that differ (all of them when the sizes differ)
-function diffPixels(a, b) {
+// The pixels that differ: their number (all of them when the sizes
+// differ) and the box around them, "x0,y0-x1,y1" ('' when none or the
+// sizes differ)
+function pixelDiff(a, b) {
     if (!a || !b || a.width !== b.width || a.height !== b.height) {
-        return Math.max(a ? a.width * a.height : 0, b ? b.width * b.height : 0) || 1;
+        return {
+            n: Math.max(a ? a.width * a.height : 0, b ? b.width * b.height : 0) || 1,
+            box: '',
+        };
     }
-    let n = 0;
-    for (let i = 0; i < a.rgb.length; i += 3) {
-        if (a.rgb[i] !== b.rgb[i] || a.rgb[i + 1] !== b.rgb[i + 1] ||
-            a.rgb[i + 2] !== b.rgb[i + 2]) n++;
-    }
-    return n;
-}
-
-// The box around the pixels that differ, "x0,y0-x1,y1", or ''
-function diffBox(a, b) {
-    if (!a || !b || a.width !== b.width || a.height !== b.height) return '';
-    let x0 = a.width, y0 = a.height, x1 = -1, y1 = -1;
+    let n = 0, x0 = a.width, y0 = a.height, x1 = -1, y1 = -1;
     for (let i = 0; i < a.rgb.length; i += 3) {
         if (a.rgb[i] !== b.rgb[i] || a.rgb[i + 1] !== b.rgb[i + 1] ||
             a.rgb[i + 2] !== b.rgb[i + 2]) {
             const p = i / 3, x = p % a.width, y = Math.floor(p / a.width);
+            n++;
             x0 = Math.min(x0, x); y0 = Math.min(y0, y);
             x1 = Math.max(x1, x); y1 = Math.max(y1, y);
         }
     }
-    return x1 < 0 ? '' : `${x0},${y0}-${x1},${y1}`;
+    return { n, box: n ? `${x0},${y0}-${x1},${y1}` : '' };
+}
+
+function diffPixels(a, b) {
+    return pixelDiff(a, b).n;
 }
 
 // Save @img as a binary PPM in the run directory
@@ -183,9 +182,8 @@ function nonBackground(img) {
 
 // Compare the canvas with a screendump until they agree bit for bit: the
 // canvas before or after the screendump must be equal to it (noVNC lags
-// QEMU by an update).  On
-// failure the last canvas and screendump stay in the run directory as
-// novnc-fail-canvas.ppm and novnc-fail-screendump.ppm.
+// QEMU by an update).  On failure the last canvas and screendump stay in
+// the run directory as novnc-fail-canvas.ppm and novnc-fail-screendump.ppm.
 async function canvasMatchesScreendump(page, timeoutMs) {
     let attempts = 0, last = '', before, dump, after;
     const ok = await waitFor(async () => {
@@ -193,11 +191,11 @@ async function canvasMatchesScreendump(page, timeoutMs) {
         before = await canvasPixels(page);
         dump = await screendump();
         after = await canvasPixels(page);
-        const d1 = diffPixels(before, dump), d2 = diffPixels(after, dump);
+        const d1 = pixelDiff(before, dump), d2 = pixelDiff(after, dump);
         last = `canvas ${before ? before.width + 'x' + before.height : 'none'}, ` +
-               `screendump ${dump.width}x${dump.height}, differing pixels ${d1}/${d2}` +
-               ` at ${diffBox(before, dump) || '-'}/${diffBox(after, dump) || '-'}`;
-        return Math.min(d1, d2) === 0 ? dump : null;
+               `screendump ${dump.width}x${dump.height}, differing pixels ` +
+               `${d1.n}/${d2.n} at ${d1.box || '-'}/${d2.box || '-'}`;
+        return Math.min(d1.n, d2.n) === 0 ? dump : null;
     }, timeoutMs, 300);
     if (!ok) {
         savePpm(after, 'novnc-fail-canvas.ppm');
