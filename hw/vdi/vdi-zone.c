@@ -30,6 +30,7 @@
 #include "hw/vdi/vdi-zone-core.h"
 #include "net/ip-prefix.h"
 #include "qapi/clone-visitor.h"
+#include "qapi/dealloc-visitor.h"
 #include "qapi/error.h"
 #include "qapi/qapi-commands-firewall.h"
 #include "qapi/qapi-commands-usb-policy.h"
@@ -645,76 +646,69 @@ static bool zones_update(VdiZonesObject *o, ZoneArgs *want, Error **errp)
     return true;
 }
 
-static void zones_get_zones(Object *obj, Visitor *v, const char *name,
-                            void *opaque, Error **errp)
-{
-    VdiZoneList *l = QAPI_CLONE(VdiZoneList, VDI_ZONES(obj)->args.zones);
+/*
+ * The list properties, each one of vdi-zone-set's list arguments.  One
+ * getter and setter serve them all through the list's generated visitor.
+ */
+typedef bool ZoneListVisit(Visitor *v, const char *name, void **obj,
+                           Error **errp);
 
-    visit_type_VdiZoneList(v, name, &l, errp);
-    qapi_free_VdiZoneList(l);
+typedef struct ZoneListProp {
+    const char *name;
+    const char *type;
+    size_t offset;              /* of the list in ZoneArgs */
+    ZoneListVisit *visit;
+    const char *desc;
+} ZoneListProp;
+
+static const ZoneListProp zone_list_props[] = {
+    { "zones", "VdiZoneList", offsetof(ZoneArgs, zones),
+      (ZoneListVisit *)visit_type_VdiZoneList,
+      "the zones and their bundles" },
+    { "rules", "VdiZoneRuleList", offsetof(ZoneArgs, rules),
+      (ZoneListVisit *)visit_type_VdiZoneRuleList,
+      "connections to zones, in the order tried" },
+    { "users", "VdiZoneUserList", offsetof(ZoneArgs, users),
+      (ZoneListVisit *)visit_type_VdiZoneUserList,
+      "users to their zones, before the rules" },
+};
+
+static void **zone_args_list(ZoneArgs *a, const ZoneListProp *p)
+{
+    return (void **)((char *)a + p->offset);
 }
 
-static void zones_set_zones(Object *obj, Visitor *v, const char *name,
-                            void *opaque, Error **errp)
+static void zone_list_free(const ZoneListProp *p, void *l)
 {
+    Visitor *v = qapi_dealloc_visitor_new();
+
+    p->visit(v, NULL, &l, NULL);
+    visit_free(v);
+}
+
+static void zones_get_list(Object *obj, Visitor *v, const char *name,
+                           void *opaque, Error **errp)
+{
+    const ZoneListProp *p = opaque;
+
+    /* an output visitor: it reads the list */
+    p->visit(v, name, zone_args_list(&VDI_ZONES(obj)->args, p), errp);
+}
+
+static void zones_set_list(Object *obj, Visitor *v, const char *name,
+                           void *opaque, Error **errp)
+{
+    const ZoneListProp *p = opaque;
     VdiZonesObject *o = VDI_ZONES(obj);
-    VdiZoneList *l = NULL;
+    void *l = NULL;
+    void **slot;
     ZoneArgs want;
 
-    if (visit_type_VdiZoneList(v, name, &l, errp)) {
+    if (p->visit(v, name, &l, errp)) {
         zone_args_copy(&want, &o->args);
-        qapi_free_VdiZoneList(want.zones);
-        want.zones = l;
-        zones_update(o, &want, errp);
-    }
-}
-
-static void zones_get_rules(Object *obj, Visitor *v, const char *name,
-                            void *opaque, Error **errp)
-{
-    VdiZoneRuleList *l = QAPI_CLONE(VdiZoneRuleList,
-                                    VDI_ZONES(obj)->args.rules);
-
-    visit_type_VdiZoneRuleList(v, name, &l, errp);
-    qapi_free_VdiZoneRuleList(l);
-}
-
-static void zones_set_rules(Object *obj, Visitor *v, const char *name,
-                            void *opaque, Error **errp)
-{
-    VdiZonesObject *o = VDI_ZONES(obj);
-    VdiZoneRuleList *l = NULL;
-    ZoneArgs want;
-
-    if (visit_type_VdiZoneRuleList(v, name, &l, errp)) {
-        zone_args_copy(&want, &o->args);
-        qapi_free_VdiZoneRuleList(want.rules);
-        want.rules = l;
-        zones_update(o, &want, errp);
-    }
-}
-
-static void zones_get_users(Object *obj, Visitor *v, const char *name,
-                            void *opaque, Error **errp)
-{
-    VdiZoneUserList *l = QAPI_CLONE(VdiZoneUserList,
-                                    VDI_ZONES(obj)->args.users);
-
-    visit_type_VdiZoneUserList(v, name, &l, errp);
-    qapi_free_VdiZoneUserList(l);
-}
-
-static void zones_set_users(Object *obj, Visitor *v, const char *name,
-                            void *opaque, Error **errp)
-{
-    VdiZonesObject *o = VDI_ZONES(obj);
-    VdiZoneUserList *l = NULL;
-    ZoneArgs want;
-
-    if (visit_type_VdiZoneUserList(v, name, &l, errp)) {
-        zone_args_copy(&want, &o->args);
-        qapi_free_VdiZoneUserList(want.users);
-        want.users = l;
+        slot = zone_args_list(&want, p);
+        zone_list_free(p, *slot);
+        *slot = l;
         zones_update(o, &want, errp);
     }
 }
@@ -836,18 +830,13 @@ static void zones_class_init(ObjectClass *oc, void *data)
 
     ucc->complete = zones_complete;
     ucc->can_be_deleted = zones_can_be_deleted;
-    object_class_property_add(oc, "zones", "VdiZoneList", zones_get_zones,
-                              zones_set_zones, NULL, NULL);
-    object_class_property_set_description(oc, "zones",
-        "the zones and their bundles");
-    object_class_property_add(oc, "rules", "VdiZoneRuleList",
-                              zones_get_rules, zones_set_rules, NULL, NULL);
-    object_class_property_set_description(oc, "rules",
-        "connections to zones, in the order tried");
-    object_class_property_add(oc, "users", "VdiZoneUserList",
-                              zones_get_users, zones_set_users, NULL, NULL);
-    object_class_property_set_description(oc, "users",
-        "users to their zones, before the rules");
+    for (size_t i = 0; i < ARRAY_SIZE(zone_list_props); i++) {
+        const ZoneListProp *p = &zone_list_props[i];
+
+        object_class_property_add(oc, p->name, p->type, zones_get_list,
+                                  zones_set_list, NULL, (void *)p);
+        object_class_property_set_description(oc, p->name, p->desc);
+    }
     for (int i = 0; i < ARRAY_SIZE(names); i++) {
         object_class_property_add(oc, names[i][0], "str", zones_get_name,
                                   zones_set_name, NULL, NULL);
