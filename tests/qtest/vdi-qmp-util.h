@@ -29,34 +29,29 @@ static inline QObject *vdi_qom_get(QTestState *qts, const char *path,
     return ret;
 }
 
+/* The typed forms: the property must be of that type */
 static inline int64_t vdi_qom_get_int(QTestState *qts, const char *path,
                                       const char *prop)
 {
-    QObject *o = vdi_qom_get(qts, path, prop);
-    int64_t v = qnum_get_int(qobject_to(QNum, o));
+    g_autoptr(QNum) n = qobject_to(QNum, vdi_qom_get(qts, path, prop));
 
-    qobject_unref(o);
-    return v;
+    return qnum_get_int(n);
 }
 
 static inline char *vdi_qom_get_str(QTestState *qts, const char *path,
                                     const char *prop)
 {
-    QObject *o = vdi_qom_get(qts, path, prop);
-    char *v = g_strdup(qstring_get_str(qobject_to(QString, o)));
+    g_autoptr(QString) s = qobject_to(QString, vdi_qom_get(qts, path, prop));
 
-    qobject_unref(o);
-    return v;
+    return g_strdup(qstring_get_str(s));
 }
 
 static inline bool vdi_qom_get_bool(QTestState *qts, const char *path,
                                     const char *prop)
 {
-    QObject *o = vdi_qom_get(qts, path, prop);
-    bool v = qbool_get_bool(qobject_to(QBool, o));
+    g_autoptr(QBool) b = qobject_to(QBool, vdi_qom_get(qts, path, prop));
 
-    qobject_unref(o);
-    return v;
+    return qbool_get_bool(b);
 }
 
 /* @resp, which this frees, is an error whose description says @part */
