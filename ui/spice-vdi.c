@@ -11,11 +11,17 @@
  * server copies them into a display channel when it connects, so each
  * session's settings are recorded then, from the channel events, for
  * query-display-clients.
+ *
+ * That state is the one SPICE server's (QEMU runs at most one), so it
+ * lives in a QOM object beside the consoles, /backend/spice-vdi, whose
+ * read-only properties show it.
  */
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
+#include "qapi/qapi-visit-vdi-display.h"
 #include "qemu/queue.h"
+#include "qom/object.h"
 #include "spice-vdi.h"
 #include "vnc-vdi.h"
 #include "trace.h"
@@ -41,51 +47,69 @@ typedef struct SpiceVdiClient {
     QTAILQ_ENTRY(SpiceVdiClient) link;
 } SpiceVdiClient;
 
-static SpiceServer *vdi_server;
-static SpiceVdiSettings vdi_cmdline;
-static SpiceVdiSettings vdi_cur;
-static DisplayProfile vdi_profile = DISPLAY_PROFILE_OFF;
-static QTAILQ_HEAD(, SpiceVdiClient) vdi_clients =
-    QTAILQ_HEAD_INITIALIZER(vdi_clients);
+#define TYPE_SPICE_VDI "spice-vdi"
+OBJECT_DECLARE_SIMPLE_TYPE(SpiceVdi, SPICE_VDI)
 
-SpiceVdiSettings spice_vdi_settings(DisplayProfile profile,
-                                    const SpiceVdiSettings *cmdline)
+struct SpiceVdi {
+    Object parent_obj;
+    SpiceServer *server;
+    SpiceVdiSettings cmdline;       /* of -spice: profile off */
+    SpiceVdiSettings cur;
+    DisplayProfile profile;
+    QTAILQ_HEAD(, SpiceVdiClient) clients;
+};
+
+/* The SPICE server's state, NULL without SPICE */
+static SpiceVdi *spice_vdi(void)
 {
-    SpiceVdiSettings s = *cmdline;
+    Object *obj = object_resolve_path_component(object_get_container("backend"),
+                                                TYPE_SPICE_VDI);
 
-    switch (profile) {
-    case DISPLAY_PROFILE_LAN:
-        /* lossless, and no global dictionary to maintain */
-        s.image = SPICE_IMAGE_COMPRESSION_AUTO_LZ;
-        s.jpeg = SPICE_WAN_COMPRESSION_NEVER;
-        s.zlib_glz = SPICE_WAN_COMPRESSION_NEVER;
-        s.streaming_video = SPICE_STREAM_VIDEO_OFF;
-        break;
-    case DISPLAY_PROFILE_WAN:
-        s.image = SPICE_IMAGE_COMPRESSION_AUTO_GLZ;
-        s.jpeg = SPICE_WAN_COMPRESSION_ALWAYS;
-        s.zlib_glz = SPICE_WAN_COMPRESSION_ALWAYS;
-        s.streaming_video = SPICE_STREAM_VIDEO_FILTER;
-        break;
-    case DISPLAY_PROFILE_AUTO:
-        /* the SPICE server's own estimate of each client's link */
-        s.image = SPICE_IMAGE_COMPRESSION_AUTO_GLZ;
-        s.jpeg = SPICE_WAN_COMPRESSION_AUTO;
-        s.zlib_glz = SPICE_WAN_COMPRESSION_AUTO;
-        s.streaming_video = SPICE_STREAM_VIDEO_FILTER;
-        break;
-    default:
-        break;
+    return obj ? SPICE_VDI(obj) : NULL;
+}
+
+/* What each profile changes; profile off restores the -spice settings */
+static const struct {
+    DisplayProfile profile;
+    SpiceVdiSettings s;
+} profile_settings[] = {
+    /* lossless, and no global dictionary to maintain */
+    { DISPLAY_PROFILE_LAN, { SPICE_IMAGE_COMPRESSION_AUTO_LZ,
+                             SPICE_WAN_COMPRESSION_NEVER,
+                             SPICE_WAN_COMPRESSION_NEVER,
+                             SPICE_STREAM_VIDEO_OFF } },
+    { DISPLAY_PROFILE_WAN, { SPICE_IMAGE_COMPRESSION_AUTO_GLZ,
+                             SPICE_WAN_COMPRESSION_ALWAYS,
+                             SPICE_WAN_COMPRESSION_ALWAYS,
+                             SPICE_STREAM_VIDEO_FILTER } },
+    /* the SPICE server's own estimate of each client's link */
+    { DISPLAY_PROFILE_AUTO, { SPICE_IMAGE_COMPRESSION_AUTO_GLZ,
+                              SPICE_WAN_COMPRESSION_AUTO,
+                              SPICE_WAN_COMPRESSION_AUTO,
+                              SPICE_STREAM_VIDEO_FILTER } },
+};
+
+static SpiceVdiSettings spice_vdi_settings(DisplayProfile profile,
+                                           const SpiceVdiSettings *cmdline)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(profile_settings); i++) {
+        if (profile_settings[i].profile == profile) {
+            return profile_settings[i].s;
+        }
     }
-    return s;
+    return *cmdline;
 }
 
 void qemu_spice_vdi_init(SpiceServer *server, const SpiceVdiSettings *cmdline)
 {
-    vdi_server = server;
-    vdi_cmdline = *cmdline;
-    vdi_cur = *cmdline;
-    vdi_profile = DISPLAY_PROFILE_OFF;
+    SpiceVdi *sv = SPICE_VDI(object_new(TYPE_SPICE_VDI));
+
+    sv->server = server;
+    sv->cmdline = *cmdline;
+    sv->cur = *cmdline;
+    object_property_add_child(object_get_container("backend"), TYPE_SPICE_VDI,
+                              OBJECT(sv));
+    object_unref(OBJECT(sv));
     /* a vdi-display-profile object may be there first */
     if (display_profile_defaults()->profile != DISPLAY_PROFILE_OFF) {
         qemu_spice_vdi_set_profile(display_profile_defaults()->profile);
@@ -94,24 +118,26 @@ void qemu_spice_vdi_init(SpiceServer *server, const SpiceVdiSettings *cmdline)
 
 void qemu_spice_vdi_set_profile(DisplayProfile profile)
 {
-    SpiceVdiSettings s = spice_vdi_settings(profile, &vdi_cmdline);
+    SpiceVdi *sv = spice_vdi();
+    SpiceVdiSettings s;
 
-    if (!vdi_server) {
+    if (!sv) {
         return;
     }
+    s = spice_vdi_settings(profile, &sv->cmdline);
     trace_spice_vdi_set_profile(DisplayProfile_str(profile), s.image, s.jpeg,
                                 s.zlib_glz, s.streaming_video);
     /* for all display channels at once */
-    spice_server_set_streaming_video(vdi_server, s.streaming_video);
+    spice_server_set_streaming_video(sv->server, s.streaming_video);
     /*
      * spice-server copies these three into a display channel when it
      * connects: the channels connected now keep theirs
      */
-    spice_server_set_image_compression(vdi_server, s.image);
-    spice_server_set_jpeg_compression(vdi_server, s.jpeg);
-    spice_server_set_zlib_glz_compression(vdi_server, s.zlib_glz);
-    vdi_cur = s;
-    vdi_profile = profile;
+    spice_server_set_image_compression(sv->server, s.image);
+    spice_server_set_jpeg_compression(sv->server, s.jpeg);
+    spice_server_set_zlib_glz_compression(sv->server, s.zlib_glz);
+    sv->cur = s;
+    sv->profile = profile;
 }
 
 static DisplaySpiceImageCompression vdi_image_enum(SpiceImageCompression c)
@@ -158,28 +184,34 @@ static DisplaySpiceStreamingVideo vdi_video_enum(int v)
     }
 }
 
-DisplaySpiceInfo *qemu_spice_vdi_query(Error **errp)
+static DisplaySpiceInfo *spice_vdi_info(SpiceVdi *sv)
 {
-    DisplaySpiceInfo *info;
+    DisplaySpiceInfo *info = g_new0(DisplaySpiceInfo, 1);
 
-    if (!vdi_server) {
-        error_setg(errp, "SPICE is not in use");
-        return NULL;
-    }
-    info = g_new0(DisplaySpiceInfo, 1);
-    info->profile = vdi_profile;
-    info->image_compression = vdi_image_enum(vdi_cur.image);
-    info->jpeg_wan_compression = vdi_wan_enum(vdi_cur.jpeg);
-    info->zlib_glz_wan_compression = vdi_wan_enum(vdi_cur.zlib_glz);
-    info->streaming_video = vdi_video_enum(vdi_cur.streaming_video);
+    info->profile = sv->profile;
+    info->image_compression = vdi_image_enum(sv->cur.image);
+    info->jpeg_wan_compression = vdi_wan_enum(sv->cur.jpeg);
+    info->zlib_glz_wan_compression = vdi_wan_enum(sv->cur.zlib_glz);
+    info->streaming_video = vdi_video_enum(sv->cur.streaming_video);
     return info;
 }
 
-static SpiceVdiClient *vdi_client_find(uint32_t connection_id)
+DisplaySpiceInfo *qemu_spice_vdi_query(Error **errp)
+{
+    SpiceVdi *sv = spice_vdi();
+
+    if (!sv) {
+        error_setg(errp, "SPICE is not in use");
+        return NULL;
+    }
+    return spice_vdi_info(sv);
+}
+
+static SpiceVdiClient *vdi_client_find(SpiceVdi *sv, uint32_t connection_id)
 {
     SpiceVdiClient *c;
 
-    QTAILQ_FOREACH(c, &vdi_clients, link) {
+    QTAILQ_FOREACH(c, &sv->clients, link) {
         if (c->connection_id == connection_id) {
             return c;
         }
@@ -187,7 +219,8 @@ static SpiceVdiClient *vdi_client_find(uint32_t connection_id)
     return NULL;
 }
 
-static SpiceVdiClient *vdi_client_new(SpiceChannelEventInfo *info)
+static SpiceVdiClient *vdi_client_new(SpiceVdi *sv,
+                                      SpiceChannelEventInfo *info)
 {
     SpiceVdiClient *c = g_new0(SpiceVdiClient, 1);
     struct sockaddr *paddr = (struct sockaddr *)&info->paddr_ext;
@@ -212,13 +245,13 @@ static SpiceVdiClient *vdi_client_new(SpiceChannelEventInfo *info)
         c->service = g_strdup("");
     }
     c->channels = g_array_new(false, false, sizeof(SpiceVdiChannel));
-    QTAILQ_INSERT_TAIL(&vdi_clients, c, link);
+    QTAILQ_INSERT_TAIL(&sv->clients, c, link);
     return c;
 }
 
-static void vdi_client_free(SpiceVdiClient *c)
+static void vdi_client_free(SpiceVdi *sv, SpiceVdiClient *c)
 {
-    QTAILQ_REMOVE(&vdi_clients, c, link);
+    QTAILQ_REMOVE(&sv->clients, c, link);
     g_array_free(c->channels, true);
     g_free(c->host);
     g_free(c->service);
@@ -227,7 +260,8 @@ static void vdi_client_free(SpiceVdiClient *c)
 
 void qemu_spice_vdi_channel_event(int event, SpiceChannelEventInfo *info)
 {
-    SpiceVdiClient *c = vdi_client_find(info->connection_id);
+    SpiceVdi *sv = spice_vdi();
+    SpiceVdiClient *c = sv ? vdi_client_find(sv, info->connection_id) : NULL;
     SpiceVdiChannel ch = {
         .type = info->type,
         .id = info->id,
@@ -236,8 +270,8 @@ void qemu_spice_vdi_channel_event(int event, SpiceChannelEventInfo *info)
 
     switch (event) {
     case SPICE_CHANNEL_EVENT_INITIALIZED:
-        if (!c && info->type == SPICE_CHANNEL_MAIN) {
-            c = vdi_client_new(info);
+        if (!c && sv && info->type == SPICE_CHANNEL_MAIN) {
+            c = vdi_client_new(sv, info);
         }
         if (!c) {
             return;
@@ -245,8 +279,8 @@ void qemu_spice_vdi_channel_event(int event, SpiceChannelEventInfo *info)
         g_array_append_val(c->channels, ch);
         if (info->type == SPICE_CHANNEL_DISPLAY && !c->has_display) {
             c->has_display = true;
-            c->display_profile = vdi_profile;
-            c->display = vdi_cur;
+            c->display_profile = sv->profile;
+            c->display = sv->cur;
         }
         break;
     case SPICE_CHANNEL_EVENT_DISCONNECTED:
@@ -254,7 +288,7 @@ void qemu_spice_vdi_channel_event(int event, SpiceChannelEventInfo *info)
             return;
         }
         if (info->type == SPICE_CHANNEL_MAIN) {
-            vdi_client_free(c);
+            vdi_client_free(sv, c);
             return;
         }
         for (guint i = 0; i < c->channels->len; i++) {
@@ -274,9 +308,13 @@ void qemu_spice_vdi_channel_event(int event, SpiceChannelEventInfo *info)
 
 void qemu_spice_vdi_query_clients(DisplayClientList ***tail)
 {
+    SpiceVdi *sv = spice_vdi();
     SpiceVdiClient *c;
 
-    QTAILQ_FOREACH(c, &vdi_clients, link) {
+    if (!sv) {
+        return;
+    }
+    QTAILQ_FOREACH(c, &sv->clients, link) {
         DisplayClient *e = g_new0(DisplayClient, 1);
         DisplaySpiceClientInfo *info = &e->u.spice;
         DisplaySpiceChannelList **ctail = &info->channels;
@@ -297,8 +335,8 @@ void qemu_spice_vdi_query_clients(DisplayClientList ***tail)
             ch->tls = o->tls;
             QAPI_LIST_APPEND(ctail, ch);
         }
-        info->configured = vdi_profile;
-        info->profile = c->has_display ? c->display_profile : vdi_profile;
+        info->configured = sv->profile;
+        info->profile = c->has_display ? c->display_profile : sv->profile;
         if (c->has_display) {
             info->has_image_compression = true;
             info->image_compression = vdi_image_enum(c->display.image);
@@ -312,3 +350,44 @@ void qemu_spice_vdi_query_clients(DisplayClientList ***tail)
         QAPI_LIST_APPEND(*tail, e);
     }
 }
+
+static void spice_vdi_get_settings(Object *obj, Visitor *v, const char *name,
+                                   void *opaque, Error **errp)
+{
+    DisplaySpiceInfo *info = spice_vdi_info(SPICE_VDI(obj));
+
+    visit_type_DisplaySpiceInfo(v, name, &info, errp);
+    qapi_free_DisplaySpiceInfo(info);
+}
+
+static void spice_vdi_init(Object *obj)
+{
+    SpiceVdi *sv = SPICE_VDI(obj);
+
+    sv->profile = DISPLAY_PROFILE_OFF;
+    QTAILQ_INIT(&sv->clients);
+}
+
+static void spice_vdi_class_init(ObjectClass *oc, void *data)
+{
+    object_class_property_add(oc, "settings", "DisplaySpiceInfo",
+                              spice_vdi_get_settings, NULL, NULL, NULL);
+    object_class_property_set_description(oc, "settings",
+        "the profile and the SPICE server's settings it gave, as "
+        "query-display-spice reports them");
+}
+
+static const TypeInfo spice_vdi_info_type = {
+    .name = TYPE_SPICE_VDI,
+    .parent = TYPE_OBJECT,
+    .instance_size = sizeof(SpiceVdi),
+    .instance_init = spice_vdi_init,
+    .class_init = spice_vdi_class_init,
+};
+
+static void spice_vdi_register_types(void)
+{
+    type_register_static(&spice_vdi_info_type);
+}
+
+type_init(spice_vdi_register_types)

@@ -20,13 +20,6 @@ typedef struct SpiceVdiSettings {
     int streaming_video;            /* SPICE_STREAM_VIDEO_* */
 } SpiceVdiSettings;
 
-/*
- * The settings of @profile; @cmdline: those of the -spice option, for
- * DISPLAY_PROFILE_OFF
- */
-SpiceVdiSettings spice_vdi_settings(DisplayProfile profile,
-                                    const SpiceVdiSettings *cmdline);
-
 /* From qemu_spice_init(): the server and its -spice settings */
 void qemu_spice_vdi_init(SpiceServer *server, const SpiceVdiSettings *cmdline);
 /* For QemuSpiceOps */

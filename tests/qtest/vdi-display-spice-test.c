@@ -22,17 +22,29 @@ typedef struct Expect {
     const char *profile, *image, *jpeg, *zlib, *video;
 } Expect;
 
-static void check_spice(QTestState *qts, const Expect *e)
+static void check_settings(QDict *r, const Expect *e)
 {
-    QDict *r = qtest_qmp_assert_success_ref(qts,
-        "{ 'execute': 'query-display-spice' }");
-
     g_assert_cmpstr(qdict_get_str(r, "profile"), ==, e->profile);
     g_assert_cmpstr(qdict_get_str(r, "image-compression"), ==, e->image);
     g_assert_cmpstr(qdict_get_str(r, "jpeg-wan-compression"), ==, e->jpeg);
     g_assert_cmpstr(qdict_get_str(r, "zlib-glz-wan-compression"), ==,
                     e->zlib);
     g_assert_cmpstr(qdict_get_str(r, "streaming-video"), ==, e->video);
+}
+
+/* What query-display-spice and the SPICE server's QOM object say */
+static void check_spice(QTestState *qts, const Expect *e)
+{
+    QDict *r = qtest_qmp_assert_success_ref(qts,
+        "{ 'execute': 'query-display-spice' }");
+
+    check_settings(r, e);
+    qobject_unref(r);
+    r = qtest_qmp_assert_success_ref(qts, "{ 'execute': 'qom-get', "
+                                     "'arguments': { 'path': "
+                                     "'/backend/spice-vdi', "
+                                     "'property': 'settings' } }");
+    check_settings(r, e);
     qobject_unref(r);
 }
 
@@ -133,8 +145,14 @@ static void test_spice_only(void)
 static void test_vnc_only(void)
 {
     QTestState *qts = qtest_init("-machine none -vnc none");
+    QDict *resp;
 
     assert_error(qts, "query-display-spice", "{}", "SPICE is not in use");
+    resp = qtest_qmp(qts, "{ 'execute': 'qom-get', 'arguments': { "
+                     "'path': '/backend/spice-vdi', 'property': 'settings' } }");
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(resp, "error"), "class"),
+                    ==, "DeviceNotFound");
+    qobject_unref(resp);
     /* the command works for VNC, without an event for SPICE */
     set_profile(qts, "wan");
     g_assert_null(qtest_qmp_event_ref(qts, "DISPLAY_PROFILE_CHANGED"));
