@@ -3,7 +3,10 @@
  *
  * The policy of the VM (qapi/vdi-transfer.json) and the two checks the
  * clipboard layer (VNC, qemu-vdagent) and the SPICE agent channel call.
- * The decision itself is vt_decide() in vdi-transfer-core.c.
+ * The decision itself is vt_decide() in vdi-transfer-core.c.  The
+ * policy and its counters are the VM's vdi-transfer-policy object; the
+ * first transfer or command makes it, with stock QEMU's policy, when
+ * -object or object-add did not.
  *
  * Copyright (c) 2026 VDI host developers
  *
@@ -16,7 +19,9 @@
 #include "qapi/error.h"
 #include "qapi/qapi-commands-vdi-transfer.h"
 #include "qapi/qapi-events-vdi-transfer.h"
+#include "qapi/qapi-visit-vdi-transfer.h"
 #include "qemu/module.h"
+#include "qom/object_interfaces.h"
 #include "ui/vdi-transfer.h"
 #include "trace.h"
 
@@ -29,7 +34,51 @@ QEMU_BUILD_BUG_ON((int)VT_TYPE_TEXT != VDI_TRANSFER_TYPE_TEXT ||
                   (int)VT_TYPE_FILE != VDI_TRANSFER_TYPE_FILE ||
                   (int)VT_TYPE__MAX != VDI_TRANSFER_TYPE__MAX);
 
-static VtState vt_state;
+#define TYPE_VDI_TRANSFER_POLICY "vdi-transfer-policy"
+OBJECT_DECLARE_SIMPLE_TYPE(VdiTransferPolicyObject, VDI_TRANSFER_POLICY)
+
+/* The name of the object a transfer or command makes */
+#define DEFAULT_TRANSFER_POLICY_ID "transfer-policy"
+
+struct VdiTransferPolicyObject {
+    Object parent_obj;
+    bool complete;
+    VtState state;
+};
+
+static bool transfer_policy_is_complete(Object *obj)
+{
+    return VDI_TRANSFER_POLICY(obj)->complete;
+}
+
+/*
+ * The VM's policy and counters, made if it has none; NULL only if that
+ * fails (the id is taken), with @errp set
+ */
+static VtState *vt_state(Error **errp)
+{
+    Object *obj = vdi_vm_object_get(TYPE_VDI_TRANSFER_POLICY,
+                                    DEFAULT_TRANSFER_POLICY_ID,
+                                    transfer_policy_is_complete, errp);
+
+    return obj ? &VDI_TRANSFER_POLICY(obj)->state : NULL;
+}
+
+/* Judge by the VM's policy; without one, block: never let data out */
+static VtVerdict vt_state_judge(VtKind kind, VtFlow flow, VtType type,
+                                bool size_known, uint64_t size)
+{
+    Error *err = NULL;
+    VtState *s = vt_state(&err);
+
+    if (!s) {
+        error_append_hint(&err, "Transfers are blocked until the VM has "
+                          "a vdi-transfer-policy object.\n");
+        warn_report_err_once(err);
+        return VT_BLOCK_DIRECTION;
+    }
+    return vt_judge(s, kind, flow, type, size_known, size);
+}
 
 static const VdiTransferDirection flow_direction[VT_FLOW__MAX] = {
     [VT_FLOW_GUEST_TO_CLIENT] = VDI_TRANSFER_DIRECTION_GUEST_TO_CLIENT,
@@ -64,7 +113,7 @@ static void vdi_transfer_report(VtKind kind, VtFlow flow, VtType type,
 VtVerdict vdi_transfer_judge(VtKind kind, VtFlow flow, VtType type,
                              bool size_known, uint64_t size)
 {
-    VtVerdict v = vt_judge(&vt_state, kind, flow, type, size_known, size);
+    VtVerdict v = vt_state_judge(kind, flow, type, size_known, size);
 
     if (v != VT_ALLOW) {
         vdi_transfer_report(kind, flow, type, v, size_known, size, NULL);
@@ -130,7 +179,7 @@ bool vdi_transfer_may_request(VtKind kind, VtFlow flow, VtType type)
 bool vdi_transfer_check(VtKind kind, VtFlow flow, VtType type,
                         const void *data, size_t size)
 {
-    VtVerdict v = vt_judge(&vt_state, kind, flow, type, true, size);
+    VtVerdict v = vt_state_judge(kind, flow, type, true, size);
     g_autofree char *digest = NULL;
 
     if (qcrypto_hash_digest(digest_alg(), data ?: "", size, &digest,
@@ -192,24 +241,39 @@ bool vdi_transfer_policy_check(VdiTransferPolicy *clipboard,
                              "file-transfer", errp));
 }
 
+/* Set @s's policy for @kind to @p; nothing changes on an error */
+static bool vt_state_set(VtState *s, VtKind kind, VdiTransferPolicy *p,
+                         Error **errp)
+{
+    VtRule r;
+
+    if (!rule_from_policy(&r, kind, p, kind == VT_KIND_CLIPBOARD ?
+                          "clipboard" : "file-transfer", errp)) {
+        return false;
+    }
+    s->rule[kind] = r;
+    return true;
+}
+
 void qmp_vdi_transfer_policy_set(VdiTransferPolicy *clipboard,
                                  VdiTransferPolicy *file_transfer,
                                  Error **errp)
 {
-    VtRule cb = vt_state.rule[VT_KIND_CLIPBOARD];
-    VtRule ft = vt_state.rule[VT_KIND_FILE_TRANSFER];
+    VtState *s;
 
-    if (clipboard && !rule_from_policy(&cb, VT_KIND_CLIPBOARD, clipboard,
-                                       "clipboard", errp)) {
+    if (!vdi_transfer_policy_check(clipboard, file_transfer, errp)) {
         return;
     }
-    if (file_transfer &&
-        !rule_from_policy(&ft, VT_KIND_FILE_TRANSFER, file_transfer,
-                          "file-transfer", errp)) {
-        return;
+    s = vt_state(errp);
+    if (s) {
+        if (clipboard) {
+            vt_state_set(s, VT_KIND_CLIPBOARD, clipboard, &error_abort);
+        }
+        if (file_transfer) {
+            vt_state_set(s, VT_KIND_FILE_TRANSFER, file_transfer,
+                         &error_abort);
+        }
     }
-    vt_state.rule[VT_KIND_CLIPBOARD] = cb;
-    vt_state.rule[VT_KIND_FILE_TRANSFER] = ft;
 }
 
 static VdiTransferPolicy *policy_from_rule(const VtRule *r, VtKind kind)
@@ -234,36 +298,133 @@ static VdiTransferPolicy *policy_from_rule(const VtRule *r, VtKind kind)
     return p;
 }
 
-VdiTransferPolicyInfo *qmp_query_vdi_transfer_policy(Error **errp)
+static VdiTransferCountersList *counters_of(const VtState *s)
 {
-    VdiTransferPolicyInfo *info = g_new0(VdiTransferPolicyInfo, 1);
-    VdiTransferCountersList **tail = &info->counters;
-    int k, f;
+    VdiTransferCountersList *list = NULL, **tail = &list;
 
-    info->clipboard = policy_from_rule(&vt_state.rule[VT_KIND_CLIPBOARD],
-                                       VT_KIND_CLIPBOARD);
-    info->file_transfer =
-        policy_from_rule(&vt_state.rule[VT_KIND_FILE_TRANSFER],
-                         VT_KIND_FILE_TRANSFER);
-    for (k = 0; k < VT_KIND__MAX; k++) {
-        for (f = 0; f < VT_FLOW__MAX; f++) {
+    for (int k = 0; k < VT_KIND__MAX; k++) {
+        for (int f = 0; f < VT_FLOW__MAX; f++) {
             VdiTransferCounters *c = g_new0(VdiTransferCounters, 1);
 
             c->kind = k;
             c->direction = flow_direction[f];
-            c->allowed = vt_state.count[k][f].allowed;
-            c->allowed_bytes = vt_state.count[k][f].allowed_bytes;
-            c->blocked = vt_state.count[k][f].blocked;
+            c->allowed = s->count[k][f].allowed;
+            c->allowed_bytes = s->count[k][f].allowed_bytes;
+            c->blocked = s->count[k][f].blocked;
             QAPI_LIST_APPEND(tail, c);
         }
     }
+    return list;
+}
+
+VdiTransferPolicyInfo *qmp_query_vdi_transfer_policy(Error **errp)
+{
+    VtState *s = vt_state(errp);
+    VdiTransferPolicyInfo *info;
+
+    if (!s) {
+        return NULL;
+    }
+    info = g_new0(VdiTransferPolicyInfo, 1);
+    info->clipboard = policy_from_rule(&s->rule[VT_KIND_CLIPBOARD],
+                                       VT_KIND_CLIPBOARD);
+    info->file_transfer =
+        policy_from_rule(&s->rule[VT_KIND_FILE_TRANSFER],
+                         VT_KIND_FILE_TRANSFER);
+    info->counters = counters_of(s);
     return info;
 }
 
+/* The properties clipboard and file-transfer: opaque is the VtKind */
+static void transfer_policy_get_rule(Object *obj, Visitor *v,
+                                     const char *name, void *opaque,
+                                     Error **errp)
+{
+    VtKind kind = (uintptr_t)opaque;
+    VdiTransferPolicy *p =
+        policy_from_rule(&VDI_TRANSFER_POLICY(obj)->state.rule[kind], kind);
+
+    visit_type_VdiTransferPolicy(v, name, &p, errp);
+    qapi_free_VdiTransferPolicy(p);
+}
+
+static void transfer_policy_set_rule(Object *obj, Visitor *v,
+                                     const char *name, void *opaque,
+                                     Error **errp)
+{
+    VdiTransferPolicy *p = NULL;
+
+    if (visit_type_VdiTransferPolicy(v, name, &p, errp)) {
+        vt_state_set(&VDI_TRANSFER_POLICY(obj)->state, (uintptr_t)opaque, p,
+                     errp);
+    }
+    qapi_free_VdiTransferPolicy(p);
+}
+
+static void transfer_policy_get_counters(Object *obj, Visitor *v,
+                                         const char *name, void *opaque,
+                                         Error **errp)
+{
+    VdiTransferCountersList *l =
+        counters_of(&VDI_TRANSFER_POLICY(obj)->state);
+
+    visit_type_VdiTransferCountersList(v, name, &l, errp);
+    qapi_free_VdiTransferCountersList(l);
+}
+
+static void transfer_policy_complete(UserCreatable *uc, Error **errp)
+{
+    if (vdi_vm_object_first(OBJECT(uc), transfer_policy_is_complete,
+                            "a transfer policy", errp)) {
+        VDI_TRANSFER_POLICY(uc)->complete = true;
+    }
+}
+
+static void transfer_policy_init(Object *obj)
+{
+    vt_init(&VDI_TRANSFER_POLICY(obj)->state);
+}
+
+static void transfer_policy_class_init(ObjectClass *oc, void *data)
+{
+    UserCreatableClass *ucc = USER_CREATABLE_CLASS(oc);
+
+    ucc->complete = transfer_policy_complete;
+    object_class_property_add(oc, "clipboard", "VdiTransferPolicy",
+                              transfer_policy_get_rule,
+                              transfer_policy_set_rule, NULL,
+                              (void *)(uintptr_t)VT_KIND_CLIPBOARD);
+    object_class_property_set_description(oc, "clipboard",
+        "what may cross by copy and paste");
+    object_class_property_add(oc, "file-transfer", "VdiTransferPolicy",
+                              transfer_policy_get_rule,
+                              transfer_policy_set_rule, NULL,
+                              (void *)(uintptr_t)VT_KIND_FILE_TRANSFER);
+    object_class_property_set_description(oc, "file-transfer",
+        "what files may cross");
+    object_class_property_add(oc, "counters", "VdiTransferCountersList",
+                              transfer_policy_get_counters, NULL, NULL,
+                              NULL);
+    object_class_property_set_description(oc, "counters",
+        "transfers allowed and blocked, per channel and direction");
+}
+
+static const TypeInfo transfer_policy_info = {
+    .name = TYPE_VDI_TRANSFER_POLICY,
+    .parent = TYPE_OBJECT,
+    .class_init = transfer_policy_class_init,
+    .instance_size = sizeof(VdiTransferPolicyObject),
+    .instance_init = transfer_policy_init,
+    .interfaces = (InterfaceInfo[]) {
+        { TYPE_USER_CREATABLE },
+        { }
+    },
+};
+
 static void vdi_transfer_register(void)
 {
-    vt_init(&vt_state);
-    vdi_extension_register("transfer-policy", 1);
+    type_register_static(&transfer_policy_info);
+    vdi_extension_register("transfer-policy", 2);
 }
 
 type_init(vdi_transfer_register);

@@ -27,7 +27,7 @@ static const struct {
     { "firewall", "filter-firewall", NULL, 1 },
     { "usb-policy", NULL, "usb-policy-set", 2 },
     { "display-encoder", NULL, "display-set-profile", 2 },
-    { "transfer-policy", NULL, "vdi-transfer-policy-set", 1 },
+    { "transfer-policy", NULL, "vdi-transfer-policy-set", 2 },
     { "audit", "vdi-audit-log", NULL, 2 },
     { "client-identity", NULL, "vdi-identity-map-set", 2 },
     { "zones", NULL, "vdi-zone-set", 2 },

@@ -295,7 +295,8 @@ static void vnc_connect(T *t, const char *path)
     g_assert_true(vnc_recv_ext(t, NULL) & CB_CAPS);
 }
 
-static void start(T *t)
+/* @extra: more QEMU options */
+static void start_with(T *t, const char *extra)
 {
     g_autofree char *sock = NULL;
     g_autoptr(GByteArray) reply = NULL;
@@ -306,7 +307,7 @@ static void start(T *t)
     sock = g_build_filename(t->dir, "vnc.sock", NULL);
     t->qts = qtest_initf("-machine q35 -display none -vnc unix:%s "
                          "-chardev qemu-vdagent,id=vda,clipboard=on,"
-                         "mouse=off -serial chardev:vda", sock);
+                         "mouse=off -serial chardev:vda %s", sock, extra);
     t->uart = g_byte_array_new();
     qtest_outb(t->qts, COM1 + 3, 0x03);         /* 8N1, no FIFO */
 
@@ -331,6 +332,11 @@ static void start(T *t)
     agent_assert_idle(t);
 
     vnc_connect(t, sock);
+}
+
+static void start(T *t)
+{
+    start_with(t, "");
 }
 
 static void finish(T *t)
@@ -600,6 +606,54 @@ static void test_size_limit(void)
     finish(&t);
 }
 
+/* The policy of -object from the start; the VM has only one */
+static void test_object(void)
+{
+    QDict *resp, *p;
+    T t;
+
+    start_with(&t, "-object '{ \"qom-type\": \"vdi-transfer-policy\", "
+               "\"id\": \"tp\", "
+               "\"clipboard\": { \"direction\": \"client-to-guest\" } }'");
+    guest_copies(&t, false);
+    client_copies(&t, "into the VM", NULL);
+    assert_counters(&t, "guest-to-client", 0, 0, 1);
+    assert_counters(&t, "client-to-guest", 1, 11, 0);
+
+    /* the commands act on it, and qom-get shows it */
+    set_clipboard(&t, "{ 'direction': 'both', 'max-size': 100 }");
+    p = qtest_qmp_assert_success_ref(t.qts, "{ 'execute': 'qom-get', "
+        "'arguments': { 'path': '/objects/tp', 'property': 'clipboard' } }");
+    g_assert_cmpstr(qdict_get_str(p, "direction"), ==, "both");
+    g_assert_cmpint(qdict_get_int(p, "max-size"), ==, 100);
+    qobject_unref(p);
+    resp = qtest_qmp(t.qts, "{ 'execute': 'object-add', 'arguments': { "
+                     "'qom-type': 'vdi-transfer-policy', 'id': 'tp2' } }");
+    g_assert_true(strstr(qdict_get_str(qdict_get_qdict(resp, "error"),
+                                       "desc"), "already has"));
+    qobject_unref(resp);
+    /* qom-set checks as the command does */
+    resp = qtest_qmp(t.qts, "{ 'execute': 'qom-set', 'arguments': { "
+                     "'path': '/objects/tp', 'property': 'file-transfer', "
+                     "'value': { 'direction': 'both', 'types': [ 'text' ] } } }");
+    g_assert_true(strstr(qdict_get_str(qdict_get_qdict(resp, "error"),
+                                       "desc"), "does not carry"));
+    qobject_unref(resp);
+
+    /* deleted, the next transfer makes the VM's default policy again */
+    qtest_qmp_assert_success(t.qts, "{ 'execute': 'object-del', "
+                             "'arguments': { 'id': 'tp' } }");
+    guest_copies(&t, true);
+    assert_counters(&t, "guest-to-client", 1, 3, 0);
+    resp = qtest_qmp(t.qts, "{ 'execute': 'qom-get', 'arguments': { "
+                     "'path': '/objects/transfer-policy', "
+                     "'property': 'counters' } }");
+    /* two channels, two directions */
+    g_assert_cmpint(qlist_size(qdict_get_qlist(resp, "return")), ==, 4);
+    qobject_unref(resp);
+    finish(&t);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -610,5 +664,6 @@ int main(int argc, char **argv)
                    test_client_to_guest_blocked);
     qtest_add_func("/vdi-transfer/size-limit", test_size_limit);
     qtest_add_func("/vdi-transfer/legacy-cut-text", test_legacy_cut_text);
+    qtest_add_func("/vdi-transfer/object", test_object);
     return g_test_run();
 }
