@@ -7,17 +7,8 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/bswap.h"
 #include "vdi-rfb.h"
-
-static uint16_t be16(const uint8_t *p)
-{
-    return (p[0] << 8) | p[1];
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3];
-}
 
 static VdiRfbStatus need(VdiRfbMsg *msg, size_t n)
 {
@@ -44,9 +35,9 @@ static VdiRfbStatus read_pixel_format(const uint8_t *b, VdiRfbMsg *msg)
     msg->pf.depth = b[5];
     msg->pf.big_endian = b[6];
     msg->pf.true_colour = b[7];
-    msg->pf.red_max = be16(b + 8);
-    msg->pf.green_max = be16(b + 10);
-    msg->pf.blue_max = be16(b + 12);
+    msg->pf.red_max = lduw_be_p(b + 8);
+    msg->pf.green_max = lduw_be_p(b + 10);
+    msg->pf.blue_max = lduw_be_p(b + 12);
     msg->pf.red_shift = b[14];
     msg->pf.green_shift = b[15];
     msg->pf.blue_shift = b[16];
@@ -72,7 +63,7 @@ static VdiRfbStatus read_pixel_format(const uint8_t *b, VdiRfbMsg *msg)
 static VdiRfbStatus read_cut_text(const uint8_t *b, size_t len,
                                   uint32_t allow, VdiRfbMsg *msg)
 {
-    int32_t s = (int32_t)be32(b + 4);
+    int32_t s = (int32_t)ldl_be_p(b + 4);
     uint64_t n = s < 0 ? -(int64_t)s : s;
 
     if (n > VDI_RFB_MAX_CUT_TEXT) {
@@ -93,7 +84,7 @@ static VdiRfbStatus read_cut_text(const uint8_t *b, size_t len,
         return need(msg, 8 + n);
     }
     if (msg->cut.ext) {
-        msg->cut.flags = be32(b + 8);
+        msg->cut.flags = ldl_be_p(b + 8);
         msg->cut.len = n - 4;
         msg->cut.data = b + 12;
     } else {
@@ -113,9 +104,9 @@ static VdiRfbStatus read_qemu(const uint8_t *b, size_t len, uint32_t allow,
         if (len < 12) {
             return need(msg, 12);
         }
-        msg->qemu.down = be16(b + 2);
-        msg->qemu.keysym = be32(b + 4);
-        msg->qemu.keycode = be32(b + 8);
+        msg->qemu.down = lduw_be_p(b + 2);
+        msg->qemu.keysym = ldl_be_p(b + 4);
+        msg->qemu.keycode = ldl_be_p(b + 8);
         return done(msg, 12);
     case VDI_RFB_QEMU_AUDIO:
         if (!(allow & VDI_RFB_ALLOW_AUDIO)) {
@@ -124,7 +115,7 @@ static VdiRfbStatus read_qemu(const uint8_t *b, size_t len, uint32_t allow,
         if (len < 4) {
             return need(msg, 4);
         }
-        msg->qemu.op = be16(b + 2);
+        msg->qemu.op = lduw_be_p(b + 2);
         switch (msg->qemu.op) {
         case VDI_RFB_QEMU_AUDIO_ENABLE:
         case VDI_RFB_QEMU_AUDIO_DISABLE:
@@ -135,7 +126,7 @@ static VdiRfbStatus read_qemu(const uint8_t *b, size_t len, uint32_t allow,
             }
             msg->qemu.fmt = b[4];
             msg->qemu.nchannels = b[5];
-            msg->qemu.freq = be32(b + 6);
+            msg->qemu.freq = ldl_be_p(b + 6);
             if (msg->qemu.fmt > 5) {
                 return bad(msg, "QEMU audio: unknown sample format");
             }
@@ -174,7 +165,7 @@ VdiRfbStatus vdi_rfb_read(const uint8_t *b, size_t len, uint32_t allow,
         if (len < 4) {
             return need(msg, 4);
         }
-        msg->enc.count = be16(b + 2);
+        msg->enc.count = lduw_be_p(b + 2);
         if (msg->enc.count > VDI_RFB_MAX_ENCODINGS) {
             return bad(msg, "SetEncodings: more than 1024 encodings");
         }
@@ -189,25 +180,25 @@ VdiRfbStatus vdi_rfb_read(const uint8_t *b, size_t len, uint32_t allow,
             return need(msg, 10);
         }
         msg->fur.incremental = b[1];
-        msg->fur.x = be16(b + 2);
-        msg->fur.y = be16(b + 4);
-        msg->fur.w = be16(b + 6);
-        msg->fur.h = be16(b + 8);
+        msg->fur.x = lduw_be_p(b + 2);
+        msg->fur.y = lduw_be_p(b + 4);
+        msg->fur.w = lduw_be_p(b + 6);
+        msg->fur.h = lduw_be_p(b + 8);
         return done(msg, 10);
     case VDI_RFB_KEY_EVENT:
         if (len < 8) {
             return need(msg, 8);
         }
         msg->key.down = b[1];
-        msg->key.keysym = be32(b + 4);
+        msg->key.keysym = ldl_be_p(b + 4);
         return done(msg, 8);
     case VDI_RFB_POINTER_EVENT:
         if (len < 6) {
             return need(msg, 6);
         }
         msg->ptr.buttons = b[1];
-        msg->ptr.x = be16(b + 2);
-        msg->ptr.y = be16(b + 4);
+        msg->ptr.x = lduw_be_p(b + 2);
+        msg->ptr.y = lduw_be_p(b + 4);
         return done(msg, 6);
     case VDI_RFB_CUT_TEXT:
         if (len < 8) {
@@ -223,10 +214,10 @@ VdiRfbStatus vdi_rfb_read(const uint8_t *b, size_t len, uint32_t allow,
             return need(msg, 10);
         }
         msg->cu.enable = b[1];
-        msg->cu.x = be16(b + 2);
-        msg->cu.y = be16(b + 4);
-        msg->cu.w = be16(b + 6);
-        msg->cu.h = be16(b + 8);
+        msg->cu.x = lduw_be_p(b + 2);
+        msg->cu.y = lduw_be_p(b + 4);
+        msg->cu.w = lduw_be_p(b + 6);
+        msg->cu.h = lduw_be_p(b + 8);
         return done(msg, 10);
     case VDI_RFB_FENCE:
         if (!(allow & VDI_RFB_ALLOW_FENCE)) {
@@ -235,7 +226,7 @@ VdiRfbStatus vdi_rfb_read(const uint8_t *b, size_t len, uint32_t allow,
         if (len < 9) {
             return need(msg, 9);
         }
-        msg->fence.flags = be32(b + 4);
+        msg->fence.flags = ldl_be_p(b + 4);
         msg->fence.len = b[8];
         if (msg->fence.len > VDI_RFB_MAX_FENCE_PAYLOAD) {
             return bad(msg, "ClientFence: payload longer than 64 bytes");
@@ -262,8 +253,8 @@ VdiRfbStatus vdi_rfb_read(const uint8_t *b, size_t len, uint32_t allow,
         if (len < 8) {
             return need(msg, 8);
         }
-        msg->ds.w = be16(b + 2);
-        msg->ds.h = be16(b + 4);
+        msg->ds.w = lduw_be_p(b + 2);
+        msg->ds.h = lduw_be_p(b + 4);
         msg->ds.screens = b[6];
         n = 8 + 16 * (size_t)msg->ds.screens;
         if (len < n) {
