@@ -28,7 +28,13 @@
 
 #include "qemu/osdep.h"
 #include "qemu/bswap.h"
+#include "scsi/constants.h"
 #include "vdi-bot-filter.h"
+
+/* MMC opcodes that scsi/constants.h does not name */
+#define READ_FORMAT_CAPACITIES 0x23
+#define READ_TRACK_INFORMATION 0x52
+#define READ_CD_MSF 0xb9
 
 typedef enum BotState {
     BOT_IDLE,           /* waiting for a CBW on bulk OUT */
@@ -114,36 +120,36 @@ bool vdi_bot_cdb_allowed(const uint8_t *cdb, size_t cdb_len)
         return false;
     }
     switch (cdb[0]) {
-    case 0x00:  /* TEST UNIT READY */
-    case 0x03:  /* REQUEST SENSE */
-    case 0x08:  /* READ(6) */
-    case 0x12:  /* INQUIRY */
-    case 0x1a:  /* MODE SENSE(6) */
-    case 0x1b:  /* START STOP UNIT */
-    case 0x1e:  /* PREVENT ALLOW MEDIUM REMOVAL */
-    case 0x23:  /* READ FORMAT CAPACITIES */
-    case 0x25:  /* READ CAPACITY(10) */
-    case 0x28:  /* READ(10) */
-    case 0x2f:  /* VERIFY(10) */
-    case 0x35:  /* SYNCHRONIZE CACHE(10) */
-    case 0x43:  /* READ TOC/PMA/ATIP */
-    case 0x46:  /* GET CONFIGURATION */
-    case 0x4a:  /* GET EVENT STATUS NOTIFICATION */
-    case 0x52:  /* READ TRACK INFORMATION */
-    case 0x5a:  /* MODE SENSE(10) */
-    case 0x88:  /* READ(16) */
-    case 0x8f:  /* VERIFY(16) */
-    case 0x91:  /* SYNCHRONIZE CACHE(16) */
-    case 0xa0:  /* REPORT LUNS */
-    case 0xa8:  /* READ(12) */
-    case 0xad:  /* READ DISC STRUCTURE */
-    case 0xaf:  /* VERIFY(12) */
-    case 0xb9:  /* READ CD MSF */
-    case 0xbd:  /* MECHANISM STATUS */
-    case 0xbe:  /* READ CD */
+    case TEST_UNIT_READY:
+    case REQUEST_SENSE:
+    case READ_6:
+    case INQUIRY:
+    case MODE_SENSE:
+    case START_STOP:
+    case ALLOW_MEDIUM_REMOVAL:
+    case READ_FORMAT_CAPACITIES:
+    case READ_CAPACITY_10:
+    case READ_10:
+    case VERIFY_10:
+    case SYNCHRONIZE_CACHE:
+    case READ_TOC:
+    case GET_CONFIGURATION:
+    case GET_EVENT_STATUS_NOTIFICATION:
+    case READ_TRACK_INFORMATION:
+    case MODE_SENSE_10:
+    case READ_16:
+    case VERIFY_16:
+    case SYNCHRONIZE_CACHE_16:
+    case REPORT_LUNS:
+    case READ_12:
+    case READ_DVD_STRUCTURE:
+    case VERIFY_12:
+    case READ_CD_MSF:
+    case MECHANISM_STATUS:
+    case READ_CD:
         return true;
-    case 0x9e:  /* SERVICE ACTION IN(16) */
-        return cdb_len >= 2 && (cdb[1] & 0x1f) == 0x10;
+    case SERVICE_ACTION_IN_16:
+        return cdb_len >= 2 && (cdb[1] & 0x1f) == SAI_READ_CAPACITY_16;
     default:
         return false;
     }
@@ -206,7 +212,7 @@ static void make_write_protect_sense(uint8_t *s)
 {
     memset(s, 0, VDI_BOT_SENSE_LEN);
     s[0] = 0x70;        /* current error, fixed format */
-    s[2] = 0x07;        /* DATA PROTECT */
+    s[2] = DATA_PROTECT;
     s[7] = VDI_BOT_SENSE_LEN - 8;
     s[12] = 0x27;       /* WRITE PROTECTED */
     s[13] = 0x00;
@@ -246,7 +252,7 @@ static VdiBotAction handle_cbw(VdiBotFilter *f, const uint8_t **fwd,
     f->dev_csw_fill = 0;
 
     /* REQUEST SENSE after a blocked command: answer DATA PROTECT */
-    if (f->opcode == 0x03 && f->sense_pending[f->lun] &&
+    if (f->opcode == REQUEST_SENSE && f->sense_pending[f->lun] &&
         (dir_in || f->xfer_len == 0)) {
         uint32_t n = MIN(VDI_BOT_SENSE_LEN, f->xfer_len);
 
@@ -414,7 +420,8 @@ VdiBotAction vdi_bot_filter_device_in(VdiBotFilter *f, uint8_t *data,
 
     switch (f->state) {
     case BOT_DEV_DATA_IN: {
-        uint32_t wp = f->opcode == 0x1a ? 2 : f->opcode == 0x5a ? 3 : 0;
+        uint32_t wp = f->opcode == MODE_SENSE ? 2 :
+                      f->opcode == MODE_SENSE_10 ? 3 : 0;
 
         if (len > f->remaining) {
             return proto_error(f, errmsg, "device sent %zu bytes with only "
