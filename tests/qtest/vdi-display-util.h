@@ -1,6 +1,6 @@
 /*
- * Helpers for the VDI display qtests: a std VGA framebuffer programmed
- * from qtest, and synthetic desktop content
+ * Helpers for the VDI display qtests: a W x H std VGA framebuffer, and
+ * synthetic desktop content
  *
  * Copyright (c) 2026 VDI host developers
  *
@@ -12,12 +12,13 @@
 
 #include <math.h>
 #include "libqtest.h"
+#include "vdi-vga-util.h"
 
 #define W 640
 #define H 480
 /* columns [0, SPLIT) are text-like, [SPLIT, W) photo-like */
 #define SPLIT 320
-#define LFB 0xe0000000ULL
+#define LFB VGA_LFB
 
 /* Text-like: few colours, sharp glyph-ish strokes on a flat background */
 static inline uint32_t text_pixel(int x, int y)
@@ -49,46 +50,10 @@ static inline uint32_t photo_pixel(int x, int y, int k)
         (uint32_t)(b + d);
 }
 
-static inline uint32_t pci_cfg_read(QTestState *qts, int dev, int reg)
-{
-    qtest_outl(qts, 0xcf8, 0x80000000u | dev << 11 | reg);
-    return qtest_inl(qts, 0xcfc);
-}
-
-static inline void pci_cfg_write(QTestState *qts, int dev, int reg, uint32_t v)
-{
-    qtest_outl(qts, 0xcf8, 0x80000000u | dev << 11 | reg);
-    qtest_outl(qts, 0xcfc, v);
-}
-
-static inline void vbe_write(QTestState *qts, uint16_t index, uint16_t val)
-{
-    qtest_outw(qts, 0x1ce, index);
-    qtest_outw(qts, 0x1cf, val);
-}
-
 /* Std VGA at W x H x 32 with its LFB at LFB, showing @img */
 static inline void vga_setup(QTestState *qts, const uint32_t *img)
 {
-    int dev;
-
-    for (dev = 0; dev < 32; dev++) {
-        if (pci_cfg_read(qts, dev, 0) == 0x11111234) {
-            break;
-        }
-    }
-    g_assert_cmpint(dev, <, 32);
-    pci_cfg_write(qts, dev, 0x10, LFB);
-    pci_cfg_write(qts, dev, 0x04, pci_cfg_read(qts, dev, 0x04) | 0x3);
-
-    vbe_write(qts, 4, 0);           /* VBE_DISPI_INDEX_ENABLE: off */
-    vbe_write(qts, 1, W);           /* XRES */
-    vbe_write(qts, 2, H);           /* YRES */
-    vbe_write(qts, 3, 32);          /* BPP */
-    vbe_write(qts, 4, 0x41);        /* enabled, linear framebuffer */
-    qtest_outb(qts, 0x3c0, 0x20);   /* attribute controller: video on */
-
-    qtest_memwrite(qts, LFB, img, W * H * 4);
+    vga_setup_size(qts, W, H, img);
 }
 
 /* The test image: text on the left, the photo (frame 0) on the right */

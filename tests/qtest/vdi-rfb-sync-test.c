@@ -33,10 +33,11 @@
 #include "qemu/bswap.h"
 #include <poll.h>
 #include "vdi-rfb-dec.h"
+#include "vdi-vga-util.h"
 
 #define W 640
 #define H 480
-#define LFB 0xe0000000ULL
+#define LFB VGA_LFB
 #define TIMEOUT_MS 20000
 
 #define ENC_COPYRECT 1
@@ -461,24 +462,6 @@ static bool cli_wait_eof(Cli *c)
     return c->eof;
 }
 
-static uint32_t pci_cfg_read(QTestState *qts, int dev, int reg)
-{
-    qtest_outl(qts, 0xcf8, 0x80000000u | dev << 11 | reg);
-    return qtest_inl(qts, 0xcfc);
-}
-
-static void pci_cfg_write(QTestState *qts, int dev, int reg, uint32_t v)
-{
-    qtest_outl(qts, 0xcf8, 0x80000000u | dev << 11 | reg);
-    qtest_outl(qts, 0xcfc, v);
-}
-
-static void vbe_write(QTestState *qts, uint16_t index, uint16_t val)
-{
-    qtest_outw(qts, 0x1ce, index);
-    qtest_outw(qts, 0x1cf, val);
-}
-
 /* Fill rows [y0, y1) of the framebuffer with a pattern of @seed */
 static void fb_paint(QTestState *qts, int y0, int y1, uint32_t seed)
 {
@@ -496,22 +479,8 @@ static QTestState *start_vm(void)
 {
     QTestState *qts = qtest_init("-machine pc -nodefaults -vga std "
                                  "-vnc none");
-    int dev;
 
-    for (dev = 0; dev < 32; dev++) {
-        if (pci_cfg_read(qts, dev, 0) == 0x11111234) {
-            break;
-        }
-    }
-    g_assert_cmpint(dev, <, 32);
-    pci_cfg_write(qts, dev, 0x10, LFB);
-    pci_cfg_write(qts, dev, 0x04, pci_cfg_read(qts, dev, 0x04) | 0x3);
-    vbe_write(qts, 4, 0);
-    vbe_write(qts, 1, W);
-    vbe_write(qts, 2, H);
-    vbe_write(qts, 3, 32);
-    vbe_write(qts, 4, 0x41);
-    qtest_outb(qts, 0x3c0, 0x20);
+    vga_setup_size(qts, W, H, NULL);
     fb_paint(qts, 0, H, 1);
     qobject_unref(qtest_qmp_assert_success_ref(qts,
         "{ 'execute': 'display-set-profile',"
