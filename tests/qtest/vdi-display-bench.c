@@ -60,7 +60,9 @@
  * only, -c the configurations, a comma-separated list (0 Raw, 1 Zlib,
  * 2 ZRLE, 3 Tight, 4 Tight+JPEG, 5 lan, 6 wan, 7 wan+h264; default all,
  * wan+h264 only if QEMU has H.264), -r the real content's directory
- * (without it, the synthetic table only).
+ * (without it, the synthetic table only), -H wan+h264's JPEG quality
+ * (jpeg-quality-min and -max, which also set the rate factor of its
+ * H.264 regions; default: the profile's adaptive range).
  */
 
 #include "qemu/osdep.h"
@@ -1283,7 +1285,7 @@ static void replay(const Workload *wl, const Bench *b, const GArray *marks,
 #endif
 
 static void run(const Workload *wl, Cfg c, int nframes, int quality,
-                int min_frame_ms, Result *res)
+                int min_frame_ms, int h264_quality, Result *res)
 {
     const CfgInfo *cfg = &cfgs[c];
     Work wk = { .w = W, .h = H };
@@ -1299,6 +1301,13 @@ static void run(const Workload *wl, Cfg c, int nframes, int quality,
     wl->init(&wk);
     if (cfg->profile) {
         pargs = g_strdup_printf("{ 'profile': '%s' }", cfg->profile);
+    }
+    if (cfg->h264 && h264_quality) {
+        /* the JPEG quality also sets the H.264 regions' rate factor */
+        g_free(pargs);
+        pargs = g_strdup_printf("{ 'profile': '%s', 'jpeg-quality-min': %d, "
+                                "'jpeg-quality-max': %d }", cfg->profile,
+                                h264_quality, h264_quality);
     }
     bench_start(&b, cfg, quality, wk.px, pargs);
     wait_covered(&b, wl->name, 0);
@@ -1531,6 +1540,7 @@ static void run_cap(uint64_t cap, int seconds, int quality)
 
 typedef struct Opts {
     int nframes, quality, min_frame_ms;
+    int h264_quality;           /* wan+h264's fixed JPEG quality, or 0 */
     const char *only_wl;
     unsigned cfgs;              /* bit per Cfg */
 } Opts;
@@ -1597,7 +1607,8 @@ static void run_table(const char *title, const Workload *wls, int nwl,
             if (!(o->cfgs & (1u << c))) {
                 continue;
             }
-            run(&wls[i], c, o->nframes, o->quality, o->min_frame_ms, r);
+            run(&wls[i], c, o->nframes, o->quality, o->min_frame_ms,
+                o->h264_quality, r);
             print_row(wls[i].name, &cfgs[c], r);
             add_result(&mix[c], r);
             if (c == CFG_LAN) {
@@ -1682,7 +1693,8 @@ static void usage(const char *argv0)
 {
     fprintf(stderr, "usage: %s [-n FRAMES] [-q JPEG_LEVEL 0-9] "
             "[-i MIN_FRAME_MS] [-b CAP_BIT/S] [-t CAP_SECONDS] "
-            "[-w WORKLOAD] [-c CONFIG,...] [-r REAL_CONTENT_DIR]\n", argv0);
+            "[-w WORKLOAD] [-c CONFIG,...] [-r REAL_CONTENT_DIR] "
+            "[-H H264_JPEG_QUALITY 1-100]\n", argv0);
     exit(2);
 }
 
@@ -1694,7 +1706,7 @@ int main(int argc, char **argv)
     uint64_t cap = 1000000;
     const char *real_dir = NULL;
 
-    while ((opt = getopt(argc, argv, "n:q:i:b:t:w:c:r:")) != -1) {
+    while ((opt = getopt(argc, argv, "n:q:i:b:t:w:c:r:H:")) != -1) {
         switch (opt) {
         case 'n':
             o.nframes = atoi(optarg);
@@ -1731,6 +1743,9 @@ int main(int argc, char **argv)
         case 'r':
             real_dir = optarg;
             break;
+        case 'H':
+            o.h264_quality = atoi(optarg);
+            break;
         default:
             usage(argv[0]);
         }
@@ -1744,7 +1759,8 @@ int main(int argc, char **argv)
     }
 #endif
     if (o.nframes < 1 || o.quality < 0 || o.quality > 9 ||
-        o.min_frame_ms < 0 || cap_s < 0 || (cap && cap < 8000) || !o.cfgs) {
+        o.min_frame_ms < 0 || cap_s < 0 || (cap && cap < 8000) || !o.cfgs ||
+        o.h264_quality < 0 || o.h264_quality > 100) {
         usage(argv[0]);
     }
     if (!getenv("QTEST_QEMU_BINARY")) {
@@ -1765,6 +1781,10 @@ int main(int argc, char **argv)
            "each shown >= %d ms; JPEG quality level %d (pseudo-encoding "
            "%d)\n", W, H, o.nframes, o.min_frame_ms, o.quality,
            VNC_CONNECTION_ENCODING_TIGHT_JPEG0 + o.quality);
+    if (o.h264_quality) {
+        printf("wan+h264: JPEG quality fixed at %d (H.264 regions at the "
+               "encoder's rate factor for it)\n", o.h264_quality);
+    }
     printf("enc = CPU of the encoding threads (stock: VNC worker; vdi: "
            "its thread pool); main/proc = QEMU main thread / process CPU\n");
     printf("PSNR (R, G, B) and SSIM (luma) of the client's framebuffer "
