@@ -16,10 +16,19 @@
  * (lossless: no JPEG quality pseudo-encoding), Tight+JPEG (quality level
  * pseudo-encoding and lossy=on), and the VDI encoder with
  * display-set-profile lan and wan (the client offering Tight, CopyRect
- * and the quality level).  The client is gtk-vnc's gvnc, except for Zlib,
- * which gvnc cannot decode: that run uses the small Raw/Zlib RFB client
- * below.  A proxy thread between QEMU and the client counts the bytes the
- * client receives.
+ * and the quality level), and wan with H.264 video regions (the client
+ * also offering RFB Open H.264, 50).  The client is gtk-vnc's gvnc,
+ * except for Zlib and Open H.264, which gvnc cannot decode: those runs
+ * use the small RFB client below.  A proxy thread between QEMU and the
+ * client counts the bytes the client receives.
+ *
+ * wan+h264: the small client keeps every rectangle it receives and notes
+ * how many it had when each frame was measured.  After the run it
+ * replays them into a framebuffer: Tight, CopyRect and Raw through
+ * vdi-rfb-dec.h, each H.264 context's stream decoded by ffmpeg (one
+ * process per context, vdi-h264-dec.h), each Open H.264 rectangle showing
+ * its context's next decoded frame; PSNR and SSIM are taken at each
+ * frame's mark, so they are those of what the client showed then.
  *
  * Server CPU: "enc" is the CPU time of the threads that encode, from
  * /proc/PID/task/TID/schedstat: QEMU's VNC worker thread for the stock
@@ -49,8 +58,11 @@
  * (6), -i the least time each frame is shown (33 ms), -b the cap (1000000,
  * 0: no cap check), -t the length of each cap run (6 s), -w one workload
  * only, -c the configurations, a comma-separated list (0 Raw, 1 Zlib,
- * 2 ZRLE, 3 Tight, 4 Tight+JPEG, 5 lan, 6 wan; default all), -r the real
- * content's directory (without it, the synthetic table only).
+ * 2 ZRLE, 3 Tight, 4 Tight+JPEG, 5 lan, 6 wan, 7 wan+h264; default all,
+ * wan+h264 only if QEMU has H.264), -r the real content's directory
+ * (without it, the synthetic table only), -H wan+h264's JPEG quality
+ * (jpeg-quality-min and -max, which also set the rate factor of its
+ * H.264 regions; default: the profile's adaptive range).
  */
 
 #include "qemu/osdep.h"
@@ -67,12 +79,18 @@
 #include <zlib.h>
 #include <gvnc.h>
 #include "vdi-workloads.h"
+#include "vdi-rfb-dec.h"
+#ifdef CONFIG_VNC_H264
+#include "ui/vdi-enc-h264.h"
+#include "vdi-h264-dec.h"
+#endif
 
 #define W 1280
 #define H 720
 #define LFB 0xe0000000ULL
 #define FRAME_TIMEOUT_US (60 * G_USEC_PER_SEC)
 #define RFB_ENC_ZLIB 6
+#define RFB_ENC_OPEN_H264 50
 
 typedef enum Cfg {
     CFG_RAW,
@@ -82,6 +100,7 @@ typedef enum Cfg {
     CFG_TIGHT_JPEG,
     CFG_LAN,
     CFG_WAN,
+    CFG_WAN_H264,
     CFG__MAX,
 } Cfg;
 
@@ -92,6 +111,7 @@ typedef struct CfgInfo {
     int32_t enc;                /* the one pixel encoding offered */
     bool copyrect, quality;     /* also offered */
     bool lossy;                 /* may not be bit-exact */
+    bool h264;                  /* also offers Open H.264 */
 } CfgInfo;
 
 static const CfgInfo cfgs[CFG__MAX] = {
@@ -106,6 +126,9 @@ static const CfgInfo cfgs[CFG__MAX] = {
                   true, true },
     [CFG_WAN] = { "vdi wan", ",lossy=on", "wan",
                   VNC_CONNECTION_ENCODING_TIGHT, true, true, true },
+    [CFG_WAN_H264] = { "vdi wan+h264", ",lossy=on", "wan",
+                       VNC_CONNECTION_ENCODING_TIGHT, true, true, true,
+                       true },
 };
 
 typedef struct Cpu {
@@ -120,6 +143,7 @@ typedef struct Result {
     double ssim_sum, ssim_min;
     int exact_frames;
     int64_t copy, jpeg;         /* VDI only */
+    int64_t h264;               /* H.264 rects, wan+h264 only, else -1 */
     double link_bps;            /* VDI only: QEMU's link estimate */
 } Result;
 
@@ -139,6 +163,9 @@ typedef struct Bench {
     int fd;                     /* mini client's socket */
     z_stream zs;                /* mini client's Zlib stream */
     uint8_t *zbuf;
+    /* wan+h264: every rect received, and where each one ends in @log */
+    GByteArray *log;
+    GArray *rect_end;           /* size_t */
     bool initialized, disconnected;
     guint req_timer;
     uint8_t *fb;                /* 32 bpp, little-endian 0x00RRGGBB */
@@ -147,6 +174,10 @@ typedef struct Bench {
     /* pixels still to be covered by an update, of the W x H frame */
     uint8_t *need;
     int64_t remaining;
+
+    /* the VRAM page not shown (page flipping), and which one is shown */
+    uint32_t *back;
+    int shown;
 } Bench;
 
 static int64_t now_us(void)
@@ -174,6 +205,10 @@ static void vbe_write(QTestState *qts, uint16_t index, uint16_t val)
     qtest_outw(qts, 0x1cf, val);
 }
 
+/*
+ * Two pages of W x H in VRAM: the display shows one (the VBE Y offset)
+ * while the next frame is written into the other
+ */
 static void vga_setup(QTestState *qts, const uint32_t *img)
 {
     int dev;
@@ -194,6 +229,7 @@ static void vga_setup(QTestState *qts, const uint32_t *img)
     vbe_write(qts, 4, 0x41);        /* enabled, linear framebuffer */
     qtest_outb(qts, 0x3c0, 0x20);   /* attribute controller: video on */
     qtest_bufwrite(qts, LFB, img, W * H * 4);
+    qtest_bufwrite(qts, LFB + W * H * 4, img, W * H * 4);
 }
 
 /* The only client's entry of query-display-clients */
@@ -260,7 +296,8 @@ static void cpu_sample(Bench *b, Cpu *c)
 static bool write_full(int fd, const uint8_t *p, size_t n)
 {
     while (n) {
-        ssize_t r = write(fd, p, n);
+        /* a peer that has gone is an error, not SIGPIPE */
+        ssize_t r = send(fd, p, n, MSG_NOSIGNAL);
 
         if (r < 0 && errno == EINTR) {
             continue;
@@ -307,7 +344,8 @@ static gpointer proxy_thread(gpointer opaque)
             g_byte_array_append(q, buf, n);
         }
         if (pfd[1].revents & POLLOUT) {
-            ssize_t n = send(b->px_client, q->data, q->len, MSG_DONTWAIT);
+            ssize_t n = send(b->px_client, q->data, q->len,
+                             MSG_DONTWAIT | MSG_NOSIGNAL);
 
             if (n < 0 && errno != EAGAIN && errno != EINTR) {
                 break;
@@ -449,7 +487,8 @@ static void gvnc_open(Bench *b, int fd)
 }
 
 /*
- * -- mini client: Raw and Zlib only, for the Zlib run --
+ * -- mini client: Raw and Zlib for the Zlib run; Tight, CopyRect and
+ * Open H.264 kept for replay (wan+h264) --
  * Written from the RFB specification (rfbproto): security type None,
  * the pixel format above, one persistent zlib stream for all Zlib
  * rectangles.  Blocking reads; the server never sends partial messages.
@@ -541,10 +580,29 @@ static void mc_open(Bench *b, int fd)
         mc_u8(b);
     }
     mc_write(b, pf, sizeof(pf));        /* SetPixelFormat */
-    stl_be_p(se + 4, RFB_ENC_ZLIB);     /* SetEncodings */
-    stl_be_p(se + 8, VNC_CONNECTION_ENCODING_DESKTOP_RESIZE);
-    stl_be_p(se + 12, VNC_CONNECTION_ENCODING_RAW);
-    mc_write(b, se, sizeof(se));
+    if (b->cfg->h264) {
+        /* what gvnc offers for wan, and Open H.264 */
+        const int32_t enc[] = {
+            VNC_CONNECTION_ENCODING_TIGHT, VNC_CONNECTION_ENCODING_COPY_RECT,
+            RFB_ENC_OPEN_H264,
+            VNC_CONNECTION_ENCODING_TIGHT_JPEG0 + b->quality,
+            VNC_CONNECTION_ENCODING_DESKTOP_RESIZE,
+            VNC_CONNECTION_ENCODING_RAW,
+        };
+        uint8_t m[4 + sizeof(enc)] = { 2, 0, 0, ARRAY_SIZE(enc) };
+
+        for (int i = 0; i < ARRAY_SIZE(enc); i++) {
+            stl_be_p(m + 4 + i * 4, enc[i]);
+        }
+        mc_write(b, m, sizeof(m));
+        b->log = g_byte_array_new();
+        b->rect_end = g_array_new(false, false, sizeof(size_t));
+    } else {
+        stl_be_p(se + 4, RFB_ENC_ZLIB);     /* SetEncodings */
+        stl_be_p(se + 8, VNC_CONNECTION_ENCODING_DESKTOP_RESIZE);
+        stl_be_p(se + 12, VNC_CONNECTION_ENCODING_RAW);
+        mc_write(b, se, sizeof(se));
+    }
     fb_alloc(b, w, h);
     g_assert(inflateInit(&b->zs) == Z_OK);
     b->zbuf = g_malloc(W * H * 4);
@@ -558,6 +616,82 @@ static void mc_rect_pixels(Bench *b, int x, int y, int w, int h,
     for (int j = 0; j < h; j++) {
         memcpy(b->fb + ((size_t)(y + j) * b->fbw + x) * 4,
                px + (size_t)j * w * 4, w * 4);
+    }
+}
+
+/* @n more bytes from the server, appended to @log */
+static const uint8_t *mc_keep(Bench *b, GByteArray *log, size_t n)
+{
+    size_t at = log->len;
+
+    g_byte_array_set_size(log, at + n);
+    mc_read(b, log->data + at, n);
+    return log->data + at;
+}
+
+/* Tight "compact length": 7 bits in each of up to 2 bytes, then 8 bits */
+static size_t mc_keep_compact(Bench *b, GByteArray *log)
+{
+    size_t len = 0;
+
+    for (int i = 0; i < 3; i++) {
+        unsigned v = *mc_keep(b, log, 1);
+
+        len |= (size_t)(i < 2 ? v & 0x7f : v) << (7 * i);
+        if (!(v & 0x80)) {
+            break;
+        }
+    }
+    return len;
+}
+
+/*
+ * The body of a rect in @enc, kept in b->log: its length comes from the
+ * headers (Tight's compression control, filter and palette), the
+ * replay decodes it.
+ */
+static void mc_keep_rect(Bench *b, int32_t enc, int w, int h)
+{
+    GByteArray *log = b->log;
+
+    if (enc == VNC_CONNECTION_ENCODING_RAW) {
+        mc_keep(b, log, (size_t)w * h * 4);
+    } else if (enc == VNC_CONNECTION_ENCODING_COPY_RECT) {
+        mc_keep(b, log, 4);
+    } else if (enc == RFB_ENC_OPEN_H264) {
+        /* U32 length, U32 flags, then the H.264 data */
+        mc_keep(b, log, ldl_be_p(mc_keep(b, log, 8)));
+    } else if (enc == VNC_CONNECTION_ENCODING_TIGHT) {
+        unsigned type = *mc_keep(b, log, 1) >> 4;
+        unsigned filter = 0, bits = 24;
+        size_t len;
+
+        if (type == 8) {                /* fill */
+            mc_keep(b, log, 3);
+            return;
+        }
+        if (type == 9) {                /* JPEG */
+            mc_keep(b, log, mc_keep_compact(b, log));
+            return;
+        }
+        if (type > 9) {
+            g_error("mini client: bad Tight compression control");
+        }
+        if (type & 4) {
+            filter = *mc_keep(b, log, 1);
+        }
+        if (filter == 1) {              /* palette */
+            unsigned n = *mc_keep(b, log, 1) + 1;
+
+            mc_keep(b, log, n * 3);
+            bits = n == 2 ? 1 : 8;
+        } else if (filter > 2) {
+            g_error("mini client: bad Tight filter %u", filter);
+        }
+        len = (bits == 1 ? (w + 7) / 8 : (size_t)w * bits / 8) * h;
+        mc_keep(b, log, len < 12 ? len : mc_keep_compact(b, log));
+    } else {
+        g_error("mini client: unexpected encoding %d", enc);
     }
 }
 
@@ -581,6 +715,22 @@ static void mc_message(Bench *b)
                 continue;
             }
             g_assert(x + w <= b->fbw && y + h <= b->fbh && sz <= W * H * 4);
+            if (b->log) {
+                uint8_t hdr[12];
+                size_t end;
+
+                stw_be_p(hdr, x);
+                stw_be_p(hdr + 2, y);
+                stw_be_p(hdr + 4, w);
+                stw_be_p(hdr + 6, h);
+                stl_be_p(hdr + 8, enc);
+                g_byte_array_append(b->log, hdr, sizeof(hdr));
+                mc_keep_rect(b, enc, w, h);
+                end = b->log->len;
+                g_array_append_val(b->rect_end, end);
+                covered(b, x, y, w, h);
+                continue;
+            }
             if (enc == VNC_CONNECTION_ENCODING_RAW) {
                 mc_read(b, b->zbuf, sz);
             } else if (enc == RFB_ENC_ZLIB) {
@@ -800,6 +950,7 @@ static void bench_start(Bench *b, const CfgInfo *cfg, int quality,
     b->cfg = cfg;
     b->quality = quality;
     b->need = g_malloc(W * H);
+    b->back = g_memdup2(first, W * H * 4);
     b->qts = qtest_initf("-machine pc -nodefaults -vga std "
                          "-name bench,debug-threads=on -vnc none%s",
                          cfg->vnc_opts);
@@ -821,7 +972,7 @@ static void bench_start(Bench *b, const CfgInfo *cfg, int quality,
     /* the whole first frame */
     memset(b->need, 1, W * H);
     b->remaining = (int64_t)W * H;
-    if (cfg->enc == RFB_ENC_ZLIB) {
+    if (cfg->enc == RFB_ENC_ZLIB || cfg->h264) {
         mc_open(b, cpair[1]);
     } else {
         gvnc_open(b, cpair[1]);
@@ -842,6 +993,10 @@ static void bench_stop(Bench *b)
         close(b->fd);
         inflateEnd(&b->zs);
         g_free(b->zbuf);
+        if (b->log) {
+            g_byte_array_unref(b->log);
+            g_array_unref(b->rect_end);
+        }
     }
     g_thread_join(b->proxy);
     close(b->px_qemu);
@@ -849,6 +1004,7 @@ static void bench_stop(Bench *b)
     qtest_quit(b->qts);
     g_free(b->fb);
     g_free(b->need);
+    g_free(b->back);
 }
 
 /* Until every pixel in b->need has been covered by an update */
@@ -868,10 +1024,21 @@ static void wait_covered(Bench *b, const char *what, int frame)
     }
 }
 
-/* Mark the pixels that differ, write their rows into the LFB */
+/*
+ * Rows per qtest write: QEMU's qtest scans a command's whole line for
+ * each 1 KiB it reads, so one long write costs time quadratic in it
+ */
+#define WRITE_ROWS 16
+
+/*
+ * Mark the pixels that differ from @prev (shown), write the rows that
+ * differ from the page not shown into it, in short writes, then show it:
+ * the display never shows part of a frame.
+ */
 static int64_t write_frame(Bench *b, const uint32_t *cur, const uint32_t *prev)
 {
-    int y0 = H, y1 = -1;
+    uint64_t page = LFB + (uint64_t)(1 - b->shown) * W * H * 4;
+    int y0 = -1;
     int64_t n = 0;
 
     for (int y = 0; y < H; y++) {
@@ -887,14 +1054,27 @@ static int64_t write_frame(Bench *b, const uint32_t *cur, const uint32_t *prev)
                 n++;
             }
         }
-        y0 = MIN(y0, y);
-        y1 = y;
+    }
+    if (!n) {
+        return 0;
     }
     b->remaining += n;
-    if (n) {
-        qtest_bufwrite(b->qts, LFB + (uint64_t)y0 * W * 4, cur + y0 * W,
-                       (size_t)(y1 - y0 + 1) * W * 4);
+    for (int y = 0; y <= H; y++) {
+        bool differs = y < H && memcmp(cur + y * W, b->back + y * W, W * 4);
+
+        if (differs && y0 < 0) {
+            y0 = y;
+        }
+        if (y0 >= 0 && (!differs || y - y0 == WRITE_ROWS)) {
+            qtest_bufwrite(b->qts, page + (uint64_t)y0 * W * 4, cur + y0 * W,
+                           (size_t)(y - y0) * W * 4);
+            y0 = differs ? y : -1;
+        }
     }
+    b->shown = 1 - b->shown;
+    vbe_write(b->qts, 9, b->shown * H);     /* VBE_DISPI_INDEX_Y_OFFSET */
+    /* the page now not shown has the previous frame */
+    memcpy(b->back, prev, W * H * 4);
     return n;
 }
 
@@ -929,13 +1109,189 @@ static void settle(Bench *b)
     }
 }
 
+/* Quality of the client's framebuffer @b->fb against the frame @px */
+static void measure(const Bench *b, const uint32_t *px, const char *what,
+                    int frame, Result *res)
+{
+    double mse = mse_rgb(b, px);
+    double ssim = mse ? ssim_luma(b, px) : 1.0;
+
+    if (!b->cfg->lossy && mse) {
+        g_error("%s, %s: frame %d not exact", b->cfg->name, what, frame);
+    }
+    res->mse_sum += mse;
+    res->ssim_sum += ssim;
+    res->ssim_min = MIN(res->ssim_min, ssim);
+    res->exact_frames += !mse;
+    res->frames++;
+}
+
+#ifdef CONFIG_VNC_H264
+
+/* ---- wan+h264: the client's rects replayed ---- */
+
+/* An Open H.264 decoder context of the client */
+typedef struct H264Ctx {
+    VdiRect r;
+    bool live;
+    GByteArray *s;              /* its stream */
+    int nframes;                /* its rects, one frame each */
+    uint32_t *frames;           /* decoded */
+} H264Ctx;
+
+typedef struct ReplayShow {
+    guint ctx;
+    int frame;
+} ReplayShow;
+
+typedef struct Replay {
+    GPtrArray *ctxs;
+    GArray *shown;              /* ReplayShow, per Open H.264 rect */
+    guint next;
+    bool decoded;
+} Replay;
+
+/*
+ * Open H.264 (rfbproto): a context per rect (x, y, w, h), reset by its
+ * flags.  Before decoding, collect each context's stream; after, show
+ * its decoded frame.
+ */
+static bool replay_h264(RfbDec *d, int x, int y, int w, int h,
+                        uint32_t flags, const uint8_t *data, size_t len)
+{
+    Replay *rp = d->opaque;
+    ReplayShow sh;
+    const uint32_t *f;
+    H264Ctx *c;
+
+    if (!rp->decoded) {
+        sh.ctx = rp->ctxs->len;
+        for (guint i = 0; i < rp->ctxs->len; i++) {
+            c = g_ptr_array_index(rp->ctxs, i);
+            if (flags & VDI_H264_FLAG_RESET_ALL) {
+                c->live = false;
+            }
+            if (c->live && c->r.x == x && c->r.y == y && c->r.w == w &&
+                c->r.h == h) {
+                if (flags & VDI_H264_FLAG_RESET) {
+                    c->live = false;
+                } else {
+                    sh.ctx = i;
+                }
+            }
+        }
+        if (sh.ctx == rp->ctxs->len) {
+            c = g_new0(H264Ctx, 1);
+            c->r = (VdiRect) { x, y, w, h };
+            c->live = true;
+            c->s = g_byte_array_new();
+            g_ptr_array_add(rp->ctxs, c);
+        }
+        c = g_ptr_array_index(rp->ctxs, sh.ctx);
+        g_byte_array_append(c->s, data, len);
+        sh.frame = c->nframes++;
+        g_array_append_val(rp->shown, sh);
+        return true;
+    }
+    if (rp->next >= rp->shown->len) {
+        return false;
+    }
+    sh = g_array_index(rp->shown, ReplayShow, rp->next++);
+    c = g_ptr_array_index(rp->ctxs, sh.ctx);
+    f = c->frames + (size_t)sh.frame * w * h;
+    for (int j = 0; j < h; j++) {
+        memcpy(d->fb + (size_t)(y + j) * d->w + x, f + (size_t)j * w, w * 4);
+    }
+    return true;
+}
+
+static void h264_ctx_free(gpointer p)
+{
+    H264Ctx *c = p;
+
+    g_byte_array_unref(c->s);
+    g_free(c->frames);
+    g_free(c);
+}
+
+/*
+ * The rects @b's client received, replayed: first to collect the H.264
+ * streams, which ffmpeg then decodes, then to show them, measuring the
+ * framebuffer at each frame's mark (the rects received by then)
+ */
+static void replay(const Workload *wl, const Bench *b, const GArray *marks,
+                   Result *res)
+{
+    Replay rp = { .ctxs = g_ptr_array_new_with_free_func(h264_ctx_free),
+                  .shown = g_array_new(false, false, sizeof(ReplayShow)) };
+    Bench view = { .cfg = b->cfg, .fbw = W, .fbh = H };
+    Work wk = { .w = W, .h = H };
+
+    view.fb = g_malloc((size_t)W * H * 4);
+    wk.px = g_new0(uint32_t, W * H);
+    for (int pass = 0; pass < 2; pass++) {
+        RfbDec *d = rfb_dec_new(W, H);
+        size_t off = 0;
+        guint r = 0;
+
+        d->h264 = replay_h264;
+        d->opaque = &rp;
+        if (pass) {
+            for (guint i = 0; i < rp.ctxs->len; i++) {
+                H264Ctx *c = g_ptr_array_index(rp.ctxs, i);
+                int n = 0;
+
+                c->frames = ffmpeg_decode(c->s, c->r.w, c->r.h, &n);
+                if (!c->frames || n != c->nframes) {
+                    g_error("%s, %s: ffmpeg decoded %d of the %d frames of "
+                            "an H.264 context", b->cfg->name, wl->name, n,
+                            c->nframes);
+                }
+            }
+            rp.decoded = true;
+            wl->init(&wk);
+        }
+        for (guint k = 0; k <= marks->len; k++) {
+            guint upto = k < marks->len ? g_array_index(marks, guint, k) :
+                b->rect_end->len;
+
+            for (; r < upto; r++) {
+                size_t end = g_array_index(b->rect_end, size_t, r);
+
+                if (!rfb_dec_apply(d, b->log->data + off, end - off, 1)) {
+                    g_error("%s, %s: rect %u does not decode", b->cfg->name,
+                            wl->name, r);
+                }
+                off = end;
+            }
+            if (pass && k < marks->len) {
+                wk.frame = k + 1;
+                wl->step(&wk);
+                for (size_t i = 0; i < (size_t)W * H; i++) {
+                    stl_le_p(view.fb + i * 4, d->fb[i]);
+                }
+                measure(&view, wk.px, wl->name, wk.frame, res);
+            }
+        }
+        rfb_dec_free(d);
+    }
+    g_ptr_array_unref(rp.ctxs);
+    g_array_unref(rp.shown);
+    g_free(view.fb);
+    g_free(wk.page);
+    g_free(wk.px);
+}
+
+#endif
+
 static void run(const Workload *wl, Cfg c, int nframes, int quality,
-                int min_frame_ms, Result *res)
+                int min_frame_ms, int h264_quality, Result *res)
 {
     const CfgInfo *cfg = &cfgs[c];
     Work wk = { .w = W, .h = H };
     g_autofree uint32_t *prev = g_new(uint32_t, W * H);
     g_autofree char *pargs = NULL;
+    g_autoptr(GArray) marks = g_array_new(false, false, sizeof(guint));
     Bench b;
     Cpu c0, c1;
 
@@ -945,6 +1301,13 @@ static void run(const Workload *wl, Cfg c, int nframes, int quality,
     wl->init(&wk);
     if (cfg->profile) {
         pargs = g_strdup_printf("{ 'profile': '%s' }", cfg->profile);
+    }
+    if (cfg->h264 && h264_quality) {
+        /* the JPEG quality also sets the H.264 regions' rate factor */
+        g_free(pargs);
+        pargs = g_strdup_printf("{ 'profile': '%s', 'jpeg-quality-min': %d, "
+                                "'jpeg-quality-max': %d }", cfg->profile,
+                                h264_quality, h264_quality);
     }
     bench_start(&b, cfg, quality, wk.px, pargs);
     wait_covered(&b, wl->name, 0);
@@ -957,7 +1320,6 @@ static void run(const Workload *wl, Cfg c, int nframes, int quality,
 
     for (wk.frame = 1; wk.frame <= nframes; wk.frame++) {
         int64_t t0 = now_us();
-        double mse, ssim;
 
         memcpy(prev, wk.px, W * H * 4);
         wl->step(&wk);
@@ -966,17 +1328,12 @@ static void run(const Workload *wl, Cfg c, int nframes, int quality,
         while (now_us() - t0 < min_frame_ms * 1000) {
             pump(&b, 1);
         }
-        mse = mse_rgb(&b, wk.px);
-        ssim = mse ? ssim_luma(&b, wk.px) : 1.0;
-        if (!cfg->lossy && mse) {
-            g_error("%s, %s: frame %d not exact", cfg->name, wl->name,
-                    wk.frame);
+        if (cfg->h264) {
+            /* measured in the replay, after the run */
+            g_array_append_val(marks, b.rect_end->len);
+        } else {
+            measure(&b, wk.px, wl->name, wk.frame, res);
         }
-        res->mse_sum += mse;
-        res->ssim_sum += ssim;
-        res->ssim_min = MIN(res->ssim_min, ssim);
-        res->exact_frames += !mse;
-        res->frames++;
     }
     res->bytes = qatomic_read(&b.rx) - res->first_bytes;
     cpu_sample(&b, &c1);
@@ -991,10 +1348,16 @@ static void run(const Workload *wl, Cfg c, int nframes, int quality,
         res->copy = qdict_get_int(t, "copy");
         res->link_bps = qdict_get_try_int(q, "bandwidth", 0);
         res->jpeg = qdict_get_int(t, "jpeg");
+        res->h264 = cfg->h264 ? qdict_get_try_int(t, "h264", 0) : -1;
         qobject_unref(q);
     } else {
-        res->copy = res->jpeg = -1;
+        res->copy = res->jpeg = res->h264 = -1;
     }
+#ifdef CONFIG_VNC_H264
+    if (cfg->h264) {
+        replay(wl, &b, marks, res);
+    }
+#endif
     bench_stop(&b);
     g_free(wk.page);
     g_free(wk.px);
@@ -1017,7 +1380,10 @@ static void print_row(const char *wl, const CfgInfo *cfg, const Result *r)
         snprintf(ql, sizeof(ql), "%.2f",
                  psnr_of(r->mse_sum / (r->frames - r->exact_frames)));
     }
-    if (r->copy >= 0) {
+    if (r->h264 >= 0) {
+        snprintf(tiles, sizeof(tiles), "%" PRId64 " / %" PRId64 " / %"
+                 PRId64, r->copy, r->jpeg, r->h264);
+    } else if (r->copy >= 0) {
         snprintf(tiles, sizeof(tiles), "%" PRId64 " / %" PRId64, r->copy,
                  r->jpeg);
     }
@@ -1054,6 +1420,7 @@ static void add_result(Result *mix, const Result *r)
     } else {
         mix->copy = mix->jpeg = -1;
     }
+    mix->h264 = r->h264 >= 0 ? mix->h264 + r->h264 : -1;
 }
 
 /* ---- bandwidth cap ---- */
@@ -1173,6 +1540,7 @@ static void run_cap(uint64_t cap, int seconds, int quality)
 
 typedef struct Opts {
     int nframes, quality, min_frame_ms;
+    int h264_quality;           /* wan+h264's fixed JPEG quality, or 0 */
     const char *only_wl;
     unsigned cfgs;              /* bit per Cfg */
 } Opts;
@@ -1182,7 +1550,7 @@ static void print_header(void)
     printf("| workload | config | first KiB | KiB | KiB/frame | "
            "enc ms/frame | main ms/frame | proc ms/frame | PSNR dB | "
            "PSNR inexact frames dB | SSIM mean / min | exact frames | "
-           "CopyRect / JPEG rects | link Mbit/s |\n");
+           "CopyRect / JPEG (/ H.264) rects | link Mbit/s |\n");
     printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"
            "---:|\n");
 }
@@ -1193,13 +1561,31 @@ static double mix_psnr(const Result *r)
 }
 
 /* One table: each workload with each configuration, the mix, targets */
+/*
+ * wan+h264 against stock Tight+JPEG: bytes, and PSNR, which must be at
+ * least stock's for the ratio to count
+ */
+static void h264_target(const char *what, const Result *w, const Result *t)
+{
+    double rb = (double)w->bytes / MAX(t->bytes, 1);
+    double pw = mix_psnr(w), pt = mix_psnr(t);
+
+    printf("- %s: wan+h264 / stock Tight+JPEG bytes %.3f, PSNR %.2f vs "
+           "%.2f dB, SSIM %.4f vs %.4f: below 1/5 at >= stock's PSNR: "
+           "%s\n", what, rb, pw, pt, w->ssim_sum / w->frames,
+           t->ssim_sum / t->frames,
+           rb < 0.2 && pw >= pt ? "yes" :
+           rb < 0.2 ? "NO (PSNR below stock's)" : "NO");
+}
+
 static void run_table(const char *title, const Workload *wls, int nwl,
-                      const char *scroll_name, const Opts *o)
+                      const char *scroll_name, const char *video_name,
+                      const Opts *o)
 {
     g_autofree Result *res = g_new0(Result, nwl * CFG__MAX);
     Result mix[CFG__MAX];
     bool lan_exact = true, ran = false;
-    int scroll = -1;
+    int scroll = -1, video = -1;
 
     memset(mix, 0, sizeof(mix));
     printf("\n%s\n\n", title);
@@ -1212,13 +1598,17 @@ static void run_table(const char *title, const Workload *wls, int nwl,
         if (!strcmp(wls[i].name, scroll_name)) {
             scroll = i;
         }
+        if (!strcmp(wls[i].name, video_name)) {
+            video = i;
+        }
         for (int c = 0; c < CFG__MAX; c++) {
             Result *r = &res[i * CFG__MAX + c];
 
             if (!(o->cfgs & (1u << c))) {
                 continue;
             }
-            run(&wls[i], c, o->nframes, o->quality, o->min_frame_ms, r);
+            run(&wls[i], c, o->nframes, o->quality, o->min_frame_ms,
+                o->h264_quality, r);
             print_row(wls[i].name, &cfgs[c], r);
             add_result(&mix[c], r);
             if (c == CFG_LAN) {
@@ -1275,6 +1665,16 @@ static void run_table(const char *title, const Workload *wls, int nwl,
                    rs <= 0.1 ? "yes" : "NO", mix_psnr(ws), mix_psnr(ts));
         }
     }
+    if (mix[CFG_WAN_H264].frames && mix[CFG_TIGHT_JPEG].frames) {
+        if (video >= 0) {
+            h264_target(video_name, &res[video * CFG__MAX + CFG_WAN_H264],
+                        &res[video * CFG__MAX + CFG_TIGHT_JPEG]);
+        }
+        if (!o->only_wl) {
+            h264_target("mix of all workloads", &mix[CFG_WAN_H264],
+                        &mix[CFG_TIGHT_JPEG]);
+        }
+    }
     if (mix[CFG_LAN].frames) {
         printf("- lan bit-exact on every frame: %s\n",
                lan_exact ? "yes" : "NO");
@@ -1293,7 +1693,8 @@ static void usage(const char *argv0)
 {
     fprintf(stderr, "usage: %s [-n FRAMES] [-q JPEG_LEVEL 0-9] "
             "[-i MIN_FRAME_MS] [-b CAP_BIT/S] [-t CAP_SECONDS] "
-            "[-w WORKLOAD] [-c CONFIG,...] [-r REAL_CONTENT_DIR]\n", argv0);
+            "[-w WORKLOAD] [-c CONFIG,...] [-r REAL_CONTENT_DIR] "
+            "[-H H264_JPEG_QUALITY 1-100]\n", argv0);
     exit(2);
 }
 
@@ -1305,7 +1706,7 @@ int main(int argc, char **argv)
     uint64_t cap = 1000000;
     const char *real_dir = NULL;
 
-    while ((opt = getopt(argc, argv, "n:q:i:b:t:w:c:r:")) != -1) {
+    while ((opt = getopt(argc, argv, "n:q:i:b:t:w:c:r:H:")) != -1) {
         switch (opt) {
         case 'n':
             o.nframes = atoi(optarg);
@@ -1342,12 +1743,24 @@ int main(int argc, char **argv)
         case 'r':
             real_dir = optarg;
             break;
+        case 'H':
+            o.h264_quality = atoi(optarg);
+            break;
         default:
             usage(argv[0]);
         }
     }
+#ifndef CONFIG_VNC_H264
+    if (o.cfgs == (1u << CFG__MAX) - 1) {
+        o.cfgs &= ~(1u << CFG_WAN_H264);
+    } else if (o.cfgs & (1u << CFG_WAN_H264)) {
+        fprintf(stderr, "wan+h264 needs QEMU built with --enable-vnc-h264\n");
+        return 2;
+    }
+#endif
     if (o.nframes < 1 || o.quality < 0 || o.quality > 9 ||
-        o.min_frame_ms < 0 || cap_s < 0 || (cap && cap < 8000) || !o.cfgs) {
+        o.min_frame_ms < 0 || cap_s < 0 || (cap && cap < 8000) || !o.cfgs ||
+        o.h264_quality < 0 || o.h264_quality > 100) {
         usage(argv[0]);
     }
     if (!getenv("QTEST_QEMU_BINARY")) {
@@ -1368,20 +1781,26 @@ int main(int argc, char **argv)
            "each shown >= %d ms; JPEG quality level %d (pseudo-encoding "
            "%d)\n", W, H, o.nframes, o.min_frame_ms, o.quality,
            VNC_CONNECTION_ENCODING_TIGHT_JPEG0 + o.quality);
+    if (o.h264_quality) {
+        printf("wan+h264: JPEG quality fixed at %d (H.264 regions at the "
+               "encoder's rate factor for it)\n", o.h264_quality);
+    }
     printf("enc = CPU of the encoding threads (stock: VNC worker; vdi: "
            "its thread pool); main/proc = QEMU main thread / process CPU\n");
     printf("PSNR (R, G, B) and SSIM (luma) of the client's framebuffer "
            "against the whole frame, once each frame has arrived; PSNR "
-           "from the mean MSE of the frames\n");
+           "from the mean MSE of the frames; wan+h264's measured by "
+           "replaying what its client received at each frame, H.264 "
+           "decoded by ffmpeg\n");
 
     run_table("Synthetic workloads (vdi-workloads.h)", workloads,
-              ARRAY_SIZE(workloads), "scroll", &o);
+              ARRAY_SIZE(workloads), "scroll", "video", &o);
     if (real_dir) {
         run_table("Real content (scripts/real-content: a PDF from "
                   "shared-mime-info rasterized by pdftoppm, photographs and "
                   "a film clip from opencv-doc decoded by ffmpeg)",
                   real_workloads, ARRAY_SIZE(real_workloads), "doc-scroll",
-                  &o);
+                  "film", &o);
     }
     if (cap && cap_s > 0 && (o.cfgs & (1u << CFG_WAN))) {
         run_cap(cap, cap_s, o.quality);
