@@ -80,6 +80,7 @@
 #include <gvnc.h>
 #include "vdi-workloads.h"
 #include "vdi-rfb-dec.h"
+#include "vdi-vga-util.h"
 #ifdef CONFIG_VNC_H264
 #include "ui/vdi-enc-h264.h"
 #include "vdi-h264-dec.h"
@@ -87,7 +88,7 @@
 
 #define W 1280
 #define H 720
-#define LFB 0xe0000000ULL
+#define LFB VGA_LFB
 #define FRAME_TIMEOUT_US (60 * G_USEC_PER_SEC)
 #define RFB_ENC_ZLIB 6
 #define RFB_ENC_OPEN_H264 50
@@ -187,49 +188,14 @@ static int64_t now_us(void)
 
 /* ---- QEMU and its std VGA ---- */
 
-static uint32_t pci_cfg_read(QTestState *qts, int dev, int reg)
-{
-    qtest_outl(qts, 0xcf8, 0x80000000u | dev << 11 | reg);
-    return qtest_inl(qts, 0xcfc);
-}
-
-static void pci_cfg_write(QTestState *qts, int dev, int reg, uint32_t v)
-{
-    qtest_outl(qts, 0xcf8, 0x80000000u | dev << 11 | reg);
-    qtest_outl(qts, 0xcfc, v);
-}
-
-static void vbe_write(QTestState *qts, uint16_t index, uint16_t val)
-{
-    qtest_outw(qts, 0x1ce, index);
-    qtest_outw(qts, 0x1cf, val);
-}
-
 /*
  * Two pages of W x H in VRAM: the display shows one (the VBE Y offset)
  * while the next frame is written into the other
  */
 static void vga_setup(QTestState *qts, const uint32_t *img)
 {
-    int dev;
-
-    for (dev = 0; dev < 32; dev++) {
-        if (pci_cfg_read(qts, dev, 0) == 0x11111234) {
-            break;
-        }
-    }
-    g_assert_cmpint(dev, <, 32);
-    pci_cfg_write(qts, dev, 0x10, LFB);
-    pci_cfg_write(qts, dev, 0x04, pci_cfg_read(qts, dev, 0x04) | 0x3);
-
-    vbe_write(qts, 4, 0);           /* VBE_DISPI_INDEX_ENABLE: off */
-    vbe_write(qts, 1, W);           /* XRES */
-    vbe_write(qts, 2, H);           /* YRES */
-    vbe_write(qts, 3, 32);          /* BPP */
-    vbe_write(qts, 4, 0x41);        /* enabled, linear framebuffer */
-    qtest_outb(qts, 0x3c0, 0x20);   /* attribute controller: video on */
-    qtest_bufwrite(qts, LFB, img, W * H * 4);
-    qtest_bufwrite(qts, LFB + W * H * 4, img, W * H * 4);
+    vga_setup_size(qts, W, H, img);
+    vga_write_rows(qts, W, H, H, img);
 }
 
 /* The only client's entry of query-display-clients */
@@ -1072,7 +1038,7 @@ static int64_t write_frame(Bench *b, const uint32_t *cur, const uint32_t *prev)
         }
     }
     b->shown = 1 - b->shown;
-    vbe_write(b->qts, 9, b->shown * H);     /* VBE_DISPI_INDEX_Y_OFFSET */
+    vbe_write(b->qts, VBE_DISPI_INDEX_Y_OFFSET, b->shown * H);
     /* the page now not shown has the previous frame */
     memcpy(b->back, prev, W * H * 4);
     return n;
