@@ -250,7 +250,7 @@ static void vdi_query_cb(VncState *vs, void *opaque)
     info->tiles->copy = v->copy_rects;
     info->tiles->jpeg = v->jpeg_rects;
 #ifdef CONFIG_VNC_H264
-    /* the members come with the H.264 glue (patch 0068) */
+    /* the members come with the H.264 glue, in its own patch */
     info->tiles->h264 = v->h264_rects;
     info->tiles->h264_bytes = v->h264_bytes;
     info->tiles->h264_failures = v->h264_failures;

@@ -9,12 +9,13 @@
  * host-libusb.c) never gets a device to pass through.  Loaded into QEMU
  * with LD_PRELOAD, this library stands in for the libusb functions that
  * usb-host calls: libusb lists one device at bus 1, address 2 (port 1),
- * the stick of vdi-fake-stick.h that usb-policy-test's usbredir peer
- * serves too.  Like that peer, it answers the standard descriptors and
- * GET_MAX_LUN, stalls other control requests, and serves Bulk-Only
- * commands as vdi-fake-stick.h says.  Transfers complete when
- * QEMU's main loop calls libusb_handle_events_timeout() on the file
- * descriptor it got from libusb_get_pollfds(), as with the real libusb.
+ * the stick of vdi-fake-stick.h that the usbredir peer of the USB
+ * policy's QTests (usb-policy-util.h) serves too.  Like that peer, it
+ * answers the standard descriptors and GET_MAX_LUN, stalls other control
+ * requests, and serves Bulk-Only commands as vdi-fake-stick.h says.
+ * Transfers complete when QEMU's main loop calls
+ * libusb_handle_events_timeout() on the file descriptor it got from
+ * libusb_get_pollfds(), as with the real libusb.
  * Everything else usb-host does (claiming interfaces, configuration,
  * kernel drivers) succeeds and does nothing.
  */

@@ -1,6 +1,7 @@
 /*
- * The fake USB stick of usb-policy-test: its usbredir peer and the fake
- * libusb under usb-host (vdi-fake-libusb.c) describe it and answer alike
+ * The fake USB stick of the USB policy's QTests: their usbredir peer and
+ * the fake libusb under usb-host (vdi-fake-libusb.c) describe it and
+ * answer alike
  *
  * Copyright (c) 2026 VDI host developers
  *

@@ -11,7 +11,7 @@
  * and Tight TPIXELs 3 bytes R, G, B.  Like a real client it keeps one zlib
  * inflater per Tight stream across rectangles.  Every read is bounds
  * checked; malformed input makes rfb_dec_apply() fail.
- * Shared by vdi-enc-test.c and vdi-enc-bench.c.
+ * Shared by the encoder tests and vdi-enc-bench.c.
  */
 
 #ifndef VDI_RFB_DEC_H

@@ -5,7 +5,7 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * Shared by vdi-enc-test.c and vdi-enc-bench.c.  Pixels are 0x00RRGGBB,
+ * Shared by the encoder tests and vdi-enc-bench.c.  Pixels are 0x00RRGGBB,
  * @sp is the row stride in pixels.
  */
 

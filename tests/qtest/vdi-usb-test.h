@@ -7,8 +7,10 @@
  *
  * Policies built as usb-policy-set builds them (rule structs through
  * vdi_usb_policy_add_rule()), the descriptors of the canned devices the
- * unit tests, the fuzzers and the fake usbredir peers show, and USB string
- * descriptors.  Byte order: qemu/bswap.h.
+ * unit tests, the fuzzers and the fake usbredir peers show, USB string
+ * descriptors, and configuration descriptors built piece by piece (Blob)
+ * for the unit tests of the descriptor parser and the policy.  Byte
+ * order: qemu/bswap.h.
  */
 
 #ifndef TESTS_QTEST_VDI_USB_TEST_H
@@ -144,6 +146,165 @@ static inline void usb_test_policies(VdiUsbPolicy *p[USB_TEST_N_POLICIES])
                       USB_RULE(DENY, "", VDI_USB_MATCH_IFACE_CLASS,
                                .iface_class = 0xe0, .hide = true),
                       USB_RULE(ALLOW, "", 0));
+}
+
+/*
+ * Configuration descriptors built piece by piece, for the unit tests of
+ * the descriptor parser and of the policy
+ */
+
+typedef struct Blob {
+    uint8_t b[4096];
+    size_t n;
+} Blob;
+
+static inline void put(Blob *d, const uint8_t *p, size_t n)
+{
+    g_assert(d->n + n <= sizeof(d->b));
+    memcpy(d->b + d->n, p, n);
+    d->n += n;
+}
+
+static inline void cfg_begin(Blob *d)
+{
+    const uint8_t c[9] = { 9, 2, 0, 0, 0, 1, 0, 0x80, 50 };
+
+    d->n = 0;
+    put(d, c, 9);
+}
+
+/* Fix wTotalLength (from what was appended) and set bNumInterfaces */
+static inline void cfg_end(Blob *d, uint8_t num_interfaces)
+{
+    d->b[2] = d->n & 0xff;
+    d->b[3] = d->n >> 8;
+    d->b[4] = num_interfaces;
+}
+
+static inline void add_iface(Blob *d, uint8_t num, uint8_t alt, uint8_t neps,
+                             uint8_t cls, uint8_t sub, uint8_t proto)
+{
+    const uint8_t i[9] = { 9, 4, num, alt, neps, cls, sub, proto, 0 };
+
+    put(d, i, 9);
+}
+
+static inline void add_ep(Blob *d, uint8_t addr, uint8_t attr, uint16_t mps)
+{
+    const uint8_t e[7] = { 7, 5, addr, attr, mps & 0xff, mps >> 8, 0 };
+
+    put(d, e, 7);
+}
+
+static inline void add_iad(Blob *d, uint8_t first, uint8_t count, uint8_t cls)
+{
+    const uint8_t a[8] = { 8, 0x0b, first, count, cls, 0, 0, 0 };
+
+    put(d, a, 8);
+}
+
+static inline void add_bot(Blob *d, uint8_t num, uint8_t alt, uint8_t in,
+                           uint8_t out)
+{
+    add_iface(d, num, alt, 2, 0x08, 0x06, 0x50);
+    add_ep(d, in, 2, 512);
+    add_ep(d, out, 2, 512);
+}
+
+static inline void add_uas(Blob *d, uint8_t num, uint8_t alt, uint8_t base)
+{
+    /* 4 bulk endpoints, each followed by a pipe usage descriptor */
+    const uint8_t pipe[4] = { 4, 0x24, 1, 0 };
+    const uint8_t addrs[4] = { base, 0x80 | base, 0x80 | (base + 1),
+                               base + 1 };
+    int i;
+
+    add_iface(d, num, alt, 4, 0x08, 0x06, 0x62);
+    for (i = 0; i < 4; i++) {
+        add_ep(d, addrs[i], 2, 512);
+        put(d, pipe, 4);
+    }
+}
+
+static const uint8_t dev_desc_sandisk[18] = {
+    18, 1, 0x00, 0x02, 0x00, 0x00, 0x00, 64,
+    0x81, 0x07, 0x67, 0x55, 0x00, 0x01, 1, 2, 3, 1
+};
+
+static inline VdiUsbDeviceDesc mkdev(uint8_t cls, uint16_t vid, uint16_t pid,
+                                     uint16_t bcd)
+{
+    VdiUsbDeviceDesc d = {
+        .bcd_usb = 0x0200, .dev_class = cls, .max_packet_size0 = 64,
+        .vid = vid, .pid = pid, .bcd_device = bcd, .num_configurations = 1,
+    };
+    return d;
+}
+
+static inline void build_hid(Blob *d)
+{
+    const uint8_t hid[9] = { 9, 0x21, 0x11, 0x01, 0, 1, 0x22, 63, 0 };
+
+    cfg_begin(d);
+    add_iface(d, 0, 0, 1, 0x03, 0x01, 0x01);
+    put(d, hid, 9);
+    add_ep(d, 0x81, 3, 8);
+    cfg_end(d, 1);
+}
+
+static inline void build_bot(Blob *d)
+{
+    cfg_begin(d);
+    add_bot(d, 0, 0, 0x81, 0x02);
+    cfg_end(d, 1);
+}
+
+static inline void build_uas_bot(Blob *d)
+{
+    cfg_begin(d);
+    add_bot(d, 0, 0, 0x81, 0x02);
+    add_uas(d, 0, 1, 0x03);
+    cfg_end(d, 1);
+}
+
+static inline void build_printer_storage(Blob *d)
+{
+    cfg_begin(d);
+    add_iad(d, 0, 1, 0x07);
+    add_iface(d, 0, 0, 2, 0x07, 0x01, 0x02);
+    add_ep(d, 0x01, 2, 512);
+    add_ep(d, 0x82, 2, 512);
+    add_bot(d, 1, 0, 0x83, 0x04);
+    cfg_end(d, 2);
+}
+
+static inline void build_audio(Blob *d)
+{
+    const uint8_t ac_header[9] = { 9, 0x24, 1, 0x00, 0x01, 30, 0, 1, 1 };
+    const uint8_t as_general[7] = { 7, 0x24, 1, 1, 1, 1, 0 };
+    const uint8_t iso_ep[9] = { 9, 5, 0x01, 0x09, 0xc0, 0, 1, 0, 0 };
+    const uint8_t cs_ep[7] = { 7, 0x25, 1, 0, 0, 0, 0 };
+
+    cfg_begin(d);
+    add_iad(d, 0, 2, 0x01);
+    add_iface(d, 0, 0, 0, 0x01, 0x01, 0x00);
+    put(d, ac_header, 9);
+    add_iface(d, 1, 0, 0, 0x01, 0x02, 0x00);
+    add_iface(d, 1, 1, 1, 0x01, 0x02, 0x00);
+    put(d, as_general, 7);
+    put(d, iso_ep, 9);
+    put(d, cs_ep, 7);
+    cfg_end(d, 2);
+}
+
+static inline void parse_ok(const Blob *d, VdiUsbConfig *cfg)
+{
+    g_autofree char *err = NULL;
+
+    if (!vdi_usb_parse_config_desc(d->b, d->n, cfg, &err)) {
+        g_error("unexpected parse error: %s", err);
+    }
+    g_assert_null(err);
 }
 
 #endif
