@@ -30,7 +30,6 @@
 #include "hw/vdi/vdi-zone-core.h"
 #include "net/ip-prefix.h"
 #include "qapi/clone-visitor.h"
-#include "qapi/dealloc-visitor.h"
 #include "qapi/error.h"
 #include "qapi/qapi-commands-firewall.h"
 #include "qapi/qapi-commands-usb-policy.h"
@@ -647,71 +646,49 @@ static bool zones_update(VdiZonesObject *o, ZoneArgs *want, Error **errp)
 }
 
 /*
- * The list properties, each one of vdi-zone-set's list arguments.  One
- * getter and setter serve them all through the list's generated visitor.
+ * The list properties, each one of vdi-zone-set's list arguments: a
+ * getter and a setter per QAPI list type, alike but for the type (the
+ * generated visitors are called with their own types, not cast)
  */
-typedef bool ZoneListVisit(Visitor *v, const char *name, void **obj,
-                           Error **errp);
+#define ZONES_LIST_PROPERTY(field, ListType)                               \
+static void zones_get_##field(Object *obj, Visitor *v, const char *name,  \
+                              void *opaque, Error **errp)                 \
+{                                                                         \
+    /* an output visitor: it reads the list */                            \
+    visit_type_##ListType(v, name, &VDI_ZONES(obj)->args.field, errp);    \
+}                                                                         \
+                                                                          \
+static void zones_set_##field(Object *obj, Visitor *v, const char *name,  \
+                              void *opaque, Error **errp)                 \
+{                                                                         \
+    VdiZonesObject *o = VDI_ZONES(obj);                                   \
+    ListType *l = NULL;                                                   \
+    ZoneArgs want;                                                        \
+                                                                          \
+    if (visit_type_##ListType(v, name, &l, errp)) {                       \
+        zone_args_copy(&want, &o->args);                                  \
+        qapi_free_##ListType(want.field);                                 \
+        want.field = l;                                                   \
+        zones_update(o, &want, errp);                                     \
+    }                                                                     \
+}
 
-typedef struct ZoneListProp {
-    const char *name;
-    const char *type;
-    size_t offset;              /* of the list in ZoneArgs */
-    ZoneListVisit *visit;
+ZONES_LIST_PROPERTY(zones, VdiZoneList)
+ZONES_LIST_PROPERTY(rules, VdiZoneRuleList)
+ZONES_LIST_PROPERTY(users, VdiZoneUserList)
+
+static const struct {
+    const char *name, *type;
+    ObjectPropertyAccessor *get, *set;
     const char *desc;
-} ZoneListProp;
-
-static const ZoneListProp zone_list_props[] = {
-    { "zones", "VdiZoneList", offsetof(ZoneArgs, zones),
-      (ZoneListVisit *)visit_type_VdiZoneList,
+} zone_list_props[] = {
+    { "zones", "VdiZoneList", zones_get_zones, zones_set_zones,
       "the zones and their bundles" },
-    { "rules", "VdiZoneRuleList", offsetof(ZoneArgs, rules),
-      (ZoneListVisit *)visit_type_VdiZoneRuleList,
+    { "rules", "VdiZoneRuleList", zones_get_rules, zones_set_rules,
       "connections to zones, in the order tried" },
-    { "users", "VdiZoneUserList", offsetof(ZoneArgs, users),
-      (ZoneListVisit *)visit_type_VdiZoneUserList,
+    { "users", "VdiZoneUserList", zones_get_users, zones_set_users,
       "users to their zones, before the rules" },
 };
-
-static void **zone_args_list(ZoneArgs *a, const ZoneListProp *p)
-{
-    return (void **)((char *)a + p->offset);
-}
-
-static void zone_list_free(const ZoneListProp *p, void *l)
-{
-    Visitor *v = qapi_dealloc_visitor_new();
-
-    p->visit(v, NULL, &l, NULL);
-    visit_free(v);
-}
-
-static void zones_get_list(Object *obj, Visitor *v, const char *name,
-                           void *opaque, Error **errp)
-{
-    const ZoneListProp *p = opaque;
-
-    /* an output visitor: it reads the list */
-    p->visit(v, name, zone_args_list(&VDI_ZONES(obj)->args, p), errp);
-}
-
-static void zones_set_list(Object *obj, Visitor *v, const char *name,
-                           void *opaque, Error **errp)
-{
-    const ZoneListProp *p = opaque;
-    VdiZonesObject *o = VDI_ZONES(obj);
-    void *l = NULL;
-    void **slot;
-    ZoneArgs want;
-
-    if (p->visit(v, name, &l, errp)) {
-        zone_args_copy(&want, &o->args);
-        slot = zone_args_list(&want, p);
-        zone_list_free(p, *slot);
-        *slot = l;
-        zones_update(o, &want, errp);
-    }
-}
 
 /* The zone names: properties named as vdi-zone-set's arguments */
 static char **zones_name_arg(ZoneArgs *a, const char *name)
@@ -831,11 +808,12 @@ static void zones_class_init(ObjectClass *oc, void *data)
     ucc->complete = zones_complete;
     ucc->can_be_deleted = zones_can_be_deleted;
     for (size_t i = 0; i < ARRAY_SIZE(zone_list_props); i++) {
-        const ZoneListProp *p = &zone_list_props[i];
-
-        object_class_property_add(oc, p->name, p->type, zones_get_list,
-                                  zones_set_list, NULL, (void *)p);
-        object_class_property_set_description(oc, p->name, p->desc);
+        object_class_property_add(oc, zone_list_props[i].name,
+                                  zone_list_props[i].type,
+                                  zone_list_props[i].get,
+                                  zone_list_props[i].set, NULL, NULL);
+        object_class_property_set_description(oc, zone_list_props[i].name,
+                                              zone_list_props[i].desc);
     }
     for (int i = 0; i < ARRAY_SIZE(names); i++) {
         object_class_property_add(oc, names[i][0], "str", zones_get_name,
