@@ -190,9 +190,16 @@ bool vdi_transfer_check(VtKind kind, VtFlow flow, VtType type,
     return v == VT_ALLOW;
 }
 
+/* The channels' names in the QMP arguments and the errors */
+static const char *const kind_name[VT_KIND__MAX] = {
+    [VT_KIND_CLIPBOARD] = "clipboard",
+    [VT_KIND_FILE_TRANSFER] = "file-transfer",
+};
+
 static bool rule_from_policy(VtRule *r, VtKind kind, VdiTransferPolicy *p,
-                             const char *name, Error **errp)
+                             Error **errp)
 {
+    const char *name = kind_name[kind];
     uint32_t carried = vt_kind_types(kind);
     VdiTransferTypeList *t;
 
@@ -234,11 +241,10 @@ bool vdi_transfer_policy_check(VdiTransferPolicy *clipboard,
 {
     VtRule r;
 
-    return (!clipboard || rule_from_policy(&r, VT_KIND_CLIPBOARD, clipboard,
-                                           "clipboard", errp)) &&
+    return (!clipboard ||
+            rule_from_policy(&r, VT_KIND_CLIPBOARD, clipboard, errp)) &&
            (!file_transfer ||
-            rule_from_policy(&r, VT_KIND_FILE_TRANSFER, file_transfer,
-                             "file-transfer", errp));
+            rule_from_policy(&r, VT_KIND_FILE_TRANSFER, file_transfer, errp));
 }
 
 /* Set @s's policy for @kind to @p; nothing changes on an error */
@@ -247,8 +253,7 @@ static bool vt_state_set(VtState *s, VtKind kind, VdiTransferPolicy *p,
 {
     VtRule r;
 
-    if (!rule_from_policy(&r, kind, p, kind == VT_KIND_CLIPBOARD ?
-                          "clipboard" : "file-transfer", errp)) {
+    if (!rule_from_policy(&r, kind, p, errp)) {
         return false;
     }
     s->rule[kind] = r;
@@ -259,20 +264,25 @@ void qmp_vdi_transfer_policy_set(VdiTransferPolicy *clipboard,
                                  VdiTransferPolicy *file_transfer,
                                  Error **errp)
 {
+    VtRule cb, ft;
     VtState *s;
 
-    if (!vdi_transfer_policy_check(clipboard, file_transfer, errp)) {
+    /* both checked before either is applied */
+    if ((clipboard &&
+         !rule_from_policy(&cb, VT_KIND_CLIPBOARD, clipboard, errp)) ||
+        (file_transfer &&
+         !rule_from_policy(&ft, VT_KIND_FILE_TRANSFER, file_transfer, errp))) {
         return;
     }
     s = vt_state(errp);
-    if (s) {
-        if (clipboard) {
-            vt_state_set(s, VT_KIND_CLIPBOARD, clipboard, &error_abort);
-        }
-        if (file_transfer) {
-            vt_state_set(s, VT_KIND_FILE_TRANSFER, file_transfer,
-                         &error_abort);
-        }
+    if (!s) {
+        return;
+    }
+    if (clipboard) {
+        s->rule[VT_KIND_CLIPBOARD] = cb;
+    }
+    if (file_transfer) {
+        s->rule[VT_KIND_FILE_TRANSFER] = ft;
     }
 }
 
