@@ -11,7 +11,12 @@
  * waits until the client has received rectangles covering every pixel
  * that changed, then compares the client's framebuffer with the frame
  * (PSNR over R, G and B; SSIM on BT.601 luma with the 11x11 Gaussian
- * window, sigma 1.5).  Each run uses one QEMU and one client that offers
+ * window, sigma 1.5).  Video (the workloads that play) does not wait for
+ * the client, as a player in the guest does not: it shows a frame every
+ * 1/FPS s (-f) and measures what the client shows just before the next
+ * one, so a client that lags behind is measured as lagging; after the
+ * last frame the run waits until the client has everything, so the
+ * bytes are those of every frame.  Each run uses one QEMU and one client that offers
  * exactly one encoding configuration: stock Raw, Zlib, ZRLE, Tight
  * (lossless: no JPEG quality pseudo-encoding), Tight+JPEG (quality level
  * pseudo-encoding and lossy=on), and the VDI encoder with
@@ -53,7 +58,7 @@
  * Not a test: run it by hand or with `make bench`.
  * Usage: QTEST_QEMU_BINARY=... vdi-display-bench [-n FRAMES] [-q LEVEL]
  *        [-i MIN_FRAME_MS] [-b CAP_BIT/S] [-t CAP_SECONDS] [-w WORKLOAD]
- *        [-c CONFIGS] [-r REAL_DIR]
+ *        [-c CONFIGS] [-r REAL_DIR] [-H QUALITY] [-f FPS]
  * -n frames per workload (30), -q the client's JPEG quality level 0..9
  * (6), -i the least time each frame is shown (33 ms), -b the cap (1000000,
  * 0: no cap check), -t the length of each cap run (6 s), -w one workload
@@ -62,7 +67,9 @@
  * wan+h264 only if QEMU has H.264), -r the real content's directory
  * (without it, the synthetic table only), -H wan+h264's JPEG quality
  * (jpeg-quality-min and -max, which also set the rate factor of its
- * H.264 regions; default: the profile's adaptive range).
+ * H.264 regions; default: the profile's adaptive range), -f the rate
+ * video plays at in frames/s (12; 0: each video frame waits for the
+ * client as the other workloads do).
  */
 
 #include "qemu/osdep.h"
@@ -143,6 +150,7 @@ typedef struct Result {
     double mse_sum;             /* per-frame MSE over R, G, B */
     double ssim_sum, ssim_min;
     int exact_frames;
+    int late_frames;            /* video: written later than its time */
     int64_t copy, jpeg;         /* VDI only */
     int64_t h264;               /* H.264 rects, wan+h264 only, else -1 */
     double link_bps;            /* VDI only: QEMU's link estimate */
@@ -996,35 +1004,12 @@ static void wait_covered(Bench *b, const char *what, int frame)
  */
 #define WRITE_ROWS 16
 
-/*
- * Mark the pixels that differ from @prev (shown), write the rows that
- * differ from the page not shown into it, in short writes, then show it:
- * the display never shows part of a frame.
- */
-static int64_t write_frame(Bench *b, const uint32_t *cur, const uint32_t *prev)
+/* Write @cur into the page not shown, the rows that differ, in short writes */
+static void write_hidden(Bench *b, const uint32_t *cur)
 {
     uint64_t page = LFB + (uint64_t)(1 - b->shown) * W * H * 4;
     int y0 = -1;
-    int64_t n = 0;
 
-    for (int y = 0; y < H; y++) {
-        const uint32_t *c = cur + y * W, *p = prev + y * W;
-        uint8_t *nd = b->need + y * W;
-
-        if (!memcmp(c, p, W * 4)) {
-            continue;
-        }
-        for (int x = 0; x < W; x++) {
-            if (c[x] != p[x]) {
-                nd[x] = 1;
-                n++;
-            }
-        }
-    }
-    if (!n) {
-        return 0;
-    }
-    b->remaining += n;
     for (int y = 0; y <= H; y++) {
         bool differs = y < H && memcmp(cur + y * W, b->back + y * W, W * 4);
 
@@ -1037,11 +1022,41 @@ static int64_t write_frame(Bench *b, const uint32_t *cur, const uint32_t *prev)
             y0 = differs ? y : -1;
         }
     }
+    memcpy(b->back, cur, W * H * 4);
+}
+
+/*
+ * Show the page not shown, written with @cur, in place of @prev: the
+ * display never shows part of a frame.  Marks the pixels that differ as
+ * to be covered by the client's updates.
+ */
+static void show(Bench *b, const uint32_t *cur, const uint32_t *prev)
+{
+    int64_t n = 0;
+
+    for (int y = 0; y < H; y++) {
+        const uint32_t *c = cur + y * W, *p = prev + y * W;
+        uint8_t *nd = b->need + y * W;
+
+        if (!memcmp(c, p, W * 4)) {
+            continue;
+        }
+        for (int x = 0; x < W; x++) {
+            if (c[x] != p[x]) {
+                /* video may change pixels still to be covered */
+                b->remaining += !nd[x];
+                nd[x] = 1;
+                n++;
+            }
+        }
+    }
+    if (!n) {
+        return;
+    }
     b->shown = 1 - b->shown;
     vbe_write(b->qts, VBE_DISPI_INDEX_Y_OFFSET, b->shown * H);
     /* the page now not shown has the previous frame */
     memcpy(b->back, prev, W * H * 4);
-    return n;
 }
 
 /*
@@ -1075,14 +1090,17 @@ static void settle(Bench *b)
     }
 }
 
-/* Quality of the client's framebuffer @b->fb against the frame @px */
+/*
+ * Quality of the client's framebuffer @b->fb against the frame @px;
+ * lossless configurations must show it exactly unless @may_lag
+ */
 static void measure(const Bench *b, const uint32_t *px, const char *what,
-                    int frame, Result *res)
+                    int frame, bool may_lag, Result *res)
 {
     double mse = mse_rgb(b, px);
     double ssim = mse ? ssim_luma(b, px) : 1.0;
 
-    if (!b->cfg->lossy && mse) {
+    if (!b->cfg->lossy && !may_lag && mse) {
         g_error("%s, %s: frame %d not exact", b->cfg->name, what, frame);
     }
     res->mse_sum += mse;
@@ -1236,7 +1254,7 @@ static void replay(const Workload *wl, const Bench *b, const GArray *marks,
                 for (size_t i = 0; i < (size_t)W * H; i++) {
                     stl_le_p(view.fb + i * 4, d->fb[i]);
                 }
-                measure(&view, wk.px, wl->name, wk.frame, res);
+                measure(&view, wk.px, wl->name, wk.frame, false, res);
             }
         }
         rfb_dec_free(d);
@@ -1250,9 +1268,67 @@ static void replay(const Workload *wl, const Bench *b, const GArray *marks,
 
 #endif
 
-static void run(const Workload *wl, Cfg c, int nframes, int quality,
-                int min_frame_ms, int h264_quality, Result *res)
+/* Measure frame @frame, or for wan+h264 mark it for the replay */
+static void measure_frame(const Bench *b, const uint32_t *px,
+                          const char *what, int frame, bool may_lag,
+                          GArray *marks, Result *res)
 {
+    if (b->cfg->h264) {
+        g_array_append_val(marks, b->rect_end->len);
+    } else {
+        measure(b, px, what, frame, may_lag, res);
+    }
+}
+
+/*
+ * Play video: show a frame every @period us whatever the client has, as
+ * a player does, writing the next frame into the page not shown while
+ * one is shown (the writes through qtest are slow), and measure each
+ * frame just before the next one replaces it.  Then wait until the
+ * client has the last one, which lossless configurations show exactly.
+ */
+static void play(Bench *b, const Workload *wl, Work *wk, int nframes,
+                 int64_t period, GArray *marks, Result *res)
+{
+    g_autofree uint32_t *prev = g_new(uint32_t, W * H);
+    g_autofree uint32_t *shown = g_new(uint32_t, W * H);
+    int64_t t_show;
+
+    memcpy(prev, wk->px, W * H * 4);
+    wk->frame = 1;
+    wl->step(wk);
+    write_hidden(b, wk->px);
+    show(b, wk->px, prev);
+    t_show = now_us();
+    for (int f = 1; f <= nframes; f++) {
+        memcpy(shown, wk->px, W * H * 4);
+        if (f < nframes) {
+            memcpy(prev, wk->px, W * H * 4);
+            wk->frame = f + 1;
+            wl->step(wk);
+            write_hidden(b, wk->px);
+        }
+        res->late_frames += now_us() - t_show > period;
+        while (now_us() - t_show < period) {
+            pump(b, 1);
+        }
+        measure_frame(b, shown, wl->name, f, true, marks, res);
+        if (f < nframes) {
+            show(b, wk->px, prev);
+            t_show = now_us();
+        }
+    }
+    wait_covered(b, wl->name, nframes);
+    if (!b->cfg->lossy && mse_rgb(b, wk->px)) {
+        g_error("%s, %s: last frame not exact", b->cfg->name, wl->name);
+    }
+}
+
+static void run(const Workload *wl, Cfg c, int nframes, int quality,
+                int min_frame_ms, int play_fps, int h264_quality,
+                Result *res)
+{
+    int64_t period = wl->plays && play_fps ? G_USEC_PER_SEC / play_fps : 0;
     const CfgInfo *cfg = &cfgs[c];
     Work wk = { .w = W, .h = H };
     g_autofree uint32_t *prev = g_new(uint32_t, W * H);
@@ -1284,21 +1360,21 @@ static void run(const Workload *wl, Cfg c, int nframes, int quality,
     res->first_bytes = qatomic_read(&b.rx);
     cpu_sample(&b, &c0);
 
-    for (wk.frame = 1; wk.frame <= nframes; wk.frame++) {
-        int64_t t0 = now_us();
+    if (period) {
+        play(&b, wl, &wk, nframes, period, marks, res);
+    } else {
+        for (wk.frame = 1; wk.frame <= nframes; wk.frame++) {
+            int64_t t0 = now_us();
 
-        memcpy(prev, wk.px, W * H * 4);
-        wl->step(&wk);
-        write_frame(&b, wk.px, prev);
-        wait_covered(&b, wl->name, wk.frame);
-        while (now_us() - t0 < min_frame_ms * 1000) {
-            pump(&b, 1);
-        }
-        if (cfg->h264) {
-            /* measured in the replay, after the run */
-            g_array_append_val(marks, b.rect_end->len);
-        } else {
-            measure(&b, wk.px, wl->name, wk.frame, res);
+            memcpy(prev, wk.px, W * H * 4);
+            wl->step(&wk);
+            write_hidden(&b, wk.px);
+            show(&b, wk.px, prev);
+            wait_covered(&b, wl->name, wk.frame);
+            while (now_us() - t0 < min_frame_ms * 1000) {
+                pump(&b, 1);
+            }
+            measure_frame(&b, wk.px, wl->name, wk.frame, false, marks, res);
         }
     }
     res->bytes = qatomic_read(&b.rx) - res->first_bytes;
@@ -1415,7 +1491,8 @@ static double cap_phase(uint32_t **loop, const char *args, int seconds,
     next = t0;
     *frames = 0;
     for (int f = 1; now_us() < t_end; f++) {
-        write_frame(&b, loop[f % CAP_LOOP], loop[(f - 1) % CAP_LOOP]);
+        write_hidden(&b, loop[f % CAP_LOOP]);
+        show(&b, loop[f % CAP_LOOP], loop[(f - 1) % CAP_LOOP]);
         (*frames)++;
         next += G_USEC_PER_SEC / 30;
         if (!t_meas && now_us() - t0 >= G_USEC_PER_SEC) {
@@ -1506,6 +1583,7 @@ static void run_cap(uint64_t cap, int seconds, int quality)
 
 typedef struct Opts {
     int nframes, quality, min_frame_ms;
+    int play_fps;               /* video's frame rate, 0: the client's */
     int h264_quality;           /* wan+h264's fixed JPEG quality, or 0 */
     const char *only_wl;
     unsigned cfgs;              /* bit per Cfg */
@@ -1574,10 +1652,11 @@ static void run_table(const char *title, const Workload *wls, int nwl,
                 continue;
             }
             run(&wls[i], c, o->nframes, o->quality, o->min_frame_ms,
-                o->h264_quality, r);
+                o->play_fps, o->h264_quality, r);
             print_row(wls[i].name, &cfgs[c], r);
             add_result(&mix[c], r);
-            if (c == CFG_LAN) {
+            /* playing video is measured as it lags; play() checks its end */
+            if (c == CFG_LAN && !(wls[i].plays && o->play_fps)) {
                 lan_exact &= r->exact_frames == r->frames;
             }
         }
@@ -1641,8 +1720,27 @@ static void run_table(const char *title, const Workload *wls, int nwl,
                         &mix[CFG_TIGHT_JPEG]);
         }
     }
+    for (int i = 0; i < nwl && o->play_fps; i++) {
+        GString *late = g_string_new("");
+
+        for (int c = 0; c < CFG__MAX && wls[i].plays; c++) {
+            const Result *r = &res[i * CFG__MAX + c];
+
+            if (r->frames) {
+                g_string_append_printf(late, "%s %s %d", late->len ? "," : "",
+                                       cfgs[c].name, r->late_frames);
+            }
+        }
+        if (late->len) {
+            printf("- %s played at %d frames/s; frames the benchmark wrote "
+                   "late (its writes overran 1/%d s):%s\n", wls[i].name,
+                   o->play_fps, o->play_fps, late->str);
+        }
+        g_string_free(late, true);
+    }
     if (mix[CFG_LAN].frames) {
-        printf("- lan bit-exact on every frame: %s\n",
+        printf("- lan bit-exact on every frame (playing video: once the "
+               "client has its last frame): %s\n",
                lan_exact ? "yes" : "NO");
     }
     if (mix[CFG_LAN].frames && mix[CFG_TIGHT].frames) {
@@ -1660,19 +1758,19 @@ static void usage(const char *argv0)
     fprintf(stderr, "usage: %s [-n FRAMES] [-q JPEG_LEVEL 0-9] "
             "[-i MIN_FRAME_MS] [-b CAP_BIT/S] [-t CAP_SECONDS] "
             "[-w WORKLOAD] [-c CONFIG,...] [-r REAL_CONTENT_DIR] "
-            "[-H H264_JPEG_QUALITY 1-100]\n", argv0);
+            "[-H H264_JPEG_QUALITY 1-100] [-f VIDEO_FPS 0-60]\n", argv0);
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
     Opts o = { .nframes = 30, .quality = 6, .min_frame_ms = 33,
-               .cfgs = (1u << CFG__MAX) - 1 };
+               .play_fps = 12, .cfgs = (1u << CFG__MAX) - 1 };
     int cap_s = 6, opt;
     uint64_t cap = 1000000;
     const char *real_dir = NULL;
 
-    while ((opt = getopt(argc, argv, "n:q:i:b:t:w:c:r:H:")) != -1) {
+    while ((opt = getopt(argc, argv, "n:q:i:b:t:w:c:r:H:f:")) != -1) {
         switch (opt) {
         case 'n':
             o.nframes = atoi(optarg);
@@ -1712,6 +1810,9 @@ int main(int argc, char **argv)
         case 'H':
             o.h264_quality = atoi(optarg);
             break;
+        case 'f':
+            o.play_fps = atoi(optarg);
+            break;
         default:
             usage(argv[0]);
         }
@@ -1726,7 +1827,8 @@ int main(int argc, char **argv)
 #endif
     if (o.nframes < 1 || o.quality < 0 || o.quality > 9 ||
         o.min_frame_ms < 0 || cap_s < 0 || (cap && cap < 8000) || !o.cfgs ||
-        o.h264_quality < 0 || o.h264_quality > 100) {
+        o.h264_quality < 0 || o.h264_quality > 100 || o.play_fps < 0 ||
+        o.play_fps > 60) {
         usage(argv[0]);
     }
     if (!getenv("QTEST_QEMU_BINARY")) {
@@ -1744,9 +1846,14 @@ int main(int argc, char **argv)
     }
 
     printf("VNC encoders, %dx%d, %d frames per workload after the first, "
-           "each shown >= %d ms; JPEG quality level %d (pseudo-encoding "
-           "%d)\n", W, H, o.nframes, o.min_frame_ms, o.quality,
-           VNC_CONNECTION_ENCODING_TIGHT_JPEG0 + o.quality);
+           "each shown >= %d ms once the client has it; JPEG quality level "
+           "%d (pseudo-encoding %d)\n", W, H, o.nframes, o.min_frame_ms,
+           o.quality, VNC_CONNECTION_ENCODING_TIGHT_JPEG0 + o.quality);
+    if (o.play_fps) {
+        printf("Video plays at %d frames/s whatever the client has; each "
+               "video frame is measured just before the next\n",
+               o.play_fps);
+    }
     if (o.h264_quality) {
         printf("wan+h264: JPEG quality fixed at %d (H.264 regions at the "
                "encoder's rate factor for it)\n", o.h264_quality);
@@ -1754,7 +1861,8 @@ int main(int argc, char **argv)
     printf("enc = CPU of the encoding threads (stock: VNC worker; vdi: "
            "its thread pool); main/proc = QEMU main thread / process CPU\n");
     printf("PSNR (R, G, B) and SSIM (luma) of the client's framebuffer "
-           "against the whole frame, once each frame has arrived; PSNR "
+           "against the whole frame, once each frame has arrived (video: just "
+           "before the next frame); PSNR "
            "from the mean MSE of the frames; wan+h264's measured by "
            "replaying what its client received at each frame, H.264 "
            "decoded by ffmpeg\n");

@@ -40,6 +40,7 @@ typedef struct Workload {
     const char *name;
     void (*init)(Work *wk);
     void (*step)(Work *wk);   /* next frame, sets the damage */
+    bool plays;               /* video: at its own rate, not the client's */
 } Workload;
 
 /* ---- workloads ---- */
@@ -188,7 +189,7 @@ static const Workload workloads[] = {
     { "typing", typing_init, typing_step },
     { "scroll", scroll_init, scroll_step },
     { "web+photos", web_init, web_step },
-    { "video", video_init, video_step },
+    { "video", video_init, video_step, true },
     { "drag", drag_init, drag_step },
 };
 
@@ -485,7 +486,7 @@ static G_GNUC_UNUSED const Workload real_workloads[] = {
     { "doc-scroll", doc_scroll_init, doc_scroll_step },
     { "doc-pages", doc_pages_init, doc_pages_step },
     { "photos", photos_init, photos_step },
-    { "film", film_init, film_step },
+    { "film", film_init, film_step, true },
     { "photo-drag", photo_drag_init, photo_drag_step },
 };
 
