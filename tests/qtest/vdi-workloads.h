@@ -337,11 +337,23 @@ static void real_desktop(Work *wk)
 }
 
 /* A window frame around a content area of @w x @h at (@x, @y) */
+/* syn_fill() clipped to the frame: windows may leave it */
+static void real_fill(Work *wk, int x, int y, int w, int h, uint32_t col)
+{
+    int x0 = MAX(x, 0), y0 = MAX(y, 0);
+    int x1 = MIN(x + w, wk->w), y1 = MIN(y + h, wk->h);
+
+    if (x1 > x0 && y1 > y0) {
+        syn_fill(wk->px + (size_t)y0 * wk->w + x0, wk->w, 0, 0, x1 - x0,
+                 y1 - y0, col);
+    }
+}
+
 static void real_frame(Work *wk, int x, int y, int w, int h)
 {
-    syn_fill(wk->px, wk->w, x - 4, y - 28, w + 8, h + 32, 0xe8e8e8);
-    syn_fill(wk->px, wk->w, x - 4, y - 28, w + 8, 24, 0x2050a0);
-    syn_fill(wk->px, wk->w, x + w - 20, y - 24, 16, 16, 0xc03030);
+    real_fill(wk, x - 4, y - 28, w + 8, h + 32, 0xe8e8e8);
+    real_fill(wk, x - 4, y - 28, w + 8, 24, 0x2050a0);
+    real_fill(wk, x + w - 20, y - 24, 16, 16, 0xc03030);
 }
 
 /* Document pages one under the other, as a PDF viewer shows them */
