@@ -24,8 +24,8 @@
  * and the quality level), and wan with H.264 video regions (the client
  * also offering RFB Open H.264, 50).  The client is gtk-vnc's gvnc,
  * except for Zlib and Open H.264, which gvnc cannot decode: those runs
- * use the small RFB client below.  A proxy thread between QEMU and the
- * client counts the bytes the client receives.
+ * use the small RFB client of vdi-rfb-mini-client.h.  A proxy thread
+ * between QEMU and the client counts the bytes the client receives.
  *
  * wan+h264: the small client keeps every rectangle it receives and notes
  * how many it had when each frame was measured.  After the run it
@@ -77,17 +77,17 @@
 #include "libqtest.h"
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
-#include "qobject/qjson.h"
-#include "qapi/error.h"
 #include "qemu/atomic.h"
 #include "qemu/bswap.h"
 #include <math.h>
 #include <poll.h>
-#include <zlib.h>
-#include <gvnc.h>
 #include "vdi-workloads.h"
 #include "vdi-rfb-dec.h"
 #include "vdi-vga-util.h"
+#include "vdi-display-qmp.h"
+#include "vdi-gvnc-client.h"
+#include "vdi-rfb-mini-client.h"
+#include "vdi-image-quality.h"
 #ifdef CONFIG_VNC_H264
 #include "ui/vdi-enc-h264.h"
 #include "vdi-h264-dec.h"
@@ -97,8 +97,6 @@
 #define H 720
 #define LFB VGA_LFB
 #define FRAME_TIMEOUT_US (60 * G_USEC_PER_SEC)
-#define RFB_ENC_ZLIB 6
-#define RFB_ENC_OPEN_H264 50
 
 typedef enum Cfg {
     CFG_RAW,
@@ -167,16 +165,14 @@ typedef struct Bench {
     GThread *proxy;
     uint64_t rx;                /* atomic: bytes QEMU sent the client */
 
-    /* client */
-    VncConnection *conn;        /* gvnc, or NULL for the mini client */
-    int fd;                     /* mini client's socket */
-    z_stream zs;                /* mini client's Zlib stream */
-    uint8_t *zbuf;
-    /* wan+h264: every rect received, and where each one ends in @log */
+    /* client: what it shows is fb, whichever client it is */
+    GvncClient gvnc;            /* gvnc.conn NULL: the mini client */
+    gint32 gvnc_enc[8];         /* the encodings gvnc offers */
+    RfbMini mini;
+    /* wan+h264: the mini client's log of every rect, and their ends */
     GByteArray *log;
     GArray *rect_end;           /* size_t */
-    bool initialized, disconnected;
-    guint req_timer;
+    bool initialized;
     uint8_t *fb;                /* 32 bpp, little-endian 0x00RRGGBB */
     int fbw, fbh;
 
@@ -204,28 +200,6 @@ static void vga_setup(QTestState *qts, const uint32_t *img)
 {
     vga_setup_size(qts, W, H, img);
     vga_write_rows(qts, W, H, H, img);
-}
-
-/* The only client's entry of query-display-clients */
-static QDict *query_client(QTestState *qts)
-{
-    QDict *resp = qtest_qmp(qts, "{ 'execute': 'query-display-clients' }");
-    QList *list = qdict_get_qlist(resp, "return");
-    QDict *c;
-
-    g_assert(list);
-    g_assert_cmpint(qlist_size(list), ==, 1);
-    c = qobject_to(QDict, qlist_peek(list));
-    qobject_ref(c);
-    qobject_unref(resp);
-    return c;
-}
-
-static void set_profile(QTestState *qts, const char *args)
-{
-    qobject_unref(qtest_qmp_assert_success_ref(qts,
-        "{ 'execute': 'display-set-profile', 'arguments': %p }",
-        qobject_from_json(args, &error_abort)));
 }
 
 static int64_t read_schedstat(pid_t pid, const char *tid)
@@ -361,556 +335,118 @@ static void covered(Bench *b, int x, int y, int w, int h)
     }
 }
 
-static void fb_alloc(Bench *b, int w, int h)
+/* The client's framebuffer is now @fb, @w x @h (the client owns it) */
+static void client_fb(Bench *b, uint8_t *fb, int w, int h)
 {
-    g_free(b->fb);
+    b->fb = fb;
     b->fbw = w;
     b->fbh = h;
-    b->fb = g_malloc0((size_t)w * h * 4);
 }
 
-/* -- gvnc -- */
+/* -- gvnc (vdi-gvnc-client.h) -- */
 
-static const VncPixelFormat client_fmt = {
-    .bits_per_pixel = 32, .depth = 24, .byte_order = G_LITTLE_ENDIAN,
-    .true_color_flag = 1, .red_max = 255, .green_max = 255,
-    .blue_max = 255, .red_shift = 16, .green_shift = 8, .blue_shift = 0,
-};
-
-static void gvnc_fb_set(Bench *b, int w, int h)
+static void gvnc_on_fb(GvncClient *c)
 {
-    VncBaseFramebuffer *fb;
-
-    fb_alloc(b, w, h);
-    fb = vnc_base_framebuffer_new(b->fb, w, h, w * 4, &client_fmt,
-                                  &client_fmt);
-    vnc_connection_set_framebuffer(b->conn, VNC_FRAMEBUFFER(fb));
-    g_object_unref(fb);
+    client_fb(c->opaque, c->fb, c->fbw, c->fbh);
 }
 
-static void on_vnc_error(VncConnection *self, const char *msg)
+static void gvnc_on_update(GvncClient *c, int x, int y, int w, int h)
 {
-    g_error("vnc-error: %s", msg);
+    covered(c->opaque, x, y, w, h);
 }
 
-static void on_update(VncConnection *conn, guint16 x, guint16 y, guint16 w,
-                      guint16 h, Bench *b)
+static void gvnc_on_initialized(GvncClient *c)
 {
-    covered(b, x, y, w, h);
+    ((Bench *)c->opaque)->initialized = true;
 }
 
-static void on_disconnected(VncConnection *conn, Bench *b)
-{
-    b->disconnected = true;
-}
-
-static void on_resize(VncConnection *conn, guint16 w, guint16 h, Bench *b)
-{
-    gvnc_fb_set(b, w, h);
-    vnc_connection_framebuffer_update_request(b->conn, false, 0, 0, w, h);
-}
-
-static gboolean request_updates(gpointer opaque)
-{
-    Bench *b = opaque;
-
-    vnc_connection_framebuffer_update_request(b->conn, true, 0, 0,
-                                              b->fbw, b->fbh);
-    return G_SOURCE_CONTINUE;
-}
-
-static void on_initialized(VncConnection *conn, Bench *b)
-{
-    gint32 enc[8];
-    int n = 0;
-
-    enc[n++] = b->cfg->enc;
-    if (b->cfg->copyrect) {
-        enc[n++] = VNC_CONNECTION_ENCODING_COPY_RECT;
-    }
-    if (b->cfg->quality) {
-        enc[n++] = VNC_CONNECTION_ENCODING_TIGHT_JPEG0 + b->quality;
-    }
-    enc[n++] = VNC_CONNECTION_ENCODING_DESKTOP_RESIZE;
-    if (b->cfg->enc != VNC_CONNECTION_ENCODING_RAW) {
-        enc[n++] = VNC_CONNECTION_ENCODING_RAW;
-    }
-    vnc_connection_set_pixel_format(conn, &client_fmt);
-    vnc_connection_set_encodings(conn, n, enc);
-    gvnc_fb_set(b, vnc_connection_get_width(conn),
-                vnc_connection_get_height(conn));
-    vnc_connection_framebuffer_update_request(conn, false, 0, 0,
-                                              b->fbw, b->fbh);
-    b->req_timer = g_timeout_add(10, request_updates, b);
-    b->initialized = true;
-}
-
+/* gvnc offering b->cfg's encodings, on @fd */
 static void gvnc_open(Bench *b, int fd)
 {
-    b->conn = vnc_connection_new();
-    g_signal_connect(b->conn, "vnc-error", G_CALLBACK(on_vnc_error), NULL);
-    g_signal_connect(b->conn, "vnc-initialized", G_CALLBACK(on_initialized),
-                     b);
-    g_signal_connect(b->conn, "vnc-framebuffer-update",
-                     G_CALLBACK(on_update), b);
-    g_signal_connect(b->conn, "vnc-desktop-resize", G_CALLBACK(on_resize), b);
-    g_signal_connect(b->conn, "vnc-disconnected",
-                     G_CALLBACK(on_disconnected), b);
-    vnc_connection_set_auth_type(b->conn, VNC_CONNECTION_AUTH_NONE);
-    vnc_connection_open_fd(b->conn, fd);
+    GvncClient *c = &b->gvnc;
+    int n = 0;
+
+    b->gvnc_enc[n++] = b->cfg->enc;
+    if (b->cfg->copyrect) {
+        b->gvnc_enc[n++] = VNC_CONNECTION_ENCODING_COPY_RECT;
+    }
+    if (b->cfg->quality) {
+        b->gvnc_enc[n++] = VNC_CONNECTION_ENCODING_TIGHT_JPEG0 + b->quality;
+    }
+    b->gvnc_enc[n++] = VNC_CONNECTION_ENCODING_DESKTOP_RESIZE;
+    if (b->cfg->enc != VNC_CONNECTION_ENCODING_RAW) {
+        b->gvnc_enc[n++] = VNC_CONNECTION_ENCODING_RAW;
+    }
+    c->enc = b->gvnc_enc;
+    c->n_enc = n;
+    c->req_ms = 10;
+    c->opaque = b;
+    c->on_fb = gvnc_on_fb;
+    c->on_update = gvnc_on_update;
+    c->on_initialized = gvnc_on_initialized;
+    gvnc_client_open_fd(c, fd);
 }
 
 /*
- * -- mini client: Raw and Zlib for the Zlib run; Tight, CopyRect and
- * Open H.264 kept for replay (wan+h264) --
- * Written from the RFB specification (rfbproto): security type None,
- * the pixel format above, one persistent zlib stream for all Zlib
- * rectangles.  Blocking reads; the server never sends partial messages.
+ * -- mini client (vdi-rfb-mini-client.h): Raw and Zlib for the Zlib run;
+ * Tight, CopyRect and Open H.264 kept for replay (wan+h264) --
  */
 
-static void mc_read(Bench *b, void *p, size_t n)
+static void mini_on_fb(RfbMini *m)
 {
-    uint8_t *q = p;
-
-    while (n) {
-        ssize_t r = read(b->fd, q, n);
-
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
-        if (r <= 0) {
-            g_error("mini client: connection lost");
-        }
-        q += r;
-        n -= r;
-    }
+    client_fb(m->opaque, m->fb, m->fbw, m->fbh);
 }
 
-static unsigned mc_u8(Bench *b)
+static void mini_on_rect(RfbMini *m, int x, int y, int w, int h)
 {
-    uint8_t v;
-
-    mc_read(b, &v, 1);
-    return v;
+    covered(m->opaque, x, y, w, h);
 }
 
-static unsigned mc_u16(Bench *b)
+static void mini_open(Bench *b, int fd)
 {
-    uint16_t v;
+    /* wan+h264: what gvnc offers for wan, and Open H.264 */
+    const int32_t h264[] = {
+        RFB_ENC_TIGHT, RFB_ENC_COPY_RECT, RFB_ENC_OPEN_H264,
+        VNC_CONNECTION_ENCODING_TIGHT_JPEG0 + b->quality,
+        RFB_ENC_DESKTOP_RESIZE, RFB_ENC_RAW,
+    };
+    const int32_t zlib[] = {
+        RFB_ENC_ZLIB, RFB_ENC_DESKTOP_RESIZE, RFB_ENC_RAW,
+    };
 
-    mc_read(b, &v, 2);
-    return be16_to_cpu(v);
-}
-
-static uint32_t mc_u32(Bench *b)
-{
-    uint32_t v;
-
-    mc_read(b, &v, 4);
-    return be32_to_cpu(v);
-}
-
-static void mc_write(Bench *b, const void *p, size_t n)
-{
-    g_assert(write_full(b->fd, p, n));
-}
-
-static void mc_request(Bench *b, bool incremental)
-{
-    uint8_t m[10] = { 3, incremental };
-
-    stw_be_p(m + 6, b->fbw);
-    stw_be_p(m + 8, b->fbh);
-    mc_write(b, m, sizeof(m));
-}
-
-static void mc_open(Bench *b, int fd)
-{
-    char ver[12];
-    uint8_t pf[20] = { 0, 0, 0, 0, 32, 24, 0, 1, 0, 255, 0, 255, 0, 255,
-                       16, 8, 0 };
-    uint8_t se[16] = { 2, 0, 0, 3 };
-    unsigned n, w, h, ok = 0;
-
-    b->fd = fd;
-    mc_read(b, ver, sizeof(ver));
-    g_assert(!memcmp(ver, "RFB 003.008\n", 12));
-    mc_write(b, ver, sizeof(ver));
-    n = mc_u8(b);
-    g_assert_cmpint(n, >, 0);
-    for (unsigned i = 0; i < n; i++) {
-        ok |= mc_u8(b) == 1;
-    }
-    g_assert(ok);
-    mc_write(b, "\1", 1);               /* security type None */
-    g_assert_cmpint(mc_u32(b), ==, 0);
-    mc_write(b, "\1", 1);               /* ClientInit, shared */
-    w = mc_u16(b);
-    h = mc_u16(b);
-    mc_read(b, ver, 12);                /* pixel format: 16 bytes */
-    mc_read(b, ver, 4);
-    n = mc_u32(b);                      /* name */
-    for (unsigned i = 0; i < n; i++) {
-        mc_u8(b);
-    }
-    mc_write(b, pf, sizeof(pf));        /* SetPixelFormat */
+    b->mini.opaque = b;
+    b->mini.on_fb = mini_on_fb;
+    b->mini.on_rect = mini_on_rect;
     if (b->cfg->h264) {
-        /* what gvnc offers for wan, and Open H.264 */
-        const int32_t enc[] = {
-            VNC_CONNECTION_ENCODING_TIGHT, VNC_CONNECTION_ENCODING_COPY_RECT,
-            RFB_ENC_OPEN_H264,
-            VNC_CONNECTION_ENCODING_TIGHT_JPEG0 + b->quality,
-            VNC_CONNECTION_ENCODING_DESKTOP_RESIZE,
-            VNC_CONNECTION_ENCODING_RAW,
-        };
-        uint8_t m[4 + sizeof(enc)] = { 2, 0, 0, ARRAY_SIZE(enc) };
-
-        for (int i = 0; i < ARRAY_SIZE(enc); i++) {
-            stl_be_p(m + 4 + i * 4, enc[i]);
-        }
-        mc_write(b, m, sizeof(m));
-        b->log = g_byte_array_new();
-        b->rect_end = g_array_new(false, false, sizeof(size_t));
+        rfb_mini_open(&b->mini, fd, h264, ARRAY_SIZE(h264), true);
     } else {
-        stl_be_p(se + 4, RFB_ENC_ZLIB);     /* SetEncodings */
-        stl_be_p(se + 8, VNC_CONNECTION_ENCODING_DESKTOP_RESIZE);
-        stl_be_p(se + 12, VNC_CONNECTION_ENCODING_RAW);
-        mc_write(b, se, sizeof(se));
+        rfb_mini_open(&b->mini, fd, zlib, ARRAY_SIZE(zlib), false);
     }
-    fb_alloc(b, w, h);
-    g_assert(inflateInit(&b->zs) == Z_OK);
-    b->zbuf = g_malloc(W * H * 4);
-    mc_request(b, false);
+    b->log = b->mini.log;
+    b->rect_end = b->mini.rect_end;
     b->initialized = true;
-}
-
-static void mc_rect_pixels(Bench *b, int x, int y, int w, int h,
-                           const uint8_t *px)
-{
-    for (int j = 0; j < h; j++) {
-        memcpy(b->fb + ((size_t)(y + j) * b->fbw + x) * 4,
-               px + (size_t)j * w * 4, w * 4);
-    }
-}
-
-/* @n more bytes from the server, appended to @log */
-static const uint8_t *mc_keep(Bench *b, GByteArray *log, size_t n)
-{
-    size_t at = log->len;
-
-    g_byte_array_set_size(log, at + n);
-    mc_read(b, log->data + at, n);
-    return log->data + at;
-}
-
-/* Tight "compact length": 7 bits in each of up to 2 bytes, then 8 bits */
-static size_t mc_keep_compact(Bench *b, GByteArray *log)
-{
-    size_t len = 0;
-
-    for (int i = 0; i < 3; i++) {
-        unsigned v = *mc_keep(b, log, 1);
-
-        len |= (size_t)(i < 2 ? v & 0x7f : v) << (7 * i);
-        if (!(v & 0x80)) {
-            break;
-        }
-    }
-    return len;
-}
-
-/*
- * The body of a rect in @enc, kept in b->log: its length comes from the
- * headers (Tight's compression control, filter and palette), the
- * replay decodes it.
- */
-static void mc_keep_rect(Bench *b, int32_t enc, int w, int h)
-{
-    GByteArray *log = b->log;
-
-    if (enc == VNC_CONNECTION_ENCODING_RAW) {
-        mc_keep(b, log, (size_t)w * h * 4);
-    } else if (enc == VNC_CONNECTION_ENCODING_COPY_RECT) {
-        mc_keep(b, log, 4);
-    } else if (enc == RFB_ENC_OPEN_H264) {
-        /* U32 length, U32 flags, then the H.264 data */
-        mc_keep(b, log, ldl_be_p(mc_keep(b, log, 8)));
-    } else if (enc == VNC_CONNECTION_ENCODING_TIGHT) {
-        unsigned type = *mc_keep(b, log, 1) >> 4;
-        unsigned filter = 0, bits = 24;
-        size_t len;
-
-        if (type == 8) {                /* fill */
-            mc_keep(b, log, 3);
-            return;
-        }
-        if (type == 9) {                /* JPEG */
-            mc_keep(b, log, mc_keep_compact(b, log));
-            return;
-        }
-        if (type > 9) {
-            g_error("mini client: bad Tight compression control");
-        }
-        if (type & 4) {
-            filter = *mc_keep(b, log, 1);
-        }
-        if (filter == 1) {              /* palette */
-            unsigned n = *mc_keep(b, log, 1) + 1;
-
-            mc_keep(b, log, n * 3);
-            bits = n == 2 ? 1 : 8;
-        } else if (filter > 2) {
-            g_error("mini client: bad Tight filter %u", filter);
-        }
-        len = (bits == 1 ? (w + 7) / 8 : (size_t)w * bits / 8) * h;
-        mc_keep(b, log, len < 12 ? len : mc_keep_compact(b, log));
-    } else {
-        g_error("mini client: unexpected encoding %d", enc);
-    }
-}
-
-/* One server message */
-static void mc_message(Bench *b)
-{
-    unsigned type = mc_u8(b), n;
-
-    switch (type) {
-    case 0:                             /* FramebufferUpdate */
-        mc_u8(b);
-        n = mc_u16(b);
-        for (unsigned i = 0; i < n; i++) {
-            int x = mc_u16(b), y = mc_u16(b), w = mc_u16(b), h = mc_u16(b);
-            int32_t enc = mc_u32(b);
-            size_t sz = (size_t)w * h * 4;
-
-            if (enc == VNC_CONNECTION_ENCODING_DESKTOP_RESIZE) {
-                fb_alloc(b, w, h);
-                mc_request(b, false);
-                continue;
-            }
-            g_assert(x + w <= b->fbw && y + h <= b->fbh && sz <= W * H * 4);
-            if (b->log) {
-                uint8_t hdr[12];
-                size_t end;
-
-                stw_be_p(hdr, x);
-                stw_be_p(hdr + 2, y);
-                stw_be_p(hdr + 4, w);
-                stw_be_p(hdr + 6, h);
-                stl_be_p(hdr + 8, enc);
-                g_byte_array_append(b->log, hdr, sizeof(hdr));
-                mc_keep_rect(b, enc, w, h);
-                end = b->log->len;
-                g_array_append_val(b->rect_end, end);
-                covered(b, x, y, w, h);
-                continue;
-            }
-            if (enc == VNC_CONNECTION_ENCODING_RAW) {
-                mc_read(b, b->zbuf, sz);
-            } else if (enc == RFB_ENC_ZLIB) {
-                uint32_t len = mc_u32(b);
-                g_autofree uint8_t *in = g_malloc(len);
-
-                mc_read(b, in, len);
-                b->zs.next_in = in;
-                b->zs.avail_in = len;
-                b->zs.next_out = b->zbuf;
-                b->zs.avail_out = sz;
-                while (b->zs.avail_out) {
-                    int r = inflate(&b->zs, Z_SYNC_FLUSH);
-
-                    g_assert(r == Z_OK || r == Z_BUF_ERROR);
-                    if (r == Z_BUF_ERROR || (!b->zs.avail_in &&
-                                             b->zs.avail_out)) {
-                        g_error("mini client: short Zlib rectangle");
-                    }
-                }
-            } else {
-                g_error("mini client: unexpected encoding %d", enc);
-            }
-            mc_rect_pixels(b, x, y, w, h, b->zbuf);
-            covered(b, x, y, w, h);
-        }
-        mc_request(b, true);
-        break;
-    case 2:                             /* Bell */
-        break;
-    case 3:                             /* ServerCutText */
-        mc_u8(b);
-        mc_u16(b);
-        n = mc_u32(b);
-        for (unsigned i = 0; i < n; i++) {
-            mc_u8(b);
-        }
-        break;
-    default:
-        g_error("mini client: unexpected message %u", type);
-    }
 }
 
 /* Let the client work for up to @ms milliseconds */
 static void pump(Bench *b, int ms)
 {
-    if (b->conn) {
-        int64_t end = now_us() + ms * 1000;
-
-        do {
-            g_main_context_iteration(NULL, true);
-        } while (now_us() < end);
-        return;
+    if (b->gvnc.conn) {
+        gvnc_pump(ms);
     } else {
-        struct pollfd pfd = { .fd = b->fd, .events = POLLIN };
-
-        if (poll(&pfd, 1, ms) > 0) {
-            mc_message(b);
-        } else if (b->initialized) {
-            mc_request(b, true);
-        }
+        rfb_mini_pump(&b->mini, ms);
     }
 }
 
 /* ---- quality ---- */
 
-static inline uint32_t fb_px(const Bench *b, size_t i)
-{
-    return ldl_le_p(b->fb + i * 4) & 0xffffff;
-}
-
 static double mse_rgb(const Bench *b, const uint32_t *src)
 {
-    uint64_t se = 0;
-
-    for (size_t i = 0; i < (size_t)W * H; i++) {
-        uint32_t a = fb_px(b, i), c = src[i];
-
-        if (a != (c & 0xffffff)) {
-            for (int s = 0; s < 24; s += 8) {
-                int d = (int)((a >> s) & 0xff) - (int)((c >> s) & 0xff);
-
-                se += d * d;
-            }
-        }
-    }
-    return (double)se / ((double)W * H * 3);
+    return image_mse_rgb(b->fb, src, W, H);
 }
 
-static inline float luma(uint32_t p)
-{
-    return 0.299f * ((p >> 16) & 0xff) + 0.587f * ((p >> 8) & 0xff) +
-        0.114f * (p & 0xff);
-}
-
-/*
- * Mean SSIM (Wang et al. 2004) on luma, 11x11 Gaussian window with
- * sigma 1.5, K1 = 0.01, K2 = 0.03, over all window positions inside the
- * frame.  Windows over identical pixels have SSIM exactly 1, so only
- * those near a difference are computed.
- */
 static double ssim_luma(const Bench *b, const uint32_t *src)
 {
-    const double c1 = 6.5025, c2 = 58.5225;
-    const int R = 5;
-    float g[11], gs = 0;
-    int bx0 = W, by0 = H, bx1 = -1, by1 = -1;
-    int cx0, cx1, cy0, cy1, rx0, ry0, rw, rh, cw;
-    double sum = 0, nwin = (double)(W - 2 * R) * (H - 2 * R);
-    int64_t ncomp;
-    float *la, *lb, *hm[5];
-
-    for (int y = 0; y < H; y++) {
-        for (int x = 0; x < W; x++) {
-            if (fb_px(b, (size_t)y * W + x) != (src[y * W + x] & 0xffffff)) {
-                bx0 = MIN(bx0, x);
-                bx1 = MAX(bx1, x);
-                by0 = MIN(by0, y);
-                by1 = MAX(by1, y);
-            }
-        }
-    }
-    if (bx1 < 0) {
-        return 1.0;
-    }
-    for (int i = 0; i < 11; i++) {
-        g[i] = exp(-(i - R) * (i - R) / (2 * 1.5 * 1.5));
-        gs += g[i];
-    }
-    for (int i = 0; i < 11; i++) {
-        g[i] /= gs;
-    }
-    /* window centres that see a difference */
-    cx0 = MAX(R, bx0 - R);
-    cx1 = MIN(W - 1 - R, bx1 + R);
-    cy0 = MAX(R, by0 - R);
-    cy1 = MIN(H - 1 - R, by1 + R);
-    if (cx0 > cx1 || cy0 > cy1) {
-        return 1.0;
-    }
-    rx0 = cx0 - R;
-    ry0 = cy0 - R;
-    rw = cx1 - cx0 + 1 + 2 * R;
-    rh = cy1 - cy0 + 1 + 2 * R;
-    cw = cx1 - cx0 + 1;
-    la = g_new(float, (size_t)rw * rh);
-    lb = g_new(float, (size_t)rw * rh);
-    for (int y = 0; y < rh; y++) {
-        for (int x = 0; x < rw; x++) {
-            size_t i = (size_t)(ry0 + y) * W + rx0 + x;
-
-            la[(size_t)y * rw + x] = luma(src[i]);
-            lb[(size_t)y * rw + x] = luma(fb_px(b, i));
-        }
-    }
-    /* horizontal pass: mu_a, mu_b, a^2, b^2, ab */
-    for (int k = 0; k < 5; k++) {
-        hm[k] = g_new(float, (size_t)cw * rh);
-    }
-    for (int y = 0; y < rh; y++) {
-        const float *pa = la + (size_t)y * rw, *pb = lb + (size_t)y * rw;
-
-        for (int x = 0; x < cw; x++) {
-            float s[5] = { 0 };
-
-            for (int i = 0; i < 11; i++) {
-                float va = pa[x + i], vb = pb[x + i];
-
-                s[0] += g[i] * va;
-                s[1] += g[i] * vb;
-                s[2] += g[i] * va * va;
-                s[3] += g[i] * vb * vb;
-                s[4] += g[i] * va * vb;
-            }
-            for (int k = 0; k < 5; k++) {
-                hm[k][(size_t)y * cw + x] = s[k];
-            }
-        }
-    }
-    /* vertical pass and the SSIM of each window */
-    for (int y = 0; y < cy1 - cy0 + 1; y++) {
-        for (int x = 0; x < cw; x++) {
-            double s[5] = { 0 };
-            double ma, mb, va, vb, cov;
-
-            for (int i = 0; i < 11; i++) {
-                for (int k = 0; k < 5; k++) {
-                    s[k] += g[i] * hm[k][(size_t)(y + i) * cw + x];
-                }
-            }
-            ma = s[0];
-            mb = s[1];
-            va = s[2] - ma * ma;
-            vb = s[3] - mb * mb;
-            cov = s[4] - ma * mb;
-            sum += ((2 * ma * mb + c1) * (2 * cov + c2)) /
-                ((ma * ma + mb * mb + c1) * (va + vb + c2));
-        }
-    }
-    ncomp = (int64_t)cw * (cy1 - cy0 + 1);
-    for (int k = 0; k < 5; k++) {
-        g_free(hm[k]);
-    }
-    g_free(la);
-    g_free(lb);
-    return (sum + (nwin - ncomp)) / nwin;
+    return image_ssim_luma(b->fb, src, W, H);
 }
 
 /* ---- one run ---- */
@@ -932,7 +468,7 @@ static void bench_start(Bench *b, const CfgInfo *cfg, int quality,
     /* the VNC display is refreshed only with a client: set up first */
     vga_setup(b->qts, first);
     if (profile_args) {
-        set_profile(b->qts, profile_args);
+        set_profile_ok(b->qts, profile_args);
     }
 
     g_assert_cmpint(qemu_socketpair(AF_UNIX, SOCK_STREAM, 0, qpair), ==, 0);
@@ -947,7 +483,7 @@ static void bench_start(Bench *b, const CfgInfo *cfg, int quality,
     memset(b->need, 1, W * H);
     b->remaining = (int64_t)W * H;
     if (cfg->enc == RFB_ENC_ZLIB || cfg->h264) {
-        mc_open(b, cpair[1]);
+        mini_open(b, cpair[1]);
     } else {
         gvnc_open(b, cpair[1]);
     }
@@ -955,23 +491,15 @@ static void bench_start(Bench *b, const CfgInfo *cfg, int quality,
 
 static void bench_stop(Bench *b)
 {
-    if (b->conn) {
-        g_source_remove(b->req_timer);
-        vnc_connection_shutdown(b->conn);
-        while (!b->disconnected) {
-            g_main_context_iteration(NULL, true);
-        }
-        g_signal_handlers_disconnect_by_data(b->conn, b);
-        g_object_unref(b->conn);
+    if (b->gvnc.conn) {
+        gvnc_client_close(&b->gvnc);
     } else {
-        close(b->fd);
-        inflateEnd(&b->zs);
-        g_free(b->zbuf);
-        if (b->log) {
-            g_byte_array_unref(b->log);
-            g_array_unref(b->rect_end);
-        }
+        rfb_mini_close(&b->mini);
     }
+    /* the client's */
+    b->fb = NULL;
+    b->log = NULL;
+    b->rect_end = NULL;
     g_thread_join(b->proxy);
     close(b->px_qemu);
     close(b->px_client);

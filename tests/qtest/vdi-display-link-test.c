@@ -24,13 +24,12 @@
 #include "libqtest.h"
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
-#include "qemu/bswap.h"
-#include <math.h>
 #include <poll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <gvnc.h>
 #include "vdi-display-util.h"
+#include "vdi-display-qmp.h"
+#include "vdi-gvnc-client.h"
 
 /* the animated part of the photo */
 #define AX 352
@@ -287,120 +286,17 @@ static void proxy_stop(Proxy *px)
 typedef struct Test {
     QTestState *qts;
     Proxy px;
-    VncConnection *conn;
+    GvncClient c;
     uint32_t *expect;
-    uint8_t *fb;
-    int fbw, fbh;
-    bool initialized;
-    bool disconnected;
-    int updates;
     int frame;              /* animation frame */
-    guint req_timer;
     int link_events;
 } Test;
 
-static void on_vnc_error(VncConnection *self, const char *msg)
-{
-    g_error("vnc-error: %s", msg);
-}
-
-static void fb_set(Test *t, int w, int h)
-{
-    VncPixelFormat fmt = {
-        .bits_per_pixel = 32, .depth = 24, .byte_order = G_LITTLE_ENDIAN,
-        .true_color_flag = 1, .red_max = 255, .green_max = 255,
-        .blue_max = 255, .red_shift = 16, .green_shift = 8, .blue_shift = 0,
-    };
-    VncBaseFramebuffer *fb;
-
-    g_free(t->fb);
-    t->fbw = w;
-    t->fbh = h;
-    t->fb = g_malloc0(w * h * 4);
-    fb = vnc_base_framebuffer_new(t->fb, w, h, w * 4, &fmt, &fmt);
-    vnc_connection_set_framebuffer(t->conn, VNC_FRAMEBUFFER(fb));
-    g_object_unref(fb);
-}
-
-static void on_update(VncConnection *conn, guint16 x, guint16 y, guint16 w,
-                      guint16 h, Test *t)
-{
-    g_assert_cmpint(x + w, <=, t->fbw);
-    g_assert_cmpint(y + h, <=, t->fbh);
-    t->updates++;
-}
-
-static void on_disconnected(VncConnection *conn, Test *t)
-{
-    t->disconnected = true;
-}
-
-static void on_resize(VncConnection *conn, guint16 w, guint16 h, Test *t)
-{
-    fb_set(t, w, h);
-    vnc_connection_framebuffer_update_request(t->conn, false, 0, 0, w, h);
-}
-
-static gboolean request_updates(gpointer opaque)
-{
-    Test *t = opaque;
-
-    vnc_connection_framebuffer_update_request(t->conn, true, 0, 0,
-                                              t->fbw, t->fbh);
-    return G_SOURCE_CONTINUE;
-}
-
-static void on_initialized(VncConnection *conn, Test *t)
-{
-    VncPixelFormat fmt = {
-        .bits_per_pixel = 32, .depth = 24, .byte_order = G_LITTLE_ENDIAN,
-        .true_color_flag = 1, .red_max = 255, .green_max = 255,
-        .blue_max = 255, .red_shift = 16, .green_shift = 8, .blue_shift = 0,
-    };
-    gint32 enc[] = {
-        VNC_CONNECTION_ENCODING_TIGHT,
-        VNC_CONNECTION_ENCODING_COPY_RECT,
-        VNC_CONNECTION_ENCODING_TIGHT_JPEG9,
-        VNC_CONNECTION_ENCODING_DESKTOP_RESIZE,
-        VNC_CONNECTION_ENCODING_RAW,
-    };
-
-    vnc_connection_set_pixel_format(conn, &fmt);
-    vnc_connection_set_encodings(conn, ARRAY_SIZE(enc), enc);
-    fb_set(t, vnc_connection_get_width(conn), vnc_connection_get_height(conn));
-    vnc_connection_framebuffer_update_request(conn, false, 0, 0,
-                                              t->fbw, t->fbh);
-    t->req_timer = g_timeout_add(20, request_updates, t);
-    t->initialized = true;
-}
-
+/* Whether the client shows t->expect in [@x0, @x1) x [@y0, @y1) */
 static bool region_exact(Test *t, int x0, int y0, int x1, int y1)
 {
-    const uint32_t *px = (const uint32_t *)t->fb;
-
-    if (t->fbw != W || t->fbh != H) {
-        return false;
-    }
-    for (int y = y0; y < y1; y++) {
-        for (int x = x0; x < x1; x++) {
-            if ((le32_to_cpu(px[y * W + x]) & 0xffffff) !=
-                t->expect[y * W + x]) {
-                return false;
-            }
-        }
-    }
-    return true;
-}
-
-/* Let the client and the proxy work for @us microseconds */
-static void spin(int64_t us)
-{
-    int64_t end = g_get_monotonic_time() + us;
-
-    while (g_get_monotonic_time() < end) {
-        g_main_context_iteration(NULL, false);
-        g_usleep(1000);
-    }
+    return gvnc_client_is(&t->c, W, H) &&
+        gvnc_client_exact(&t->c, t->expect, x0, y0, x1, y1);
 }
 
 /* Next frame of the animated area, in the guest and in t->expect */
@@ -416,21 +312,6 @@ static void animate(Test *t)
         qtest_bufwrite(t->qts, LFB + ((uint64_t)y * W + AX) * 4, row,
                        AW * 4);
     }
-}
-
-/* The only client's entry of query-display-clients */
-static QDict *query_client(QTestState *qts)
-{
-    QDict *resp = qtest_qmp(qts, "{ 'execute': 'query-display-clients' }");
-    QList *list = qdict_get_qlist(resp, "return");
-    QDict *c;
-
-    g_assert(list);
-    g_assert_cmpint(qlist_size(list), ==, 1);
-    c = qobject_to(QDict, qlist_peek(list));
-    qobject_ref(c);
-    qobject_unref(resp);
-    return c;
 }
 
 /*
@@ -480,9 +361,9 @@ static Sample run_phase(Test *t, const char *phase, int64_t us,
         int64_t now;
 
         animate(t);
-        spin(100 * 1000);
-        g_assert_false(vnc_connection_has_error(t->conn));
-        g_assert_false(t->disconnected);
+        gvnc_pump(100);
+        g_assert_false(vnc_connection_has_error(t->c.conn));
+        g_assert_false(t->c.disconnected);
         g_assert_true(region_exact(t, 0, 0, SPLIT, H));
 
         now = g_get_monotonic_time();
@@ -538,30 +419,17 @@ static void test_throttle(void)
     t.expect = make_image();
     t.qts = qtest_init("-machine pc -nodefaults -vga std -vnc none");
     vga_setup(t.qts, t.expect);
-    qobject_unref(qtest_qmp_assert_success_ref(t.qts,
-        "{ 'execute': 'display-set-profile', "
-        "'arguments': { 'profile': 'auto' } }"));
+    set_profile_ok(t.qts, "{ 'profile': 'auto' }");
 
     fd = proxy_start(&t.px, t.qts);
-    t.conn = vnc_connection_new();
-    g_signal_connect(t.conn, "vnc-error", G_CALLBACK(on_vnc_error), NULL);
-    g_signal_connect(t.conn, "vnc-initialized", G_CALLBACK(on_initialized),
-                     &t);
-    g_signal_connect(t.conn, "vnc-framebuffer-update",
-                     G_CALLBACK(on_update), &t);
-    g_signal_connect(t.conn, "vnc-desktop-resize", G_CALLBACK(on_resize),
-                     &t);
-    g_signal_connect(t.conn, "vnc-disconnected",
-                     G_CALLBACK(on_disconnected), &t);
-    vnc_connection_set_auth_type(t.conn, VNC_CONNECTION_AUTH_NONE);
-    vnc_connection_open_fd(t.conn, fd);
+    gvnc_client_open_fd(&t.c, fd);
 
     /* the fast link: the first frame, exact, on lan */
     end = g_get_monotonic_time() + SWITCH_TIMEOUT_US;
     while (!region_exact(&t, 0, 0, W, H)) {
         g_assert_cmpint(g_get_monotonic_time(), <, end);
-        g_assert_false(t.disconnected);
-        spin(10 * 1000);
+        g_assert_false(t.c.disconnected);
+        gvnc_pump(10);
     }
     c = query_now(&t);
     g_assert_cmpstr(qdict_get_str(c, "profile"), ==, "lan");
@@ -604,8 +472,8 @@ static void test_throttle(void)
     end = g_get_monotonic_time() + SWITCH_TIMEOUT_US;
     while (!region_exact(&t, 0, 0, W, H)) {
         g_assert_cmpint(g_get_monotonic_time(), <, end);
-        g_assert_false(vnc_connection_has_error(t.conn));
-        spin(10 * 1000);
+        g_assert_false(vnc_connection_has_error(t.c.conn));
+        gvnc_pump(10);
     }
     c = query_now(&t);
     g_assert_cmpstr(qdict_get_str(c, "profile"), ==, "lan");
@@ -618,16 +486,9 @@ static void test_throttle(void)
     qobject_unref(c);
     g_assert_null(link_event(&t));
 
-    g_source_remove(t.req_timer);
-    vnc_connection_shutdown(t.conn);
-    while (!t.disconnected) {
-        g_main_context_iteration(NULL, true);
-    }
-    g_signal_handlers_disconnect_by_data(t.conn, &t);
-    g_object_unref(t.conn);
+    gvnc_client_close(&t.c);
     qtest_quit(t.qts);
     proxy_stop(&t.px);
-    g_free(t.fb);
     g_free(t.expect);
 }
 

@@ -28,17 +28,11 @@
 typedef struct Multi Multi;
 
 typedef struct Client {
+    GvncClient g;
     Multi *m;
-    VncConnection *conn;
     const char *profile;
     bool lossless;              /* check that updates are exact frames */
     int64_t id;
-    uint8_t *fb;
-    int fbw, fbh;
-    bool initialized;
-    bool disconnected;
-    guint req_timer;
-    int updates;
     /* client_exact() result, and the updates and frame it was for */
     bool exact;
     int exact_updates;
@@ -110,49 +104,18 @@ static void multi_resize(Multi *m, int w, int h, int seed)
     multi_show_rows(m, 0, h, seed);
 }
 
-static inline uint32_t client_pixel(Client *c, int x, int y)
-{
-    return le32_to_cpu(((uint32_t *)c->fb)[y * c->fbw + x]) & 0xffffff;
-}
-
 static bool client_exact(Client *c)
 {
     Multi *m = c->m;
 
-    if (c->exact_updates == c->updates && c->exact_frame == m->frame) {
+    if (c->exact_updates == c->g.updates && c->exact_frame == m->frame) {
         return c->exact;
     }
-    c->exact_updates = c->updates;
+    c->exact_updates = c->g.updates;
     c->exact_frame = m->frame;
-    c->exact = false;
-    if (c->fbw != m->w || c->fbh != m->h) {
-        return false;
-    }
-    for (int i = 0; i < m->w * m->h; i++) {
-        if (client_pixel(c, i % m->w, i / m->w) != m->cur[i]) {
-            return false;
-        }
-    }
-    c->exact = true;
-    return true;
-}
-
-static void client_fb_set(Client *c, int w, int h)
-{
-    VncPixelFormat fmt = {
-        .bits_per_pixel = 32, .depth = 24, .byte_order = G_LITTLE_ENDIAN,
-        .true_color_flag = 1, .red_max = 255, .green_max = 255,
-        .blue_max = 255, .red_shift = 16, .green_shift = 8, .blue_shift = 0,
-    };
-    VncBaseFramebuffer *fb;
-
-    g_free(c->fb);
-    c->fbw = w;
-    c->fbh = h;
-    c->fb = g_malloc0(w * h * 4);
-    fb = vnc_base_framebuffer_new(c->fb, w, h, w * 4, &fmt, &fmt);
-    vnc_connection_set_framebuffer(c->conn, VNC_FRAMEBUFFER(fb));
-    g_object_unref(fb);
+    c->exact = gvnc_client_is(&c->g, m->w, m->h) &&
+        gvnc_client_exact(&c->g, m->cur, 0, 0, m->w, m->h);
+    return c->exact;
 }
 
 /*
@@ -165,7 +128,7 @@ static void client_check_rect(Client *c, int x0, int y0, int w, int h)
 
     for (int y = y0; y < y0 + h; y++) {
         for (int x = x0; x < x0 + w; x++) {
-            uint32_t p = client_pixel(c, x, y);
+            uint32_t p = gvnc_client_pixel(&c->g, x, y);
             int i;
 
             for (i = v->len - 1; i >= 0; i--) {
@@ -181,107 +144,19 @@ static void client_check_rect(Client *c, int x0, int y0, int w, int h)
     }
 }
 
-static void client_on_update(VncConnection *conn, guint16 x, guint16 y,
-                             guint16 w, guint16 h, Client *c)
+static void client_on_update(GvncClient *g, int x, int y, int w, int h)
 {
-    g_assert_cmpint(x + w, <=, c->fbw);
-    g_assert_cmpint(y + h, <=, c->fbh);
+    Client *c = g->opaque;
+
     if (c->m->versions && c->lossless &&
-        c->fbw == c->m->w && c->fbh == c->m->h) {
+        gvnc_client_is(g, c->m->w, c->m->h)) {
         client_check_rect(c, x, y, w, h);
-    }
-    c->updates++;
-}
-
-static void client_on_resize(VncConnection *conn, guint16 w, guint16 h,
-                             Client *c)
-{
-    client_fb_set(c, w, h);
-    vnc_connection_framebuffer_update_request(c->conn, false, 0, 0, w, h);
-}
-
-static void client_on_disconnected(VncConnection *conn, Client *c)
-{
-    c->disconnected = true;
-}
-
-static gboolean client_request(gpointer opaque)
-{
-    Client *c = opaque;
-
-    vnc_connection_framebuffer_update_request(c->conn, true, 0, 0,
-                                              c->fbw, c->fbh);
-    return G_SOURCE_CONTINUE;
-}
-
-static void client_on_initialized(VncConnection *conn, Client *c)
-{
-    VncPixelFormat fmt = {
-        .bits_per_pixel = 32, .depth = 24, .byte_order = G_LITTLE_ENDIAN,
-        .true_color_flag = 1, .red_max = 255, .green_max = 255,
-        .blue_max = 255, .red_shift = 16, .green_shift = 8, .blue_shift = 0,
-    };
-    gint32 enc[] = {
-        VNC_CONNECTION_ENCODING_TIGHT,
-        VNC_CONNECTION_ENCODING_COPY_RECT,
-        VNC_CONNECTION_ENCODING_TIGHT_JPEG9,
-        VNC_CONNECTION_ENCODING_DESKTOP_RESIZE,
-        VNC_CONNECTION_ENCODING_RAW,
-    };
-
-    vnc_connection_set_pixel_format(conn, &fmt);
-    vnc_connection_set_encodings(conn, ARRAY_SIZE(enc), enc);
-    client_fb_set(c, vnc_connection_get_width(conn),
-                  vnc_connection_get_height(conn));
-    vnc_connection_framebuffer_update_request(conn, false, 0, 0,
-                                              c->fbw, c->fbh);
-    c->req_timer = g_timeout_add(20, client_request, c);
-    c->initialized = true;
-}
-
-static gboolean multi_timeout(gpointer opaque)
-{
-    g_error("%s", (const char *)opaque);
-    return G_SOURCE_REMOVE;
-}
-
-/* Run the test's main loop until @cond(@opaque) holds */
-static void multi_wait(bool (*cond)(void *opaque), void *opaque,
-                       const char *what)
-{
-    guint to = g_timeout_add(TIMEOUT_MS, multi_timeout, (void *)what);
-
-    while (!cond(opaque)) {
-        g_main_context_iteration(NULL, true);
-    }
-    g_source_remove(to);
-}
-
-static gboolean pump_done(gpointer opaque)
-{
-    *(bool *)opaque = true;
-    return G_SOURCE_REMOVE;
-}
-
-/* Serve the clients for @ms milliseconds */
-static void multi_pump(int ms)
-{
-    bool done = false;
-
-    g_timeout_add(ms, pump_done, &done);
-    while (!done) {
-        g_main_context_iteration(NULL, true);
     }
 }
 
 static bool client_initialized(void *opaque)
 {
-    return ((Client *)opaque)->initialized;
-}
-
-static bool client_gone(void *opaque)
-{
-    return ((Client *)opaque)->disconnected;
+    return ((Client *)opaque)->g.initialized;
 }
 
 /* The ids of the connected clients */
@@ -309,15 +184,13 @@ static void client_connect(Multi *m, Client *c, const char *profile)
     g_autoptr(GArray) before = client_ids(m->qts);
     g_autoptr(GArray) after = NULL;
     g_autofree char *args = NULL;
-    int pair[2];
+    int fd;
 
     memset(c, 0, sizeof(*c));
     c->m = m;
     c->profile = profile;
     c->lossless = !strcmp(profile, "lan");
-    g_assert_cmpint(qemu_socketpair(AF_UNIX, SOCK_STREAM, 0, pair), ==, 0);
-    qtest_qmp_add_client(m->qts, "vnc", pair[1]);
-    close(pair[1]);
+    fd = gvnc_client_socket(m->qts);
 
     after = client_ids(m->qts);
     g_assert_cmpint(after->len, ==, before->len + 1);
@@ -337,38 +210,14 @@ static void client_connect(Multi *m, Client *c, const char *profile)
                            profile, c->id);
     set_profile_ok(m->qts, args);
 
-    c->conn = vnc_connection_new();
-    g_signal_connect(c->conn, "vnc-error", G_CALLBACK(on_vnc_error), NULL);
-    g_signal_connect(c->conn, "vnc-auth-failure",
-                     G_CALLBACK(on_vnc_auth_failure), NULL);
-    g_signal_connect(c->conn, "vnc-initialized",
-                     G_CALLBACK(client_on_initialized), c);
-    g_signal_connect(c->conn, "vnc-framebuffer-update",
-                     G_CALLBACK(client_on_update), c);
-    g_signal_connect(c->conn, "vnc-desktop-resize",
-                     G_CALLBACK(client_on_resize), c);
-    g_signal_connect(c->conn, "vnc-disconnected",
-                     G_CALLBACK(client_on_disconnected), c);
-    vnc_connection_set_auth_type(c->conn, VNC_CONNECTION_AUTH_NONE);
+    c->g.opaque = c;
+    c->g.on_update = client_on_update;
+    gvnc_client_new(&c->g);
+    vnc_connection_set_auth_type(c->g.conn, VNC_CONNECTION_AUTH_NONE);
     /* the others stay connected */
-    vnc_connection_set_shared(c->conn, true);
-    vnc_connection_open_fd(c->conn, pair[0]);
-    multi_wait(client_initialized, c, "client did not initialize");
-}
-
-static void client_close(Client *c)
-{
-    if (c->req_timer) {
-        g_source_remove(c->req_timer);
-        c->req_timer = 0;
-    }
-    vnc_connection_shutdown(c->conn);
-    multi_wait(client_gone, c, "client did not disconnect");
-    g_signal_handlers_disconnect_by_data(c->conn, c);
-    g_object_unref(c->conn);
-    c->conn = NULL;
-    g_free(c->fb);
-    c->fb = NULL;
+    vnc_connection_set_shared(c->g.conn, true);
+    vnc_connection_open_fd(c->g.conn, fd);
+    gvnc_wait(client_initialized, c, TIMEOUT_MS, "client did not initialize");
 }
 
 typedef struct ClientSet {
@@ -381,7 +230,7 @@ static bool clients_exact(void *opaque)
     ClientSet *s = opaque;
 
     for (int i = 0; i < s->n; i++) {
-        g_assert_false(vnc_connection_has_error(s->c[i].conn));
+        g_assert_false(vnc_connection_has_error(s->c[i].g.conn));
         if (!client_exact(&s->c[i])) {
             return false;
         }
@@ -394,7 +243,8 @@ static void clients_wait_exact(Client *c, int n)
 {
     ClientSet s = { c, n };
 
-    multi_wait(clients_exact, &s, "clients did not get the guest's frame");
+    gvnc_wait(clients_exact, &s, TIMEOUT_MS,
+              "clients did not get the guest's frame");
 }
 
 /* The client's entry of query-display-clients */
@@ -609,7 +459,7 @@ static void test_multi_client(void)
         } else {
             multi_show_rows(&m, 0, H, k);
         }
-        multi_pump(25);
+        gvnc_pump(25);
         if (k == 8) {
             /* it may still get lossy updates encoded before the switch */
             client_set_profile(&c[1], "lan");
@@ -643,7 +493,7 @@ static void test_multi_client(void)
         qobject_unref(q);
     }
     for (int i = 0; i < ARRAY_SIZE(c); i++) {
-        client_close(&c[i]);
+        gvnc_client_close(&c[i].g);
     }
     multi_finish(&m, "multi-client", &t);
     g_assert_cmpint(t.jobs, >=, 3 * 2);
@@ -668,20 +518,20 @@ static void test_disconnect(void)
         client_connect(&m, &churn, "wan");
         for (int k = 0; k < 6; k++) {
             multi_show_rows(&m, 0, m.h, ++seed);
-            multi_pump(10 + 7 * round);
+            gvnc_pump(10 + 7 * round);
         }
         multi_show_rows(&m, 0, m.h, ++seed);
-        multi_pump(5 * round);
-        client_close(&churn);
+        gvnc_pump(5 * round);
+        gvnc_client_close(&churn.g);
         multi_show_rows(&m, 0, m.h, ++seed);
-        multi_pump(20);
+        gvnc_pump(20);
     }
     clients_wait_exact(&keep, 1);
 
     ids = client_ids(m.qts);
     g_assert_cmpint(ids->len, ==, 1);
     g_assert_cmpint(g_array_index(ids, int64_t, 0), ==, keep.id);
-    client_close(&keep);
+    gvnc_client_close(&keep.g);
     multi_finish(&m, "disconnect", &t);
 }
 
@@ -708,20 +558,20 @@ static void test_resize(void)
     for (int round = 0; round < 4; round++) {
         for (int k = 0; k < 3; k++) {
             multi_show_rows(&m, 0, m.h, ++seed);
-            multi_pump(10);
+            gvnc_pump(10);
         }
         multi_show_rows(&m, 0, m.h, ++seed);
-        multi_pump(3 * round);
+        gvnc_pump(3 * round);
         multi_resize(&m, W, H, ++seed);
         clients_wait_exact(c, ARRAY_SIZE(c));
 
         multi_show_rows(&m, 0, m.h, ++seed);
-        multi_pump(3 * round);
+        gvnc_pump(3 * round);
         multi_resize(&m, 1024, 768, ++seed);
         clients_wait_exact(c, ARRAY_SIZE(c));
     }
     for (int i = 0; i < ARRAY_SIZE(c); i++) {
-        client_close(&c[i]);
+        gvnc_client_close(&c[i].g);
     }
     multi_finish(&m, "resize", &t);
 }
@@ -809,7 +659,7 @@ static void test_profile_switches(void)
             for (int j = 0; j < 8; j++) {
                 k.cursor = !k.cursor;
                 cons_print(&k, 1 + (i + j) % 3);
-                multi_pump(15 + 10 * ((i + j + round) % 4));
+                gvnc_pump(15 + 10 * ((i + j + round) % 4));
             }
             set_profile_ok(m.qts, switches[i]);
         }
@@ -817,10 +667,10 @@ static void test_profile_switches(void)
     for (int j = 0; j < 6; j++) {
         k.cursor = !k.cursor;
         cons_draw(&k);
-        multi_pump(100);
+        gvnc_pump(100);
     }
     clients_wait_exact(&c, 1);
-    client_close(&c);
+    gvnc_client_close(&c.g);
     multi_finish(&m, "profile-switches", &t);
 }
 

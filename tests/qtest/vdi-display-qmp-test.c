@@ -41,7 +41,7 @@ static void test_qmp(void)
     t.qts = qtest_init("-machine none -vnc none");
     test_connect(&t);
     /* an update proves that QEMU has the client's encodings */
-    while (!t.updates) {
+    while (!t.c.updates) {
         g_main_context_iteration(NULL, true);
     }
 
@@ -116,13 +116,13 @@ static void test_qmp(void)
     for (;;) {
         int64_t frames;
 
-        t.updates = 0;
-        vnc_connection_framebuffer_update_request(t.conn, false, 0, 0,
-                                                  t.fbw, t.fbh);
-        while (!t.updates) {
+        t.c.updates = 0;
+        vnc_connection_framebuffer_update_request(t.c.conn, false, 0, 0,
+                                                  t.c.fbw, t.c.fbh);
+        while (!t.c.updates) {
             g_main_context_iteration(NULL, true);
         }
-        g_assert_false(vnc_connection_has_error(t.conn));
+        g_assert_false(vnc_connection_has_error(t.c.conn));
         c = query_client(t.qts);
         frames = qdict_get_int(c, "frames-sent");
         qobject_unref(c);
@@ -158,7 +158,7 @@ static void test_profile_object(void)
 
     /* a new client starts with them */
     test_connect(&t);
-    while (!t.updates) {
+    while (!t.c.updates) {
         g_main_context_iteration(NULL, true);
     }
     c = query_client(t.qts);

@@ -21,21 +21,20 @@
  */
 
 #include "qemu/osdep.h"
-#include "qemu/sockets.h"
 #include "libqtest.h"
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
-#include "qemu/bswap.h"
 #include "../unit/crypto-tls-x509-helpers.h"
-#include <gvnc.h>
 #include <pwd.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include "vdi-display-util.h"
+#include "vdi-display-qmp.h"
+#include "vdi-gvnc-client.h"
 
 #define CLIENT_NAME "qemu-client"
 #define CLIENT_CN "ACME QEMU Client"
-#define TIMEOUT_US (120 * G_USEC_PER_SEC)
+#define TIMEOUT_MS (120 * 1000)
 
 /* the test's directory, with the client's home; NULL: no namespace */
 static char *tmp_dir;
@@ -112,13 +111,8 @@ static bool isolate_home(const char *home)
 
 typedef struct Test {
     QTestState *qts;
-    VncConnection *conn;
+    GvncClient c;
     uint32_t *expect;
-    uint8_t *fb;
-    uint8_t *covered;
-    int fbw, fbh;
-    guint req_timer;
-    bool initialized, disconnected;
 } Test;
 
 /*
@@ -180,16 +174,6 @@ static void rm_tree(const char *path)
     }
 }
 
-static void on_vnc_error(VncConnection *self, const char *msg)
-{
-    g_error("vnc-error: %s", msg);
-}
-
-static void on_vnc_auth_failure(VncConnection *self, const char *msg)
-{
-    g_error("vnc-auth-failure: %s", msg);
-}
-
 static void on_vnc_auth_unsupported(VncConnection *self, unsigned int type)
 {
     g_error("vnc-auth-unsupported: %u", type);
@@ -208,142 +192,36 @@ static void on_credential(VncConnection *conn, GValueArray *creds)
     G_GNUC_END_IGNORE_DEPRECATIONS
 }
 
-static void fb_set(Test *t, int w, int h)
-{
-    VncPixelFormat fmt = {
-        .bits_per_pixel = 32, .depth = 24, .byte_order = G_LITTLE_ENDIAN,
-        .true_color_flag = 1, .red_max = 255, .green_max = 255,
-        .blue_max = 255, .red_shift = 16, .green_shift = 8, .blue_shift = 0,
-    };
-    VncBaseFramebuffer *fb;
-
-    g_free(t->fb);
-    g_free(t->covered);
-    t->fbw = w;
-    t->fbh = h;
-    t->fb = g_malloc0(w * h * 4);
-    t->covered = g_malloc0(w * h);
-    fb = vnc_base_framebuffer_new(t->fb, w, h, w * 4, &fmt, &fmt);
-    vnc_connection_set_framebuffer(t->conn, VNC_FRAMEBUFFER(fb));
-    g_object_unref(fb);
-}
-
-static void on_update(VncConnection *conn, guint16 x, guint16 y, guint16 w,
-                      guint16 h, Test *t)
-{
-    g_assert_cmpint(x + w, <=, t->fbw);
-    g_assert_cmpint(y + h, <=, t->fbh);
-    for (int j = y; j < y + h; j++) {
-        memset(t->covered + j * t->fbw + x, 1, w);
-    }
-}
-
-static void on_resize(VncConnection *conn, guint16 w, guint16 h, Test *t)
-{
-    fb_set(t, w, h);
-    vnc_connection_framebuffer_update_request(t->conn, false, 0, 0, w, h);
-}
-
-static void on_disconnected(VncConnection *conn, Test *t)
-{
-    t->disconnected = true;
-}
-
-static gboolean request_updates(gpointer opaque)
-{
-    Test *t = opaque;
-
-    vnc_connection_framebuffer_update_request(t->conn, true, 0, 0,
-                                              t->fbw, t->fbh);
-    return G_SOURCE_CONTINUE;
-}
-
-static void on_initialized(VncConnection *conn, Test *t)
-{
-    VncPixelFormat fmt = {
-        .bits_per_pixel = 32, .depth = 24, .byte_order = G_LITTLE_ENDIAN,
-        .true_color_flag = 1, .red_max = 255, .green_max = 255,
-        .blue_max = 255, .red_shift = 16, .green_shift = 8, .blue_shift = 0,
-    };
-    gint32 enc[] = {
-        VNC_CONNECTION_ENCODING_TIGHT,
-        VNC_CONNECTION_ENCODING_COPY_RECT,
-        VNC_CONNECTION_ENCODING_TIGHT_JPEG9,
-        VNC_CONNECTION_ENCODING_DESKTOP_RESIZE,
-        VNC_CONNECTION_ENCODING_RAW,
-    };
-
-    vnc_connection_set_pixel_format(conn, &fmt);
-    vnc_connection_set_encodings(conn, ARRAY_SIZE(enc), enc);
-    fb_set(t, vnc_connection_get_width(conn), vnc_connection_get_height(conn));
-    vnc_connection_framebuffer_update_request(conn, false, 0, 0,
-                                              t->fbw, t->fbh);
-    t->req_timer = g_timeout_add(20, request_updates, t);
-    t->initialized = true;
-}
-
 static bool covered(Test *t)
 {
-    if (t->fbw != W || t->fbh != H) {
-        return false;
-    }
-    for (int i = 0; i < W * H; i++) {
-        if (!t->covered[i]) {
-            return false;
-        }
-    }
-    return true;
+    return gvnc_client_is(&t->c, W, H) &&
+        gvnc_client_covered(&t->c, 0, 0, W, H);
 }
 
 static bool region_exact(Test *t, int x0, int x1)
 {
-    const uint32_t *px = (const uint32_t *)t->fb;
-
-    for (int y = 0; y < H; y++) {
-        for (int x = x0; x < x1; x++) {
-            if ((le32_to_cpu(px[y * W + x]) & 0xffffff) !=
-                t->expect[y * W + x]) {
-                return false;
-            }
-        }
-    }
-    return true;
+    return gvnc_client_exact(&t->c, t->expect, x0, 0, x1, H);
 }
 
-static double region_psnr(Test *t, int x0, int x1)
+typedef struct Until {
+    Test *t;
+    bool (*done)(Test *t);
+} Until;
+
+static bool until_done(void *opaque)
 {
-    const uint32_t *px = (const uint32_t *)t->fb;
-    double se = 0;
-    uint64_t n = 0;
+    Until *u = opaque;
 
-    for (int y = 0; y < H; y++) {
-        for (int x = x0; x < x1; x++) {
-            uint32_t a = le32_to_cpu(px[y * W + x]), b = t->expect[y * W + x];
-
-            for (int s = 0; s < 24; s += 8) {
-                int d = (int)((a >> s) & 0xff) - (int)((b >> s) & 0xff);
-
-                se += d * d;
-                n++;
-            }
-        }
-    }
-    return se ? 10 * log10(255.0 * 255.0 * n / se) : INFINITY;
+    g_assert_false(u->t->c.disconnected);
+    return u->done(u->t);
 }
 
-/* Run the client until @done, within TIMEOUT_US */
+/* Run the client until @done, within TIMEOUT_MS */
 static void run_until(Test *t, bool (*done)(Test *t), const char *what)
 {
-    int64_t end = g_get_monotonic_time() + TIMEOUT_US;
+    Until u = { t, done };
 
-    while (!done(t)) {
-        if (g_get_monotonic_time() > end) {
-            g_error("timeout waiting for %s", what);
-        }
-        g_assert_false(t->disconnected);
-        g_main_context_iteration(NULL, false);
-        g_usleep(1000);
-    }
+    gvnc_wait(until_done, &u, TIMEOUT_MS, what);
 }
 
 static bool all_exact(Test *t)
@@ -357,7 +235,6 @@ static void run_tls(bool wan)
     g_autofree char *srvdir = g_strdup_printf("%s/server", tmp_dir);
     QDict *resp, *c, *vnc;
     QList *clients;
-    int pair[2];
 
     if (skip_reason) {
         g_test_skip(skip_reason);
@@ -370,42 +247,28 @@ static void run_tls(bool wan)
                         "-vnc unix:%s/vnc.sock,tls-creds=tls0", srvdir,
                         tmp_dir);
     vga_setup(t.qts, t.expect);
-    qobject_unref(qtest_qmp_assert_success_ref(t.qts,
-        "{ 'execute': 'display-set-profile', "
-        "'arguments': { 'profile': %s } }", wan ? "wan" : "lan"));
+    set_profile_ok(t.qts, wan ? "{ 'profile': 'wan' }" :
+                   "{ 'profile': 'lan' }");
 
-    g_assert_cmpint(qemu_socketpair(AF_UNIX, SOCK_STREAM, 0, pair), ==, 0);
-    qtest_qmp_add_client(t.qts, "vnc", pair[1]);
-    close(pair[1]);
-
-    t.conn = vnc_connection_new();
-    g_signal_connect(t.conn, "vnc-error", G_CALLBACK(on_vnc_error), NULL);
-    g_signal_connect(t.conn, "vnc-auth-failure",
-                     G_CALLBACK(on_vnc_auth_failure), NULL);
-    g_signal_connect(t.conn, "vnc-auth-unsupported",
+    gvnc_client_new(&t.c);
+    g_signal_connect(t.c.conn, "vnc-auth-unsupported",
                      G_CALLBACK(on_vnc_auth_unsupported), NULL);
-    g_signal_connect(t.conn, "vnc-auth-credential",
+    g_signal_connect(t.c.conn, "vnc-auth-credential",
                      G_CALLBACK(on_credential), NULL);
-    g_signal_connect(t.conn, "vnc-initialized", G_CALLBACK(on_initialized),
-                     &t);
-    g_signal_connect(t.conn, "vnc-framebuffer-update",
-                     G_CALLBACK(on_update), &t);
-    g_signal_connect(t.conn, "vnc-desktop-resize", G_CALLBACK(on_resize),
-                     &t);
-    g_signal_connect(t.conn, "vnc-disconnected",
-                     G_CALLBACK(on_disconnected), &t);
     /* only VeNCrypt with x509 certificates and no further auth */
-    vnc_connection_set_auth_type(t.conn, VNC_CONNECTION_AUTH_VENCRYPT);
-    vnc_connection_set_auth_subtype(t.conn,
+    vnc_connection_set_auth_type(t.c.conn, VNC_CONNECTION_AUTH_VENCRYPT);
+    vnc_connection_set_auth_subtype(t.c.conn,
                                     VNC_CONNECTION_AUTH_VENCRYPT_X509NONE);
     /* the server certificate is checked against this name */
-    vnc_connection_open_fd_with_hostname(t.conn, pair[0], "localhost");
+    vnc_connection_open_fd_with_hostname(t.c.conn,
+                                         gvnc_client_socket(t.qts),
+                                         "localhost");
 
     run_until(&t, covered, "the first full frame");
     /* text is never lossy */
     g_assert_true(region_exact(&t, 0, SPLIT));
     if (wan) {
-        double psnr = region_psnr(&t, SPLIT, W);
+        double psnr = gvnc_client_psnr(&t.c, t.expect, SPLIT, 0, W, H);
 
         g_test_message("wan over TLS: photo PSNR %.1f dB", psnr);
         g_assert_cmpfloat(psnr, >, 30.0);
@@ -416,10 +279,7 @@ static void run_tls(bool wan)
         g_assert_true(region_exact(&t, SPLIT, W));
     }
 
-    resp = qtest_qmp(t.qts, "{ 'execute': 'query-display-clients' }");
-    clients = qdict_get_qlist(resp, "return");
-    g_assert_cmpint(qlist_size(clients), ==, 1);
-    c = qobject_to(QDict, qlist_peek(clients));
+    c = query_client(t.qts);
     g_assert_cmpstr(qdict_get_str(c, "profile"), ==, wan ? "wan" : "lan");
     g_assert_false(qdict_get_bool(c, "websocket"));
     g_assert_cmpint(qdict_get_int(c, "frames-sent"), >, 0);
@@ -430,7 +290,7 @@ static void run_tls(bool wan)
     g_test_message("%s over TLS: %" PRId64 " bytes, %" PRId64 " updates",
                    wan ? "wan" : "lan", qdict_get_int(c, "bytes-sent"),
                    qdict_get_int(c, "frames-sent"));
-    qobject_unref(resp);
+    qobject_unref(c);
 
     /*
      * QEMU verified the client's certificate (query-vnc reports only
@@ -444,16 +304,8 @@ static void run_tls(bool wan)
     g_assert_nonnull(strstr(qdict_get_str(c, "x509_dname"), CLIENT_CN));
     qobject_unref(resp);
 
-    g_source_remove(t.req_timer);
-    vnc_connection_shutdown(t.conn);
-    while (!t.disconnected) {
-        g_main_context_iteration(NULL, true);
-    }
-    g_signal_handlers_disconnect_by_data(t.conn, &t);
-    g_object_unref(t.conn);
+    gvnc_client_close(&t.c);
     qtest_quit(t.qts);
-    g_free(t.fb);
-    g_free(t.covered);
     g_free(t.expect);
 }
 
