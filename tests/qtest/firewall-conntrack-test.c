@@ -702,8 +702,8 @@ static void prefetch_spec(GRand *rnd, Spec *s, int fam, uint8_t proto,
     if (proto == 132) {
         /* SCTP common header: ports, verification tag, checksum */
         memset(pl, 0, 12);
-        put16(pl, s->sport);
-        put16(pl + 2, s->dport);
+        stw_be_p(pl, s->sport);
+        stw_be_p(pl + 2, s->dport);
         s->payload = pl;
         s->payload_len = 12;
     }
@@ -741,8 +741,8 @@ static void test_ct_prefetch(void)
         s.sport = p.dport;
         s.dport = p.sport;
         if (proto == 132) {
-            put16(pl, s.sport);
-            put16(pl + 2, s.dport);
+            stw_be_p(pl, s.sport);
+            stw_be_p(pl + 2, s.dport);
         }
         n = build_frame(&s, f);
         parse_ok(f, n, s.vnet, &p);

@@ -294,9 +294,9 @@ static size_t dhcp_frame(uint8_t *f, bool from_vm, uint8_t op, uint32_t xid,
     msg[0] = op;
     msg[1] = 1;
     msg[2] = 6;
-    put32(msg + 4, xid);
+    stl_be_p(msg + 4, xid);
     memcpy(msg + 28, chaddr, 6);
-    put32(msg + 236, 0x63825363);
+    stl_be_p(msg + 236, 0x63825363);
     msg[240] = 53;                      /* message type */
     msg[241] = 1;
     msg[242] = op == 1 ? 1 : 2;
@@ -357,8 +357,8 @@ static void test_chain_dhcp(void)
     g_assert_false(chain_passes(&ch, IN, f, n, SEC));
     n = dhcp_frame(f, false, 2, 0x1111, VM_MAC, "10.0.0.1",
                    "255.255.255.255", NULL, 0);
-    put16(f + 34, 68);
-    put16(f + 36, 67);
+    stw_be_p(f + 34, 68);
+    stw_be_p(f + 36, 67);
     g_assert_false(chain_passes(&ch, IN, f, n, SEC));
     /* the offer of the guest's transaction, naming its server */
     n = dhcp_frame(f, false, 2, 0x1111, VM_MAC, "10.0.0.1",
@@ -746,7 +746,7 @@ static void test_chain_fragments(void)
     g_assert_cmpint(v.action, ==, FW_ACTION_DROP);
     g_assert_true(v.fragment);
     /* without a first fragment, rules decide as for any packet */
-    put16(f + 14 + 4, 0x4321);
+    stw_be_p(f + 14 + 4, 0x4321);
     g_assert_true(chain_passes(&ch, IN, f, n, 40 * SEC));
     chain_free(&ch);
 }

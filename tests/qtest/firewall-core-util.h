@@ -12,6 +12,7 @@
 #ifndef TESTS_QTEST_FIREWALL_CORE_UTIL_H
 #define TESTS_QTEST_FIREWALL_CORE_UTIL_H
 
+#include "qemu/bswap.h"
 #include "net/firewall-core.h"
 
 #define MAXF 2048
@@ -54,25 +55,6 @@ typedef struct Spec {
     size_t vnet;
 } Spec;
 
-static inline void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = v >> 8;
-    p[1] = v;
-}
-
-static inline void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = v >> 24;
-    p[1] = v >> 16;
-    p[2] = v >> 8;
-    p[3] = v;
-}
-
-static inline uint16_t get16(const uint8_t *p)
-{
-    return (p[0] << 8) | p[1];
-}
-
 /* RFC 1071 one's complement sum */
 static inline uint32_t t_sum(uint32_t sum, const uint8_t *p, size_t n)
 {
@@ -96,7 +78,7 @@ static inline uint32_t t_pseudo(int fam, const uint8_t *src, const uint8_t *dst,
     int al = fam == 4 ? 4 : 16;
     uint8_t tail[8] = { 0 };
 
-    put32(tail, len);
+    stl_be_p(tail, len);
     tail[7] = proto;
     return t_sum(t_sum(t_sum(0, src, al), dst, al), tail, 8);
 }
@@ -141,13 +123,13 @@ static inline size_t build_l4(const Spec *s, const uint8_t *src,
     case 6:
         n = 20 + s->tcp_opts;
         memset(out, 0, n);
-        put16(out, s->sport);
-        put16(out + 2, s->dport);
-        put32(out + 4, s->seq);
-        put32(out + 8, s->ack);
+        stw_be_p(out, s->sport);
+        stw_be_p(out + 2, s->dport);
+        stl_be_p(out + 4, s->seq);
+        stl_be_p(out + 8, s->ack);
         out[12] = (n / 4) << 4;
         out[13] = s->tcp_flags;
-        put16(out + 14, 65535);
+        stw_be_p(out + 14, 65535);
         for (int i = 20; i < n; i++) {
             out[i] = 1;             /* NOP options */
         }
@@ -155,18 +137,20 @@ static inline size_t build_l4(const Spec *s, const uint8_t *src,
             memcpy(out + n, s->payload, s->payload_len);
         }
         n += s->payload_len;
-        put16(out + 16, t_fold(t_sum(t_pseudo(fam, src, dst, 6, n), out, n)));
+        stw_be_p(out + 16,
+                 t_fold(t_sum(t_pseudo(fam, src, dst, 6, n), out, n)));
         break;
     case 17:
         n = 8 + s->payload_len;
         memset(out, 0, 8);
-        put16(out, s->sport);
-        put16(out + 2, s->dport);
-        put16(out + 4, n);
+        stw_be_p(out, s->sport);
+        stw_be_p(out + 2, s->dport);
+        stw_be_p(out + 4, n);
         if (s->payload_len) {
             memcpy(out + 8, s->payload, s->payload_len);
         }
-        put16(out + 6, t_fold(t_sum(t_pseudo(fam, src, dst, 17, n), out, n)));
+        stw_be_p(out + 6,
+                 t_fold(t_sum(t_pseudo(fam, src, dst, 17, n), out, n)));
         break;
     case 1:
     case 58:
@@ -174,11 +158,11 @@ static inline size_t build_l4(const Spec *s, const uint8_t *src,
         memset(out, 0, 8);
         out[0] = s->icmp_type;
         out[1] = s->icmp_code;
-        put16(out + 4, s->icmp_id);
+        stw_be_p(out + 4, s->icmp_id);
         if (s->payload_len) {
             memcpy(out + 8, s->payload, s->payload_len);
         }
-        put16(out + 2, t_fold(t_sum(s->proto == 58 ?
+        stw_be_p(out + 2, t_fold(t_sum(s->proto == 58 ?
                                     t_pseudo(6, src, dst, 58, n) : 0,
                                     out, n)));
         break;
@@ -205,15 +189,15 @@ static inline size_t build_ip(const Spec *s, uint8_t *out)
 
         memset(out, 0, hl);
         out[0] = 0x40 | (hl / 4);
-        put16(out + 2, hl + l4len);
-        put16(out + 4, 0x1234);
-        put16(out + 6, (s->mf ? 0x2000 : 0) | s->frag_off);
+        stw_be_p(out + 2, hl + l4len);
+        stw_be_p(out + 4, 0x1234);
+        stw_be_p(out + 6, (s->mf ? 0x2000 : 0) | s->frag_off);
         out[8] = 64;
         out[9] = s->proto;
         memcpy(out + 12, src, 4);
         memcpy(out + 16, dst, 4);
         memset(out + 20, 1, s->ip_opts);
-        put16(out + 10, t_fold(t_sum(0, out, hl)));
+        stw_be_p(out + 10, t_fold(t_sum(0, out, hl)));
         memcpy(out + hl, l4, l4len);
         return hl + l4len;
     }
@@ -231,8 +215,8 @@ static inline size_t build_ip(const Spec *s, uint8_t *out)
         if (s->ext[i] == 44) {
             memset(h, 0, 8);
             h[0] = next;
-            put16(h + 2, (s->frag_off << 3) | (s->mf ? 1 : 0));
-            put32(h + 4, 0xabcd);
+            stw_be_p(h + 2, (s->frag_off << 3) | (s->mf ? 1 : 0));
+            stl_be_p(h + 4, 0xabcd);
             n += 8;
         } else if (s->ext[i] == 51) {
             memset(h, 0, 16);
@@ -249,7 +233,7 @@ static inline size_t build_ip(const Spec *s, uint8_t *out)
     }
     memcpy(out + n, l4, l4len);
     n += l4len;
-    put16(out + 4, n - 40);
+    stw_be_p(out + 4, n - 40);
     return n;
 }
 
@@ -262,11 +246,11 @@ static inline size_t build_frame(const Spec *s, uint8_t *out)
     memcpy(out + n + 6, s->smac, 6);
     n += 12;
     for (int i = 0; i < s->nvlan; i++) {
-        put16(out + n, i == 0 && s->nvlan > 1 ? 0x88a8 : 0x8100);
-        put16(out + n + 2, s->vid[i]);
+        stw_be_p(out + n, i == 0 && s->nvlan > 1 ? 0x88a8 : 0x8100);
+        stw_be_p(out + n + 2, s->vid[i]);
         n += 4;
     }
-    put16(out + n, s->family == 4 ? 0x0800 : s->family == 6 ? 0x86dd :
+    stw_be_p(out + n, s->family == 4 ? 0x0800 : s->family == 6 ? 0x86dd :
                    s->ethertype);
     n += 2;
     if (s->family) {
@@ -288,12 +272,12 @@ static inline size_t build_arp(uint8_t *out, uint16_t op, const uint8_t *smac,
 
     memcpy(out, BCAST, 6);
     memcpy(out + 6, smac, 6);
-    put16(out + 12, 0x0806);
-    put16(out + 14, 1);
-    put16(out + 16, 0x0800);
+    stw_be_p(out + 12, 0x0806);
+    stw_be_p(out + 14, 1);
+    stw_be_p(out + 16, 0x0800);
     out[18] = 6;
     out[19] = 4;
-    put16(out + 20, op);
+    stw_be_p(out + 20, op);
     memcpy(out + 22, sha, 6);
     t_addr(4, spa, a);
     memcpy(out + 28, a, 4);

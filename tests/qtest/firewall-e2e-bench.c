@@ -32,7 +32,7 @@
 #define FRAME_LEN   64
 
 
-static void put16(uint8_t *p, uint16_t v)
+static void stw_be_p(uint8_t *p, uint16_t v)
 {
     p[0] = v >> 8;
     p[1] = v;
@@ -57,16 +57,16 @@ static void udp_frame(uint8_t *f, int i, bool egress)
     memset(f, 0, FRAME_LEN);
     memcpy(f, dmac, 6);
     memcpy(f + 6, smac, 6);
-    put16(f + 12, 0x0800);
+    stw_be_p(f + 12, 0x0800);
     f[14] = 0x45;
-    put16(f + 16, FRAME_LEN - 14);
+    stw_be_p(f + 16, FRAME_LEN - 14);
     f[22] = 64;
     f[23] = 17;
     memcpy(f + 26, src, 4);
     memcpy(f + 30, dst, 4);
-    put16(f + 34, egress ? 5000 : 6000 + i);
-    put16(f + 36, egress ? 6000 + i : 5000);
-    put16(f + 38, FRAME_LEN - 34);
+    stw_be_p(f + 34, egress ? 5000 : 6000 + i);
+    stw_be_p(f + 36, egress ? 6000 + i : 5000);
+    stw_be_p(f + 38, FRAME_LEN - 34);
 }
 
 static void send_all(int fd, const void *buf, size_t len)

@@ -103,7 +103,7 @@ static void test_parse_arp(void)
     f[18] = 8;                      /* hardware length */
     g_assert_cmpint(fw_parse_frame(f, n, 0, &p), ==, FW_PARSE_BAD_ARP);
     f[18] = 6;
-    put16(f + 16, 0x86dd);
+    stw_be_p(f + 16, 0x86dd);
     g_assert_cmpint(fw_parse_frame(f, n, 0, &p), ==, FW_PARSE_BAD_ARP);
     g_assert_cmpint(fw_parse_frame(f, 41, 0, &p), ==, FW_PARSE_TRUNCATED);
 }
@@ -167,11 +167,11 @@ static void test_parse_ipv4_errors(void)
     f[14] = 0x44;                   /* IHL 4 */
     g_assert_cmpint(fw_parse_frame(f, n, 0, &p), ==, FW_PARSE_BAD_IP_HEADER);
     f[14] = 0x45;
-    put16(f + 16, 19);              /* total length < header */
+    stw_be_p(f + 16, 19);              /* total length < header */
     g_assert_cmpint(fw_parse_frame(f, n, 0, &p), ==, FW_PARSE_BAD_IP_HEADER);
-    put16(f + 16, n - 14 + 1);      /* longer than the frame */
+    stw_be_p(f + 16, n - 14 + 1);      /* longer than the frame */
     g_assert_cmpint(fw_parse_frame(f, n, 0, &p), ==, FW_PARSE_TRUNCATED);
-    put16(f + 16, 40);
+    stw_be_p(f + 16, 40);
     f[14] = 0x4f;                   /* 60-byte header, frame has 54 */
     g_assert_cmpint(fw_parse_frame(f, n, 0, &p), ==, FW_PARSE_TRUNCATED);
     f[14] = 0x45;
@@ -231,8 +231,8 @@ static void test_parse_ipv4_frag(void)
         uint8_t f[MAXF];
         size_t n = build_frame(&s, f);
 
-        put16(f + 14 + 2, 28);
-        put16(f + 14 + 6, 0x2000);
+        stw_be_p(f + 14 + 2, 28);
+        stw_be_p(f + 14 + 6, 0x2000);
         g_assert_cmpint(fw_parse_frame(f, n, 0, &p), ==,
                         FW_PARSE_BAD_FRAGMENT);
     }
@@ -267,14 +267,14 @@ static void test_parse_udp_dhcp(void)
 
     /* UDP length below 8 and beyond the IP payload */
     n = build_frame(&s, f);
-    put16(f + 34 + 4, 7);
+    stw_be_p(f + 34 + 4, 7);
     g_assert_cmpint(fw_parse_frame(f, n, 0, &p), ==,
                     FW_PARSE_BAD_UDP_HEADER);
-    put16(f + 34 + 4, 8 + 241);
+    stw_be_p(f + 34 + 4, 8 + 241);
     g_assert_cmpint(fw_parse_frame(f, n, 0, &p), ==,
                     FW_PARSE_BAD_UDP_HEADER);
     /* UDP length shorter than the IP payload is fine */
-    put16(f + 34 + 4, 8 + 10);
+    stw_be_p(f + 34 + 4, 8 + 10);
     parse_ok(f, n, 0, &p);
     g_assert_cmpint(p.l4_payload_len, ==, 10);
 }
@@ -332,7 +332,7 @@ static void test_parse_icmp(void)
 
         spec_init(&s, 4, 1);
         n = build_frame(&s, f);
-        put16(f + 16, 20 + 4);
+        stw_be_p(f + 16, 20 + 4);
         g_assert_cmpint(fw_parse_frame(f, n - 4, 0, &p), ==,
                         FW_PARSE_TRUNCATED);
     }
@@ -424,9 +424,9 @@ static void test_parse_ipv6_errors(void)
     g_assert_cmpint(fw_parse_frame(f, n, 0, &p), ==,
                     FW_PARSE_BAD_IPV6_HEADER);
     f[14] = 0x60;
-    put16(f + 18, 0);
+    stw_be_p(f + 18, 0);
     g_assert_cmpint(fw_parse_frame(f, n, 0, &p), ==, FW_PARSE_TRUNCATED);
-    put16(f + 18, n - 54 + 1);
+    stw_be_p(f + 18, n - 54 + 1);
     g_assert_cmpint(fw_parse_frame(f, n, 0, &p), ==, FW_PARSE_TRUNCATED);
 
     /* Extension header longer than the payload */
@@ -439,10 +439,10 @@ static void test_parse_ipv6_errors(void)
     g_assert_cmpint(fw_parse_frame(f, n, 0, &p), ==, FW_PARSE_BAD_IPV6_EXT);
     /* ... or cut short in its first 8 bytes */
     f[54 + 1] = 0;
-    put16(f + 18, 4);
+    stw_be_p(f + 18, 4);
     g_assert_cmpint(fw_parse_frame(f, n, 0, &p), ==, FW_PARSE_BAD_IPV6_EXT);
     /* UDP header cut by the payload length */
-    put16(f + 18, 8 + 4);
+    stw_be_p(f + 18, 8 + 4);
     g_assert_cmpint(fw_parse_frame(f, n, 0, &p), ==, FW_PARSE_TRUNCATED);
 }
 

@@ -20,7 +20,7 @@ static void verify_checksums(const uint8_t *f, size_t n, size_t l3)
     int fam = f[l3] >> 4;
 
     if (fam == 4) {
-        size_t hl = (f[l3] & 0xf) * 4, tot = get16(f + l3 + 2);
+        size_t hl = (f[l3] & 0xf) * 4, tot = lduw_be_p(f + l3 + 2);
         uint8_t proto = f[l3 + 9];
         uint32_t sum;
 
@@ -30,7 +30,7 @@ static void verify_checksums(const uint8_t *f, size_t n, size_t l3)
                                         tot - hl);
         g_assert_cmpint(t_fold(t_sum(sum, f + l3 + hl, tot - hl)), ==, 0);
     } else {
-        size_t plen = get16(f + l3 + 4);
+        size_t plen = lduw_be_p(f + l3 + 4);
         uint32_t sum = t_pseudo(6, f + l3 + 8, f + l3 + 24, f[l3 + 6], plen);
 
         g_assert_cmpint(fam, ==, 6);
@@ -59,8 +59,8 @@ static void test_reject_tcp(void)
         g_assert_cmpuint(m, ==, 18 + (fam == 4 ? 20 : 40) + 20);
         g_assert_cmpmem(out, 6, VM_MAC, 6);
         g_assert_cmpmem(out + 6, 6, GW_MAC, 6);
-        g_assert_cmpint(get16(out + 12), ==, 0x8100);
-        g_assert_cmpint(get16(out + 14), ==, 42);
+        g_assert_cmpint(lduw_be_p(out + 12), ==, 0x8100);
+        g_assert_cmpint(lduw_be_p(out + 14), ==, 42);
         verify_checksums(out, m, 18);
         parse_ok(out, m, 0, &r);
         g_assert_cmpmem(&r.src, sizeof(IpAddr), &p.dst, sizeof(IpAddr));

@@ -16,6 +16,7 @@
 #include "qobject/qlist.h"
 #include "qobject/qjson.h"
 #include "qapi/error.h"
+#include "qemu/bswap.h"
 #include "qemu/iov.h"
 
 #define VM_MAC      "\x52\x54\x00\x12\x34\x56"
@@ -30,12 +31,6 @@ typedef struct Frame {
 } Frame;
 
 /* Frame building */
-
-static inline void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = v >> 8;
-    p[1] = v;
-}
 
 static inline uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
 {
@@ -63,7 +58,7 @@ static inline void eth_header(Frame *f, const char *dst, const char *src,
 {
     memcpy(f->data, dst, 6);
     memcpy(f->data + 6, src, 6);
-    put16(f->data + 12, type);
+    stw_be_p(f->data + 12, type);
     f->len = 14;
 }
 
@@ -83,21 +78,21 @@ static inline void ip_packet(Frame *f, const char *src_mac, const char *dst_mac,
         eth_header(f, dst_mac, src_mac, 0x0800);
         memset(ip, 0, 20);
         ip[0] = 0x45;
-        put16(ip + 2, 20 + l4len);
+        stw_be_p(ip + 2, 20 + l4len);
         ip[8] = 64;
         ip[9] = proto;
         memcpy(ip + 12, a, 4);
         memcpy(ip + 16, b, 4);
-        put16(ip + 10, csum_fold(csum_add(0, ip, 20)));
+        stw_be_p(ip + 10, csum_fold(csum_add(0, ip, 20)));
         l4p = ip + 20;
         memcpy(l4p, l4, l4len);
         sum = csum_add(0, ip + 12, 8) + proto + l4len;
         if (proto != 1) {
-            put16(l4p + csum_off, 0);
-            put16(l4p + csum_off, csum_fold(csum_add(sum, l4p, l4len)));
+            stw_be_p(l4p + csum_off, 0);
+            stw_be_p(l4p + csum_off, csum_fold(csum_add(sum, l4p, l4len)));
         } else {
-            put16(l4p + 2, 0);
-            put16(l4p + 2, csum_fold(csum_add(0, l4p, l4len)));
+            stw_be_p(l4p + 2, 0);
+            stw_be_p(l4p + 2, csum_fold(csum_add(0, l4p, l4len)));
         }
         f->len = 14 + 20 + l4len;
     } else {
@@ -106,7 +101,7 @@ static inline void ip_packet(Frame *f, const char *src_mac, const char *dst_mac,
         eth_header(f, dst_mac, src_mac, 0x86dd);
         memset(ip, 0, 40);
         ip[0] = 0x60;
-        put16(ip + 4, l4len);
+        stw_be_p(ip + 4, l4len);
         ip[6] = proto;
         ip[7] = 64;
         memcpy(ip + 8, a, 16);
@@ -114,8 +109,8 @@ static inline void ip_packet(Frame *f, const char *src_mac, const char *dst_mac,
         l4p = ip + 40;
         memcpy(l4p, l4, l4len);
         sum = csum_add(0, ip + 8, 32) + proto + l4len;
-        put16(l4p + csum_off, 0);
-        put16(l4p + csum_off, csum_fold(csum_add(sum, l4p, l4len)));
+        stw_be_p(l4p + csum_off, 0);
+        stw_be_p(l4p + csum_off, csum_fold(csum_add(sum, l4p, l4len)));
         f->len = 14 + 40 + l4len;
     }
 }
@@ -126,12 +121,12 @@ static inline void tcp_frame(Frame *f, bool egress, const char *src,
 {
     uint8_t tcp[20] = { 0 };
 
-    put16(tcp, sport);
-    put16(tcp + 2, dport);
+    stw_be_p(tcp, sport);
+    stw_be_p(tcp + 2, dport);
     tcp[7] = 1;                         /* sequence number 1 */
     tcp[12] = 5 << 4;
     tcp[13] = flags;
-    put16(tcp + 14, 8192);
+    stw_be_p(tcp + 14, 8192);
     ip_packet(f, egress ? VM_MAC : PEER_MAC, egress ? PEER_MAC : VM_MAC,
               src, dst, 6, tcp, sizeof(tcp));
 }
@@ -141,9 +136,9 @@ static inline void udp_frame(Frame *f, bool egress, const char *src,
 {
     uint8_t udp[8 + 12] = { 0 };
 
-    put16(udp, sport);
-    put16(udp + 2, dport);
-    put16(udp + 4, sizeof(udp));
+    stw_be_p(udp, sport);
+    stw_be_p(udp + 2, dport);
+    stw_be_p(udp + 4, sizeof(udp));
     memcpy(udp + 8, "hello, world", 12);
     ip_packet(f, egress ? VM_MAC : PEER_MAC, egress ? PEER_MAC : VM_MAC,
               src, dst, 17, udp, sizeof(udp));
@@ -165,11 +160,11 @@ static inline void arp_frame(Frame *f, const char *sender_mac,
     uint8_t *arp = f->data + 14;
 
     eth_header(f, "\xff\xff\xff\xff\xff\xff", sender_mac, 0x0806);
-    put16(arp, 1);
-    put16(arp + 2, 0x0800);
+    stw_be_p(arp, 1);
+    stw_be_p(arp + 2, 0x0800);
     arp[4] = 6;
     arp[5] = 4;
-    put16(arp + 6, 1);
+    stw_be_p(arp + 6, 1);
     memcpy(arp + 8, sender_mac, 6);
     inet_pton(AF_INET, sender_ip, arp + 14);
     memset(arp + 18, 0, 6);

@@ -265,15 +265,15 @@ static void test_antispoof(void)
     g_assert_cmpuint(drops(&h, "spoofed"), ==, 4);
 
     /* DHCP discover from 0.0.0.0 passes, a DHCP server reply does not */
-    put16(dhcp, 68);
-    put16(dhcp + 2, 67);
-    put16(dhcp + 4, sizeof(dhcp));
+    stw_be_p(dhcp, 68);
+    stw_be_p(dhcp + 2, 67);
+    stw_be_p(dhcp + 4, sizeof(dhcp));
     dhcp[8] = 1;                                        /* BOOTREQUEST */
     ip_packet(&f, VM_MAC, "\xff\xff\xff\xff\xff\xff", "0.0.0.0",
               "255.255.255.255", 17, dhcp, sizeof(dhcp));
     g_assert_true(passes_out(&h, &f));
-    put16(dhcp, 67);
-    put16(dhcp + 2, 68);
+    stw_be_p(dhcp, 67);
+    stw_be_p(dhcp + 2, 68);
     dhcp[8] = 2;                                        /* BOOTREPLY */
     ip_packet(&f, VM_MAC, "\xff\xff\xff\xff\xff\xff", VM_IP4,
               "255.255.255.255", 17, dhcp, sizeof(dhcp));
@@ -293,9 +293,9 @@ static void dhcp_frame(Frame *f, bool egress, uint8_t op, uint32_t xid,
 {
     uint8_t dhcp[8 + 300] = { 0 };
 
-    put16(dhcp, op == 1 ? 68 : 67);
-    put16(dhcp + 2, op == 1 ? 67 : 68);
-    put16(dhcp + 4, sizeof(dhcp));
+    stw_be_p(dhcp, op == 1 ? 68 : 67);
+    stw_be_p(dhcp + 2, op == 1 ? 67 : 68);
+    stw_be_p(dhcp + 4, sizeof(dhcp));
     dhcp[8] = op;
     dhcp[9] = 1;
     dhcp[10] = 6;
