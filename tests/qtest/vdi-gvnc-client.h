@@ -229,6 +229,11 @@ static inline void gvnc_wait(bool (*cond)(void *opaque), void *opaque,
     g_source_remove(to);
 }
 
+static inline bool gvnc_client_ready(void *opaque)
+{
+    return ((GvncClient *)opaque)->initialized;
+}
+
 static inline bool gvnc_client_gone(void *opaque)
 {
     return ((GvncClient *)opaque)->disconnected;

@@ -9,7 +9,6 @@
  */
 
 #include "qemu/osdep.h"
-#include <gvnc.h>
 #include "libqtest.h"
 #include "qapi/error.h"
 #include "qobject/qdict.h"
@@ -17,6 +16,7 @@
 #include "qobject/qlist.h"
 #include "qobject/qstring.h"
 #include "vdi-qmp-util.h"
+#include "vdi-gvnc-client.h"
 
 #define TIMEOUT_S 30
 
@@ -444,43 +444,7 @@ static void test_terminal_move(void)
 }
 
 /* A real VNC client (gvnc) from @source to the server on @port */
-typedef struct Client {
-    VncConnection *conn;
-    bool initialized, disconnected;
-} Client;
-
-static void on_initialized(VncConnection *conn, Client *c)
-{
-    c->initialized = true;
-}
-
-static void on_disconnected(VncConnection *conn, Client *c)
-{
-    c->disconnected = true;
-}
-
-static void on_vnc_error(VncConnection *conn, const char *msg)
-{
-    g_error("vnc-error: %s", msg);
-}
-
-static gboolean on_timeout(gpointer opaque)
-{
-    g_error("timed out waiting for the VNC client");
-    return G_SOURCE_REMOVE;
-}
-
-static void client_wait(bool *flag)
-{
-    guint t = g_timeout_add_seconds(TIMEOUT_S, on_timeout, NULL);
-
-    while (!*flag) {
-        g_main_context_iteration(NULL, true);
-    }
-    g_source_remove(t);
-}
-
-static Client *client_connect(int port, const char *source)
+static GvncClient *client_connect(int port, const char *source)
 {
     struct sockaddr_in src = { .sin_family = AF_INET };
     struct sockaddr_in dst = {
@@ -488,32 +452,26 @@ static Client *client_connect(int port, const char *source)
         .sin_port = htons(port),
         .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
     };
-    Client *c = g_new0(Client, 1);
+    GvncClient *c = g_new0(GvncClient, 1);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
 
     g_assert_cmpint(inet_pton(AF_INET, source, &src.sin_addr), ==, 1);
     g_assert_cmpint(bind(fd, (struct sockaddr *)&src, sizeof(src)), ==, 0);
     g_assert_cmpint(connect(fd, (struct sockaddr *)&dst, sizeof(dst)), ==,
                     0);
-    c->conn = vnc_connection_new();
-    g_signal_connect(c->conn, "vnc-error", G_CALLBACK(on_vnc_error), NULL);
-    g_signal_connect(c->conn, "vnc-initialized", G_CALLBACK(on_initialized),
-                     c);
-    g_signal_connect(c->conn, "vnc-disconnected",
-                     G_CALLBACK(on_disconnected), c);
+    gvnc_client_new(c);
     vnc_connection_set_auth_type(c->conn, VNC_CONNECTION_AUTH_NONE);
+    /* clients from both zones at once */
     vnc_connection_set_shared(c->conn, true);
     vnc_connection_open_fd(c->conn, fd);
-    client_wait(&c->initialized);
+    gvnc_wait(gvnc_client_ready, c, TIMEOUT_S * 1000,
+              "the VNC client did not start");
     return c;
 }
 
-static void client_close(Client *c)
+static void client_close(GvncClient *c)
 {
-    vnc_connection_shutdown(c->conn);
-    client_wait(&c->disconnected);
-    g_signal_handlers_disconnect_by_data(c->conn, c);
-    g_object_unref(c->conn);
+    gvnc_client_close(c);
     g_free(c);
 }
 
@@ -570,7 +528,7 @@ static void test_vnc_clients(void)
 {
     QTestState *qts = start("-vnc 127.0.0.1:0,to=99");
     QDict *vnc, *ev, *conn;
-    Client *hospital, *internet;
+    GvncClient *hospital, *internet;
     g_autofree char *d1 = NULL;
     g_autofree char *d2 = NULL;
     g_autofree char *d3 = NULL;
@@ -653,7 +611,7 @@ static void test_apply_failures(void)
 {
     QTestState *qts = qtest_init("-machine pc -vnc 127.0.0.1:0,to=99");
     QDict *vnc, *ev, *p;
-    Client *c;
+    GvncClient *c;
     int port;
 
     vnc = qtest_qmp_assert_success_ref(qts, "{ 'execute': 'query-vnc' }");
