@@ -34,6 +34,7 @@
 #include <poll.h>
 #include "vdi-rfb-dec.h"
 #include "vdi-vga-util.h"
+#include "vdi-rfb-msg.h"
 
 #define W 640
 #define H 480
@@ -75,25 +76,6 @@ typedef struct Cli {
     bool tigervnc;
     bool cu_by_rule;
 } Cli;
-
-static void put16(GByteArray *b, uint16_t v)
-{
-    uint8_t x[2] = { v >> 8, v };
-
-    g_byte_array_append(b, x, 2);
-}
-
-static void put32(GByteArray *b, uint32_t v)
-{
-    uint8_t x[4] = { v >> 24, v >> 16, v >> 8, v };
-
-    g_byte_array_append(b, x, 4);
-}
-
-static void put8(GByteArray *b, uint8_t v)
-{
-    g_byte_array_append(b, &v, 1);
-}
 
 static void cli_send(Cli *c, const void *buf, size_t len)
 {

@@ -8,28 +8,10 @@
 
 #include "qemu/osdep.h"
 #include "../../ui/vdi-rfb.h"
+#include "vdi-rfb-msg.h"
 
 #define ALL (VDI_RFB_ALLOW_CLIPBOARD_EXT | VDI_RFB_ALLOW_XVP | \
              VDI_RFB_ALLOW_AUDIO | VDI_RFB_ALLOW_FENCE | VDI_RFB_ALLOW_CU)
-
-static void put16(GByteArray *b, uint16_t v)
-{
-    uint8_t x[2] = { v >> 8, v };
-
-    g_byte_array_append(b, x, 2);
-}
-
-static void put32(GByteArray *b, uint32_t v)
-{
-    uint8_t x[4] = { v >> 24, v >> 16, v >> 8, v };
-
-    g_byte_array_append(b, x, 4);
-}
-
-static void put8(GByteArray *b, uint8_t v)
-{
-    g_byte_array_append(b, &v, 1);
-}
 
 /*
  * Every proper prefix needs more, with need between its length and the
