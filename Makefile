@@ -64,7 +64,8 @@ bench: config.mak
 	scripts/build-qemu qemu-system-x86_64 tests/qtest/firewall-bench \
 		tests/qtest/firewall-e2e-bench tests/qtest/vdi-enc-bench \
 		tests/qtest/vdi-usbredir-msd tests/qtest/vdi-bot-filter-bench \
-		tests/qtest/vdi-display-bench tests/qtest/vdi-luks-bench
+		tests/qtest/vdi-display-bench tests/qtest/vdi-enc-h264-bench \
+		tests/qtest/vdi-luks-bench
 	$(BENCH_DIR)/firewall-bench
 	QTEST_QEMU_BINARY=$(QEMU_TREE)/build/qemu-system-x86_64 \
 		$(BENCH_DIR)/firewall-e2e-bench 2>/dev/null | grep -v '^#'
@@ -72,6 +73,7 @@ bench: config.mak
 	QTEST_QEMU_BINARY=$(QEMU_TREE)/build/qemu-system-x86_64 \
 		$(BENCH_DIR)/vdi-display-bench -n $(VDI_BENCH_FRAMES) \
 		-r "$$(scripts/real-content)" 2>/dev/null | grep -v '^#'
+	$(BENCH_DIR)/vdi-enc-h264-bench -r "$$(scripts/real-content)"
 	$(BENCH_DIR)/vdi-bot-filter-bench
 	scripts/bench-usb-storage
 	$(BENCH_DIR)/vdi-luks-bench
