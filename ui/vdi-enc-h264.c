@@ -228,6 +228,19 @@ static bool region_pixels(const VdiEncoder *e, const EncCtx *c,
     return px->w >= VDI_H264_MIN_SIZE && px->h >= VDI_H264_MIN_SIZE;
 }
 
+/* Whether a tile of @tiles changed in this frame */
+static bool region_dirty(const VdiEncoder *e, VdiRect tiles)
+{
+    for (int ty = tiles.y; ty < tiles.y + tiles.h; ty++) {
+        for (int tx = tiles.x; tx < tiles.x + tiles.w; tx++) {
+            if (e->tflags[ty * e->tw + tx] & TF_DIRTY) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 /* 1: started, 0: not a region after all, -1: libx264 failed */
 static int video_start(VdiEncoder *e, const EncCtx *c, VdiRect tiles)
 {
@@ -358,8 +371,13 @@ void vdi_enc_video_frame(VdiEncoder *e, EncCtx *c)
         return;
     }
     if (!v->tiles.w) {
-        int ret = video_start(e, c, region);
+        int ret;
 
+        /* found on a call without change: start with the next frame */
+        if (!region_dirty(e, region)) {
+            return;
+        }
+        ret = video_start(e, c, region);
         if (ret <= 0) {
             c->st->h264_failures += ret < 0;
             vdi_region_end(&v->det);
