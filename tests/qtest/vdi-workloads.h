@@ -336,7 +336,6 @@ static void real_desktop(Work *wk)
               wk->w, wk->h);
 }
 
-/* A window frame around a content area of @w x @h at (@x, @y) */
 /* syn_fill() clipped to the frame: windows may leave it */
 static void real_fill(Work *wk, int x, int y, int w, int h, uint32_t col)
 {
@@ -349,6 +348,7 @@ static void real_fill(Work *wk, int x, int y, int w, int h, uint32_t col)
     }
 }
 
+/* A window frame around a content area of @w x @h at (@x, @y) */
 static void real_frame(Work *wk, int x, int y, int w, int h)
 {
     real_fill(wk, x - 4, y - 28, w + 8, h + 32, 0xe8e8e8);
