@@ -170,6 +170,7 @@ struct VdiVideo {
     VdiH264 *stream;
     bool reset;                 /* next rect resets the client's context */
     bool *hit, *changed, *moved;
+    uint64_t *sum;              /* per tile: its pixels at the last call */
 };
 
 static void video_stop(VdiEncoder *e)
@@ -239,6 +240,21 @@ static bool region_dirty(const VdiEncoder *e, VdiRect tiles)
         }
     }
     return false;
+}
+
+/* FNV-1a over a tile's pixels */
+static uint64_t tile_sum(const uint32_t *px, size_t spx, int w, int h)
+{
+    uint64_t sum = 0xcbf29ce484222325ULL;
+
+    for (int y = 0; y < h; y++) {
+        const uint32_t *row = px + (size_t)y * spx;
+
+        for (int x = 0; x < w; x++) {
+            sum = (sum ^ row[x]) * 0x100000001b3ULL;
+        }
+    }
+    return sum;
 }
 
 /* 1: started, 0: not a region after all, -1: libx264 failed */
@@ -343,9 +359,11 @@ void vdi_enc_video_frame(VdiEncoder *e, EncCtx *c)
         g_free(v->hit);
         g_free(v->changed);
         g_free(v->moved);
+        g_free(v->sum);
         v->hit = g_new(bool, ntiles);
         v->changed = g_new(bool, ntiles);
         v->moved = g_new(bool, ntiles);
+        v->sum = g_new0(uint64_t, ntiles);
     }
     for (int t = 0; t < ntiles; t++) {
         VdiRect r;
@@ -356,12 +374,22 @@ void vdi_enc_video_frame(VdiEncoder *e, EncCtx *c)
         v->moved[t] = e->tflags[t] & TF_MOVED;
         v->hit[t] = false;
         if ((e->tflags[t] & (TF_DIRTY | TF_DONE)) == TF_DIRTY) {
+            const uint32_t *tp;
+            uint64_t sum;
+
             vdi_enc_tile_rect(e, t, &r);
-            v->hit[t] = vdi_enc_pal_build(&e->pal,
-                                          fb_row(c->px, c->spx, r.y) + r.x,
-                                          c->spx, r.w, r.h,
-                                          VDI_ENC_FEW_COLORS, &same) >
+            tp = fb_row(c->px, c->spx, r.y) + r.x;
+            /*
+             * A tile still dirty from before (deferred by the budget, or
+             * not yet sent again) is no new change: a large paint sent
+             * over several calls is not video.
+             */
+            sum = tile_sum(tp, c->spx, r.w, r.h);
+            v->hit[t] = sum != v->sum[t] &&
+                vdi_enc_pal_build(&e->pal, tp, c->spx, r.w, r.h,
+                                  VDI_ENC_FEW_COLORS, &same) >
                 VDI_ENC_FEW_COLORS;
+            v->sum[t] = sum;
         }
     }
     /* a region lasts until the detector ends it, whatever its pixels */
@@ -427,6 +455,7 @@ void vdi_enc_video_free(VdiEncoder *e)
         g_free(v->hit);
         g_free(v->changed);
         g_free(v->moved);
+        g_free(v->sum);
         g_free(v);
         e->video = NULL;
     }

@@ -272,6 +272,8 @@ typedef struct Client {
     int fail_from;              /* libx264 fails from this frame, 0: never */
     int failures;               /* h264_failures, summed */
     int calls_per_frame;        /* encoder calls 30 ms apart a frame, 0: 1 */
+    bool photo_desktop;         /* a photograph as wallpaper */
+    size_t budget;              /* the encoder's byte budget, 0: none */
 } Client;
 
 static bool client_h264(RfbDec *d, int x, int y, int w, int h,
@@ -306,9 +308,13 @@ static bool client_h264(RfbDec *d, int x, int y, int w, int h,
     return true;
 }
 
-static void desktop(uint32_t *fb, int f)
+static void desktop(uint32_t *fb, int f, bool photo)
 {
-    syn_wallpaper(fb, FW, FW, FH);
+    if (photo) {
+        syn_photo(fb, FW, 0, 0, FW, FH, 0, 7);
+    } else {
+        syn_wallpaper(fb, FW, FW, FH);
+    }
     syn_window(fb, FW, FW, FH, 20, 20, 340, 220, 3);
     syn_fill(fb, FW, VX - 4, VY - 4, VW + 8, VH + 8, 0x202020);
     syn_photo(fb, FW, VX, VY, VW, VH, MIN(f, 39), 11);
@@ -335,6 +341,7 @@ static int play(VdiProfile profile, uint32_t caps, Client *cl)
     cl->stream = g_byte_array_new();
     /* a fast link: refinement soon after the video pauses */
     vdi_enc_set_link_rate(e, 1e7);
+    vdi_enc_set_budget(e, cl->budget);
     for (int call = 0; call < 100 * k; call++) {
         int n;
 
@@ -342,7 +349,7 @@ static int play(VdiProfile profile, uint32_t caps, Client *cl)
         if (k > 1) {
             vdi_enc_set_time(e, (int64_t)call * 30000000);
         }
-        desktop(fb, f);
+        desktop(fb, f, cl->photo_desktop);
         g_byte_array_set_size(out, 0);
         x264_fail = cl->fail_from && f >= cl->fail_from;
         n = vdi_enc_frame(e, fb, FW, FH, FW * 4, NULL, 0, out, &st);
@@ -411,6 +418,35 @@ static void test_enc_video_paced(void)
     g_assert_cmpint(n, >=, 25);
     g_assert_cmpint(cl.frames, ==, n);
     g_assert_cmpint(cl.resets, ==, 1);
+}
+
+/*
+ * The first paint of a photograph desktop takes several calls (a small
+ * byte budget) while the video already plays: the region is the video.
+ * (Tiles still dirty from the first paint used to count as changing with
+ * each call, so the first region took them in, then the video's came
+ * as a second region: three contexts in all.)
+ */
+static void test_enc_video_first_paint(void)
+{
+    Client cl = { .photo_desktop = true, .budget = VDI_ENC_MIN_BUDGET };
+    int n = play(VDI_PROFILE_WAN, VDI_ENC_CAP_ALL | VDI_ENC_CAP_H264, &cl);
+
+    g_assert_cmpint(cl.failures, ==, 0);
+    g_assert_cmpint(n, >=, 25);
+    g_assert_cmpint(cl.resets, ==, 1);
+    /*
+     * The video's tiles, those the client never had whole: the parts of
+     * them not yet sent are in the region too.
+     */
+    g_assert_cmpint(cl.ctx.x, <=, VX);
+    g_assert_cmpint(cl.ctx.y, <=, VY);
+    g_assert_cmpint(cl.ctx.x + cl.ctx.w, >=, VX + VW);
+    g_assert_cmpint(cl.ctx.y + cl.ctx.h, >=, VY + VH);
+    g_assert_cmpint(cl.ctx.x, >=, ROUND_DOWN(VX, VDI_ENC_TILE));
+    g_assert_cmpint(cl.ctx.y, >=, ROUND_DOWN(VY, VDI_ENC_TILE));
+    g_assert_cmpint(cl.ctx.x + cl.ctx.w, <=, ROUND_UP(VX + VW, VDI_ENC_TILE));
+    g_assert_cmpint(cl.ctx.y + cl.ctx.h, <=, ROUND_UP(VY + VH, VDI_ENC_TILE));
 }
 
 /*
@@ -503,6 +539,8 @@ int main(int argc, char **argv)
     g_test_add_func("/vdi-enc-h264/encoder/video", test_enc_video);
     g_test_add_func("/vdi-enc-h264/encoder/video-paced",
                     test_enc_video_paced);
+    g_test_add_func("/vdi-enc-h264/encoder/video-first-paint",
+                    test_enc_video_first_paint);
     g_test_add_func("/vdi-enc-h264/encoder/no-h264", test_enc_no_h264);
     g_test_add_func("/vdi-enc-h264/encoder/x264-fails", test_enc_x264_fails);
     g_test_add_func("/vdi-enc-h264/encoder/drag-photo", test_enc_drag_photo);
