@@ -25,7 +25,6 @@
 #define RWND_HOLD_NS (3 * NANOSECONDS_PER_SECOND)
 #define FPS_SAMPLES 64
 
-
 /*
  * A client's encoder and what a worker needs to run it.  While @busy, the
  * worker alone uses enc, frame, damage and the results; otherwise the
@@ -90,8 +89,6 @@ struct VncVdi {
     uint64_t tcp_acked, tcp_busy, tcp_rwnd;
     int64_t rwnd_until;         /* no kernel rate samples before */
 };
-
-/* The settings of clients that connect, and of those with no own */
 
 int64_t vnc_vdi_now(void);
 DisplayProfile vnc_vdi_in_force(VncVdi *v);
