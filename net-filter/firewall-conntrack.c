@@ -35,7 +35,7 @@
  */
 
 #include "qemu/osdep.h"
-#include "firewall-int.h"
+#include "firewall-conntrack-int.h"
 
 static const FwCtTimeouts fw_ct_default_timeouts = {
     .tcp_syn_sent = 120,
@@ -51,22 +51,6 @@ static const FwCtTimeouts fw_ct_default_timeouts = {
     .generic = 600,
 };
 
-/* Timeout classes; the TCP ones double as TCP states */
-enum {
-    CLS_TCP_SYN_SENT,
-    CLS_TCP_SYN_RECV,
-    CLS_TCP_ESTABLISHED,
-    CLS_TCP_FIN_WAIT,
-    CLS_TCP_LAST_ACK,
-    CLS_TCP_TIME_WAIT,
-    CLS_TCP_CLOSE,
-    CLS_UDP,
-    CLS_UDP_STREAM,
-    CLS_ICMP,
-    CLS_GENERIC,
-    CLS__MAX,
-};
-
 static const char *const cls_names[CLS__MAX] = {
     "syn-sent", "syn-recv", "established", "fin-wait", "last-ack",
     "time-wait", "close", "udp", "udp-stream", "icmp", "generic",
@@ -74,66 +58,10 @@ static const char *const cls_names[CLS__MAX] = {
 
 enum { KIND_TCP, KIND_UDP, KIND_ICMP, KIND_GENERIC };
 
-/* Entry flags (FwCtKey.flags) */
-#define CTF_SEEN_REPLY      0x01
-#define CTF_FIN_ORIG        0x02
-#define CTF_FIN_REPLY       0x04
-#define CTF_ORIG_INGRESS    0x08    /* the first packet was ingress */
-#define CTF_USED            0x80    /* the table slot holds an entry */
-
-#define CT_KEY_WORDS    5
-#define CT_NONE         UINT32_MAX  /* no entry (list link) */
-
-/*
- * A connection key in egress orientation: src/sport is the guest's end
- * (the sender of egress packets), so a connection has one key for both
- * directions.  The last two bytes are not part of the key: entries keep
- * their timeout class and flags there (zero in lookup keys, masked out
- * when hashing and comparing).
- */
-typedef union FwCtKey {
-    uint64_t w[CT_KEY_WORDS];
-    struct {
-        uint8_t src[16];
-        uint8_t dst[16];
-        uint16_t sport;
-        uint16_t dport;
-        uint8_t proto;
-        uint8_t family;
-        uint8_t cls;            /* entries only */
-        uint8_t flags;          /* entries only: CTF_* */
-    };
-} FwCtKey;
-
 /* Bytes of the last key word that belong to the key */
 static const FwCtKey ct_key_mask = {
     .sport = 0xffff, .dport = 0xffff, .proto = 0xff, .family = 0xff,
 };
-
-/*
- * The hot part of an entry, one cache line: everything that a packet of
- * a known connection reads or writes.  Packet and byte counts are kept
- * here as small deltas and only added to the cold part when they would
- * overflow.
- */
-typedef struct QEMU_ALIGNED(64) FwCtHot {
-    FwCtKey k;
-    int64_t expires;
-    int32_t qdelta;             /* expires - expiry when put on its list */
-    uint32_t bytes[2];          /* [0] original, [1] reply direction */
-    uint16_t packets[2];
-} FwCtHot;
-
-QEMU_BUILD_BUG_ON(sizeof(FwCtHot) != 64);
-
-/* The cold part of an entry */
-typedef struct FwCtCold {
-    uint64_t packets[2];
-    uint64_t bytes[2];
-    uint32_t rule_id;
-    uint32_t prev;              /* timeout class list */
-    uint32_t next;
-} FwCtCold;
 
 /*
  * The table: open addressing with linear probing where the hot line of
@@ -154,41 +82,7 @@ typedef struct FwCtCold {
 #define CT_SLOTS_MAX    (1u << 31)
 #define CT_MAX_ENTRIES  (CT_SLOTS_MAX / 2)
 
-typedef struct FwCtList {
-    uint32_t head;
-    uint32_t tail;
-} FwCtList;
-
-struct FwConntrack {
-    size_t max_entries;
-    size_t count;
-    uint32_t limit;             /* max_entries, limited to CT_MAX_ENTRIES */
-    uint32_t mask;              /* slots - 1 */
-    FwCtHot *hot;               /* the table */
-    FwCtCold *cold;             /* parallel to hot */
-    void *hot_mem;
-    void *cold_mem;
-    uint64_t seed[FW_HASH_SEED_WORDS];
-    int64_t timeout_ns[CLS__MAX];
-    int64_t requeue_ns[CLS__MAX];
-    FwCtList lists[CLS__MAX];
-    unsigned gc_next;
-    FwFragCache *frags;         /* for fw_process(), firewall-frag.c */
-    FwDhcpMemory dhcp;          /* for fw_process(), firewall-dhcp.c */
-    bool tcp_pickup;
-};
-
 #define NS_PER_SEC 1000000000LL
-
-static inline FwCtHot *ct_hot(const FwConntrack *ct, uint32_t i)
-{
-    return &ct->hot[i];
-}
-
-static inline FwCtCold *ct_cold(const FwConntrack *ct, uint32_t i)
-{
-    return &ct->cold[i];
-}
 
 /*
  * Zeroed memory of @size bytes aligned to 64, or to a huge page if it is
@@ -1067,6 +961,15 @@ static FwCtHot *ct_insert(FwConntrack *ct, const FwCtKey *k, int cls,
     return e;
 }
 
+FwCtHot *ct_restore(FwConntrack *ct, const FwCtKey *k, int cls,
+                    uint8_t flags, int64_t expires, uint32_t rule_id)
+{
+    if (ct_slot(ct, k) != CT_NONE || ct->count >= ct->limit) {
+        return NULL;
+    }
+    return ct_insert(ct, k, cls, flags, expires, rule_id);
+}
+
 bool fw_conntrack_commit(FwConntrack *ct, const FwPacket *pkt,
                          FwDirection dir, uint32_t rule_id, int64_t now)
 {
@@ -1122,114 +1025,6 @@ bool fw_conntrack_commit(FwConntrack *ct, const FwPacket *pkt,
                   now + ct->timeout_ns[cls], rule_id);
     e->packets[0] = 1;
     e->bytes[0] = pkt->frame_len;
-    return true;
-}
-
-/*
- * Migration format: "FWCT", version, entry count, then per entry the
- * key (addresses, ports, protocol, family, timeout class, flags), the
- * time left, the rule id and the counters; big-endian.
- */
-#define CT_SAVE_MAGIC       0x46574354u     /* "FWCT" */
-#define CT_SAVE_VERSION     1
-#define CT_SAVE_HDR_LEN     12
-#define CT_SAVE_ENTRY_LEN   84
-#define CT_SAVE_FLAGS       (CTF_SEEN_REPLY | CTF_FIN_ORIG | CTF_FIN_REPLY | \
-                             CTF_ORIG_INGRESS)
-
-GByteArray *fw_conntrack_save(const FwConntrack *ct, int64_t now)
-{
-    GByteArray *out = g_byte_array_sized_new(CT_SAVE_HDR_LEN +
-                                             ct->count * CT_SAVE_ENTRY_LEN);
-    uint8_t rec[CT_SAVE_ENTRY_LEN];
-    uint32_t n = 0;
-
-    g_byte_array_set_size(out, CT_SAVE_HDR_LEN);
-    for (int c = 0; c < CLS__MAX; c++) {
-        uint32_t i;
-
-        for (i = ct->lists[c].head; i != CT_NONE; i = ct->cold[i].next) {
-            const FwCtHot *e = ct_hot(ct, i);
-            const FwCtCold *cold = ct_cold(ct, i);
-
-            if (e->expires <= now) {
-                continue;
-            }
-            memcpy(rec, e->k.src, 16);
-            memcpy(rec + 16, e->k.dst, 16);
-            stw_be_p(rec + 32, e->k.sport);
-            stw_be_p(rec + 34, e->k.dport);
-            rec[36] = e->k.proto;
-            rec[37] = e->k.family;
-            rec[38] = e->k.cls;
-            rec[39] = e->k.flags & CT_SAVE_FLAGS;
-            stq_be_p(rec + 40, e->expires - now);
-            stl_be_p(rec + 48, cold->rule_id);
-            for (int r = 0; r < 2; r++) {
-                stq_be_p(rec + 52 + 16 * r, cold->packets[r] + e->packets[r]);
-                stq_be_p(rec + 60 + 16 * r, cold->bytes[r] + e->bytes[r]);
-            }
-            g_byte_array_append(out, rec, sizeof(rec));
-            n++;
-        }
-    }
-    stl_be_p(out->data, CT_SAVE_MAGIC);
-    stl_be_p(out->data + 4, CT_SAVE_VERSION);
-    stl_be_p(out->data + 8, n);
-    return out;
-}
-
-bool fw_conntrack_load(FwConntrack *ct, const uint8_t *data, size_t len,
-                       int64_t now, char **errmsg)
-{
-    uint32_t n;
-
-    if (len < CT_SAVE_HDR_LEN || ldl_be_p(data) != CT_SAVE_MAGIC ||
-        ldl_be_p(data + 4) != CT_SAVE_VERSION) {
-        *errmsg = g_strdup("not a connection table of a known version");
-        return false;
-    }
-    n = ldl_be_p(data + 8);
-    if ((len - CT_SAVE_HDR_LEN) / CT_SAVE_ENTRY_LEN != n ||
-        (len - CT_SAVE_HDR_LEN) % CT_SAVE_ENTRY_LEN) {
-        *errmsg = g_strdup_printf("connection table of %zu bytes for %" PRIu32
-                                  " entries", len, n);
-        return false;
-    }
-    for (uint32_t r = 0; r < n; r++) {
-        const uint8_t *rec = data + CT_SAVE_HDR_LEN + r * CT_SAVE_ENTRY_LEN;
-        int64_t left = ldq_be_p(rec + 40);
-        static const uint8_t zero[12];
-        FwCtHot *e;
-        FwCtKey k;
-        int cls = rec[38];
-
-        memset(&k, 0, sizeof(k));
-        memcpy(k.src, rec, 16);
-        memcpy(k.dst, rec + 16, 16);
-        k.sport = lduw_be_p(rec + 32);
-        k.dport = lduw_be_p(rec + 34);
-        k.proto = rec[36];
-        k.family = rec[37];
-        if ((k.family != 4 && k.family != 6) ||
-            (k.family == 4 && (memcmp(k.src + 4, zero, 12) ||
-                               memcmp(k.dst + 4, zero, 12))) ||
-            cls >= CLS__MAX || (rec[39] & ~CT_SAVE_FLAGS)) {
-            *errmsg = g_strdup_printf("connection %" PRIu32 " is malformed",
-                                      r);
-            return false;
-        }
-        if (left <= 0 || ct_slot(ct, &k) != CT_NONE ||
-            ct->count >= ct->limit) {
-            continue;
-        }
-        e = ct_insert(ct, &k, cls, rec[39],
-                      now + MIN(left, ct->timeout_ns[cls]), ldl_be_p(rec + 48));
-        for (int d = 0; d < 2; d++) {
-            ct_cold(ct, e - ct->hot)->packets[d] = ldq_be_p(rec + 52 + 16 * d);
-            ct_cold(ct, e - ct->hot)->bytes[d] = ldq_be_p(rec + 60 + 16 * d);
-        }
-    }
     return true;
 }
 

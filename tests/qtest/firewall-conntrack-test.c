@@ -816,6 +816,192 @@ static void test_ct_prefetch(void)
     }
 }
 
+/* ------------------------------------------------------------------ */
+/* Migration format (firewall-conntrack-save.c)                        */
+/* ------------------------------------------------------------------ */
+
+/* fw_conntrack_save()'s layout, as a stream from another host has it */
+#define SAVE_HDR_LEN        12
+#define SAVE_ENTRY_LEN      84
+#define SAVE_SRC            0
+#define SAVE_FAMILY         37
+#define SAVE_CLS            38
+#define SAVE_FLAGS          39
+
+typedef struct SaveCtx {
+    int n;
+    FwCtInfo info[8];
+} SaveCtx;
+
+static bool save_cb(const FwCtInfo *info, void *opaque)
+{
+    SaveCtx *c = opaque;
+
+    g_assert_cmpint(c->n, <, G_N_ELEMENTS(c->info));
+    c->info[c->n++] = *info;
+    return true;
+}
+
+/* A table with an established TCP connection (IPv4) and a UDP flow (IPv6) */
+static FwConntrack *save_table(int64_t t)
+{
+    FwConntrack *ct = fw_conntrack_new(100, NULL);
+    FwPacket syn, synack, ack, q, r;
+    Spec s;
+
+    tcp_pkt(&syn, 4, true, FW_TCP_SYN);
+    tcp_pkt(&synack, 4, false, FW_TCP_SYN | FW_TCP_ACK);
+    tcp_pkt(&ack, 4, true, FW_TCP_ACK);
+    g_assert_cmpint(fw_conntrack_lookup(ct, &syn, OUT, t), ==, FW_CT_NEW);
+    g_assert_true(fw_conntrack_commit(ct, &syn, OUT, 7, t));
+    fw_conntrack_lookup(ct, &synack, IN, t + SEC);
+    fw_conntrack_lookup(ct, &ack, OUT, t + 2 * SEC);
+
+    spec_init(&s, 6, 17);
+    s.dst = "2001:db8::9";
+    s.sport = 5353;
+    s.dport = 53;
+    g_assert_cmpint(parse_spec(&s, &q), ==, FW_PARSE_OK);
+    spec_init(&s, 6, 17);
+    s.src = "2001:db8::9";
+    s.dst = "2001:db8::2";
+    s.sport = 53;
+    s.dport = 5353;
+    memcpy(s.smac, GW_MAC, 6);
+    memcpy(s.dmac, VM_MAC, 6);
+    g_assert_cmpint(parse_spec(&s, &r), ==, FW_PARSE_OK);
+    g_assert_cmpint(fw_conntrack_lookup(ct, &r, IN, t), ==, FW_CT_NEW);
+    g_assert_true(fw_conntrack_commit(ct, &r, IN, 9, t));
+    fw_conntrack_lookup(ct, &q, OUT, t + SEC);
+    return ct;
+}
+
+/*
+ * A saved table loads on another host whose clock differs: same
+ * connections, states, rules, counters and time left; loading it twice
+ * adds nothing; a smaller table takes what fits
+ */
+static void test_ct_save_load(void)
+{
+    int64_t t = 1000 * SEC, t2 = 77 * SEC;
+    g_autoptr(FwConntrack) ct = save_table(t);
+    g_autoptr(FwConntrack) ct2 = fw_conntrack_new(100, NULL);
+    g_autoptr(FwConntrack) small = fw_conntrack_new(1, NULL);
+    g_autoptr(GByteArray) data = fw_conntrack_save(ct, t + 3 * SEC);
+    char *err = NULL;
+    SaveCtx a = { 0 }, b = { 0 };
+
+    g_assert_cmpint(data->len, ==, SAVE_HDR_LEN + 2 * SAVE_ENTRY_LEN);
+    g_assert_true(fw_conntrack_load(ct2, data->data, data->len, t2, &err));
+    g_assert_null(err);
+    fw_conntrack_foreach(ct, t + 3 * SEC, save_cb, &a);
+    fw_conntrack_foreach(ct2, t2, save_cb, &b);
+    g_assert_cmpint(a.n, ==, 2);
+    g_assert_cmpint(b.n, ==, 2);
+    for (int i = 0; i < a.n; i++) {
+        const FwCtInfo *x = &a.info[i];
+        const FwCtInfo *y = NULL;
+
+        for (int j = 0; j < b.n; j++) {
+            if (b.info[j].proto == x->proto) {
+                y = &b.info[j];
+            }
+        }
+        g_assert_nonnull(y);
+        g_assert_cmpint(y->orig_dir, ==, x->orig_dir);
+        g_assert_cmpint(y->src.family, ==, x->src.family);
+        g_assert_true(!memcmp(y->src.a, x->src.a, 16));
+        g_assert_true(!memcmp(y->dst.a, x->dst.a, 16));
+        g_assert_cmpint(y->sport, ==, x->sport);
+        g_assert_cmpint(y->dport, ==, x->dport);
+        g_assert_cmpstr(y->state, ==, x->state);
+        g_assert_cmpint(y->seen_reply, ==, x->seen_reply);
+        g_assert_cmpint(y->expires_in_ns, ==, x->expires_in_ns);
+        g_assert_cmpint(y->rule_id, ==, x->rule_id);
+        for (int d = 0; d < 2; d++) {
+            g_assert_cmpint(y->packets[d], ==, x->packets[d]);
+            g_assert_cmpint(y->bytes[d], ==, x->bytes[d]);
+        }
+    }
+    g_assert_true(fw_conntrack_load(ct2, data->data, data->len, t2, &err));
+    g_assert_cmpint(fw_conntrack_count(ct2), ==, 2);
+    g_assert_true(fw_conntrack_load(small, data->data, data->len, t2, &err));
+    g_assert_cmpint(fw_conntrack_count(small), ==, 1);
+}
+
+/* Bytes that are not a saved table are refused with the reason */
+static void test_ct_load_malformed(void)
+{
+    static const struct {
+        int off;                /* in the second entry */
+        uint8_t val;
+    } bad[] = {
+        { SAVE_FAMILY, 5 },
+        { SAVE_CLS, 200 },
+        { SAVE_FLAGS, 0x80 },   /* the table's own "slot used" bit */
+    };
+    int64_t t = 1000 * SEC;
+    g_autoptr(FwConntrack) ct = save_table(t);
+    g_autoptr(GByteArray) data = fw_conntrack_save(ct, t);
+    g_autofree uint8_t *buf = g_memdup2(data->data, data->len);
+    size_t len = data->len;
+    int v4;
+    char *err = NULL;
+
+    for (size_t n = 0; n < SAVE_HDR_LEN; n++) {
+        g_autoptr(FwConntrack) to = fw_conntrack_new(100, NULL);
+
+        g_assert_false(fw_conntrack_load(to, buf, n, t, &err));
+        g_assert_nonnull(strstr(err, "known version"));
+        g_clear_pointer(&err, g_free);
+    }
+    for (int i = 0; i < 8; i++) {
+        g_autoptr(FwConntrack) to = fw_conntrack_new(100, NULL);
+
+        buf[i] ^= 1;            /* magic, then version */
+        g_assert_false(fw_conntrack_load(to, buf, len, t, &err));
+        g_assert_nonnull(strstr(err, "known version"));
+        g_clear_pointer(&err, g_free);
+        buf[i] ^= 1;
+    }
+    for (size_t n = SAVE_HDR_LEN + 1; n < len; n += SAVE_ENTRY_LEN / 2) {
+        g_autoptr(FwConntrack) to = fw_conntrack_new(100, NULL);
+
+        g_assert_false(fw_conntrack_load(to, buf, n, t, &err));
+        g_assert_nonnull(strstr(err, "for 2 entries"));
+        g_clear_pointer(&err, g_free);
+        g_assert_cmpint(fw_conntrack_count(to), ==, 0);
+    }
+
+    /* which entry is the IPv4 one */
+    v4 = buf[SAVE_HDR_LEN + SAVE_FAMILY] == 4 ? 0 : 1;
+    for (int i = 0; i <= (int)G_N_ELEMENTS(bad); i++) {
+        g_autoptr(FwConntrack) to = fw_conntrack_new(100, NULL);
+        uint8_t *rec = buf + SAVE_HDR_LEN + SAVE_ENTRY_LEN;
+        int off, keep;
+
+        if (i < (int)G_N_ELEMENTS(bad)) {
+            off = bad[i].off;
+        } else {
+            /* an IPv4 entry with bits beyond its 4-byte address */
+            rec = buf + SAVE_HDR_LEN + v4 * SAVE_ENTRY_LEN;
+            off = SAVE_SRC + 9;
+        }
+        keep = rec[off];
+        rec[off] = i < (int)G_N_ELEMENTS(bad) ? bad[i].val : 1;
+        g_assert_false(fw_conntrack_load(to, buf, len, t, &err));
+        g_assert_nonnull(strstr(err, rec == buf + SAVE_HDR_LEN ?
+                                "connection 0 is malformed" :
+                                "connection 1 is malformed"));
+        g_clear_pointer(&err, g_free);
+        /* the entries before the malformed one are in */
+        g_assert_cmpint(fw_conntrack_count(to), ==,
+                        rec == buf + SAVE_HDR_LEN ? 0 : 1);
+        rec[off] = keep;
+    }
+    g_assert_true(fw_conntrack_load(ct, buf, len, t, &err));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -839,6 +1025,9 @@ int main(int argc, char **argv)
     g_test_add_func("/firewall-core/conntrack/random-model",
                     test_ct_random_model);
     g_test_add_func("/firewall-core/conntrack/prefetch", test_ct_prefetch);
+    g_test_add_func("/firewall-core/conntrack/save-load", test_ct_save_load);
+    g_test_add_func("/firewall-core/conntrack/load-malformed",
+                    test_ct_load_malformed);
 
     return g_test_run();
 }
