@@ -95,15 +95,13 @@ bool fw_conntrack_load(FwConntrack *ct, const uint8_t *data, size_t len,
                        int64_t now, char **errmsg)
 {
     static const uint8_t zero[12];
-    FwCtSaveHeader hdr;
+    FwCtSaveHeader hdr = { 0 };
     uint32_t n;
 
-    if (len < sizeof(hdr)) {
-        *errmsg = g_strdup("not a connection table of a known version");
-        return false;
+    if (len >= sizeof(hdr)) {
+        memcpy(&hdr, data, sizeof(hdr));
     }
-    memcpy(&hdr, data, sizeof(hdr));
-    if (be32_to_cpu(hdr.magic) != CT_SAVE_MAGIC ||
+    if (len < sizeof(hdr) || be32_to_cpu(hdr.magic) != CT_SAVE_MAGIC ||
         be32_to_cpu(hdr.version) != CT_SAVE_VERSION) {
         *errmsg = g_strdup("not a connection table of a known version");
         return false;
@@ -118,6 +116,7 @@ bool fw_conntrack_load(FwConntrack *ct, const uint8_t *data, size_t len,
     for (uint32_t r = 0; r < n; r++) {
         FwCtSaved rec;
         int64_t left;
+        FwCtCold *cold;
         FwCtHot *e;
         FwCtKey k;
 
@@ -147,9 +146,8 @@ bool fw_conntrack_load(FwConntrack *ct, const uint8_t *data, size_t len,
         if (!e) {
             continue;
         }
+        cold = ct_cold(ct, e - ct->hot);
         for (int d = 0; d < 2; d++) {
-            FwCtCold *cold = ct_cold(ct, e - ct->hot);
-
             cold->packets[d] = be64_to_cpu(rec.dir[d].packets);
             cold->bytes[d] = be64_to_cpu(rec.dir[d].bytes);
         }
